@@ -1,0 +1,87 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// What the admin listener can answer, independent of sockets so it is testable alone.
+struct AdminRoutes: Sendable {
+    /// True once the configuration is loaded and every listener is bound.
+    var isReady: @Sendable () -> Bool
+
+    struct Answer {
+        var status: HTTPResponseStatus
+        var body: String
+    }
+
+    func answer(method: HTTPMethod, path: String) -> Answer {
+        guard method == .GET || method == .HEAD else {
+            return Answer(status: .methodNotAllowed, body: #"{"error":"method_not_allowed"}"#)
+        }
+        switch path {
+        case "/healthz":
+            return Answer(status: .ok, body: #"{"status":"ok"}"#)
+        case "/readyz":
+            return isReady()
+                ? Answer(status: .ok, body: #"{"status":"ready"}"#)
+                : Answer(status: .serviceUnavailable, body: #"{"status":"not_ready"}"#)
+        default:
+            return Answer(status: .notFound, body: #"{"error":"not_found"}"#)
+        }
+    }
+}
+
+/// The admin listener: a few small JSON endpoints for probes and operators.
+final class AdminHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let routes: AdminRoutes
+    private var request: HTTPRequestHead?
+
+    init(routes: AdminRoutes) { self.routes = routes }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            request = head
+        case .body:
+            break
+        case .end:
+            guard let head = request else { return }
+            request = nil
+            let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+            let answer = routes.answer(method: head.method, path: path)
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Content-Length", value: String(answer.body.utf8.count + 1))
+            headers.add(name: "Cache-Control", value: "no-store")
+            if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers))), promise: nil)
+            if head.method != .HEAD {
+                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: answer.body + "\n")))), promise: nil)
+            }
+            let keepAlive = head.isKeepAlive
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                if !keepAlive { context.close(promise: nil) }
+            }
+        }
+    }
+}
+
+enum AdminServer {
+    static func bind(_ address: BindAddress, routes: AdminRoutes, group: any EventLoopGroup, tracker: ConnectionTracker) async throws -> any Channel {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                tracker.add(channel)
+                do {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(routes: routes))
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .bind(host: address.host, port: address.port)
+            .get()
+    }
+}

@@ -1,0 +1,218 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A listening address: `"127.0.0.1:8081"`, `"0.0.0.0:8080"`, `"[::1]:9901"`, `"localhost:8080"`.
+public struct BindAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port`; the message says what is wrong.
+    public static func parse(_ text: String) -> Result<BindAddress, AddressError> {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return .failure(.init("unclosed '[' in IPv6 address")) }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return .failure(.init("expected \"[address]:port\"")) }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return .failure(.init("expected \"host:port\"")) }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return .failure(.init("write IPv6 addresses in brackets, \"[::1]:port\"")) }
+        }
+        guard !host.isEmpty else { return .failure(.init("missing host before the port")) }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            return .failure(.init("port must be a number from 0 to 65535"))
+        }
+        return .success(BindAddress(host: String(host), port: port))
+    }
+
+    /// True for addresses only this machine can reach: 127.0.0.0/8, ::1 and `localhost`.
+    public var isLoopback: Bool {
+        if host == "localhost" { return true }
+        if let address = IPAddress(host) { return address.isLoopback }
+        return false
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Why an address or URL was refused.
+public struct AddressError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// An absolute `http`/`https` URL without credentials, query or fragment: an upstream
+/// or an authorization server endpoint.
+public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
+    public enum Scheme: String, Sendable { case http, https }
+
+    public var scheme: Scheme
+    /// The host name or address, without brackets for IPv6.
+    public var host: String
+    public var port: Int
+    /// The path, always starting with `/`.
+    public var path: String
+
+    public var isTLS: Bool { scheme == .https }
+
+    /// `host` or `host:port` when the port is not the scheme's default, as sent in `Host`.
+    public var authority: String {
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        let defaultPort = scheme == .https ? 443 : 80
+        return port == defaultPort ? hostPart : "\(hostPart):\(port)"
+    }
+
+    public var description: String { "\(scheme.rawValue)://\(authority)\(path)" }
+
+    /// Parses an absolute URL. Error messages never repeat user info (it may hold a password).
+    public static func parse(_ text: String) -> Result<UpstreamURL, AddressError> {
+        let lower = text.lowercased()
+        let scheme: Scheme
+        if lower.hasPrefix("http://") {
+            scheme = .http
+        } else if lower.hasPrefix("https://") {
+            scheme = .https
+        } else {
+            return .failure(.init("must be an absolute http:// or https:// URL"))
+        }
+        let rest = text.dropFirst(scheme.rawValue.count + 3)
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        let tail = rest[authorityEnd...]
+        if authority.contains("@") { return .failure(.init("must not contain user info; give credentials as secrets")) }
+        if tail.contains("?") || tail.contains("#") { return .failure(.init("must not contain a query or fragment")) }
+        guard !authority.isEmpty else { return .failure(.init("missing host")) }
+        let defaultPort = scheme == .https ? 443 : 80
+        var host: String
+        var port = defaultPort
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return .failure(.init("unclosed '[' in IPv6 host")) }
+            host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let after = authority[authority.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":"), let parsed = Int(after.dropFirst()), (1...65535).contains(parsed) else {
+                    return .failure(.init("port must be a number from 1 to 65535"))
+                }
+                port = parsed
+            }
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = String(authority[..<colon])
+            guard let parsed = Int(authority[authority.index(after: colon)...]), (1...65535).contains(parsed) else {
+                return .failure(.init("port must be a number from 1 to 65535"))
+            }
+            port = parsed
+        } else {
+            host = String(authority)
+        }
+        guard !host.isEmpty, host.unicodeScalars.allSatisfy(Self.isHostScalar) else {
+            return .failure(.init("invalid host"))
+        }
+        host = host.lowercased()
+        let path = tail.isEmpty ? "/" : String(tail)
+        guard path.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+            return .failure(.init("path must be percent-encoded ASCII without spaces"))
+        }
+        return .success(UpstreamURL(scheme: scheme, host: host, port: port, path: path))
+    }
+
+    private static func isHostScalar(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "a"..."z", "A"..."Z", "0"..."9", "-", ".", "_", ":": return true
+        default: return false
+        }
+    }
+
+    /// True when the host is a loopback address or `localhost`.
+    public var isLoopback: Bool { BindAddress(host: host, port: port).isLoopback }
+}
+
+/// An IPv4 or IPv6 address as 4 or 16 bytes.
+public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
+    public var bytes: [UInt8]
+
+    public init?(_ text: String) {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            bytes = withUnsafeBytes(of: &v4) { Array($0) }
+            return
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 {
+            let raw = withUnsafeBytes(of: &v6) { Array($0) }
+            // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address.
+            if raw[0..<10].allSatisfy({ $0 == 0 }) && raw[10] == 0xFF && raw[11] == 0xFF {
+                bytes = Array(raw[12..<16])
+            } else {
+                bytes = raw
+            }
+            return
+        }
+        return nil
+    }
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    public var isLoopback: Bool {
+        if bytes.count == 4 { return bytes[0] == 127 }
+        return bytes == [UInt8](repeating: 0, count: 15) + [1]
+    }
+
+    public var description: String {
+        if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        var raw = in6_addr()
+        withUnsafeMutableBytes(of: &raw) { $0.copyBytes(from: bytes) }
+        guard inet_ntop(AF_INET6, &raw, &buffer, socklen_t(buffer.count)) != nil else { return "?" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// A network in CIDR notation (`10.0.0.0/8`, `fd00::/8`), or one address.
+public struct CIDR: Sendable, Hashable, CustomStringConvertible {
+    public var network: IPAddress
+    public var prefixLength: Int
+
+    public static func parse(_ text: String) -> Result<CIDR, AddressError> {
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let address = IPAddress(String(parts[0])) else {
+            return .failure(.init("\"\(text)\" is not an IP address or CIDR"))
+        }
+        let maxLength = address.bytes.count * 8
+        var length = maxLength
+        if parts.count == 2 {
+            guard let parsed = Int(parts[1]), (0...maxLength).contains(parsed) else {
+                return .failure(.init("prefix length must be from 0 to \(maxLength)"))
+            }
+            length = parsed
+        }
+        return .success(CIDR(network: address, prefixLength: length))
+    }
+
+    public func contains(_ address: IPAddress) -> Bool {
+        guard address.bytes.count == network.bytes.count else { return false }
+        var remaining = prefixLength
+        for (a, b) in zip(address.bytes, network.bytes) {
+            if remaining <= 0 { return true }
+            let mask: UInt8 = remaining >= 8 ? 0xFF : ~(0xFF >> UInt8(remaining))
+            if a & mask != b & mask { return false }
+            remaining -= 8
+        }
+        return true
+    }
+
+    public var description: String { "\(network)/\(prefixLength)" }
+}

@@ -1,0 +1,305 @@
+/// Turns a parsed `gateway.json` into `GatewayConfig`, recording every problem with its
+/// JSON path. Cross-references between sections are checked in `GatewayConfig+Validation`.
+struct GatewayConfigDecoder {
+    let diagnostics: ConfigDiagnostics
+
+    static let topLevelKeys = ["$schema", "listeners", "admin", "credentials", "introspection", "routes", "shutdown"]
+    static let listenerKeys = [
+        "address", "trusted_proxies", "max_header_bytes", "max_headers", "header_read_timeout_seconds",
+        "idle_timeout_seconds",
+    ]
+    static let routeKeys = [
+        "name", "listener", "match", "strip_prefix", "upstream", "preserve_host", "credential",
+        "allow_public_credential", "validate", "timeouts", "max_body_bytes", "upstream_tls",
+    ]
+    static let credentialKeys = [
+        "grant", "token_url", "client_id", "client_secret", "auth_method", "scope", "audience", "resource",
+        "extra_params", "username", "password", "timeout_seconds", "ca_file", "default_lifetime_seconds",
+        "refresh_at_lifetime_fraction", "header_name", "header_scheme",
+    ]
+    static let introspectionKeys = ["url", "client_id", "client_secret", "auth_method", "timeout_seconds", "ca_file", "cache"]
+    static let validateKeys = [
+        "introspection", "required_scopes", "audience", "issuer", "forward_authorization", "identity_headers", "realm",
+    ]
+
+    func decode(_ document: JSONValue) -> GatewayConfig? {
+        guard let root = diagnostics.object(document, at: .root, keys: Self.topLevelKeys) else { return nil }
+        let listeners = decodeListeners(root)
+        let admin = decodeAdmin(root)
+        let credentials = (root.map("credentials") ?? []).compactMap { member in
+            decodeCredential(name: member.key, member.value, at: root.path.key("credentials").key(member.key))
+        }
+        let introspection = (root.map("introspection") ?? []).compactMap { member in
+            decodeIntrospection(name: member.key, member.value, at: root.path.key("introspection").key(member.key))
+        }
+        let routes = decodeRoutes(root)
+        var shutdown = ShutdownConfig(grace: ShutdownConfig.defaultGrace)
+        if let block = root.object("shutdown", keys: ["grace_seconds"]) {
+            shutdown.grace = block.seconds("grace_seconds", default: ShutdownConfig.defaultGrace, maximum: 3600)
+        }
+        guard let listeners, let routes else { return nil }
+        return GatewayConfig(
+            listeners: listeners, admin: admin, credentials: credentials, introspection: introspection,
+            routes: routes, shutdown: shutdown
+        )
+    }
+
+    private func decodeListeners(_ root: ConfigObject) -> [ListenerConfig]? {
+        guard root.contains("listeners") else {
+            root.missing("listeners")
+            return nil
+        }
+        guard let members = root.map("listeners") else { return nil }
+        if members.isEmpty { diagnostics.error(root.path.key("listeners"), "define at least one listener") }
+        return members.compactMap { member -> ListenerConfig? in
+            let path = root.path.key("listeners").key(member.key)
+            guard let block = diagnostics.object(member.value, at: path, keys: Self.listenerKeys) else { return nil }
+            let address = bindAddress(block, "address", required: true)
+            var trusted: [CIDR] = []
+            for (position, text) in (block.stringArray("trusted_proxies") ?? []).enumerated() {
+                switch CIDR.parse(text) {
+                case .success(let cidr): trusted.append(cidr)
+                case .failure(let problem): diagnostics.error(path.key("trusted_proxies").index(position), problem.description)
+                }
+            }
+            let listener = ListenerConfig(
+                name: member.key,
+                address: address ?? BindAddress(host: "", port: 0),
+                trustedProxies: trusted,
+                maxHeaderBytes: block.integer("max_header_bytes", default: ListenerConfig.defaultMaxHeaderBytes, in: 1024...(64 * 1024)),
+                maxHeaderCount: block.integer("max_headers", default: ListenerConfig.defaultMaxHeaderCount, in: 8...1000),
+                headerReadTimeout: block.seconds("header_read_timeout_seconds", default: ListenerConfig.defaultHeaderReadTimeout, maximum: 600),
+                idleTimeout: block.seconds("idle_timeout_seconds", default: ListenerConfig.defaultIdleTimeout, maximum: 3600)
+            )
+            return address == nil ? nil : listener
+        }
+    }
+
+    private func decodeAdmin(_ root: ConfigObject) -> AdminConfig {
+        guard let block = root.object("admin", keys: ["address"]) else {
+            return AdminConfig(address: AdminConfig.defaultAddress)
+        }
+        return AdminConfig(address: bindAddress(block, "address", required: false) ?? AdminConfig.defaultAddress)
+    }
+
+    private func bindAddress(_ block: ConfigObject, _ key: String, required: Bool) -> BindAddress? {
+        guard let text = block.string(key, required: required) else { return nil }
+        switch BindAddress.parse(text) {
+        case .success(let address): return address
+        case .failure(let problem):
+            diagnostics.error(block.path.key(key), "\(problem) (got \"\(text)\")")
+            return nil
+        }
+    }
+
+    func url(_ block: ConfigObject, _ key: String) -> UpstreamURL? {
+        guard let text = block.string(key, required: true) else { return nil }
+        switch UpstreamURL.parse(text) {
+        case .success(let url): return url
+        case .failure(let problem):
+            // User info may carry a password: never echo such a URL back.
+            let shown = text.contains("@") ? "" : " (got \"\(text)\")"
+            diagnostics.error(block.path.key(key), "\(problem)\(shown)")
+            return nil
+        }
+    }
+
+    private func decodeRoutes(_ root: ConfigObject) -> [RouteConfig]? {
+        guard let value = root["routes"] else {
+            root.missing("routes")
+            return nil
+        }
+        guard case .array(let elements) = value else {
+            diagnostics.error(root.path.key("routes"), "expected an array of routes, got \(value.typeName)")
+            return nil
+        }
+        return elements.enumerated().compactMap { position, element in
+            decodeRoute(element, at: root.path.key("routes").index(position))
+        }
+    }
+
+    private func decodeRoute(_ value: JSONValue, at path: ConfigPath) -> RouteConfig? {
+        guard let block = diagnostics.object(value, at: path, keys: Self.routeKeys) else { return nil }
+        let name = block.string("name", required: true)
+        let listener = block.string("listener", required: true)
+        var pathPrefix: String?
+        var host: String?
+        if let match = block.object("match", keys: ["path_prefix", "host"], required: true) {
+            pathPrefix = match.string("path_prefix", required: true)
+            if let prefix = pathPrefix, !prefix.hasPrefix("/") {
+                diagnostics.error(match.path.key("path_prefix"), "must start with \"/\" (got \"\(prefix)\")")
+                pathPrefix = nil
+            } else if let prefix = pathPrefix, RequestPath.normalize(prefix).map({ $0 == prefix || $0 + "/" == prefix }) != true {
+                diagnostics.error(match.path.key("path_prefix"), "must be a normalised path without \".\", \"..\", \"//\" or encoded slashes (got \"\(prefix)\")")
+                pathPrefix = nil
+            }
+            host = match.string("host")?.lowercased()
+        }
+        let upstream = url(block, "upstream")
+        var timeouts = UpstreamTimeouts.defaults
+        if let block = block.object("timeouts", keys: ["connect_seconds", "response_header_seconds", "idle_seconds"]) {
+            timeouts.connect = block.seconds("connect_seconds", default: timeouts.connect, maximum: 600)
+            timeouts.responseHeader = block.seconds("response_header_seconds", default: timeouts.responseHeader, maximum: 86_400)
+            timeouts.idle = block.seconds("idle_seconds", default: timeouts.idle, maximum: 86_400)
+        }
+        var tls = UpstreamTLSConfig()
+        if let block = block.object("upstream_tls", keys: ["ca_file", "server_name"]) {
+            tls.caFile = block.string("ca_file")
+            tls.serverName = block.string("server_name")
+        }
+        let validate = block.object("validate", keys: Self.validateKeys).flatMap(decodeValidation)
+        let route = RouteConfig(
+            name: name ?? "", listener: listener ?? "", pathPrefix: pathPrefix ?? "", host: host,
+            stripPrefix: block.bool("strip_prefix", default: false),
+            upstream: upstream ?? UpstreamURL(scheme: .http, host: "", port: 80, path: "/"),
+            preserveHost: block.bool("preserve_host", default: false),
+            credential: block.string("credential"),
+            allowPublicCredential: block.bool("allow_public_credential", default: false),
+            validate: validate, timeouts: timeouts,
+            maxBodyBytes: block.integer("max_body_bytes", default: RouteConfig.defaultMaxBodyBytes, in: 0...(1 << 50)),
+            upstreamTLS: tls
+        )
+        // Returned even when some fields were refused (their errors are recorded), so the
+        // cross-checks still see the route's references; placeholders are empty strings,
+        // which the validator skips.
+        return route
+    }
+
+    private func decodeValidation(_ block: ConfigObject) -> InboundValidationConfig? {
+        let profile = block.string("introspection", required: true)
+        var identity = InboundValidationConfig.defaultIdentityHeaders
+        if let pairs = block.stringMap("identity_headers") {
+            identity = []
+            for pair in pairs {
+                if !HeaderName.isValid(pair.key) {
+                    diagnostics.error(block.path.key("identity_headers").key(pair.key), "is not a valid header name")
+                } else if pair.value.isEmpty {
+                    diagnostics.error(block.path.key("identity_headers").key(pair.key), "claim name must not be empty")
+                } else {
+                    identity.append((pair.key, pair.value))
+                }
+            }
+        }
+        guard let profile else { return nil }
+        return InboundValidationConfig(
+            introspection: profile,
+            requiredScopes: block.stringArray("required_scopes") ?? [],
+            audience: block.string("audience"),
+            issuer: block.string("issuer"),
+            forwardAuthorization: block.bool("forward_authorization", default: false),
+            identityHeaders: identity,
+            realm: block.string("realm") ?? "tokengate"
+        )
+    }
+
+    private func decodeCredential(name: String, _ value: JSONValue, at path: ConfigPath) -> CredentialProfileConfig? {
+        guard let block = diagnostics.object(value, at: path, keys: Self.credentialKeys) else { return nil }
+        var grant: CredentialProfileConfig.Grant?
+        if let text = block.string("grant", required: true) {
+            grant = CredentialProfileConfig.Grant(rawValue: text)
+            if grant == nil {
+                switch text {
+                case "implicit":
+                    diagnostics.error(path.key("grant"), "the implicit grant is not offered (RFC 9700 advises against it); use authorization code with PKCE")
+                case "authorization_code":
+                    diagnostics.error(path.key("grant"), "authorization code (browser login) is not supported by this version; supported grants: client_credentials, password")
+                default:
+                    let near = suggestion(for: text, among: CredentialProfileConfig.Grant.allCases.map(\.rawValue))
+                    diagnostics.error(path.key("grant"), "unknown grant \"\(text)\"" + (near.map { ", did you mean \"\($0)\"?" } ?? " (supported: client_credentials, password)"))
+                }
+            }
+        }
+        let tokenURL = url(block, "token_url")
+        let clientID = block.string("client_id", required: true)
+        let clientSecret = block.secret("client_secret", required: true)
+        let authMethod = self.authMethod(block)
+        let username = block.string("username")
+        let password = block.secret("password")
+        if grant == .password {
+            if username == nil && !block.contains("username") { block.missing("username") }
+            if password == nil && !block.contains("password") { block.missing("password") }
+        } else if grant == .clientCredentials {
+            for key in ["username", "password"] where block.contains(key) {
+                diagnostics.error(path.key(key), "only used by the password grant; remove it or set \"grant\": \"password\"")
+            }
+        }
+        let fraction = block.number("refresh_at_lifetime_fraction") ?? 0.8
+        if !(fraction > 0.1 && fraction < 1) {
+            diagnostics.error(path.key("refresh_at_lifetime_fraction"), "must be greater than 0.1 and less than 1")
+        }
+        var extra: [String: String] = [:]
+        let reserved: Set<String> = ["grant_type", "client_id", "client_secret", "scope", "audience", "resource", "username", "password", "refresh_token"]
+        for pair in block.stringMap("extra_params") ?? [] {
+            if reserved.contains(pair.key) {
+                diagnostics.error(path.key("extra_params").key(pair.key), "is set by TokenGate itself; use the profile's own key")
+            } else {
+                extra[pair.key] = pair.value
+            }
+        }
+        var headerScheme = "Bearer"
+        if case .string(let scheme)? = block["header_scheme"] {
+            headerScheme = scheme
+        } else if let other = block["header_scheme"] {
+            diagnostics.error(path.key("header_scheme"), "expected a string, got \(other.typeName)")
+        }
+        let headerName = block.string("header_name") ?? "Authorization"
+        if !HeaderName.isValid(headerName) { diagnostics.error(path.key("header_name"), "is not a valid header name") }
+        guard let grant, let tokenURL, let clientID, let clientSecret else { return nil }
+        return CredentialProfileConfig(
+            name: name, grant: grant, tokenURL: tokenURL, clientID: clientID, clientSecret: clientSecret,
+            authMethod: authMethod, scope: block.string("scope"), audience: block.string("audience"),
+            resource: block.string("resource"), extraParameters: extra, username: username, password: password,
+            timeout: block.seconds("timeout_seconds", default: .seconds(10), maximum: 300),
+            caFile: block.string("ca_file"),
+            defaultLifetime: block.seconds("default_lifetime_seconds", default: .seconds(300)),
+            refreshFraction: fraction, headerName: headerName, headerScheme: headerScheme
+        )
+    }
+
+    private func authMethod(_ block: ConfigObject) -> CredentialProfileConfig.AuthMethod {
+        guard let text = block.string("auth_method") else { return .clientSecretBasic }
+        if let method = CredentialProfileConfig.AuthMethod(rawValue: text) { return method }
+        let names = CredentialProfileConfig.AuthMethod.allCases.map(\.rawValue)
+        let near = suggestion(for: text, among: names)
+        diagnostics.error(block.path.key("auth_method"), "unknown method \"\(text)\"" + (near.map { ", did you mean \"\($0)\"?" } ?? " (supported: \(names.joined(separator: ", ")))"))
+        return .clientSecretBasic
+    }
+
+    private func decodeIntrospection(name: String, _ value: JSONValue, at path: ConfigPath) -> IntrospectionProfileConfig? {
+        guard let block = diagnostics.object(value, at: path, keys: Self.introspectionKeys) else { return nil }
+        let endpoint = url(block, "url")
+        let clientID = block.string("client_id", required: true)
+        let clientSecret = block.secret("client_secret", required: true)
+        let authMethod = self.authMethod(block)
+        var maxEntries = 10_000
+        var maxTTL = Duration.seconds(300)
+        var negativeTTL = Duration.seconds(10)
+        if let cache = block.object("cache", keys: ["max_entries", "max_ttl_seconds", "negative_ttl_seconds"]) {
+            maxEntries = cache.integer("max_entries", default: maxEntries, in: 1...10_000_000)
+            maxTTL = cache.seconds("max_ttl_seconds", default: maxTTL)
+            negativeTTL = cache.seconds("negative_ttl_seconds", default: negativeTTL)
+        }
+        guard let endpoint, let clientID, let clientSecret else { return nil }
+        return IntrospectionProfileConfig(
+            name: name, url: endpoint, clientID: clientID, clientSecret: clientSecret, authMethod: authMethod,
+            timeout: block.seconds("timeout_seconds", default: .seconds(5), maximum: 300),
+            caFile: block.string("ca_file"), maxEntries: maxEntries, maxTTL: maxTTL, negativeTTL: negativeTTL
+        )
+    }
+}
+
+/// HTTP field-name syntax (RFC 9110 §5.1: a token).
+enum HeaderName {
+    static func isValid(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy(isTokenByte)
+    }
+
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+}

@@ -1,0 +1,131 @@
+/// Checks that need the whole document: names that refer to each other, addresses that
+/// collide, secrets that must resolve, and the rule that keeps a credential from being
+/// lent to anyone who can reach a public port.
+struct GatewayConfigValidator {
+    let diagnostics: ConfigDiagnostics
+    let resolver: SecretResolver
+    let fileExists: @Sendable (String) -> Bool
+
+    func validate(_ config: GatewayConfig) {
+        checkAddresses(config)
+        checkRoutes(config)
+        checkProfiles(config)
+    }
+
+    private func checkAddresses(_ config: GatewayConfig) {
+        var seen: [BindAddress: String] = [:]
+        for listener in config.listeners where listener.address.port != 0 {
+            let path = ConfigPath.root.key("listeners").key(listener.name).key("address")
+            if let other = seen[listener.address] {
+                diagnostics.error(path, "\(listener.address) is already used by listener \"\(other)\"")
+            }
+            seen[listener.address] = listener.name
+        }
+        if config.admin.address.port != 0, let other = seen[config.admin.address] {
+            diagnostics.error(.root.key("admin").key("address"), "\(config.admin.address) is already used by listener \"\(other)\"")
+        }
+    }
+
+    private func checkRoutes(_ config: GatewayConfig) {
+        var names: [String: Int] = [:]
+        var matches: [String: Int] = [:]
+        let listenerNames = config.listeners.map(\.name)
+        for (position, route) in config.routes.enumerated() {
+            let path = ConfigPath.root.key("routes").index(position)
+            if route.name.isEmpty {
+                // Already reported while decoding.
+            } else if let first = names[route.name] {
+                diagnostics.error(path.key("name"), "\"\(route.name)\" is already the name of routes[\(first)]")
+            } else {
+                names[route.name] = position
+            }
+            let listener = config.listener(named: route.listener)
+            if listener == nil && !route.listener.isEmpty {
+                reportDangling(path.key("listener"), kind: "listener", name: route.listener, defined: listenerNames)
+            }
+            let matchKey = "\(route.listener)\u{0}\(route.host ?? "")\u{0}\(route.pathPrefix)"
+            if route.pathPrefix.isEmpty {
+                // The prefix was refused while decoding.
+            } else if let first = matches[matchKey] {
+                diagnostics.error(path.key("match"), "matches exactly the same requests as routes[\(first)]; one of them could never serve")
+            } else {
+                matches[matchKey] = position
+            }
+            if let credential = route.credential {
+                if config.credential(named: credential) == nil {
+                    reportDangling(path.key("credential"), kind: "credential profile", name: credential, defined: config.credentials.map(\.name))
+                }
+                if let listener, !listener.address.isLoopback, route.validate == nil, !route.allowPublicCredential {
+                    diagnostics.error(
+                        path.key("credential"),
+                        "injects credential \"\(credential)\" on listener \"\(listener.name)\" bound to \(listener.address), which is not loopback: anyone who can reach that port would borrow this identity; add \"validate\" or set \"allow_public_credential\": true"
+                    )
+                }
+            }
+            if let validate = route.validate, config.introspectionProfile(named: validate.introspection) == nil {
+                reportDangling(path.key("validate").key("introspection"), kind: "introspection profile", name: validate.introspection, defined: config.introspection.map(\.name))
+            }
+            if let caFile = route.upstreamTLS.caFile {
+                if !route.upstream.isTLS {
+                    diagnostics.error(path.key("upstream_tls"), "applies only to an https upstream")
+                } else if !fileExists(caFile) {
+                    diagnostics.error(path.key("upstream_tls").key("ca_file"), "file \(caFile) cannot be read")
+                }
+            }
+        }
+    }
+
+    private func checkProfiles(_ config: GatewayConfig) {
+        let usedCredentials = Set(config.routes.compactMap(\.credential))
+        for profile in config.credentials {
+            let path = ConfigPath.root.key("credentials").key(profile.name)
+            resolve(profile.clientSecret, at: path.key("client_secret"))
+            if let password = profile.password { resolve(password, at: path.key("password")) }
+            checkCAFile(profile.caFile, at: path.key("ca_file"))
+            warnIfClearText(profile.tokenURL, at: path.key("token_url"))
+            if !usedCredentials.contains(profile.name) {
+                diagnostics.warning(path, "no route uses this credential profile")
+            }
+        }
+        let usedIntrospection = Set(config.routes.compactMap(\.validate?.introspection))
+        for profile in config.introspection {
+            let path = ConfigPath.root.key("introspection").key(profile.name)
+            resolve(profile.clientSecret, at: path.key("client_secret"))
+            checkCAFile(profile.caFile, at: path.key("ca_file"))
+            warnIfClearText(profile.url, at: path.key("url"))
+            if !usedIntrospection.contains(profile.name) {
+                diagnostics.warning(path, "no route uses this introspection profile")
+            }
+        }
+    }
+
+    private func resolve(_ reference: SecretReference, at path: ConfigPath) {
+        do {
+            _ = try resolver.resolve(reference)
+        } catch {
+            diagnostics.error(path, error.description)
+        }
+    }
+
+    private func checkCAFile(_ file: String?, at path: ConfigPath) {
+        if let file, !fileExists(file) { diagnostics.error(path, "file \(file) cannot be read") }
+    }
+
+    private func warnIfClearText(_ url: UpstreamURL, at path: ConfigPath) {
+        if !url.isTLS && !url.isLoopback {
+            diagnostics.warning(path, "plain http to a remote host sends client secrets and tokens in clear text; use https")
+        }
+    }
+
+    private func reportDangling(_ path: ConfigPath, kind: String, name: String, defined: [String]) {
+        var message = "no \(kind) named \"\(name)\""
+        if let near = suggestion(for: name, among: defined) {
+            message += ", did you mean \"\(near)\"?"
+        } else if defined.isEmpty {
+            message += " (none is defined)"
+        } else {
+            message += " (defined: \(defined.joined(separator: ", ")))"
+        }
+        diagnostics.error(path, message)
+    }
+}

@@ -1,0 +1,213 @@
+/// The whole of `gateway.json`, decoded and validated: an immutable value that a
+/// request reads through a snapshot. Each property's doc comment names its JSON key,
+/// its default and whether a reload changes it.
+public struct GatewayConfig: Sendable {
+    /// `listeners`: named proxy listeners (`ingress`, `egress`, or any name). Required,
+    /// at least one.
+    public var listeners: [ListenerConfig]
+    /// `admin`: the admin listener (health, readiness). Default `127.0.0.1:9901`.
+    public var admin: AdminConfig
+    /// `credentials`: outbound credential profiles by name. Default none.
+    public var credentials: [CredentialProfileConfig]
+    /// `introspection`: RFC 7662 introspection profiles by name. Default none.
+    public var introspection: [IntrospectionProfileConfig]
+    /// `routes`: in file order; the router picks the longest matching prefix.
+    public var routes: [RouteConfig]
+    /// `shutdown`: how SIGTERM drains.
+    public var shutdown: ShutdownConfig
+
+    public func listener(named name: String) -> ListenerConfig? { listeners.first { $0.name == name } }
+    public func credential(named name: String) -> CredentialProfileConfig? { credentials.first { $0.name == name } }
+    public func introspectionProfile(named name: String) -> IntrospectionProfileConfig? {
+        introspection.first { $0.name == name }
+    }
+}
+
+/// `listeners.NAME`: one HTTP/1.1 listener that proxies the routes naming it.
+public struct ListenerConfig: Sendable, Equatable {
+    public var name: String
+    /// `address`: `"host:port"` or `"[v6]:port"`. Required. Port 0 picks a free port.
+    public var address: BindAddress
+    /// `trusted_proxies`: CIDRs (or single addresses) of peers whose `X-Forwarded-*`
+    /// headers are kept and extended. Default none: a client can never forge them.
+    public var trustedProxies: [CIDR]
+    /// `max_header_bytes`: request line plus headers, larger → 431. Default 32768.
+    public var maxHeaderBytes: Int
+    /// `max_headers`: number of request header fields, more → 431. Default 100.
+    public var maxHeaderCount: Int
+    /// `header_read_timeout_seconds`: time to receive a whole request head once it
+    /// starts; slower clients are disconnected with 408. Default 10.
+    public var headerReadTimeout: Duration
+    /// `idle_timeout_seconds`: how long a keep-alive client connection may sit idle
+    /// between requests. Default 60.
+    public var idleTimeout: Duration
+
+    public static let defaultMaxHeaderBytes = 32 * 1024
+    public static let defaultMaxHeaderCount = 100
+    public static let defaultHeaderReadTimeout = Duration.seconds(10)
+    public static let defaultIdleTimeout = Duration.seconds(60)
+}
+
+/// `admin`: the admin listener.
+public struct AdminConfig: Sendable, Equatable {
+    /// `address`: default `127.0.0.1:9901`.
+    public var address: BindAddress
+
+    public static let defaultAddress = BindAddress(host: "127.0.0.1", port: 9901)
+}
+
+/// `shutdown`: draining on SIGTERM/SIGINT.
+public struct ShutdownConfig: Sendable, Equatable {
+    /// `grace_seconds`: how long in-flight requests may take to finish after SIGTERM
+    /// before connections are closed. Default 25 (under Kubernetes' default 30 s).
+    public var grace: Duration
+
+    public static let defaultGrace = Duration.seconds(25)
+}
+
+/// `routes[i]`: which requests go where, and with what credentials.
+public struct RouteConfig: Sendable, Equatable {
+    /// `name`: unique, used in errors, logs and metrics. Required.
+    public var name: String
+    /// `listener`: the listener this route serves. Required.
+    public var listener: String
+    /// `match.path_prefix`: must start with `/`. Required. Matched against the
+    /// normalised path; the longest matching prefix wins.
+    public var pathPrefix: String
+    /// `match.host`: when set, only requests with this Host (port ignored) match.
+    public var host: String?
+    /// `strip_prefix`: remove `path_prefix` before joining onto the upstream path. Default false.
+    public var stripPrefix: Bool
+    /// `upstream`: absolute `http://` or `https://` URL; its path is prepended. Required.
+    public var upstream: UpstreamURL
+    /// `preserve_host`: send the client's Host instead of the upstream's. Default false.
+    public var preserveHost: Bool
+    /// `credential`: the outbound credential profile to inject. Default none.
+    public var credential: String?
+    /// `allow_public_credential`: let a credential-injecting route serve a non-loopback
+    /// listener without validating inbound tokens. Default false.
+    public var allowPublicCredential: Bool
+    /// `validate`: inbound token validation. Default none.
+    public var validate: InboundValidationConfig?
+    /// `timeouts`: upstream timeouts.
+    public var timeouts: UpstreamTimeouts
+    /// `max_body_bytes`: largest request body accepted, larger → 413. Default 10 MiB.
+    public var maxBodyBytes: Int
+    /// `upstream_tls`: TLS settings for an `https` upstream.
+    public var upstreamTLS: UpstreamTLSConfig
+
+    public static let defaultMaxBodyBytes = 10 * 1024 * 1024
+}
+
+/// `routes[i].timeouts`.
+public struct UpstreamTimeouts: Sendable, Equatable {
+    /// `connect_seconds`: default 5.
+    public var connect: Duration
+    /// `response_header_seconds`: from the end of the request to the response head. Default 30.
+    public var responseHeader: Duration
+    /// `idle_seconds`: longest silence while a body streams either way. Default 60.
+    public var idle: Duration
+
+    public static let defaults = UpstreamTimeouts(connect: .seconds(5), responseHeader: .seconds(30), idle: .seconds(60))
+}
+
+/// `routes[i].upstream_tls`.
+public struct UpstreamTLSConfig: Sendable, Equatable {
+    /// `ca_file`: PEM bundle trusted instead of the system roots. Default system roots.
+    public var caFile: String?
+    /// `server_name`: SNI and certificate name to check. Default the upstream's host.
+    public var serverName: String?
+}
+
+/// `routes[i].validate`: inbound bearer-token validation by introspection.
+public struct InboundValidationConfig: Sendable, Equatable {
+    /// `introspection`: the introspection profile. Required.
+    public var introspection: String
+    /// `required_scopes`: all must be granted. Default none.
+    public var requiredScopes: [String]
+    /// `audience`: the token's `aud` must contain it. Default unchecked.
+    public var audience: String?
+    /// `issuer`: the token's `iss` must equal it. Default unchecked.
+    public var issuer: String?
+    /// `forward_authorization`: pass the caller's Authorization header upstream. Default false.
+    public var forwardAuthorization: Bool
+    /// `identity_headers`: header → claim. Default `X-Auth-Subject` ← `sub`,
+    /// `X-Auth-Scope` ← `scope`, `X-Auth-Client-Id` ← `client_id`.
+    public var identityHeaders: [(header: String, claim: String)]
+    /// `realm`: the `WWW-Authenticate` realm. Default `"tokengate"`.
+    public var realm: String
+
+    public static let defaultIdentityHeaders: [(header: String, claim: String)] = [
+        ("X-Auth-Subject", "sub"), ("X-Auth-Scope", "scope"), ("X-Auth-Client-Id", "client_id"),
+    ]
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.introspection == rhs.introspection && lhs.requiredScopes == rhs.requiredScopes
+            && lhs.audience == rhs.audience && lhs.issuer == rhs.issuer
+            && lhs.forwardAuthorization == rhs.forwardAuthorization && lhs.realm == rhs.realm
+            && lhs.identityHeaders.map { "\($0.header)=\($0.claim)" } == rhs.identityHeaders.map { "\($0.header)=\($0.claim)" }
+    }
+}
+
+/// `credentials.NAME`: how to obtain an outbound access token.
+public struct CredentialProfileConfig: Sendable, Equatable {
+    public enum Grant: String, Sendable, CaseIterable { case clientCredentials = "client_credentials", password }
+    public enum AuthMethod: String, Sendable, CaseIterable {
+        case clientSecretBasic = "client_secret_basic", clientSecretPost = "client_secret_post"
+    }
+
+    public var name: String
+    /// `grant`: `client_credentials` or `password`. Required.
+    public var grant: Grant
+    /// `token_url`: the token endpoint. Required.
+    public var tokenURL: UpstreamURL
+    /// `client_id`: required.
+    public var clientID: String
+    /// `client_secret`: a secret reference. Required.
+    public var clientSecret: SecretReference
+    /// `auth_method`: default `client_secret_basic`.
+    public var authMethod: AuthMethod
+    /// `scope`, `audience`, `resource` (RFC 8707): sent when set.
+    public var scope: String?
+    public var audience: String?
+    public var resource: String?
+    /// `extra_params`: further form fields for the token request. Default none.
+    public var extraParameters: [String: String]
+    /// `username`, `password`: required for the password grant.
+    public var username: String?
+    public var password: SecretReference?
+    /// `timeout_seconds`: token request timeout. Default 10.
+    public var timeout: Duration
+    /// `ca_file`: PEM bundle for the token endpoint. Default system roots.
+    public var caFile: String?
+    /// `default_lifetime_seconds`: lifetime assumed when `expires_in` is absent. Default 300.
+    public var defaultLifetime: Duration
+    /// `refresh_at_lifetime_fraction`: refresh once this much of the lifetime has passed. Default 0.8.
+    public var refreshFraction: Double
+    /// `header_name`: the header the token goes in. Default `Authorization`.
+    public var headerName: String
+    /// `header_scheme`: the word before the token. Default `Bearer`; `""` sends the bare token.
+    public var headerScheme: String
+}
+
+/// `introspection.NAME`: an RFC 7662 endpoint and its cache.
+public struct IntrospectionProfileConfig: Sendable, Equatable {
+    public var name: String
+    /// `url`: the introspection endpoint. Required.
+    public var url: UpstreamURL
+    /// `client_id`, `client_secret`: the resource server's credentials. Required.
+    public var clientID: String
+    public var clientSecret: SecretReference
+    /// `auth_method`: default `client_secret_basic`.
+    public var authMethod: CredentialProfileConfig.AuthMethod
+    /// `timeout_seconds`: default 5.
+    public var timeout: Duration
+    /// `ca_file`: PEM bundle. Default system roots.
+    public var caFile: String?
+    /// `cache.max_entries`: default 10000.
+    public var maxEntries: Int
+    /// `cache.max_ttl_seconds`: longest an active answer is reused. Default 300.
+    public var maxTTL: Duration
+    /// `cache.negative_ttl_seconds`: how long an inactive answer is reused. Default 10.
+    public var negativeTTL: Duration
+}

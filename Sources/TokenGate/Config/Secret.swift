@@ -1,0 +1,125 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A value that must never reach output. Its description, debug description and
+/// string interpolation all render as `<redacted>`; the value itself is only reachable
+/// through `revealed`, which makes every use easy to find in review.
+public struct Redacted: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+    private let value: String
+
+    public init(_ value: String) { self.value = value }
+
+    /// The secret itself, for the one place that must send it (a token request, a header).
+    public var revealed: String { value }
+
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+}
+
+/// Where a secret comes from: `{"env": NAME}`, `{"file": PATH}` or an inline string.
+public enum SecretReference: Sendable, Hashable, CustomStringConvertible {
+    case environment(String)
+    case file(String)
+    case inline(Redacted)
+
+    /// Names the source, never the value.
+    public var description: String {
+        switch self {
+        case .environment(let name): return "environment variable \(name)"
+        case .file(let path): return "file \(path)"
+        case .inline: return "inline value"
+        }
+    }
+}
+
+/// Why a secret could not be read. Its text names the source, never a value.
+public struct SecretResolutionError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// Reads secrets from the process environment and the file system.
+///
+/// File secrets are read again each time they are resolved, so a rotated Kubernetes
+/// Secret (a file under a mounted volume) takes effect without a restart.
+public struct SecretResolver: Sendable {
+    public var environment: [String: String]
+    /// Reads a whole file; injectable for tests.
+    public var readFile: @Sendable (String) throws -> [UInt8]
+
+    public init(
+        environment: [String: String],
+        readFile: @escaping @Sendable (String) throws -> [UInt8] = SecretResolver.readWholeFile
+    ) {
+        self.environment = environment
+        self.readFile = readFile
+    }
+
+    public func resolve(_ reference: SecretReference) throws(SecretResolutionError) -> Redacted {
+        switch reference {
+        case .inline(let value):
+            return value
+        case .environment(let name):
+            guard let value = environment[name] else {
+                throw SecretResolutionError(description: "environment variable \(name) is not set")
+            }
+            guard !value.isEmpty else {
+                throw SecretResolutionError(description: "environment variable \(name) is empty")
+            }
+            return Redacted(value)
+        case .file(let path):
+            let bytes: [UInt8]
+            do {
+                bytes = try readFile(path)
+            } catch {
+                throw SecretResolutionError(description: "file \(path) cannot be read (\(error))")
+            }
+            // Files written by editors and `echo` end with a newline that is not part of the secret.
+            var end = bytes.endIndex
+            while end > bytes.startIndex, bytes[end - 1] == UInt8(ascii: "\n") || bytes[end - 1] == UInt8(ascii: "\r") {
+                end -= 1
+            }
+            guard end > bytes.startIndex else {
+                throw SecretResolutionError(description: "file \(path) is empty")
+            }
+            guard let text = String(validating: bytes[..<end], as: UTF8.self) else {
+                throw SecretResolutionError(description: "file \(path) is not UTF-8 text")
+            }
+            return Redacted(text)
+        }
+    }
+
+    /// Reads a file with POSIX calls; errors carry the `strerror` text only.
+    public static let readWholeFile: @Sendable (String) throws -> [UInt8] = { path in
+        try FileReader.readAll(path: path, limit: 1 << 20)
+    }
+}
+
+/// A small POSIX file reader (Foundation-free, so the library has no hidden I/O layer).
+enum FileReader {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func readAll(path: String, limit: Int) throws -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw Failure(description: String(cString: strerror(errno)))
+            }
+            if count == 0 { return result }
+            result.append(contentsOf: buffer[..<count])
+            if result.count > limit { throw Failure(description: "larger than \(limit) bytes") }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import NIOCore
+
+/// Guards a client connection against clients that trickle a request head (slowloris)
+/// and against keep-alive connections that sit idle forever.
+///
+/// It sits first in the pipeline, so it sees raw bytes before the HTTP decoder: the first
+/// bytes of a new request switch the connection from the idle timeout to the (shorter)
+/// header-read timeout, and the proxy handler tells it when a whole head has arrived and
+/// when the connection is waiting for the next request. On expiry it acts alone: an idle
+/// connection is closed; a half-read head gets a 408 written below the HTTP codec (no
+/// request exists for the codec to answer) and the connection is closed.
+final class RequestHeadTimer: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    enum Phase { case idle, readingHead, busy }
+
+    private let headTimeout: TimeAmount
+    private let idleTimeout: TimeAmount
+    private var phase = Phase.readingHead
+    private var task: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+
+    init(headTimeout: TimeAmount, idleTimeout: TimeAmount) {
+        self.headTimeout = headTimeout
+        self.idleTimeout = idleTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // A new connection is expected to send its first request promptly.
+        arm(headTimeout)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        task?.cancel()
+        task = nil
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if phase == .idle {
+            phase = .readingHead
+            arm(headTimeout)
+        }
+        context.fireChannelRead(data)
+    }
+
+    /// A whole request head arrived: no timer until the exchange finishes.
+    func headReceived() {
+        phase = .busy
+        task?.cancel()
+        task = nil
+    }
+
+    /// The exchange finished and the connection stays open for another request.
+    func awaitingRequest() {
+        phase = .idle
+        arm(idleTimeout)
+    }
+
+    private func arm(_ timeout: TimeAmount) {
+        task?.cancel()
+        guard let context else { return }
+        task = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+            guard let self else { return }
+            self.task = nil
+            self.expired()
+        }
+    }
+
+    private func expired() {
+        guard let context else { return }
+        switch phase {
+        case .idle:
+            context.close(promise: nil)
+        case .readingHead:
+            phase = .busy
+            let error = GatewayError.requestTimeout()
+            let body = error.body(allocator: context.channel.allocator)
+            var bytes = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
+            bytes.writeString("HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: \(body.readableBytes)\r\nConnection: close\r\n\r\n")
+            bytes.writeImmutableBuffer(body)
+            context.writeAndFlush(NIOAny(bytes)).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        case .busy:
+            break
+        }
+    }
+}

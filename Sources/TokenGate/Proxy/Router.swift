@@ -1,0 +1,76 @@
+import NIOCore
+import NIOSSL
+
+/// Where a route sends its requests: the address to connect to and how (TLS or not).
+/// Connections in the per-event-loop pools are shared by routes with equal keys.
+struct UpstreamEndpoint: Sendable {
+    struct Key: Hashable, Sendable {
+        var host: String
+        var port: Int
+        var tls: Bool
+        var caFile: String?
+        var serverName: String?
+    }
+
+    let key: Key
+    /// Built once per configuration snapshot (loading a CA bundle is not per-request work).
+    let tlsContext: NIOSSLContext?
+    /// The name sent as SNI and checked against the certificate; nil for IP addresses.
+    let serverHostname: String?
+}
+
+/// A route compiled for the hot path: everything a request needs, precomputed.
+struct ProxyRoute: Sendable {
+    let config: RouteConfig
+    let endpoint: UpstreamEndpoint
+    let connectTimeout: TimeAmount
+    let responseHeaderTimeout: TimeAmount
+    let idleTimeout: TimeAmount
+
+    var name: String { config.name }
+
+    /// The path the upstream receives for a normalised request path.
+    func upstreamPath(for path: String) -> String {
+        var rest = Substring(path)
+        if config.stripPrefix {
+            rest = path.dropFirst(config.pathPrefix.count)
+            // Keep a leading slash when the prefix ended with one: "/billing/" + "x" → "/x".
+            if config.pathPrefix.hasSuffix("/") { return RequestPath.join(base: config.upstream.path, "/" + rest) }
+        }
+        return RequestPath.join(base: config.upstream.path, String(rest))
+    }
+
+    /// Whether `path` is under this route's prefix. A prefix ending in `/` matches by plain
+    /// prefix; otherwise it matches whole segments only (`/api` matches `/api` and `/api/x`,
+    /// never `/apix`).
+    func matches(path: String) -> Bool {
+        let prefix = config.pathPrefix
+        guard path.hasPrefix(prefix) else { return false }
+        if prefix.hasSuffix("/") || path.utf8.count == prefix.utf8.count { return true }
+        return path.utf8[path.utf8.index(path.utf8.startIndex, offsetBy: prefix.utf8.count)] == UInt8(ascii: "/")
+    }
+}
+
+/// One listener's routing table: the longest matching prefix wins; on equal prefixes a
+/// route that names the request's host wins over one that does not.
+struct Router: Sendable {
+    private let routes: [ProxyRoute]
+
+    init(routes: [ProxyRoute]) {
+        self.routes = routes.sorted { a, b in
+            if a.config.pathPrefix.utf8.count != b.config.pathPrefix.utf8.count {
+                return a.config.pathPrefix.utf8.count > b.config.pathPrefix.utf8.count
+            }
+            return a.config.host != nil && b.config.host == nil
+        }
+    }
+
+    /// The route for a request, given its host (lower-case, without port) and normalised path.
+    func route(host: String?, path: String) -> ProxyRoute? {
+        for route in routes where route.matches(path: path) {
+            if let wanted = route.config.host, wanted != host { continue }
+            return route
+        }
+        return nil
+    }
+}

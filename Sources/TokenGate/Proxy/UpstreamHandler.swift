@@ -1,0 +1,110 @@
+import NIOCore
+import NIOHTTP1
+
+/// Receives one upstream response, on the event loop that both connections share.
+/// The proxy handler of the client connection implements it; calls are direct, with no
+/// thread hop and no promise per event.
+protocol UpstreamResponseDelegate: AnyObject {
+    func upstreamResponseHead(_ head: HTTPResponseHead)
+    func upstreamResponseBody(_ buffer: ByteBuffer)
+    func upstreamResponseEnd(reusable: Bool)
+    func upstreamReadComplete()
+    func upstreamWritabilityChanged()
+    func upstreamFailed(_ error: any Error)
+    /// Whether the client side can take more bytes; the upstream reads only while it can.
+    var clientIsWritable: Bool { get }
+}
+
+/// The connection closed before the response was complete.
+struct UpstreamClosedError: Error, CustomStringConvertible {
+    var description: String { "upstream closed the connection" }
+}
+
+/// The last handler of an upstream connection: hands response parts to the current
+/// delegate and holds reads while the client side is not writable (backpressure).
+final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    /// The exchange using this connection; nil while it sits in the pool.
+    var delegate: (any UpstreamResponseDelegate)?
+    /// Called when an idle (pooled) connection closes or misbehaves, so the pool drops it.
+    var onIdleClose: (() -> Void)?
+
+    private var context: ChannelHandlerContext?
+    private var readPending = false
+    private var responseKeepAlive = true
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let delegate else {
+            // Nobody asked: a pooled connection must not speak. Drop it.
+            context.close(promise: nil)
+            return
+        }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            responseKeepAlive = head.isKeepAlive
+            delegate.upstreamResponseHead(head)
+        case .body(let buffer):
+            delegate.upstreamResponseBody(buffer)
+        case .end:
+            self.delegate = nil
+            delegate.upstreamResponseEnd(reusable: responseKeepAlive && context.channel.isActive)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.upstreamReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let delegate {
+            self.delegate = nil
+            delegate.upstreamFailed(UpstreamClosedError())
+        } else {
+            onIdleClose?()
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let delegate {
+            self.delegate = nil
+            delegate.upstreamFailed(error)
+        }
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        delegate?.upstreamWritabilityChanged()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if delegate?.clientIsWritable ?? true {
+            context.read()
+        } else {
+            readPending = true
+        }
+    }
+
+    /// Called by the client side when it can take bytes again.
+    func resumeReading() {
+        guard readPending, let context else { return }
+        readPending = false
+        context.read()
+    }
+
+    /// Writes a request part without flushing.
+    func write(_ part: HTTPClientRequestPart) {
+        context?.write(wrapOutboundOut(part), promise: nil)
+    }
+
+    func flush() {
+        context?.flush()
+    }
+}

@@ -1,0 +1,181 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// One keep-alive connection to an upstream.
+final class UpstreamConnection {
+    let channel: any Channel
+    let handler: UpstreamHandler
+    let key: UpstreamEndpoint.Key
+    /// True once it has served an exchange and come back from the pool: such a connection
+    /// may have been closed by the upstream in the meantime.
+    fileprivate(set) var isReused = false
+    fileprivate var idleTimer: Scheduled<Void>?
+
+    init(channel: any Channel, handler: UpstreamHandler, key: UpstreamEndpoint.Key) {
+        self.channel = channel
+        self.handler = handler
+        self.key = key
+    }
+
+    var isWritable: Bool { channel.isWritable }
+
+    func close() {
+        handler.delegate = nil
+        channel.close(promise: nil)
+    }
+}
+
+/// Keep-alive upstream connections for one event loop. Client connections on this loop
+/// borrow from it, so the client and upstream channels call each other directly. Only
+/// ever touched on its own event loop.
+final class UpstreamPool {
+    let eventLoop: any EventLoop
+    /// Most idle connections kept per upstream; more are closed on release.
+    let maxIdlePerEndpoint: Int
+    /// How long an unused connection stays open. Short, because upstreams close idle
+    /// connections on their own schedule (Node.js after 5 s) and a connection they closed
+    /// is only found dead when the next request is sent on it.
+    let idleTimeout: TimeAmount
+    private var idle: [UpstreamEndpoint.Key: [UpstreamConnection]] = [:]
+
+    init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int = 256, idleTimeout: TimeAmount = .seconds(4)) {
+        self.eventLoop = eventLoop
+        self.maxIdlePerEndpoint = maxIdlePerEndpoint
+        self.idleTimeout = idleTimeout
+    }
+
+    /// A pooled connection when one is idle (unless `fresh`), otherwise a new one.
+    func acquire(
+        _ endpoint: UpstreamEndpoint,
+        connectTimeout: TimeAmount,
+        fresh: Bool,
+        _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
+    ) {
+        eventLoop.assertInEventLoop()
+        if !fresh, var list = idle[endpoint.key] {
+            while let connection = list.popLast() {
+                connection.idleTimer?.cancel()
+                connection.idleTimer = nil
+                if connection.channel.isActive {
+                    idle[endpoint.key] = list
+                    connection.handler.onIdleClose = nil
+                    completion(.success(connection))
+                    return
+                }
+            }
+            idle[endpoint.key] = nil
+        }
+        connect(endpoint, timeout: connectTimeout, completion)
+    }
+
+    /// Returns a connection after a complete exchange; it stays open for the next one.
+    func release(_ connection: UpstreamConnection) {
+        eventLoop.assertInEventLoop()
+        connection.handler.delegate = nil
+        guard connection.channel.isActive, (idle[connection.key]?.count ?? 0) < maxIdlePerEndpoint else {
+            connection.close()
+            return
+        }
+        connection.isReused = true
+        idle[connection.key, default: []].append(connection)
+        connection.handler.onIdleClose = { [weak self, unowned connection] in self?.remove(connection) }
+        connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) { [weak self, unowned connection] in
+            self?.remove(connection)
+            connection.close()
+        }
+    }
+
+    /// Closes every idle connection (shutdown, tests).
+    func closeIdle() {
+        eventLoop.assertInEventLoop()
+        let all = idle.values.flatMap { $0 }
+        idle.removeAll()
+        for connection in all {
+            connection.idleTimer?.cancel()
+            connection.close()
+        }
+    }
+
+    var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
+
+    private func remove(_ connection: UpstreamConnection) {
+        guard var list = idle[connection.key], let index = list.firstIndex(where: { $0 === connection }) else { return }
+        connection.idleTimer?.cancel()
+        list.remove(at: index)
+        idle[connection.key] = list.isEmpty ? nil : list
+    }
+
+    private func connect(
+        _ endpoint: UpstreamEndpoint,
+        timeout: TimeAmount,
+        _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
+    ) {
+        let tlsContext = endpoint.tlsContext
+        let serverHostname = endpoint.serverHostname
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                do {
+                    let sync = channel.pipeline.syncOperations
+                    if let tlsContext {
+                        try sync.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: serverHostname))
+                    }
+                    var encoder = HTTPRequestEncoder.Configuration()
+                    encoder.automaticallySetFramingHeaders = false
+                    try sync.addHTTPClientHandlers(encoderConfiguration: encoder)
+                    try sync.addHandler(UpstreamHandler())
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+        let key = endpoint.key
+        bootstrap.connect(host: key.host, port: key.port).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel):
+                do {
+                    let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+                    completion(.success(UpstreamConnection(channel: channel, handler: handler, key: key)))
+                } catch {
+                    channel.close(promise: nil)
+                    completion(.failure(error))
+                }
+            case .failure(let error):
+                completion(.failure(error))
+            }
+        }
+    }
+}
+
+/// The pools of all event loops, looked up by the loop a client connection lives on.
+/// Each pool is created on first use, on its own loop, and only ever touched there.
+struct UpstreamPools: Sendable {
+    private let pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>]
+
+    init(group: any EventLoopGroup) {
+        var pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>] = [:]
+        for loop in group.makeIterator() {
+            pools[ObjectIdentifier(loop)] = NIOLoopBoundBox.makeEmptyBox(valueType: UpstreamPool.self, eventLoop: loop)
+        }
+        self.pools = pools
+    }
+
+    /// The pool of `eventLoop`; call on that loop. Nil for a loop outside the group.
+    func pool(for eventLoop: any EventLoop) -> UpstreamPool? {
+        guard let box = pools[ObjectIdentifier(eventLoop)] else { return nil }
+        if let pool = box.value { return pool }
+        let pool = UpstreamPool(eventLoop: eventLoop)
+        box.value = pool
+        return pool
+    }
+
+    /// Closes idle connections on every loop.
+    func closeAllIdle() async {
+        for box in pools.values {
+            try? await box.eventLoop.submit { box.value?.closeIdle() }.get()
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOSSL
+
+/// One immutable, ready-to-serve view of the configuration: the validated config plus
+/// everything derived from it that the hot path needs (routers, TLS contexts). Every
+/// request reads exactly one snapshot from start to finish.
+final class ConfigSnapshot: Sendable {
+    let loaded: LoadedConfig
+    private let routers: [String: Router]
+
+    var config: GatewayConfig { loaded.config }
+    var version: String { loaded.version }
+
+    /// Builds the derived state. Fails, with path-qualified errors, only for problems that
+    /// validation cannot see without doing the work (a CA file that is not a PEM bundle).
+    init(_ loaded: LoadedConfig) throws(ConfigurationError) {
+        self.loaded = loaded
+        var problems: [ConfigIssue] = []
+        var contexts: [UpstreamEndpoint.Key: NIOSSLContext] = [:]
+        var routesByListener: [String: [ProxyRoute]] = [:]
+        for (position, route) in loaded.config.routes.enumerated() {
+            let upstream = route.upstream
+            let key = UpstreamEndpoint.Key(
+                host: upstream.host, port: upstream.port, tls: upstream.isTLS,
+                caFile: route.upstreamTLS.caFile, serverName: route.upstreamTLS.serverName
+            )
+            var context: NIOSSLContext?
+            if upstream.isTLS {
+                if let existing = contexts[key] {
+                    context = existing
+                } else {
+                    do {
+                        var tls = TLSConfiguration.makeClientConfiguration()
+                        if let caFile = route.upstreamTLS.caFile { tls.trustRoots = .file(caFile) }
+                        context = try NIOSSLContext(configuration: tls)
+                        contexts[key] = context
+                    } catch {
+                        problems.append(ConfigIssue(.error, ConfigPath.root.key("routes").index(position).key("upstream_tls"), "cannot build the TLS client context (\(error))"))
+                        continue
+                    }
+                }
+            }
+            let nameForTLS = route.upstreamTLS.serverName ?? upstream.host
+            let endpoint = UpstreamEndpoint(
+                key: key, tlsContext: context,
+                serverHostname: IPAddress(nameForTLS) == nil ? nameForTLS : nil
+            )
+            routesByListener[route.listener, default: []].append(ProxyRoute(
+                config: route, endpoint: endpoint,
+                connectTimeout: TimeAmount(route.timeouts.connect),
+                responseHeaderTimeout: TimeAmount(route.timeouts.responseHeader),
+                idleTimeout: TimeAmount(route.timeouts.idle)
+            ))
+        }
+        if !problems.isEmpty {
+            throw ConfigurationError(issues: problems, warnings: [], source: loaded.source)
+        }
+        routers = routesByListener.mapValues(Router.init)
+    }
+
+    /// The routing table of a listener (empty when no route names it).
+    func router(forListener name: String) -> Router {
+        routers[name] ?? Router(routes: [])
+    }
+}
+
+/// Holds the current snapshot. Reading it is a short uncontended lock, never an `await`;
+/// a reload replaces it whole, and requests already running keep the one they read.
+final class SnapshotStore: Sendable {
+    private let box: NIOLockedValueBox<ConfigSnapshot>
+
+    init(_ snapshot: ConfigSnapshot) {
+        box = NIOLockedValueBox(snapshot)
+    }
+
+    var current: ConfigSnapshot { box.withLockedValue { $0 } }
+
+    func replace(with snapshot: ConfigSnapshot) {
+        box.withLockedValue { $0 = snapshot }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

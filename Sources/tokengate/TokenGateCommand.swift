@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import TokenGate
+
+@main
+struct TokenGateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokengate",
+        abstract: "A reverse-proxy token gateway: OAuth 2 for services that know nothing about it.",
+        version: TokenGateVersion.current,
+        subcommands: [Run.self, Check.self, Version.self]
+    )
+}
+
+/// Options every command that reads `gateway.json` shares.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "Path of gateway.json (default: $TOKENGATE_CONFIG, else ./gateway.json).")
+    var config: String?
+
+    var path: String {
+        config ?? ProcessInfo.processInfo.environment["TOKENGATE_CONFIG"] ?? "gateway.json"
+    }
+}
+
+struct LoggingOptions: ParsableArguments {
+    enum Format: String, ExpressibleByArgument, CaseIterable { case auto, text, json }
+
+    @Option(name: .long, help: "Log format: auto (text on a terminal, JSON lines otherwise), text or json.")
+    var logFormat: Format = .auto
+
+    @Option(name: .long, help: "Lowest level logged: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func bootstrap() throws -> Logger {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level must be one of: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let json = logFormat == .json || (logFormat == .auto && isatty(2) == 0)
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "tokengate")
+    }
+}
+
+/// Reads a configuration file with this process's environment and file system.
+func loadConfig(path: String) throws(ConfigurationError) -> LoadedConfig {
+    try ConfigLoader(resolver: SecretResolver(environment: ProcessInfo.processInfo.environment)).load(path: path)
+}
+
+func printToStandardError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway until SIGTERM or SIGINT, then drain.")
+
+    @OptionGroup var configOptions: ConfigOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = try logging.bootstrap()
+        let loaded: LoadedConfig
+        do {
+            loaded = try loadConfig(path: configOptions.path)
+        } catch {
+            printToStandardError(error.description)
+            throw ExitCode(2)
+        }
+        for warning in loaded.warnings {
+            logger.warning("configuration warning", metadata: ["path": "\(warning.path)", "detail": "\(warning.message)"])
+        }
+        logger.info("configuration loaded", metadata: ["file": "\(configOptions.path)", "version": "\(loaded.version)"])
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: GatewayService(loaded: loaded, logger: logger))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("gateway stopped", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a configuration file and list every problem; exit 2 if there is any error."
+    )
+
+    @Argument(help: "The file to check (default: $TOKENGATE_CONFIG, else ./gateway.json).")
+    var path: String?
+
+    func run() throws {
+        let file = path ?? ProcessInfo.processInfo.environment["TOKENGATE_CONFIG"] ?? "gateway.json"
+        do {
+            let loaded = try loadConfig(path: file)
+            for warning in loaded.warnings { print("warning: \(warning)") }
+            let config = loaded.config
+            print("\(file): OK (\(config.listeners.count) listeners, \(config.routes.count) routes, \(config.credentials.count) credential profiles, \(config.introspection.count) introspection profiles)")
+        } catch {
+            for warning in error.warnings { printToStandardError("warning: \(warning)") }
+            for issue in error.issues { printToStandardError("error: \(issue)") }
+            printToStandardError("\(file): \(error.issues.count) error\(error.issues.count == 1 ? "" : "s")")
+            throw ExitCode(2)
+        }
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+
+    func run() {
+        print("tokengate \(TokenGateVersion.current)")
+    }
+}
