@@ -71,7 +71,9 @@ struct GatewayConfigDecoder {
                 headerReadTimeout: block.seconds("header_read_timeout_seconds", default: ListenerConfig.defaultHeaderReadTimeout, maximum: 600),
                 idleTimeout: block.seconds("idle_timeout_seconds", default: ListenerConfig.defaultIdleTimeout, maximum: 3600)
             )
-            return address == nil ? nil : listener
+            // Kept with a placeholder address when the address was refused, so routes that
+            // name this listener are not also reported as dangling.
+            return listener
         }
     }
 

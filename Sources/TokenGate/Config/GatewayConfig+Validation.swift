@@ -55,7 +55,7 @@ struct GatewayConfigValidator {
                 if config.credential(named: credential) == nil {
                     reportDangling(path.key("credential"), kind: "credential profile", name: credential, defined: config.credentials.map(\.name))
                 }
-                if let listener, !listener.address.isLoopback, route.validate == nil, !route.allowPublicCredential {
+                if let listener, !listener.address.host.isEmpty, !listener.address.isLoopback, route.validate == nil, !route.allowPublicCredential {
                     diagnostics.error(
                         path.key("credential"),
                         "injects credential \"\(credential)\" on listener \"\(listener.name)\" bound to \(listener.address), which is not loopback: anyone who can reach that port would borrow this identity; add \"validate\" or set \"allow_public_credential\": true"

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+import TokenGateSandbox
+
+@Suite("The tokengate command")
+struct CommandLineTests {
+    @Test("check accepts the shipped gateway.json")
+    func checkShippedConfig() throws {
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let result = try runTokenGate(["check", packageRoot.appendingPathComponent("gateway.json").path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains(": OK"))
+    }
+
+    @Test("check lists every error with its JSON path and exits 2")
+    func checkListsAllErrors() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = try directory.write("gateway.json", """
+        { "listeners": { "egress": { "address": "127.0.0.1:8081" } },
+          "credentials": { "billing-api": { "grant": "client_credentials", "token_url": "https://idp.example.com/token",
+            "client_id": "billing", "client_secret": { "env": "TG_TEST_NEVER_SET_SECRET" } } },
+          "routes": [ { "name": "billing", "listener": "egress", "match": { "path_prefix": "/billing/" },
+            "upsteam": "https://billing.example.com/", "upstream": "api/", "credential": "billing-apii" } ] }
+        """)
+        let result = try runTokenGate(["check", file])
+        #expect(result.status == 2)
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+        #expect(errors == [
+            #"error: routes[0].upsteam: unknown key, did you mean "upstream"?"#,
+            #"error: routes[0].upstream: must be an absolute http:// or https:// URL (got "api/")"#,
+            #"error: routes[0].credential: no credential profile named "billing-apii", did you mean "billing-api"?"#,
+            "error: credentials.billing-api.client_secret: environment variable TG_TEST_NEVER_SET_SECRET is not set",
+        ])
+    }
+
+    @Test("run refuses a bad file with its errors and exit status 2")
+    func runRefusesBadConfig() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = try directory.write("gateway.json", #"{ "listeners": { "a": { "address": "nope" } }, "routes": [] }"#)
+        let result = try runTokenGate(["run", "--config", file])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(#"listeners.a.address: expected "host:port" (got "nope")"#))
+    }
+
+    @Test("version prints the version")
+    func version() throws {
+        let result = try runTokenGate(["version"])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("tokengate "))
+    }
+
+    @Test("SIGTERM during a slow request lets it finish, then the gateway exits 0 and its port is closed")
+    func sigtermDrains() async throws {
+        let echo = try await EchoUpstream.start()
+        defer { Task { await echo.stop() } }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = try directory.write("gateway.json", proxyConfig(upstreamPort: echo.port))
+        let gateway = try GatewayProcess(config: file)
+        defer { gateway.stop() }
+        let port = try await gateway.port(ofListener: "main")
+
+        let slow = try await RawHTTPConnection.connect(port: port)
+        try await slow.send("GET /slow HTTP/1.1\r\nHost: a\r\nX-Echo-Delay-Ms: 1500\r\n\r\n")
+        while echo.requestCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        gateway.signal(SIGTERM)
+
+        let response = try #require(try await slow.readResponse(timeout: .seconds(10)))
+        #expect(response.status == 200)
+        #expect(response.header("connection") == "close")
+        #expect(await gateway.exitStatus(within: .seconds(10)) == 0)
+        await #expect(throws: (any Error).self) { _ = try await RawHTTPConnection.connect(port: port) }
+    }
+
+    @Test("admin /healthz and /readyz answer while running")
+    func adminProbes() async throws {
+        let echo = try await EchoUpstream.start()
+        let gateway = try await TestGateway.start(proxyConfig(upstreamPort: echo.port))
+        let admin = try await RawHTTPConnection.connect(port: try #require(gateway.gateway.adminPort))
+        try await admin.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await admin.readResponse()?.status == 200)
+        try await admin.send("GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n")
+        let ready = try #require(try await admin.readResponse())
+        #expect(ready.status == 200)
+        #expect(ready.bodyText.contains("ready"))
+        try await admin.send("GET /nope HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await admin.readResponse()?.status == 404)
+        await admin.close()
+        await gateway.stop()
+        await echo.stop()
+    }
+}

@@ -1,0 +1,216 @@
+import Testing
+@testable import TokenGate
+
+/// Loads a document with a fixed environment and a fake file system.
+private func load(_ json: String, environment: [String: String] = [:], files: [String: String] = [:]) -> Result<LoadedConfig, ConfigurationError> {
+    let resolver = SecretResolver(environment: environment) { path in
+        guard let text = files[path] else { throw FileReader.Failure(description: "No such file or directory") }
+        return Array(text.utf8)
+    }
+    let loader = ConfigLoader(resolver: resolver, fileExists: { files[$0] != nil })
+    do {
+        return .success(try loader.load(bytes: Array(json.utf8)))
+    } catch {
+        return .failure(error)
+    }
+}
+
+private func errors(_ json: String, environment: [String: String] = [:], files: [String: String] = [:]) -> [String] {
+    switch load(json, environment: environment, files: files) {
+    case .success: return []
+    case .failure(let error): return error.issues.map(\.description)
+    }
+}
+
+/// A valid egress document whose route can be amended by the cases below.
+private func egress(extra: String = "", route: String = "", listener: String = "127.0.0.1:8081") -> String {
+    """
+    { "listeners": { "egress": { "address": "\(listener)" } },
+      \(extra)
+      "routes": [ { "name": "billing", "listener": "egress", "match": { "path_prefix": "/billing/" },
+                    "upstream": "https://billing.example.com/api/"\(route) } ] }
+    """
+}
+
+private let billingProfile = """
+"credentials": { "billing-api": { "grant": "client_credentials", "token_url": "https://idp.example.com/oauth2/token",
+  "client_id": "billing-svc", "client_secret": { "env": "BILLING_SECRET" } } },
+"""
+
+@Suite("gateway.json decoding and validation")
+struct ConfigValidationTests {
+    @Test("the DESIGN example resolves its secrets from env and file")
+    func designExampleLoads() throws {
+        let json = """
+        { "listeners": { "ingress": { "address": "0.0.0.0:8080" }, "egress": { "address": "127.0.0.1:8081" } },
+          "admin": { "address": "127.0.0.1:9901" },
+          "credentials": {
+            "billing-api": { "grant": "client_credentials", "token_url": "https://idp.example.com/oauth2/token",
+              "client_id": "billing-svc", "client_secret": { "env": "BILLING_CLIENT_SECRET" }, "auth_method": "client_secret_basic",
+              "scope": "invoices:read invoices:write", "audience": "https://billing.example.com" },
+            "crm": { "grant": "password", "token_url": "https://idp.example.com/oauth2/token", "client_id": "legacy-crm",
+              "client_secret": { "file": "/run/secrets/crm-client-secret" }, "username": "crm-sync",
+              "password": { "env": "CRM_PASSWORD" }, "scope": "contacts" } },
+          "introspection": { "idp": { "url": "https://idp.example.com/oauth2/introspect", "client_id": "tokengate-rs",
+              "client_secret": { "env": "INTROSPECTION_SECRET" },
+              "cache": { "max_entries": 100000, "max_ttl_seconds": 300, "negative_ttl_seconds": 10 } } },
+          "routes": [
+            { "name": "billing", "listener": "egress", "match": { "path_prefix": "/billing/" }, "strip_prefix": true,
+              "upstream": "https://billing.example.com/api/", "credential": "billing-api" },
+            { "name": "crm", "listener": "egress", "match": { "path_prefix": "/crm/" }, "upstream": "https://crm.example.com/", "credential": "crm" },
+            { "name": "legacy-app", "listener": "ingress", "match": { "path_prefix": "/" }, "upstream": "http://127.0.0.1:3000",
+              "validate": { "introspection": "idp", "required_scopes": ["legacy:use"] } } ] }
+        """
+        let environment = ["BILLING_CLIENT_SECRET": "b-secret", "CRM_PASSWORD": "c-pass", "INTROSPECTION_SECRET": "i-secret"]
+        let loaded = try load(json, environment: environment, files: ["/run/secrets/crm-client-secret": "from-file\n"]).get()
+        let config = loaded.config
+        #expect(config.routes.map(\.name) == ["billing", "crm", "legacy-app"])
+        #expect(config.credential(named: "crm")?.grant == .password)
+        #expect(config.introspectionProfile(named: "idp")?.maxEntries == 100_000)
+        #expect(config.routes[0].stripPrefix)
+        #expect(config.routes[2].validate?.requiredScopes == ["legacy:use"])
+        #expect(loaded.warnings.isEmpty)
+        let resolver = SecretResolver(environment: environment) { _ in Array("from-file\n".utf8) }
+        #expect(try resolver.resolve(config.credential(named: "crm")!.clientSecret).revealed == "from-file")
+        #expect(try resolver.resolve(config.credential(named: "billing-api")!.clientSecret).revealed == "b-secret")
+    }
+
+    @Test("defaults apply where keys are absent")
+    func defaults() throws {
+        let config = try load(egress()).get().config
+        #expect(config.admin.address == BindAddress(host: "127.0.0.1", port: 9901))
+        #expect(config.listeners[0].maxHeaderBytes == 32 * 1024)
+        #expect(config.routes[0].timeouts == .defaults)
+        #expect(config.routes[0].maxBodyBytes == 10 * 1024 * 1024)
+        #expect(config.routes[0].stripPrefix == false)
+        #expect(config.shutdown.grace == .seconds(25))
+    }
+
+    @Test(
+        "bad documents report exactly the expected errors, each with its JSON path",
+        arguments: [
+            (egress(route: #", "upsteam": "x""#), [#"routes[0].upsteam: unknown key, did you mean "upstream"?"#]),
+            (egress(extra: billingProfile, route: #", "credential": "billing-api""#),
+             ["credentials.billing-api.client_secret: environment variable BILLING_SECRET is not set"]),
+            (egress(route: #", "credential": "billing""#), [#"routes[0].credential: no credential profile named "billing" (none is defined)"#]),
+            (egress().replacingOccurrences(of: "https://billing.example.com/api/", with: "api/"),
+             [#"routes[0].upstream: must be an absolute http:// or https:// URL (got "api/")"#]),
+            (egress().replacingOccurrences(of: #""listener": "egress""#, with: #""listener": "egres""#),
+             [#"routes[0].listener: no listener named "egres", did you mean "egress"?"#]),
+            (egress(route: #", "strip_prefix": "yes""#), ["routes[0].strip_prefix: expected true or false, got a string"]),
+            (egress().replacingOccurrences(of: #""/billing/""#, with: #""billing""#), [#"routes[0].match.path_prefix: must start with "/" (got "billing")"#]),
+            (egress().replacingOccurrences(of: #""/billing/""#, with: #""/a/../b/""#),
+             [#"routes[0].match.path_prefix: must be a normalised path without ".", "..", "//" or encoded slashes (got "/a/../b/")"#]),
+            (egress(listener: "127.0.0.1"), [#"listeners.egress.address: expected "host:port" (got "127.0.0.1")"#]),
+            (egress(route: #", "timeouts": { "connect_seconds": 0 }"#), ["routes[0].timeouts.connect_seconds: must be a number of seconds greater than 0 and at most 600"]),
+            (egress().replacingOccurrences(of: "https://billing.example.com/api/", with: "https://user:hunter2@billing.example.com/"),
+             ["routes[0].upstream: must not contain user info; give credentials as secrets"]),
+            (egress(extra: billingProfile, route: #", "credential": "billing-api""#, listener: "0.0.0.0:8081"),
+             [#"routes[0].credential: injects credential "billing-api" on listener "egress" bound to 0.0.0.0:8081, which is not loopback: anyone who can reach that port would borrow this identity; add "validate" or set "allow_public_credential": true"#,
+              "credentials.billing-api.client_secret: environment variable BILLING_SECRET is not set"]),
+            (#"{ "listeners": {}, "routes": [] }"#, ["listeners: define at least one listener"]),
+            (#"{ "routes": [] }"#, ["listeners: required key is missing"]),
+            ("{ \"listeners\": {\n  \"a\": { \"address\": \"127.0.0.1:1\", }\n} }", [#"(document): invalid JSON at line 2, column 36: expected a quoted key"#]),
+            (#"{ "listeners": { "a": { "address": "127.0.0.1:1" } }, "routes": [], "routes": [] }"#,
+             [#"(document): invalid JSON at line 1, column 69: duplicate key "routes""#]),
+            (#"{ "listeners": { "a": { "address": "127.0.0.1:1" } }, "rotues": [] }"#,
+             [#"rotues: unknown key, did you mean "routes"?"#, "routes: required key is missing"]),
+        ] as [(String, [String])]
+    )
+    func badDocuments(json: String, expected: [String]) {
+        #expect(errors(json) == expected)
+    }
+
+    @Test("duplicate route names and identical matches are refused")
+    func duplicateRoutes() {
+        let json = """
+        { "listeners": { "egress": { "address": "127.0.0.1:8081" } },
+          "routes": [
+            { "name": "a", "listener": "egress", "match": { "path_prefix": "/x/" }, "upstream": "http://127.0.0.1:1" },
+            { "name": "a", "listener": "egress", "match": { "path_prefix": "/x/" }, "upstream": "http://127.0.0.1:2" } ] }
+        """
+        #expect(errors(json) == [
+            #"routes[1].name: "a" is already the name of routes[0]"#,
+            "routes[1].match: matches exactly the same requests as routes[0]; one of them could never serve",
+        ])
+    }
+
+    @Test("grants: implicit is refused with a pointer to PKCE; password needs a user and a password")
+    func grants() {
+        let implicit = """
+        { "listeners": { "egress": { "address": "127.0.0.1:8081" } },
+          "credentials": { "p": { "grant": "implicit", "token_url": "https://idp/t", "client_id": "c", "client_secret": "s" } },
+          "routes": [] }
+        """
+        #expect(errors(implicit) == ["credentials.p.grant: the implicit grant is not offered (RFC 9700 advises against it); use authorization code with PKCE"])
+        let password = """
+        { "listeners": { "egress": { "address": "127.0.0.1:8081" } },
+          "credentials": { "p": { "grant": "password", "token_url": "https://idp/t", "client_id": "c", "client_secret": "s" } },
+          "routes": [] }
+        """
+        #expect(errors(password) == ["credentials.p.username: required key is missing", "credentials.p.password: required key is missing"])
+    }
+
+    @Test("file secrets that cannot be read are errors naming the key and the file")
+    func unreadableFileSecret() {
+        let json = egress(extra: billingProfile.replacingOccurrences(of: #"{ "env": "BILLING_SECRET" }"#, with: #"{ "file": "/run/secrets/missing" }"#), route: #", "credential": "billing-api""#)
+        #expect(errors(json) == ["credentials.billing-api.client_secret: file /run/secrets/missing cannot be read (No such file or directory)"])
+        #expect(errors(json, files: ["/run/secrets/missing": "\n"]) == ["credentials.billing-api.client_secret: file /run/secrets/missing is empty"])
+        #expect(errors(json, files: ["/run/secrets/missing": "s3cr3t\n"]).isEmpty)
+    }
+
+    @Test("inline secrets work but are warned about")
+    func inlineSecretWarning() throws {
+        let json = egress(extra: billingProfile.replacingOccurrences(of: #"{ "env": "BILLING_SECRET" }"#, with: #""dev-only""#), route: #", "credential": "billing-api""#)
+        let loaded = try load(json).get()
+        #expect(loaded.warnings.map(\.description) == [#"credentials.billing-api.client_secret: secret is written inline; use {"env": NAME} or {"file": PATH} outside development"#])
+    }
+
+    @Test("no secret value ever appears in an error or warning")
+    func secretsNeverInErrors() {
+        let secretValues = ["inline-Sup3rSecret", "env-Sup3rSecret", "file-Sup3rSecret", "url-Sup3rSecret"]
+        let json = """
+        { "listeners": { "egress": { "address": "0.0.0.0:8081" } },
+          "credentials": {
+            "a": { "grant": "password", "token_url": "https://u:url-Sup3rSecret@idp/t", "client_id": "c",
+                   "client_secret": "inline-Sup3rSecret", "username": "u", "password": { "env": "PW" }, "scope": 5 },
+            "b": { "grant": "client_credentials", "token_url": "http://idp.example.com/t", "client_id": "c",
+                   "client_secret": { "file": "/s" }, "extra_params": { "client_secret": "inline-Sup3rSecret" } } },
+          "routes": [ { "name": "r", "listener": "egress", "match": { "path_prefix": "/" }, "upstream": "http://x", "credential": "a" } ] }
+        """
+        let result = load(json, environment: ["PW": "env-Sup3rSecret"], files: ["/s": "file-Sup3rSecret"])
+        guard case .failure(let error) = result else {
+            Issue.record("expected errors")
+            return
+        }
+        #expect(error.issues.count >= 3)
+        let text = error.description + (error.issues + error.warnings).map(\.description).joined()
+        for secret in secretValues {
+            #expect(!text.contains(secret), "error text leaks \(secret)")
+        }
+        #expect("\(Redacted("inline-Sup3rSecret"))" == "<redacted>")
+        #expect(String(reflecting: Redacted("inline-Sup3rSecret")) == "<redacted>")
+    }
+}
+
+@Suite("Request path normalisation")
+struct RequestPathTests {
+    @Test(arguments: [
+        ("/", "/"), ("/a/b", "/a/b"), ("/a/b/", "/a/b/"), ("/a/./b", "/a/b"), ("/a/../b", "/b"), ("/a/b/..", "/a/"),
+        ("//a///b", "/a/b"), ("/%41%7e", "/A~"), ("/%2a", "/%2A"), ("/a%20b", "/a%20b"),
+    ])
+    func accepted(raw: String, normalised: String) {
+        #expect(RequestPath.normalize(raw) == normalised)
+    }
+
+    @Test(arguments: ["", "a", "/..", "/a/../..", "/%2F", "/%2f", "/%5C", "/%00", "/a\\b", "/%", "/%4", "/%zz", "/a b", "/é"])
+    func refused(raw: String) {
+        #expect(RequestPath.normalize(raw) == nil)
+    }
+
+    @Test func joinsUpstreamPaths() {
+        #expect(RequestPath.join(base: "/api/", "/x") == "/api/x")
+        #expect(RequestPath.join(base: "/api", "x") == "/api/x")
+        #expect(RequestPath.join(base: "/", "/x") == "/x")
+    }
+}
