@@ -31,6 +31,7 @@ let package = Package(
         .target(
             name: "TokenGateSandbox",
             dependencies: [
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A development and test upstream: answers every request with a JSON description of
 /// what it received (method, path, query, headers, body size and, for small bodies, the
@@ -25,16 +26,28 @@ public final class EchoUpstream: Sendable {
         let lastHeaders = NIOLockedValueBox<[(String, String)]>([])
     }
 
-    /// Starts on `host:port` (port 0 picks a free one).
-    public static func start(host: String = "127.0.0.1", port: Int = 0) async throws -> EchoUpstream {
+    /// Starts on `host:port` (port 0 picks a free one). With `tls` (PEM certificate chain
+    /// and key files) it speaks HTTPS.
+    public static func start(
+        host: String = "127.0.0.1", port: Int = 0, tls: (certificateFile: String, keyFile: String)? = nil
+    ) async throws -> EchoUpstream {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let stats = Stats()
         do {
+            let tlsContext = try tls.map { files in
+                try NIOSSLContext(configuration: .makeServerConfiguration(
+                    certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificateFile).map { .certificate($0) },
+                    privateKey: .privateKey(try NIOSSLPrivateKey(file: files.keyFile, format: .pem))
+                ))
+            }
             let channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
                     do {
+                        if let tlsContext {
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
+                        }
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                         try channel.pipeline.syncOperations.addHandler(EchoHandler(stats: stats))
                         return channel.eventLoop.makeSucceededVoidFuture()

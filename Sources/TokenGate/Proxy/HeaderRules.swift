@@ -1,55 +1,106 @@
 import NIOHTTP1
 
-/// The header rewriting every proxied exchange goes through, in one place so both
-/// directions follow RFC 9110 §7.6.1 the same way.
-enum HeaderRules {
-    /// Hop-by-hop fields that never cross the gateway, in either direction.
-    static let hopByHop: Set<String> = [
-        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te",
-        "trailer", "transfer-encoding", "upgrade",
-    ]
+/// What a header field means to the gateway. Classified once per field, by length first
+/// and then a case-insensitive compare, so the hot path never lower-cases or hashes names.
+enum HeaderKind {
+    case host, contentLength, transferEncoding, connection, expect
+    /// Hop-by-hop (RFC 9110 §7.6.1) other than those above: never forwarded either way.
+    case hopByHop
+    case xForwardedFor, xForwardedProto, xForwardedHost
+    /// `Forwarded`, `X-Forwarded-Port`, `X-Real-IP`: kept only from trusted proxies.
+    case otherForwarding
+    case other
+
+    static func of(_ name: String) -> HeaderKind {
+        let utf8 = name.utf8
+        switch utf8.count {
+        case 2: if name.caseInsensitiveEquals("te") { return .hopByHop }
+        case 4: if name.caseInsensitiveEquals("host") { return .host }
+        case 6: if name.caseInsensitiveEquals("expect") { return .expect }
+        case 7:
+            if name.caseInsensitiveEquals("trailer") || name.caseInsensitiveEquals("upgrade") { return .hopByHop }
+        case 9:
+            if name.caseInsensitiveEquals("forwarded") || name.caseInsensitiveEquals("x-real-ip") { return .otherForwarding }
+        case 10:
+            if name.caseInsensitiveEquals("connection") { return .connection }
+            if name.caseInsensitiveEquals("keep-alive") { return .hopByHop }
+        case 14: if name.caseInsensitiveEquals("content-length") { return .contentLength }
+        case 15: if name.caseInsensitiveEquals("x-forwarded-for") { return .xForwardedFor }
+        case 16:
+            if name.caseInsensitiveEquals("x-forwarded-host") { return .xForwardedHost }
+            if name.caseInsensitiveEquals("x-forwarded-port") { return .otherForwarding }
+        case 17:
+            if name.caseInsensitiveEquals("transfer-encoding") { return .transferEncoding }
+            if name.caseInsensitiveEquals("x-forwarded-proto") { return .xForwardedProto }
+        default: break
+        }
+        // Proxy-Connection, Proxy-Authorization, Proxy-Authenticate and the rest of Proxy-*.
+        if utf8.count > 6, utf8.prefix(6).elementsEqual("proxy-".utf8, by: { $0 | 0x20 == $1 }) { return .hopByHop }
+        return .other
+    }
+}
+
+/// The facts the gateway needs from a request's header fields, gathered in one pass.
+struct RequestHeaderScan {
+    var hostValues: [String] = []
+    var contentLengths: [String] = []
+    var transferCodings: [String] = []
+    /// Lower-cased field names listed in `Connection` (minus ones it may not remove).
+    var connectionTokens: [String] = []
+    var connectionClose = false
+    var connectionKeepAlive = false
+    var expectsContinue = false
+    var forwardedFor: [String] = []
+    var forwardedProto: String?
+    var forwardedHost: String?
 
     /// Fields a `Connection` header may not make the gateway drop: removing them would
     /// break framing or routing rather than remove a hop-by-hop extension.
     static let protectedFromConnectionList: Set<String> = ["content-length", "host"]
 
-    /// Forwarding fields that only a trusted proxy may set.
-    static let forwardingFields = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "forwarded", "x-real-ip"]
-
-    /// The forwarding fields the gateway writes itself on every request.
-    static let rebuiltForwardingFields: Set<String> = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]
-
-    /// Removes hop-by-hop fields and every field the `Connection` header names.
-    static func removeHopByHop(_ headers: inout HTTPHeaders) {
-        var listed: [String] = []
-        for value in headers[canonicalForm: "connection"] {
-            let name = value.lowercased()
-            if !protectedFromConnectionList.contains(name) { listed.append(name) }
-        }
-        var needsRemoval = !listed.isEmpty
-        if !needsRemoval {
-            for (name, _) in headers where isHopByHop(name) {
-                needsRemoval = true
-                break
+    init(_ headers: HTTPHeaders) {
+        for (name, value) in headers {
+            switch HeaderKind.of(name) {
+            case .host: hostValues.append(value)
+            case .contentLength: contentLengths.append(contentsOf: Self.commaSeparated(value))
+            case .transferEncoding: transferCodings.append(contentsOf: Self.commaSeparated(value))
+            case .connection:
+                for token in Self.commaSeparated(value) {
+                    let lowered = token.lowercased()
+                    if lowered == "close" { connectionClose = true } else if lowered == "keep-alive" { connectionKeepAlive = true }
+                    if !Self.protectedFromConnectionList.contains(lowered) { connectionTokens.append(lowered) }
+                }
+            case .expect: if value.caseInsensitiveEquals("100-continue") { expectsContinue = true }
+            case .xForwardedFor: forwardedFor.append(value)
+            case .xForwardedProto: forwardedProto = forwardedProto ?? value
+            case .xForwardedHost: forwardedHost = forwardedHost ?? value
+            case .hopByHop, .otherForwarding, .other: break
             }
         }
-        guard needsRemoval else { return }
-        var kept = HTTPHeaders()
-        kept.reserveCapacity(headers.count)
-        for (name, value) in headers {
-            if isHopByHop(name) { continue }
-            if !listed.isEmpty, listed.contains(where: { $0.utf8.count == name.utf8.count && $0.caseInsensitiveEquals(name) }) { continue }
-            kept.add(name: name, value: value)
-        }
-        headers = kept
     }
 
-    @inline(__always)
-    static func isHopByHop(_ name: String) -> Bool {
-        let count = name.utf8.count
-        guard count >= 2, count <= 19 else { return false }
-        if count >= 6, name.utf8.prefix(6).elementsEqual("proxy-".utf8, by: { $0 | 0x20 == $1 }) { return true }
-        return hopByHop.contains(name.lowercased())
+    /// Whether the client wants the connection kept open (RFC 9112 §9.3).
+    func keepAlive(version: HTTPVersion) -> Bool {
+        version.major == 1 && version.minor >= 1 ? !connectionClose : connectionKeepAlive
+    }
+
+    /// Whether `name` is listed in this message's `Connection` header.
+    func isConnectionListed(_ name: String) -> Bool {
+        !connectionTokens.isEmpty && connectionTokens.contains { $0.caseInsensitiveEquals(name) }
+    }
+
+    static func commaSeparated(_ value: String) -> [String] {
+        guard value.utf8.contains(UInt8(ascii: ",")) else {
+            return [trimmed(Substring(value))]
+        }
+        return value.split(separator: ",").map(trimmed).filter { !$0.isEmpty }
+    }
+
+    private static func trimmed(_ text: Substring) -> String {
+        var view = text
+        while let first = view.first, first == " " || first == "\t" { view = view.dropFirst() }
+        while let last = view.last, last == " " || last == "\t" { view = view.dropLast() }
+        return String(view)
     }
 }
 
@@ -66,15 +117,44 @@ extension String {
 
 /// How an upstream response head becomes the client's.
 enum ResponseRules {
-    /// Strips hop-by-hop fields and sets framing and `Connection` for this client.
-    /// May turn off keep-alive on the exchange (an HTTP/1.0 client and a body of unknown
-    /// length can only be delimited by closing).
+    /// Strips hop-by-hop fields (and those `Connection` names), sets framing and
+    /// `Connection` for this client. May turn off keep-alive on the exchange (an HTTP/1.0
+    /// client and a body of unknown length can only be delimited by closing).
     static func clientHead(from upstream: HTTPResponseHead, exchange: Exchange) -> HTTPResponseHead {
-        var headers = upstream.headers
-        HeaderRules.removeHopByHop(&headers)
+        var listed: [String] = []
+        var hasLength = false
+        var needsCopy = false
+        for (name, value) in upstream.headers {
+            switch HeaderKind.of(name) {
+            case .connection:
+                needsCopy = true
+                listed += RequestHeaderScan.commaSeparated(value).map { $0.lowercased() }
+            case .transferEncoding, .hopByHop:
+                needsCopy = true
+            case .contentLength:
+                hasLength = true
+            default:
+                break
+            }
+        }
+        var headers: HTTPHeaders
+        if needsCopy {
+            headers = HTTPHeaders()
+            headers.reserveCapacity(upstream.headers.count + 2)
+            for (name, value) in upstream.headers {
+                switch HeaderKind.of(name) {
+                case .connection, .transferEncoding, .hopByHop: continue
+                case .contentLength, .host: break
+                default: if !listed.isEmpty, listed.contains(where: { $0.caseInsensitiveEquals(name) }) { continue }
+                }
+                headers.add(name: name, value: value)
+            }
+        } else {
+            headers = upstream.headers
+        }
         let status = upstream.status.code
         let bodyless = exchange.method == .HEAD || (100..<200).contains(status) || status == 204 || status == 304
-        if !bodyless && !headers.contains(name: "content-length") {
+        if !bodyless && !hasLength {
             if exchange.clientVersion == .http1_1 {
                 headers.add(name: "Transfer-Encoding", value: "chunked")
             } else {

@@ -63,7 +63,7 @@ enum ProxyListener {
                     var encoder = HTTPResponseEncoder.Configuration()
                     encoder.automaticallySetFramingHeaders = false
                     try sync.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true,
+                        withPipeliningAssistance: false,
                         withErrorHandling: false,
                         withEncoderConfiguration: encoder,
                         withDecoderLimitConfiguration: limits

@@ -18,7 +18,7 @@ final class RequestHeadTimer: ChannelInboundHandler, RemovableChannelHandler {
     private let headTimeout: TimeAmount
     private let idleTimeout: TimeAmount
     private var phase = Phase.readingHead
-    private var task: Scheduled<Void>?
+    private var timer: LazyDeadlineTimer?
     private var context: ChannelHandlerContext?
 
     init(headTimeout: TimeAmount, idleTimeout: TimeAmount) {
@@ -28,45 +28,37 @@ final class RequestHeadTimer: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        let timer = LazyDeadlineTimer(eventLoop: context.eventLoop)
+        timer.onExpiry = { [weak self] in self?.expired() }
+        self.timer = timer
         // A new connection is expected to send its first request promptly.
-        arm(headTimeout)
+        timer.set(.now() + headTimeout)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        task?.cancel()
-        task = nil
+        timer?.cancel()
+        timer = nil
         self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if phase == .idle {
             phase = .readingHead
-            arm(headTimeout)
+            timer?.set(.now() + headTimeout)
         }
         context.fireChannelRead(data)
     }
 
-    /// A whole request head arrived: no timer until the exchange finishes.
+    /// A whole request head arrived: no deadline until the exchange finishes.
     func headReceived() {
         phase = .busy
-        task?.cancel()
-        task = nil
+        timer?.clear()
     }
 
     /// The exchange finished and the connection stays open for another request.
     func awaitingRequest() {
         phase = .idle
-        arm(idleTimeout)
-    }
-
-    private func arm(_ timeout: TimeAmount) {
-        task?.cancel()
-        guard let context else { return }
-        task = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
-            guard let self else { return }
-            self.task = nil
-            self.expired()
-        }
+        timer?.set(.now() + idleTimeout)
     }
 
     private func expired() {

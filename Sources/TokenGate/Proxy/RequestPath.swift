@@ -31,6 +31,7 @@ enum RequestPath {
 
     /// Normalises a path; nil when it must be refused.
     static func normalize(_ raw: some StringProtocol) -> String? {
+        if isAlreadyNormal(raw.utf8) { return String(raw) }
         let bytes = Array(raw.utf8)
         guard bytes.first == UInt8(ascii: "/") else { return nil }
         var segments: [[UInt8]] = []
@@ -87,6 +88,19 @@ enum RequestPath {
         }
         if endsWithSlash && !segments.isEmpty { result.append(UInt8(ascii: "/")) }
         return String(decoding: result, as: UTF8.self)
+    }
+
+    /// True for the common case that needs no work: allowed bytes only, no escapes, no
+    /// empty segments and no segment starting with a dot.
+    private static func isAlreadyNormal(_ utf8: some Collection<UInt8>) -> Bool {
+        guard utf8.first == UInt8(ascii: "/") else { return false }
+        var previous: UInt8 = 0
+        for byte in utf8 {
+            if previous == UInt8(ascii: "/") && (byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".")) { return false }
+            if byte != UInt8(ascii: "/") && !isAllowedPathByte(byte) { return false }
+            previous = byte
+        }
+        return true
     }
 
     private static func isUnreserved(_ byte: UInt8) -> Bool {

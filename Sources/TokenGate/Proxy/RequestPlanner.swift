@@ -26,21 +26,23 @@ struct RequestPlanner {
     let listener: ListenerConfig
     let router: Router
 
-    /// The peer's address as seen on the socket, for `X-Forwarded-For` and trust decisions.
-    func plan(_ head: HTTPRequestHead, peer: IPAddress?) -> Result<ForwardPlan, GatewayError> {
+    /// Plans one request. `peer` is the address seen on the socket (for trust decisions)
+    /// and `peerText` its printed form (for `X-Forwarded-For`), computed once per connection.
+    func plan(_ head: HTTPRequestHead, peer: IPAddress?, peerText: String) -> Result<ForwardPlan, GatewayError> {
         if head.method == .CONNECT {
             return .failure(GatewayError(status: .methodNotAllowed, code: "method_not_allowed", detail: "CONNECT is not supported"))
         }
         if head.headers.count > listener.maxHeaderCount {
             return .failure(.headersTooLarge("more than \(listener.maxHeaderCount) header fields"))
         }
+        let scan = RequestHeaderScan(head.headers)
         let framing: (contentLength: Int?, chunked: Bool)
-        switch Self.framing(head) {
+        switch Self.framing(scan, version: head.version) {
         case .success(let value): framing = value
         case .failure(let error): return .failure(error)
         }
         let authority: String
-        switch Self.authority(head) {
+        switch Self.authority(scan, head) {
         case .success(let value): authority = value
         case .failure(let error): return .failure(error)
         }
@@ -59,55 +61,63 @@ struct RequestPlanner {
             return .failure(.bodyTooLarge(route: route.name, limit: route.config.maxBodyBytes))
         }
 
-        var upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: route.upstreamPath(for: target.path))
-        if let query = target.query { upstreamHead.uri += "?" + query }
-        var headers = head.headers
-        HeaderRules.removeHopByHop(&headers)
-        headers.remove(name: "expect")
-        headers.remove(name: "host")
+        var upstreamURI = route.upstreamPath(for: target.path)
+        if let query = target.query { upstreamURI += "?" + query }
+        // One pass over the client's fields: drop hop-by-hop ones and those `Connection`
+        // names, drop forwarding fields (rebuilt below; from an untrusted peer all of them
+        // are forgeries), and keep the rest in order.
         let trusted = peer.map { address in listener.trustedProxies.contains { $0.contains(address) } } ?? false
-        let forwardedFor = trusted ? headers["x-forwarded-for"].joined(separator: ", ") : ""
-        let forwardedProto = trusted ? headers.first(name: "x-forwarded-proto") : nil
-        let forwardedHost = trusted ? headers.first(name: "x-forwarded-host") : nil
-        // From an untrusted peer every forwarding field is a forgery; from a trusted one the
-        // three the gateway sets are rebuilt below from the values it received.
-        for name in HeaderRules.forwardingFields where !trusted || HeaderRules.rebuiltForwardingFields.contains(name) {
-            headers.remove(name: name)
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(head.headers.count + 4)
+        for (name, value) in head.headers {
+            switch HeaderKind.of(name) {
+            case .host, .contentLength, .transferEncoding, .connection, .expect, .hopByHop,
+                 .xForwardedFor, .xForwardedProto, .xForwardedHost:
+                continue
+            case .otherForwarding:
+                if !trusted { continue }
+            case .other:
+                if scan.isConnectionListed(name) { continue }
+            }
+            headers.add(name: name, value: value)
         }
-        headers.add(name: "Host", value: route.config.preserveHost ? authority : route.config.upstream.authority)
-        let peerText = peer?.description ?? "unknown"
-        headers.add(name: "X-Forwarded-For", value: forwardedFor.isEmpty ? peerText : forwardedFor + ", " + peerText)
-        headers.add(name: "X-Forwarded-Proto", value: forwardedProto ?? "http")
-        headers.add(name: "X-Forwarded-Host", value: forwardedHost ?? authority)
-        if framing.chunked { headers.add(name: "Transfer-Encoding", value: "chunked") }
-        upstreamHead.headers = headers
+        headers.add(name: "Host", value: route.config.preserveHost ? authority : route.upstreamAuthority)
+        let chain = trusted ? scan.forwardedFor.joined(separator: ", ") : ""
+        headers.add(name: "X-Forwarded-For", value: chain.isEmpty ? peerText : chain + ", " + peerText)
+        headers.add(name: "X-Forwarded-Proto", value: (trusted ? scan.forwardedProto : nil) ?? "http")
+        headers.add(name: "X-Forwarded-Host", value: (trusted ? scan.forwardedHost : nil) ?? authority)
+        if let length = framing.contentLength {
+            headers.add(name: "Content-Length", value: String(length))
+        } else if framing.chunked {
+            headers.add(name: "Transfer-Encoding", value: "chunked")
+        }
 
-        let expectsContinue = head.headers[canonicalForm: "expect"].contains { $0.lowercased() == "100-continue" }
-        let idempotent: [HTTPMethod] = [.GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE]
+        let idempotent = head.method == .GET || head.method == .HEAD || head.method == .OPTIONS
+            || head.method == .TRACE || head.method == .PUT || head.method == .DELETE
         return .success(ForwardPlan(
             route: route,
-            upstreamHead: upstreamHead,
+            upstreamHead: HTTPRequestHead(version: .http1_1, method: head.method, uri: upstreamURI, headers: headers),
             contentLength: framing.contentLength,
             isChunked: framing.chunked,
-            expectsContinue: expectsContinue && head.version == .http1_1,
-            clientKeepAlive: head.isKeepAlive,
-            isReplayable: idempotent.contains(head.method) && !framing.chunked && (framing.contentLength ?? 0) == 0
+            expectsContinue: scan.expectsContinue && head.version == .http1_1,
+            clientKeepAlive: scan.keepAlive(version: head.version),
+            isReplayable: idempotent && !framing.chunked && (framing.contentLength ?? 0) == 0
         ))
     }
 
     /// Body framing per RFC 9112 §6: refuses requests whose length two parsers could read
     /// differently (the basis of request smuggling).
-    static func framing(_ head: HTTPRequestHead) -> Result<(contentLength: Int?, chunked: Bool), GatewayError> {
-        let lengths = head.headers[canonicalForm: "content-length"]
-        let codings = head.headers[canonicalForm: "transfer-encoding"]
+    static func framing(_ scan: RequestHeaderScan, version: HTTPVersion) -> Result<(contentLength: Int?, chunked: Bool), GatewayError> {
+        let lengths = scan.contentLengths
+        let codings = scan.transferCodings
         if !codings.isEmpty {
             if !lengths.isEmpty {
                 return .failure(.badRequest("both Content-Length and Transfer-Encoding are present"))
             }
-            guard head.version == .http1_1 else {
+            guard version == .http1_1 else {
                 return .failure(.badRequest("Transfer-Encoding is not allowed in HTTP/1.0"))
             }
-            guard codings.count == 1, codings[0].lowercased() == "chunked" else {
+            guard codings.count == 1, codings[0].caseInsensitiveEquals("chunked") else {
                 return .failure(.badRequest("only Transfer-Encoding: chunked is supported"))
             }
             return .success((nil, true))
@@ -120,10 +130,19 @@ struct RequestPlanner {
         return .success((length, false))
     }
 
+    /// Whether a request declares a body (used when refusing it, to decide whether the
+    /// connection can stay open); a request whose framing is itself invalid counts as one.
+    static func declaresBody(_ head: HTTPRequestHead) -> Bool {
+        switch framing(RequestHeaderScan(head.headers), version: head.version) {
+        case .success(let value): return value.chunked || (value.contentLength ?? 0) > 0
+        case .failure: return true
+        }
+    }
+
     /// The request's authority: the Host header, which must be present once (HTTP/1.1) and
     /// agree with an absolute-form target's authority.
-    static func authority(_ head: HTTPRequestHead) -> Result<String, GatewayError> {
-        let hosts = head.headers["host"]
+    static func authority(_ scan: RequestHeaderScan, _ head: HTTPRequestHead) -> Result<String, GatewayError> {
+        let hosts = scan.hostValues
         if hosts.count > 1 { return .failure(.badRequest("more than one Host header")) }
         let absolute = originForm(ofAbsolute: head.uri)
         if let host = hosts.first {

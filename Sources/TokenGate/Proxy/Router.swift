@@ -26,6 +26,8 @@ struct ProxyRoute: Sendable {
     let connectTimeout: TimeAmount
     let responseHeaderTimeout: TimeAmount
     let idleTimeout: TimeAmount
+    /// The upstream's `Host` value, computed once.
+    let upstreamAuthority: String
 
     var name: String { config.name }
 

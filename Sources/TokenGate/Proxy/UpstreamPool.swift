@@ -80,8 +80,12 @@ final class UpstreamPool {
         }
         connection.isReused = true
         idle[connection.key, default: []].append(connection)
-        connection.handler.onIdleClose = { [weak self, unowned connection] in self?.remove(connection) }
-        connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) { [weak self, unowned connection] in
+        connection.handler.onIdleClose = { [weak self, weak connection] in
+            guard let connection else { return }
+            self?.remove(connection)
+        }
+        connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) { [weak self, weak connection] in
+            guard let connection else { return }
             self?.remove(connection)
             connection.close()
         }
@@ -103,6 +107,8 @@ final class UpstreamPool {
     private func remove(_ connection: UpstreamConnection) {
         guard var list = idle[connection.key], let index = list.firstIndex(where: { $0 === connection }) else { return }
         connection.idleTimer?.cancel()
+        connection.idleTimer = nil
+        connection.handler.onIdleClose = nil
         list.remove(at: index)
         idle[connection.key] = list.isEmpty ? nil : list
     }

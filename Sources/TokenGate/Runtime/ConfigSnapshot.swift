@@ -20,6 +20,14 @@ final class ConfigSnapshot: Sendable {
         var contexts: [UpstreamEndpoint.Key: NIOSSLContext] = [:]
         var routesByListener: [String: [ProxyRoute]] = [:]
         for (position, route) in loaded.config.routes.enumerated() {
+            // Until credential injection and inbound validation are built, a route that asks
+            // for either is refused: forwarding it bare would break the promise its config makes.
+            if route.credential != nil {
+                problems.append(ConfigIssue(.error, ConfigPath.root.key("routes").index(position).key("credential"), "credential injection is not available in this version"))
+            }
+            if route.validate != nil {
+                problems.append(ConfigIssue(.error, ConfigPath.root.key("routes").index(position).key("validate"), "inbound validation is not available in this version"))
+            }
             let upstream = route.upstream
             let key = UpstreamEndpoint.Key(
                 host: upstream.host, port: upstream.port, tls: upstream.isTLS,
@@ -50,7 +58,8 @@ final class ConfigSnapshot: Sendable {
                 config: route, endpoint: endpoint,
                 connectTimeout: TimeAmount(route.timeouts.connect),
                 responseHeaderTimeout: TimeAmount(route.timeouts.responseHeader),
-                idleTimeout: TimeAmount(route.timeouts.idle)
+                idleTimeout: TimeAmount(route.timeouts.idle),
+                upstreamAuthority: upstream.authority
             ))
         }
         if !problems.isEmpty {

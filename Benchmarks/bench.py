@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Side-by-side load test: TokenGate and nginx proxying to the same nginx upstream.
+
+One run, interleaved rounds (nginx, tokengate, nginx, tokengate, ...) so both see the same
+machine state. Prints requests per second, p99 latency and CPU time per request of each
+proxy and the ratios tokengate/nginx, then gateway memory at idle, under load and while a
+1 GiB upload and a 1 GiB download stream through it.
+
+Needs nginx and wrk (Debian: nginx-light wrk) and a release build of tokengate
+(`swift build -c release`). Everything binds to 127.0.0.1 only; every load is bounded in
+time by wrk's -d and stops by itself.
+"""
+import argparse, json, os, re, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+UPSTREAM, NGINX_PROXY, GATEWAY, ADMIN = 18080, 18081, 18082, 18083
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except FileNotFoundError:
+            pass
+    return total / CLK_TCK
+
+
+def memory_kib(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def family(pid):
+    """A process and its direct children (nginx master and workers)."""
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [pid] + [int(p) for p in out]
+
+
+def wait_for(port, path="/", timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1).read()
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing answered on port {port}")
+
+
+def start_nginx(work, name, body):
+    conf = os.path.join(work, f"{name}.conf")
+    with open(conf, "w") as f:
+        f.write(f"""
+pid {work}/{name}.pid;
+error_log {work}/{name}-error.log warn;
+{body}
+""")
+    return subprocess.Popen(["nginx", "-p", work, "-c", conf, "-g", "daemon off;"])
+
+
+def wrk(port, seconds, connections, threads, header=None):
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    if header:
+        cmd += ["-H", header]
+    run = subprocess.run(cmd + [f"http://127.0.0.1:{port}/bench/x"], capture_output=True, text=True, timeout=seconds + 30)
+    out = run.stdout
+    if "Requests/sec" not in out:
+        raise SystemExit(f"wrk failed against port {port}:\n{out}\n{run.stderr}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    p99 = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    failed = (int(bad.group(1)) if bad else 0) + (sum(int(x) for x in errors.groups()) if errors else 0)
+    return {"rps": rps, "p99_ms": float(p99.group(1)) * scale, "requests": total, "failed": failed}
+
+
+def measure(name, port, pids, args, header=None):
+    before = cpu_seconds(pids)
+    result = wrk(port, args.duration, args.connections, args.threads, header)
+    result["cpu_us_per_request"] = (cpu_seconds(pids) - before) / max(result["requests"], 1) * 1e6
+    print(f"  {name:<28} {result['rps']:>10.0f} req/s  p99 {result['p99_ms']:>7.2f} ms  "
+          f"{result['cpu_us_per_request']:>6.1f} µs CPU/req  failed {result['failed']}", flush=True)
+    return result
+
+
+def stream_test(gateway_pid, work):
+    """1 GiB up and 1 GiB down through the gateway; the gateway's peak RSS must stay flat."""
+    size = 1 << 30
+    hwm_before = memory_kib(gateway_pid, "VmHWM")
+    up = subprocess.run(
+        f"head -c {size} /dev/zero | curl -s -o /dev/null -w '%{{http_code}}' -T - -H 'Transfer-Encoding: chunked' "
+        f"http://127.0.0.1:{GATEWAY}/upload", shell=True, capture_output=True, text=True, timeout=600).stdout
+    down = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", f"http://127.0.0.1:{GATEWAY}/big.bin"],
+        capture_output=True, text=True, timeout=600).stdout
+    hwm_after = memory_kib(gateway_pid, "VmHWM")
+    return {"upload_status": up, "download": down, "peak_rss_before_mib": hwm_before / 1024, "peak_rss_after_mib": hwm_after / 1024}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/tokengate"))
+    parser.add_argument("--skip-streaming", action="store_true", help="skip the 1 GiB upload/download check")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    for tool in ("nginx", "wrk", "curl"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is missing (Debian: apt-get install nginx-light wrk curl)")
+    if not os.access(args.binary, os.X_OK):
+        raise SystemExit(f"{args.binary} is missing: run `swift build -c release` first")
+
+    work = tempfile.mkdtemp(prefix="tokengate-bench-")
+    with open(os.path.join(work, "big.bin"), "wb") as f:
+        f.truncate(1 << 30)
+    procs = []
+    try:
+        procs.append(start_nginx(work, "upstream", f"""
+worker_processes 1;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  server {{
+    listen 127.0.0.1:{UPSTREAM} backlog=4096;
+    keepalive_requests 1000000;
+    client_max_body_size 0;
+    location = /big.bin {{ root {work}; }}
+    location / {{ default_type application/json; return 200 '{{"ok":true}}\\n'; }}
+  }}
+}}"""))
+        proxy = start_nginx(work, "proxy", f"""
+worker_processes {os.cpu_count()};
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  upstream backend {{ server 127.0.0.1:{UPSTREAM}; keepalive 256; }}
+  server {{
+    listen 127.0.0.1:{NGINX_PROXY} backlog=4096;
+    keepalive_requests 1000000;
+    location / {{
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host 127.0.0.1:{UPSTREAM};
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header Authorization "Bearer fixed-benchmark-token-0123456789";
+    }}
+  }}
+}}""")
+        procs.append(proxy)
+        config = {
+            "listeners": {"egress": {"address": f"127.0.0.1:{GATEWAY}"}},
+            "admin": {"address": f"127.0.0.1:{ADMIN}"},
+            "routes": [{"name": "bench", "listener": "egress", "match": {"path_prefix": "/"},
+                        "upstream": f"http://127.0.0.1:{UPSTREAM}/", "max_body_bytes": 4 << 30}],
+        }
+        with open(os.path.join(work, "gateway.json"), "w") as f:
+            json.dump(config, f)
+        gateway = subprocess.Popen([args.binary, "run", "--config", os.path.join(work, "gateway.json"), "--log-format", "json",
+                                    "--log-level", "warning"], stderr=open(os.path.join(work, "gateway.log"), "w"))
+        procs.append(gateway)
+        for port in (UPSTREAM, NGINX_PROXY):
+            wait_for(port)
+        wait_for(ADMIN, "/readyz")
+        time.sleep(0.5)
+        nginx_pids = family(proxy.pid)
+        idle_rss = memory_kib(gateway.pid, "VmRSS") / 1024
+
+        print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {args.rounds} interleaved rounds, {os.cpu_count()} cores")
+        print("warm-up")
+        wrk(NGINX_PROXY, 2, args.connections, args.threads)
+        wrk(GATEWAY, 2, args.connections, args.threads)
+        results = {"nginx": [], "tokengate": []}
+        for round_number in range(1, args.rounds + 1):
+            print(f"round {round_number}")
+            results["nginx"].append(measure("nginx (fixed bearer)", NGINX_PROXY, nginx_pids, args))
+            results["tokengate"].append(measure("tokengate (plain proxy)", GATEWAY, [gateway.pid], args))
+        loaded_rss = memory_kib(gateway.pid, "VmHWM") / 1024
+
+        def median(name, key):
+            return statistics.median(r[key] for r in results[name])
+
+        summary = {}
+        for key, label, better in (("rps", "requests/s", "higher"), ("p99_ms", "p99 latency ms", "lower"),
+                                   ("cpu_us_per_request", "CPU µs/request", "lower")):
+            n, t = median("nginx", key), median("tokengate", key)
+            summary[key] = {"nginx": n, "tokengate": t, "ratio": t / n if n else float("nan")}
+        failed = sum(r["failed"] for rs in results.values() for r in rs)
+        print("\nmedians              nginx     tokengate   tokengate/nginx")
+        for key, label in (("rps", "requests/s"), ("p99_ms", "p99 ms"), ("cpu_us_per_request", "CPU µs/req")):
+            s = summary[key]
+            print(f"  {label:<14} {s['nginx']:>10.2f} {s['tokengate']:>12.2f} {s['ratio']:>12.2f}")
+        print(f"  failed requests: {failed}")
+        print(f"\ngateway memory: idle RSS {idle_rss:.1f} MiB, peak RSS after load {loaded_rss:.1f} MiB")
+        streaming = None
+        if not args.skip_streaming:
+            streaming = stream_test(gateway.pid, work)
+            print(f"1 GiB upload: HTTP {streaming['upload_status']}; 1 GiB download: HTTP/bytes {streaming['download']}; "
+                  f"gateway peak RSS {streaming['peak_rss_before_mib']:.1f} → {streaming['peak_rss_after_mib']:.1f} MiB")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"rounds": results, "summary": summary, "failed": failed, "idle_rss_mib": idle_rss,
+                           "peak_rss_mib": loaded_rss, "streaming": streaming}, f, indent=2)
+        if failed:
+            sys.exit(1)
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if os.environ.get("KEEP_BENCH_DIR"):
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
