@@ -22,6 +22,7 @@ public final class EchoUpstream: Sendable {
     /// Counters a test can read while requests are in flight.
     final class Stats: Sendable {
         let requests = NIOLockedValueBox(0)
+        let connections = NIOLockedValueBox(0)
         let bodyBytes = NIOLockedValueBox(0)
         let lastHeaders = NIOLockedValueBox<[(String, String)]>([])
     }
@@ -44,6 +45,7 @@ public final class EchoUpstream: Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
+                    stats.connections.withLockedValue { $0 += 1 }
                     do {
                         if let tlsContext {
                             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
@@ -70,6 +72,8 @@ public final class EchoUpstream: Sendable {
     }
 
     public var port: Int { channel.localAddress?.port ?? 0 }
+    /// Connections accepted so far.
+    public var connectionCount: Int { stats.connections.withLockedValue { $0 } }
     /// Requests whose head arrived.
     public var requestCount: Int { stats.requests.withLockedValue { $0 } }
     /// Request body bytes received so far, across all requests (grows while a body streams).

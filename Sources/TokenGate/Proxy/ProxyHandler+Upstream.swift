@@ -110,10 +110,7 @@ extension ProxyHandler: UpstreamResponseDelegate {
             finishedExchange(keepAlive: true)
         } else {
             exchangeTimer?.clear()
-            state = .closed
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            closeAfter(context.writeAndFlush(wrapOutboundOut(.end(nil))))
         }
     }
 

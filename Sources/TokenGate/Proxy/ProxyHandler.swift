@@ -29,8 +29,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         /// The gateway answered on its own; the rest of the request is read and dropped.
         case discarding
         case forwarding(Exchange)
+        /// The response is out and our side is shut; the rest of the request is read and
+        /// dropped for a moment so the client sees the response, not a reset.
+        case lingering
         case closed
     }
+
+    /// Lingering close bounds (nginx's `lingering_time` / a byte cap).
+    static let lingerTime = TimeAmount.seconds(2)
+    static let lingerBytes = 1 << 20
 
     let environment: ListenerEnvironment
     let headTimer: RequestHeadTimer
@@ -47,6 +54,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var closeAfterExchange = false
     private var readPending = false
     var exchangeTimer: LazyDeadlineTimer?
+    private var lingeredBytes = 0
 
     init(environment: ListenerEnvironment, headTimer: RequestHeadTimer) {
         self.environment = environment
@@ -74,6 +82,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        if case .lingering = state {
+            linger(part)
+            return
+        }
         if requestComplete, !isReadyForRequest {
             // A pipelined request: it waits its turn, and reading pauses until it gets it.
             if case .closed = state { return }
@@ -147,8 +159,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .headerOverflow?: answer = .headersTooLarge("request head is larger than the listener allows")
             default: answer = .badRequest("malformed HTTP request")
             }
-            respond(with: answer, version: .http1_1, keepAlive: false)
-            state = .closed
+            closeAfter(respond(with: answer, version: .http1_1, keepAlive: false), linger: false)
         } else {
             // Garbage behind a request in flight: that exchange finishes, then the connection closes.
             closeAfterExchange = true
@@ -234,7 +245,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 upstream.handler.flush()
                 requestFullySent(exchange)
             }
-        case .idle, .closed:
+        case .idle, .lingering, .closed:
             break
         }
     }
@@ -267,12 +278,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         let keepAlive = exchange.requestEnded && exchange.plan.clientKeepAlive && !closeAfterExchange
-        respond(with: answer, version: exchange.clientVersion, keepAlive: keepAlive)
+        let written = respond(with: answer, version: exchange.clientVersion, keepAlive: keepAlive)
         if keepAlive {
             finishedExchange(keepAlive: true)
         } else {
             exchangeTimer?.clear()
-            state = .closed
+            closeAfter(written)
         }
     }
 
@@ -289,22 +300,61 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // may be the very thing that was wrong, and draining costs bandwidth for nothing.
         // After a malformed request (400) nothing later on the connection is trusted either.
         let keepAlive = head.isKeepAlive && !hasBody && answer.status != .badRequest && !closeAfterExchange
-        respond(with: answer, version: head.version, keepAlive: keepAlive)
-        state = keepAlive ? .discarding : .closed
+        let written = respond(with: answer, version: head.version, keepAlive: keepAlive)
+        if keepAlive {
+            state = .discarding
+        } else {
+            closeAfter(written)
+        }
     }
 
-    /// Writes a complete JSON error response; closes the connection after it unless `keepAlive`.
-    func respond(with answer: GatewayError, version: HTTPVersion, keepAlive: Bool) {
-        guard let context else { return }
+    /// Writes a complete JSON error response (with `Connection: close` unless
+    /// `keepAlive`); returns when the last byte is written.
+    @discardableResult
+    func respond(with answer: GatewayError, version: HTTPVersion, keepAlive: Bool) -> EventLoopFuture<Void>? {
+        guard let context else { return nil }
         let body = answer.body(allocator: context.channel.allocator)
         context.write(wrapOutboundOut(.head(answer.head(version: version, contentLength: body.readableBytes, keepAlive: keepAlive))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        if keepAlive {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+        return context.writeAndFlush(wrapOutboundOut(.end(nil)))
+    }
+
+    /// Ends the connection once `written` (the last response bytes) is on the wire. If the
+    /// client is still sending a request body, only our side is shut at first and the
+    /// rest is read and dropped for a moment (bounded in time and bytes), so the client
+    /// reads the response rather than a connection reset: nginx's lingering close.
+    func closeAfter(_ written: EventLoopFuture<Void>?, linger: Bool = true) {
+        guard let context else { return }
+        guard linger, !requestComplete else {
+            state = .closed
+            if let written {
+                written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            } else {
                 context.close(promise: nil)
             }
+            return
         }
+        state = .lingering
+        lingeredBytes = 0
+        pipelined.removeAll()
+        written?.assumeIsolated().whenComplete { _ in context.close(mode: .output, promise: nil) }
+        context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { [weak self] in
+            guard let self, case .lingering = self.state else { return }
+            self.state = .closed
+            context.close(promise: nil)
+        }
+        resumeClientReads()
+    }
+
+    private func linger(_ part: HTTPServerRequestPart) {
+        switch part {
+        case .body(let buffer):
+            lingeredBytes += buffer.readableBytes
+            if lingeredBytes <= Self.lingerBytes { return }
+        case .head, .end:
+            break
+        }
+        state = .closed
+        context?.close(promise: nil)
     }
 }

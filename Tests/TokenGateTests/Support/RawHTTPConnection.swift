@@ -29,6 +29,8 @@ actor RawHTTPConnection {
     static func connect(port: Int) async throws -> RawHTTPConnection {
         let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            // Like curl, keep sending after the server shuts its side (lingering close).
+            .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(Collector(continuation: continuation))
@@ -54,6 +56,11 @@ actor RawHTTPConnection {
     /// The next complete response, or nil when the connection closed before one began.
     func readResponse(timeout: Duration = .seconds(10)) async throws -> TestResponse? {
         try await withTimeout(timeout) { try await self.parseResponse() }
+    }
+
+    /// Reads only a response head (status line and fields): for HEAD answers and 1xx.
+    func readHeadOnly(timeout: Duration = .seconds(10)) async throws -> TestResponse? {
+        try await withTimeout(timeout) { try await self.parseHead() }
     }
 
     /// True when the server closes the connection within `timeout` (bytes still unread are dropped).
@@ -101,6 +108,20 @@ actor RawHTTPConnection {
         let bytes = Array(buffer[..<count])
         buffer.removeSubrange(..<count)
         return bytes
+    }
+
+    private func parseHead() async throws -> TestResponse? {
+        guard let statusLine = try await line() else { return nil }
+        let parts = statusLine.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let code = Int(parts[1]) else {
+            throw MalformedResponse(description: "bad status line \(statusLine)")
+        }
+        var headers: [(name: String, value: String)] = []
+        while let header = try await line(), !header.isEmpty {
+            guard let colon = header.firstIndex(of: ":") else { throw MalformedResponse(description: "bad header \(header)") }
+            headers.append((String(header[..<colon]), header[header.index(after: colon)...].trimmingCharacters(in: " \t")))
+        }
+        return TestResponse(status: code, headers: headers, body: [])
     }
 
     private func parseResponse() async throws -> TestResponse? {
@@ -157,6 +178,11 @@ actor RawHTTPConnection {
 
         func channelInactive(context: ChannelHandlerContext) {
             continuation.finish()
+        }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case ChannelEvent.inputClosed = event { continuation.finish() }
+            context.fireUserInboundEventTriggered(event)
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
