@@ -10,10 +10,10 @@ Needs nginx and wrk (Debian: nginx-light wrk) and a release build of tokengate
 (`swift build -c release`). Everything binds to 127.0.0.1 only; every load is bounded in
 time by wrk's -d and stops by itself.
 """
-import argparse, json, os, re, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-UPSTREAM, NGINX_PROXY, GATEWAY, ADMIN = 18080, 18081, 18082, 18083
+UPSTREAM, NGINX_PROXY, GATEWAY, ADMIN, SINK = 18080, 18081, 18082, 18083, 18084
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -54,6 +54,17 @@ def wait_for(port, path="/", timeout=15):
     raise SystemExit(f"nothing answered on port {port}")
 
 
+def wait_for_port(port, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
 def start_nginx(work, name, body):
     conf = os.path.join(work, f"{name}.conf")
     with open(conf, "w") as f:
@@ -92,18 +103,38 @@ def measure(name, port, pids, args, header=None):
     return result
 
 
+SINK_CODE = r"""
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_PUT(self):
+        remaining = int(self.headers.get("Content-Length", "0"))
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+        body = b"received\n"
+        self.send_response(200 if remaining == 0 else 400)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+"""
+
+
 def stream_test(gateway_pid, work):
     """1 GiB up and 1 GiB down through the gateway; the gateway's peak RSS must stay flat."""
-    size = 1 << 30
+    big = os.path.join(work, "big.bin")
     hwm_before = memory_kib(gateway_pid, "VmHWM")
-    up = subprocess.run(
-        f"head -c {size} /dev/zero | curl -s -o /dev/null -w '%{{http_code}}' -T - -H 'Transfer-Encoding: chunked' "
-        f"http://127.0.0.1:{GATEWAY}/upload", shell=True, capture_output=True, text=True, timeout=600).stdout
-    down = subprocess.run(
-        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", f"http://127.0.0.1:{GATEWAY}/big.bin"],
-        capture_output=True, text=True, timeout=600).stdout
+    up = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_upload}", "-T", big,
+                         f"http://127.0.0.1:{GATEWAY}/upload"], capture_output=True, text=True, timeout=600).stdout
+    down = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                           f"http://127.0.0.1:{GATEWAY}/big.bin"], capture_output=True, text=True, timeout=600).stdout
     hwm_after = memory_kib(gateway_pid, "VmHWM")
-    return {"upload_status": up, "download": down, "peak_rss_before_mib": hwm_before / 1024, "peak_rss_after_mib": hwm_after / 1024}
+    return {"upload": up, "download": down, "peak_rss_before_mib": hwm_before / 1024, "peak_rss_after_mib": hwm_after / 1024}
 
 
 def main():
@@ -123,10 +154,13 @@ def main():
         raise SystemExit(f"{args.binary} is missing: run `swift build -c release` first")
 
     work = tempfile.mkdtemp(prefix="tokengate-bench-")
+    os.chmod(work, 0o755)  # nginx workers run as an unprivileged user
     with open(os.path.join(work, "big.bin"), "wb") as f:
         f.truncate(1 << 30)
+    os.chmod(os.path.join(work, "big.bin"), 0o644)
     procs = []
     try:
+        procs.append(subprocess.Popen([sys.executable, "-c", SINK_CODE, str(SINK)]))
         procs.append(start_nginx(work, "upstream", f"""
 worker_processes 1;
 events {{ worker_connections 4096; }}
@@ -166,7 +200,9 @@ http {{
             "listeners": {"egress": {"address": f"127.0.0.1:{GATEWAY}"}},
             "admin": {"address": f"127.0.0.1:{ADMIN}"},
             "routes": [{"name": "bench", "listener": "egress", "match": {"path_prefix": "/"},
-                        "upstream": f"http://127.0.0.1:{UPSTREAM}/", "max_body_bytes": 4 << 30}],
+                        "upstream": f"http://127.0.0.1:{UPSTREAM}/"},
+                       {"name": "upload", "listener": "egress", "match": {"path_prefix": "/upload"},
+                        "upstream": f"http://127.0.0.1:{SINK}/", "max_body_bytes": 4 << 30}],
         }
         with open(os.path.join(work, "gateway.json"), "w") as f:
             json.dump(config, f)
@@ -175,6 +211,7 @@ http {{
         procs.append(gateway)
         for port in (UPSTREAM, NGINX_PROXY):
             wait_for(port)
+        wait_for_port(SINK)
         wait_for(ADMIN, "/readyz")
         time.sleep(0.5)
         nginx_pids = family(proxy.pid)
@@ -209,7 +246,7 @@ http {{
         streaming = None
         if not args.skip_streaming:
             streaming = stream_test(gateway.pid, work)
-            print(f"1 GiB upload: HTTP {streaming['upload_status']}; 1 GiB download: HTTP/bytes {streaming['download']}; "
+            print(f"1 GiB upload: HTTP/bytes {streaming['upload']}; 1 GiB download: HTTP/bytes {streaming['download']}; "
                   f"gateway peak RSS {streaming['peak_rss_before_mib']:.1f} → {streaming['peak_rss_after_mib']:.1f} MiB")
         if args.json:
             with open(args.json, "w") as f:
