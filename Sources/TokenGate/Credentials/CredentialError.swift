@@ -1,0 +1,130 @@
+/// Why a profile has no token. Its `detail` is safe to show anyone: it names what went
+/// wrong (a status, an RFC 6749 error code) and never carries a secret or a token.
+struct CredentialError: Error, Sendable, Equatable, CustomStringConvertible {
+    enum Kind: Sendable, Equatable {
+        /// Could not reach the token endpoint, or the connection broke.
+        case network
+        case timeout
+        /// 5xx, or 429 (`rateLimited`).
+        case serverError(status: Int)
+        case rateLimited
+        /// Not JSON, or JSON without a usable `access_token`.
+        case malformedResponse
+        /// An RFC 6749 §5.2 error code from the authorization server.
+        case oauth(code: String, status: Int)
+        /// A `token_type` other than Bearer.
+        case unsupportedTokenType
+        /// Another status the gateway cannot act on (3xx, 404, …).
+        case unexpectedStatus(Int)
+        /// The client secret or password could not be read.
+        case secretUnavailable
+    }
+
+    var kind: Kind
+    var detail: String
+    /// `Retry-After` from the authorization server, when it sent one.
+    var retryAfter: Duration?
+
+    /// Errors that retrying cannot fix until the configuration or a secret changes. They are
+    /// still retried (a rotated secret file is re-read), at the slowest backoff, and logged
+    /// as configuration problems.
+    var isPermanent: Bool {
+        switch kind {
+        case .oauth(let code, _):
+            return ["invalid_client", "unauthorized_client", "invalid_scope", "unsupported_grant_type", "invalid_request"].contains(code)
+        case .unsupportedTokenType, .unexpectedStatus, .secretUnavailable:
+            return true
+        case .network, .timeout, .serverError, .rateLimited, .malformedResponse:
+            return false
+        }
+    }
+
+    var description: String { detail }
+}
+
+/// An access token as the token endpoint issued it.
+struct IssuedToken: Sendable {
+    var accessToken: Redacted
+    var expiresIn: Duration?
+    var refreshToken: Redacted?
+    var scope: String?
+    var tokenType: String
+}
+
+/// Reads token endpoint responses (RFC 6749 §5.1 success, §5.2 errors).
+enum TokenResponseParser {
+    /// The largest response body read from a token endpoint.
+    static let maxBodyBytes = 64 * 1024
+
+    static func parse(status: Int, retryAfter: String?, body: [UInt8]) -> Result<IssuedToken, CredentialError> {
+        let delay = retryAfter.flatMap { Int($0.trimmingCharacters(in: " ")) }.map { Duration.seconds(max(0, $0)) }
+        switch status {
+        case 200:
+            return parseSuccess(body)
+        case 429:
+            return .failure(CredentialError(kind: .rateLimited, detail: "token endpoint answered 429 (rate limited)", retryAfter: delay))
+        case 500...599:
+            return .failure(CredentialError(kind: .serverError(status: status), detail: "token endpoint answered \(status)", retryAfter: delay))
+        case 400...499:
+            if let code = oauthErrorCode(body) {
+                return .failure(CredentialError(kind: .oauth(code: code, status: status), detail: "token endpoint answered \(status) \(code)", retryAfter: delay))
+            }
+            return .failure(CredentialError(kind: .unexpectedStatus(status), detail: "token endpoint answered \(status) without an OAuth error", retryAfter: delay))
+        default:
+            return .failure(CredentialError(kind: .unexpectedStatus(status), detail: "token endpoint answered \(status)\(300..<400 ~= status ? " (redirects are not followed)" : "")"))
+        }
+    }
+
+    private static func parseSuccess(_ body: [UInt8]) -> Result<IssuedToken, CredentialError> {
+        let malformed = { (why: String) in
+            Result<IssuedToken, CredentialError>.failure(CredentialError(kind: .malformedResponse, detail: "token endpoint response \(why)"))
+        }
+        guard let document = try? JSONParser.parse(body), case .object(let members) = document else {
+            return malformed("is not a JSON object")
+        }
+        func value(_ key: String) -> JSONValue? { members.first { $0.key == key }?.value }
+        guard case .string(let token)? = value("access_token"), !token.isEmpty else {
+            return malformed("has no access_token")
+        }
+        guard case .string(let type)? = value("token_type") else {
+            return malformed("has no token_type")
+        }
+        guard type.lowercased() == "bearer" else {
+            return .failure(CredentialError(kind: .unsupportedTokenType, detail: "token endpoint issued a token of type \"\(type.prefix(32))\"; only Bearer tokens can be injected"))
+        }
+        var expiresIn: Duration?
+        switch value("expires_in") {
+        case .number(let seconds)? where seconds > 0:
+            expiresIn = .milliseconds(Int64(seconds * 1000))
+        case .string(let text)?:
+            // Some servers send the number as a string.
+            if let seconds = Double(text), seconds > 0 { expiresIn = .milliseconds(Int64(seconds * 1000)) }
+        default:
+            break
+        }
+        var refresh: Redacted?
+        if case .string(let text)? = value("refresh_token"), !text.isEmpty { refresh = Redacted(text) }
+        var scope: String?
+        if case .string(let text)? = value("scope") { scope = text }
+        return .success(IssuedToken(accessToken: Redacted(token), expiresIn: expiresIn, refreshToken: refresh, scope: scope, tokenType: type))
+    }
+
+    /// The `error` member of an RFC 6749 §5.2 body, if it is one (codes are short ASCII tokens).
+    static func oauthErrorCode(_ body: [UInt8]) -> String? {
+        guard let document = try? JSONParser.parse(body), case .object(let members) = document,
+              case .string(let code)? = members.first(where: { $0.key == "error" })?.value,
+              !code.isEmpty, code.count <= 64, code.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0 != "\"" && $0 != "\\" }) else {
+            return nil
+        }
+        return code
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var view = Substring(self)
+        while let first = view.first, set.contains(first) { view = view.dropFirst() }
+        while let last = view.last, set.contains(last) { view = view.dropLast() }
+        return String(view)
+    }
+}

@@ -1,0 +1,90 @@
+/// The exact token request a profile sends (RFC 6749 §4.4, §4.3, §6), built as a value so
+/// its wire form can be checked field by field without a network.
+struct TokenRequest: Equatable {
+    enum Kind: Equatable {
+        case clientCredentials
+        case password
+        case refresh
+    }
+
+    var url: UpstreamURL
+    /// Header fields: content type, accept, and `Authorization: Basic …` for `client_secret_basic`.
+    var headers: [(name: String, value: String)]
+    var form: [(String, String)]
+
+    var body: String { FormEncoding.encode(form) }
+
+    static func == (lhs: TokenRequest, rhs: TokenRequest) -> Bool {
+        lhs.url == rhs.url && lhs.headers.elementsEqual(rhs.headers) { $0 == $1 } && lhs.form.elementsEqual(rhs.form) { $0 == $1 }
+    }
+
+    /// Builds the request for `kind`. Secrets come in already resolved; nothing here logs.
+    static func make(
+        _ kind: Kind, profile: CredentialProfileConfig, clientSecret: Redacted, password: Redacted?, refreshToken: Redacted?
+    ) -> TokenRequest {
+        var form: [(String, String)] = []
+        switch kind {
+        case .clientCredentials:
+            form.append(("grant_type", "client_credentials"))
+        case .password:
+            form.append(("grant_type", "password"))
+            form.append(("username", profile.username ?? ""))
+            form.append(("password", password?.revealed ?? ""))
+        case .refresh:
+            form.append(("grant_type", "refresh_token"))
+            form.append(("refresh_token", refreshToken?.revealed ?? ""))
+        }
+        if let scope = profile.scope { form.append(("scope", scope)) }
+        if let audience = profile.audience { form.append(("audience", audience)) }
+        if let resource = profile.resource { form.append(("resource", resource)) }
+        for name in profile.extraParameters.keys.sorted() {
+            form.append((name, profile.extraParameters[name] ?? ""))
+        }
+        var headers: [(name: String, value: String)] = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Accept", "application/json"),
+        ]
+        switch profile.authMethod {
+        case .clientSecretBasic:
+            let credentials = FormEncoding.escape(profile.clientID) + ":" + FormEncoding.escape(clientSecret.revealed)
+            headers.append(("Authorization", "Basic " + Base64.encode(Array(credentials.utf8))))
+        case .clientSecretPost:
+            form.append(("client_id", profile.clientID))
+            form.append(("client_secret", clientSecret.revealed))
+        }
+        return TokenRequest(url: profile.tokenURL, headers: headers, form: form)
+    }
+}
+
+/// Everything that makes two profiles' tokens interchangeable. Two profiles that differ in
+/// any of these never share a token (and a reload keeps a profile's token only when its
+/// identity is unchanged).
+struct TokenRequestIdentity: Hashable, Sendable {
+    var tokenURL: UpstreamURL
+    var grant: CredentialProfileConfig.Grant
+    var clientID: String
+    var clientSecret: SecretReference
+    var authMethod: CredentialProfileConfig.AuthMethod
+    var scope: String?
+    var audience: String?
+    var resource: String?
+    var extraParameters: [String: String]
+    var username: String?
+    var password: SecretReference?
+    var caFile: String?
+
+    init(_ profile: CredentialProfileConfig) {
+        tokenURL = profile.tokenURL
+        grant = profile.grant
+        clientID = profile.clientID
+        clientSecret = profile.clientSecret
+        authMethod = profile.authMethod
+        scope = profile.scope
+        audience = profile.audience
+        resource = profile.resource
+        extraParameters = profile.extraParameters
+        username = profile.username
+        password = profile.password
+        caFile = profile.caFile
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A small OAuth 2 authorization server for development and tests, on loopback:
+/// token endpoint (RFC 6749: client credentials, password, refresh token with rotation;
+/// `client_secret_basic` and `client_secret_post`), introspection (RFC 7662) and
+/// revocation (RFC 7009), with fault injection and call counters. Opaque random tokens.
+///
+/// It is a tool, never started by `tokengate run`. From a test:
+/// ```swift
+/// let idp = try await SandboxAuthorizationServer.start(.demo)
+/// idp.setFault(.status(503, retryAfter: 2), on: .token)
+/// // … point a gateway at idp.tokenURL …
+/// #expect(idp.calls(.token) == 1)
+/// await idp.stop()
+/// ```
+public final class SandboxAuthorizationServer: Sendable {
+    /// A registered client.
+    public struct Client: Sendable {
+        public var id: String
+        public var secret: String
+        /// Grants it may use: `client_credentials`, `password`, `refresh_token`.
+        public var grants: Set<String>
+        /// Scopes it may ask for; all of them when it asks for none.
+        public var scopes: [String]
+        /// Whether it may call the introspection endpoint (a resource server).
+        public var mayIntrospect: Bool
+
+        public init(id: String, secret: String, grants: Set<String> = ["client_credentials"], scopes: [String] = [], mayIntrospect: Bool = false) {
+            self.id = id
+            self.secret = secret
+            self.grants = grants
+            self.scopes = scopes
+            self.mayIntrospect = mayIntrospect
+        }
+    }
+
+    /// A resource owner for the password grant.
+    public struct User: Sendable {
+        public var username: String
+        public var password: String
+
+        public init(username: String, password: String) {
+            self.username = username
+            self.password = password
+        }
+    }
+
+    public struct Configuration: Sendable {
+        public var clients: [Client]
+        public var users: [User]
+        /// `expires_in` of issued access tokens. Default one hour.
+        public var accessTokenLifetime: Duration
+        /// Whether token responses include `expires_in`. Default true.
+        public var sendsExpiresIn: Bool
+        /// `token_type` in token responses. Default `Bearer`.
+        public var tokenType: String
+        /// `iss` in introspection answers.
+        public var issuer: String
+
+        public init(clients: [Client], users: [User] = [], accessTokenLifetime: Duration = .seconds(3600), sendsExpiresIn: Bool = true, tokenType: String = "Bearer", issuer: String = "tokengate-sandbox") {
+            self.clients = clients
+            self.users = users
+            self.accessTokenLifetime = accessTokenLifetime
+            self.sendsExpiresIn = sendsExpiresIn
+            self.tokenType = tokenType
+            self.issuer = issuer
+        }
+
+        /// The clients and user the shipped `gateway.json` and `tokengate demo` use.
+        public static let demo = Configuration(
+            clients: [
+                Client(id: "billing-svc", secret: "demo-billing-secret", grants: ["client_credentials"], scopes: ["invoices:read", "invoices:write"]),
+                Client(id: "legacy-crm", secret: "demo-crm-secret", grants: ["password", "refresh_token"], scopes: ["contacts"]),
+                Client(id: "tokengate-rs", secret: "demo-introspection-secret", grants: [], mayIntrospect: true),
+                Client(id: "demo-caller", secret: "demo-caller-secret", grants: ["client_credentials"], scopes: ["legacy:use", "profile"]),
+            ],
+            users: [User(username: "crm-sync", password: "demo-crm-password")]
+        )
+    }
+
+    public enum Endpoint: String, Sendable, CaseIterable {
+        case token, introspection, revocation
+
+        var path: String {
+            switch self {
+            case .token: return "/oauth2/token"
+            case .introspection: return "/oauth2/introspect"
+            case .revocation: return "/oauth2/revoke"
+            }
+        }
+    }
+
+    /// Misbehaviour to inject on an endpoint.
+    public enum Fault: Sendable, Equatable {
+        /// Answer normally, after a pause.
+        case delay(Duration)
+        /// Answer with this status and `{"error":"server_error"}`; `Retry-After` when given.
+        case status(Int, retryAfter: Int? = nil)
+        /// Answer 200 with a body that is not JSON.
+        case malformedJSON
+        /// Reset the connection without answering.
+        case connectionReset
+        /// Answer with an RFC 6749 §5.2 error code and status.
+        case oauthError(String, status: Int = 400)
+    }
+
+    /// A request as the sandbox received it, for tests of the exact wire form.
+    public struct RecordedRequest: Sendable {
+        public var method: String
+        public var uri: String
+        public var headers: [(name: String, value: String)]
+        public var body: String
+
+        public func header(_ name: String) -> String? {
+            headers.first { $0.name.lowercased() == name.lowercased() }?.value
+        }
+
+        /// The decoded form fields, in order.
+        public var form: [(String, String)] { SandboxForm.decode(body) ?? [] }
+
+        public func formValue(_ name: String) -> String? { form.first { $0.0 == name }?.1 }
+    }
+
+    private let channel: any Channel
+    private let group: MultiThreadedEventLoopGroup
+    let state: SandboxState
+
+    public static func start(_ configuration: Configuration, host: String = "127.0.0.1", port: Int = 0) async throws -> SandboxAuthorizationServer {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let state = SandboxState(configuration: configuration)
+        do {
+            let channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(SandboxHTTPHandler(state: state))
+                    }
+                }
+                .bind(host: host, port: port).get()
+            return SandboxAuthorizationServer(channel: channel, group: group, state: state)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private init(channel: any Channel, group: MultiThreadedEventLoopGroup, state: SandboxState) {
+        self.channel = channel
+        self.group = group
+        self.state = state
+    }
+
+    public var port: Int { channel.localAddress?.port ?? 0 }
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public func url(_ endpoint: Endpoint) -> String { baseURL + endpoint.path }
+    public var tokenURL: String { url(.token) }
+    public var introspectionURL: String { url(.introspection) }
+    public var revocationURL: String { url(.revocation) }
+
+    /// Injects `fault` on `endpoint` for the next `times` calls (every call when nil);
+    /// nil clears it.
+    public func setFault(_ fault: Fault?, on endpoint: Endpoint, times: Int? = nil) {
+        state.setFault(fault, on: endpoint, times: times)
+    }
+
+    /// Requests the endpoint received, faulted ones included.
+    public func calls(_ endpoint: Endpoint) -> Int { state.calls(endpoint) }
+
+    /// Every request the endpoint received, oldest first (the last 1,000).
+    public func requests(_ endpoint: Endpoint) -> [RecordedRequest] { state.requests(endpoint) }
+
+    /// Access tokens issued so far (for tests that need to know what TokenGate holds).
+    public var issuedAccessTokens: [String] { state.issuedAccessTokens }
+
+    /// Makes a token inactive, as the revocation endpoint would.
+    public func revoke(_ token: String) { state.revoke(token) }
+
+    /// Issues an access token directly (a caller's token for ingress tests).
+    public func issueToken(clientID: String, scope: String, username: String? = nil, audience: String? = nil, lifetime: Duration? = nil) -> String {
+        state.issue(clientID: clientID, scope: scope, username: username, audience: audience, lifetime: lifetime).accessToken
+    }
+
+    public func stop() async {
+        try? await channel.close()
+        try? await group.shutdownGracefully()
+    }
+}
