@@ -25,6 +25,8 @@ public final class EchoUpstream: Sendable {
         let connections = NIOLockedValueBox(0)
         let bodyBytes = NIOLockedValueBox(0)
         let lastHeaders = NIOLockedValueBox<[(String, String)]>([])
+        let rejectedAuthorizations = NIOLockedValueBox<Set<String>>([])
+        let authorizations = NIOLockedValueBox<[String]>([])
     }
 
     /// Starts on `host:port` (port 0 picks a free one). With `tls` (PEM certificate chain
@@ -81,6 +83,15 @@ public final class EchoUpstream: Sendable {
     /// The header fields of the most recent request, in order.
     public var lastRequestHeaders: [(String, String)] { stats.lastHeaders.withLockedValue { $0 } }
 
+    /// Answers 401 to requests whose `Authorization` is `Bearer <token>` (an upstream that
+    /// stopped accepting a token).
+    public func rejectBearer(_ token: String) {
+        stats.rejectedAuthorizations.withLockedValue { _ = $0.insert("Bearer " + token) }
+    }
+
+    /// The `Authorization` values of every request, in order ("" when absent).
+    public var authorizationsSeen: [String] { stats.authorizations.withLockedValue { $0 } }
+
     public func stop() async {
         try? await channel.close()
         try? await group.shutdownGracefully()
@@ -109,6 +120,7 @@ private final class EchoHandler: ChannelInboundHandler {
             bodySample.clear()
             stats.requests.withLockedValue { $0 += 1 }
             stats.lastHeaders.withLockedValue { $0 = head.headers.map { ($0.name, $0.value) } }
+            stats.authorizations.withLockedValue { $0.append(head.headers.first(name: "authorization") ?? "") }
         case .body(let buffer):
             bodyBytes += buffer.readableBytes
             stats.bodyBytes.withLockedValue { $0 += buffer.readableBytes }
@@ -131,7 +143,11 @@ private final class EchoHandler: ChannelInboundHandler {
 
     private func respond(context: ChannelHandlerContext, to head: HTTPRequestHead) {
         guard context.channel.isActive else { return }
-        let status = HTTPResponseStatus(statusCode: Int(head.headers.first(name: "x-echo-status") ?? "") ?? 200)
+        var status = HTTPResponseStatus(statusCode: Int(head.headers.first(name: "x-echo-status") ?? "") ?? 200)
+        let authorization = head.headers.first(name: "authorization") ?? ""
+        if !authorization.isEmpty, stats.rejectedAuthorizations.withLockedValue({ $0.contains(authorization) }) {
+            status = .unauthorized
+        }
         var headers = HTTPHeaders()
         if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
         if let size = Int(head.headers.first(name: "x-echo-response-bytes") ?? ""), size >= 0 {

@@ -10,7 +10,7 @@ struct TokenGateCommand: AsyncParsableCommand {
         commandName: "tokengate",
         abstract: "A reverse-proxy token gateway: OAuth 2 for services that know nothing about it.",
         version: TokenGateVersion.current,
-        subcommands: [Run.self, Check.self, Version.self]
+        subcommands: [Run.self, Check.self, Token.self, Version.self]
     )
 }
 
@@ -76,7 +76,7 @@ struct Run: AsyncParsableCommand {
         }
         logger.info("configuration loaded", metadata: ["file": "\(configOptions.path)", "version": "\(loaded.version)"])
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: GatewayService(loaded: loaded, logger: logger))],
+            services: [.init(service: GatewayService(loaded: loaded, logger: logger, resolver: .processEnvironment()))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
@@ -109,6 +109,41 @@ struct Check: ParsableCommand {
             for issue in error.issues { printToStandardError("error: \(issue)") }
             printToStandardError("\(file): \(error.issues.count) error\(error.issues.count == 1 ? "" : "s")")
             throw ExitCode(2)
+        }
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Obtain a token with a credential profile and describe it (the token itself only with --show-token)."
+    )
+
+    @Argument(help: "The credential profile's name.")
+    var profile: String
+
+    @OptionGroup var configOptions: ConfigOptions
+
+    @Flag(name: .long, help: "Print the access token too (for piping into curl while debugging).")
+    var showToken = false
+
+    func run() async throws {
+        let loaded: LoadedConfig
+        do {
+            loaded = try loadConfig(path: configOptions.path)
+        } catch {
+            printToStandardError(error.description)
+            throw ExitCode(2)
+        }
+        do {
+            let obtained = try await TokenProbe.obtain(profileNamed: profile, from: loaded.config, resolver: .processEnvironment())
+            print("profile:    \(profile)")
+            print("token_type: \(obtained.tokenType)")
+            print("scope:      \(obtained.scope ?? "(not returned)")")
+            print("expires_in: \(obtained.expiresIn.map { "\($0.components.seconds) s" } ?? "(not returned)")")
+            if showToken { print(obtained.token.revealed) }
+        } catch {
+            printToStandardError("error: \(error.description)")
+            throw ExitCode(1)
         }
     }
 }

@@ -93,6 +93,20 @@ public struct SecretResolver: Sendable {
         }
     }
 
+    /// A resolver over this process's environment.
+    public static func processEnvironment() -> SecretResolver {
+        var environment: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return SecretResolver(environment: environment)
+    }
+
     /// Reads a file with POSIX calls; errors carry the `strerror` text only.
     public static let readWholeFile: @Sendable (String) throws -> [UInt8] = { path in
         try FileReader.readAll(path: path, limit: 1 << 20)

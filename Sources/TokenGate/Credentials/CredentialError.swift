@@ -26,8 +26,8 @@ struct CredentialError: Error, Sendable, Equatable, CustomStringConvertible {
     var retryAfter: Duration?
 
     /// Errors that retrying cannot fix until the configuration or a secret changes. They are
-    /// still retried (a rotated secret file is re-read), at the slowest backoff, and logged
-    /// as configuration problems.
+    /// still retried with backoff (a rotated secret file is re-read) and logged as
+    /// configuration problems.
     var isPermanent: Bool {
         switch kind {
         case .oauth(let code, _):

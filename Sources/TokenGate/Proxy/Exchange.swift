@@ -3,7 +3,7 @@ import NIOHTTP1
 
 /// One request being forwarded: its plan and how far it has got in each direction.
 final class Exchange {
-    let plan: ForwardPlan
+    var plan: ForwardPlan
     let clientVersion: HTTPVersion
     let method: HTTPMethod
     var clientKeepAlive: Bool
@@ -17,6 +17,19 @@ final class Exchange {
     var responseStarted = false
     var retries = 0
     var lastActivity = NIODeadline.now()
+    /// The token injected into this request, to tell the profile which one an upstream refused.
+    var injectedToken: Redacted?
+    /// A copy of a small request body, so the request can be sent again after an upstream
+    /// 401 with a fresh token; nil once the body outgrows `replayLimit`.
+    var replayBody: [ByteBuffer]? = []
+    private var replayBytes = 0
+    /// Times this request was re-sent with a fresh token (at most once).
+    var credentialRetries = 0
+    /// The upstream answered 401 and the gateway is discarding that answer to retry.
+    var discardingUnauthorized = false
+
+    /// The largest body kept for a replay after an upstream 401.
+    static let replayLimit = 64 * 1024
 
     init(plan: ForwardPlan, clientVersion: HTTPVersion, method: HTTPMethod) {
         self.plan = plan
@@ -28,6 +41,23 @@ final class Exchange {
     var requestSent: Bool { requestSentAt != nil }
 
     func touch() { lastActivity = .now() }
+
+    /// Keeps `buffer` for a possible replay while the body stays small.
+    func keepForReplay(_ buffer: ByteBuffer) {
+        guard replayBody != nil else { return }
+        replayBytes += buffer.readableBytes
+        if replayBytes > Self.replayLimit {
+            replayBody = nil
+        } else {
+            replayBody?.append(buffer)
+        }
+    }
+
+    /// Puts `token` into the upstream request, replacing any earlier one.
+    func inject(_ token: TokenState.Token, header: String) {
+        injectedToken = token.value
+        plan.upstreamHead.headers.replaceOrAdd(name: header, value: token.headerValue.revealed)
+    }
 
     enum Timeout {
         case responseHeader

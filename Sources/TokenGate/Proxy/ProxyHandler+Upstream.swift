@@ -79,6 +79,12 @@ extension ProxyHandler: UpstreamResponseDelegate {
 
     func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard case .forwarding(let exchange) = state, let context else { return }
+        if shouldRetryUnauthorized(head, exchange) {
+            // Not the client's business yet: read this answer to its end, then retry.
+            exchange.discardingUnauthorized = true
+            exchange.touch()
+            return
+        }
         exchange.responseStarted = true
         exchange.touch()
         // A response that arrives before the request body is complete ends the connection:
@@ -92,6 +98,7 @@ extension ProxyHandler: UpstreamResponseDelegate {
     func upstreamResponseBody(_ buffer: ByteBuffer) {
         guard case .forwarding(let exchange) = state, let context else { return }
         exchange.touch()
+        if exchange.discardingUnauthorized { return }
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
     }
 
@@ -104,6 +111,10 @@ extension ProxyHandler: UpstreamResponseDelegate {
             } else {
                 upstream.close()
             }
+        }
+        if exchange.discardingUnauthorized {
+            retryWithFreshToken(exchange)
+            return
         }
         if exchange.clientKeepAlive && !closeAfterExchange {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -130,6 +141,7 @@ extension ProxyHandler: UpstreamResponseDelegate {
         if !exchange.responseStarted, exchange.retries == 0, exchange.upstream?.isReused == true,
            exchange.plan.isReplayable, exchange.requestEnded {
             exchange.retries += 1
+            exchange.discardingUnauthorized = false
             exchange.upstream?.close()
             exchange.upstream = nil
             exchange.requestSentAt = nil

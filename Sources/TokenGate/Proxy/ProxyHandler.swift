@@ -214,7 +214,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if plan.expectsContinue, let context {
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
             }
-            connect(exchange, fresh: false)
+            authorizeAndConnect(exchange)
         }
     }
 
@@ -227,6 +227,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         exchange.touch()
+        if route.credential != nil { exchange.keepForReplay(buffer) }
         if let upstream = exchange.upstream {
             upstream.handler.write(.body(.byteBuffer(buffer)))
         } else {

@@ -78,6 +78,7 @@ struct RequestPlanner {
                 if !trusted { continue }
             case .other:
                 if scan.isConnectionListed(name) { continue }
+                if let credentialHeader = route.credentialHeaderName, name.caseInsensitiveEquals(credentialHeader) { continue }
             }
             headers.add(name: name, value: value)
         }

@@ -28,8 +28,13 @@ struct ProxyRoute: Sendable {
     let idleTimeout: TimeAmount
     /// The upstream's `Host` value, computed once.
     let upstreamAuthority: String
+    /// The credential profile whose token this route injects.
+    let credential: CredentialProfile?
 
     var name: String { config.name }
+
+    /// The header the injected credential goes in; the client's own is never forwarded.
+    var credentialHeaderName: String? { credential?.config.headerName }
 
     /// The path the upstream receives for a normalised request path.
     func upstreamPath(for path: String) -> String {

@@ -14,16 +14,22 @@ final class ConfigSnapshot: Sendable {
 
     /// Builds the derived state. Fails, with path-qualified errors, only for problems that
     /// validation cannot see without doing the work (a CA file that is not a PEM bundle).
-    init(_ loaded: LoadedConfig) throws(ConfigurationError) {
+    /// `profiles` are the live credential profiles by name (they outlive snapshots, so a
+    /// reload can keep their tokens).
+    init(_ loaded: LoadedConfig, profiles: [String: CredentialProfile] = [:]) throws(ConfigurationError) {
         self.loaded = loaded
         var problems: [ConfigIssue] = []
         var contexts: [UpstreamEndpoint.Key: NIOSSLContext] = [:]
         var routesByListener: [String: [ProxyRoute]] = [:]
         for (position, route) in loaded.config.routes.enumerated() {
-            // Until credential injection and inbound validation are built, a route that asks
-            // for either is refused: forwarding it bare would break the promise its config makes.
-            if route.credential != nil {
-                problems.append(ConfigIssue(.error, ConfigPath.root.key("routes").index(position).key("credential"), "credential injection is not available in this version"))
+            // Until inbound validation is built, a route that asks for it is refused:
+            // forwarding it unchecked would break the promise its config makes.
+            var profile: CredentialProfile?
+            if let name = route.credential {
+                profile = profiles[name]
+                if profile == nil {
+                    problems.append(ConfigIssue(.error, ConfigPath.root.key("routes").index(position).key("credential"), "credential profile \"\(name)\" is not running"))
+                }
             }
             if route.validate != nil {
                 problems.append(ConfigIssue(.error, ConfigPath.root.key("routes").index(position).key("validate"), "inbound validation is not available in this version"))
@@ -59,7 +65,8 @@ final class ConfigSnapshot: Sendable {
                 connectTimeout: TimeAmount(route.timeouts.connect),
                 responseHeaderTimeout: TimeAmount(route.timeouts.responseHeader),
                 idleTimeout: TimeAmount(route.timeouts.idle),
-                upstreamAuthority: upstream.authority
+                upstreamAuthority: upstream.authority,
+                credential: profile
             ))
         }
         if !problems.isEmpty {

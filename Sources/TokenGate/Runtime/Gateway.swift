@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -19,15 +20,24 @@ public final class Gateway: Sendable {
     private let adminChannel: any Channel
     private let logger: Logger
     private let ready: NIOLockedValueBox<Bool>
+    private let httpClient: HTTPClient
+    /// The control plane: one refresh loop per credential profile. Cancelled and awaited
+    /// by `shutdown`.
+    private let controlPlane: Task<Void, Never>
+    private let profiles: [String: CredentialProfile]
 
     /// Binds every listener of `loaded` and the admin listener. If any address cannot be
     /// bound, nothing stays bound and the error says which listener failed.
+    /// `resolver` reads secrets when tokens are fetched (so rotated secret files are seen).
     public static func start(
         _ loaded: LoadedConfig,
         logger: Logger,
+        resolver: SecretResolver = .processEnvironment(),
         eventLoopGroup: MultiThreadedEventLoopGroup? = nil
     ) async throws -> Gateway {
-        let snapshot = try ConfigSnapshot(loaded)
+        var profiles: [String: CredentialProfile] = [:]
+        for profile in loaded.config.credentials { profiles[profile.name] = CredentialProfile(profile) }
+        let snapshot = try ConfigSnapshot(loaded, profiles: profiles)
         let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let snapshots = SnapshotStore(snapshot)
         let pools = UpstreamPools(group: group)
@@ -50,9 +60,20 @@ public final class Gateway: Sendable {
             } catch {
                 throw ListenerBindError(listener: "admin", address: loaded.config.admin.address, underlying: "\(error)")
             }
+            let httpClient = TokenEndpointClient.makeHTTPClient(eventLoopGroup: group)
+            let client = TokenEndpointClient(http: httpClient)
+            let running = Array(profiles.values)
+            let controlPlane = Task {
+                await withDiscardingTaskGroup { tasks in
+                    for profile in running {
+                        tasks.addTask { await profile.run(client: client, resolver: resolver, logger: logger) }
+                    }
+                }
+            }
             let gateway = Gateway(
                 snapshots: snapshots, group: group, ownsGroup: eventLoopGroup == nil, pools: pools, tracker: tracker,
-                serverChannels: bound, adminChannel: admin, logger: logger, ready: ready
+                serverChannels: bound, adminChannel: admin, logger: logger, ready: ready,
+                httpClient: httpClient, controlPlane: controlPlane, profiles: profiles
             )
             ready.withLockedValue { $0 = true }
             for (name, channel) in bound {
@@ -70,8 +91,11 @@ public final class Gateway: Sendable {
     private init(
         snapshots: SnapshotStore, group: MultiThreadedEventLoopGroup, ownsGroup: Bool, pools: UpstreamPools,
         tracker: ConnectionTracker, serverChannels: [String: any Channel], adminChannel: any Channel, logger: Logger,
-        ready: NIOLockedValueBox<Bool>
+        ready: NIOLockedValueBox<Bool>, httpClient: HTTPClient, controlPlane: Task<Void, Never>, profiles: [String: CredentialProfile]
     ) {
+        self.httpClient = httpClient
+        self.controlPlane = controlPlane
+        self.profiles = profiles
         self.snapshots = snapshots
         self.group = group
         self.ownsGroup = ownsGroup
@@ -88,6 +112,9 @@ public final class Gateway: Sendable {
 
     /// The admin listener's port.
     public var adminPort: Int? { adminChannel.localAddress?.port }
+
+    /// The live state of a credential profile (tests, status).
+    func credentialProfile(named name: String) -> CredentialProfile? { profiles[name] }
 
     /// The version label of the configuration being served.
     public var configVersion: String { snapshots.current.version }
@@ -108,6 +135,9 @@ public final class Gateway: Sendable {
             logger.warning("grace period over, closing connections", metadata: ["connections": "\(tracker.count)"])
             tracker.closeAll()
         }
+        controlPlane.cancel()
+        await controlPlane.value
+        try? await httpClient.shutdown()
         await pools.closeAllIdle()
         if ownsGroup { try? await group.shutdownGracefully() }
         logger.info("stopped")
@@ -127,14 +157,16 @@ public struct ListenerBindError: Error, CustomStringConvertible {
 public struct GatewayService: Service {
     let loaded: LoadedConfig
     let logger: Logger
+    let resolver: SecretResolver
 
-    public init(loaded: LoadedConfig, logger: Logger) {
+    public init(loaded: LoadedConfig, logger: Logger, resolver: SecretResolver = .processEnvironment()) {
         self.loaded = loaded
         self.logger = logger
+        self.resolver = resolver
     }
 
     public func run() async throws {
-        let gateway = try await Gateway.start(loaded, logger: logger)
+        let gateway = try await Gateway.start(loaded, logger: logger, resolver: resolver)
         try? await gracefulShutdown()
         await gateway.shutdown(grace: loaded.config.shutdown.grace)
     }

@@ -23,9 +23,10 @@ struct TestGateway {
 
     /// Loads `json` through the same loader as `tokengate run` and starts it.
     static func start(_ json: String, environment: [String: String] = [:]) async throws -> TestGateway {
-        let loaded = try ConfigLoader(resolver: SecretResolver(environment: environment)).load(bytes: Array(json.utf8))
+        let resolver = SecretResolver(environment: environment)
+        let loaded = try ConfigLoader(resolver: resolver).load(bytes: Array(json.utf8))
         let logs = LogCapture()
-        let gateway = try await Gateway.start(loaded, logger: logs.logger())
+        let gateway = try await Gateway.start(loaded, logger: logs.logger(), resolver: resolver)
         return TestGateway(gateway: gateway, logs: logs)
     }
 

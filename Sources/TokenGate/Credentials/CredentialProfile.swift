@@ -1,0 +1,154 @@
+import Logging
+import NIOConcurrencyHelpers
+
+/// The live token of one credential profile, shared by every route and listener that
+/// names it. Requests read the current token under a short lock that a fetch never holds
+/// across I/O; one control-plane loop (`run`) does every fetch, so however many requests
+/// arrive at once there is at most one token request in flight (single-flight).
+final class CredentialProfile: Sendable {
+    /// What a request gets when it asks for the token.
+    enum Lookup: Sendable {
+        case ready(TokenState.Token)
+        /// No token and none coming soon: answer 503 with this `Retry-After`.
+        case unavailable(CredentialError, retryAfter: Duration)
+        /// A fetch is under way; the waiter will be called.
+        case pending
+    }
+
+    /// Called once with the outcome of a pending lookup (from the control plane's thread:
+    /// hop to your own event loop).
+    typealias Waiter = @Sendable (Lookup) -> Void
+
+    private struct Inner {
+        var state: TokenState
+        var waiters: [Waiter] = []
+    }
+
+    let config: CredentialProfileConfig
+    let identity: TokenRequestIdentity
+    private let inner: NIOLockedValueBox<Inner>
+    private let wake = WakeSignal()
+
+    init(_ config: CredentialProfileConfig) {
+        self.config = config
+        self.identity = TokenRequestIdentity(config)
+        self.inner = NIOLockedValueBox(Inner(state: TokenState(
+            grant: config.grant, refreshFraction: config.refreshFraction,
+            defaultLifetime: config.defaultLifetime, headerScheme: config.headerScheme
+        )))
+    }
+
+    var name: String { config.name }
+
+    /// The hot path: the current token if it is valid now.
+    func currentToken(at now: ContinuousClock.Instant = .now) -> TokenState.Token? {
+        inner.withLockedValue { $0.state.usableToken(at: now) }
+    }
+
+    /// The slow path, when `currentToken` found none: either an answer now, or `.pending`
+    /// and `waiter` is called when the fetch under way settles.
+    func lookup(at now: ContinuousClock.Instant = .now, waiter: @escaping Waiter) -> Lookup {
+        let result = inner.withLockedValue { inner -> Lookup in
+            if let token = inner.state.usableToken(at: now) { return .ready(token) }
+            if inner.state.fetchImminent(at: now) {
+                inner.waiters.append(waiter)
+                return .pending
+            }
+            return Self.refusal(inner.state, at: now)
+        }
+        if case .pending = result { wake.signal() }
+        return result
+    }
+
+    /// An upstream answered 401 to `token`: forget it (if still current) and fetch anew.
+    func rejected(_ token: Redacted) {
+        let dropped = inner.withLockedValue { $0.state.invalidate(token) }
+        if dropped { wake.signal() }
+    }
+
+    /// A snapshot for status pages and tests.
+    var state: TokenState { inner.withLockedValue { $0.state } }
+
+    private static func refusal(_ state: TokenState, at now: ContinuousClock.Instant) -> Lookup {
+        let error = state.lastError ?? CredentialError(kind: .network, detail: "no token has been obtained yet")
+        let wait = state.retryAt.map { $0 - now } ?? .seconds(1)
+        return .unavailable(error, retryAfter: max(wait, .seconds(1)))
+    }
+
+    // MARK: Control plane
+
+    /// Keeps the token fresh until cancelled: fetches at start, refreshes at the refresh
+    /// point, retries with backoff, and fetches at once when a request is waiting.
+    func run(client: TokenEndpointClient, resolver: SecretResolver, logger: Logger) async {
+        var logger = logger
+        logger[metadataKey: "tg.credential"] = "\(name)"
+        while !Task.isCancelled {
+            let now = ContinuousClock.now
+            let next = inner.withLockedValue { inner -> TokenState.Next in
+                let next = inner.state.next(at: now)
+                if case .fetch = next { inner.state.fetchStarted() }
+                return next
+            }
+            switch next {
+            case .wait(let deadline):
+                await wake.wait(until: deadline)
+            case .fetch(let kind):
+                let result = await fetch(kind, client: client, resolver: resolver)
+                if Task.isCancelled { return }
+                settle(result, kind: kind, logger: logger)
+            }
+        }
+    }
+
+    private func fetch(_ kind: TokenRequest.Kind, client: TokenEndpointClient, resolver: SecretResolver) async -> Result<IssuedToken, CredentialError> {
+        let secret: Redacted
+        var password: Redacted?
+        do {
+            secret = try resolver.resolve(config.clientSecret)
+            if kind == .password, let reference = config.password { password = try resolver.resolve(reference) }
+        } catch {
+            return .failure(CredentialError(kind: .secretUnavailable, detail: "secret unavailable: \(error.description)"))
+        }
+        let refresh = kind == .refresh ? inner.withLockedValue { $0.state.refreshToken } : nil
+        let request = TokenRequest.make(kind, profile: config, clientSecret: secret, password: password, refreshToken: refresh)
+        return await client.send(request, timeout: config.timeout, caFile: config.caFile)
+    }
+
+    private func settle(_ result: Result<IssuedToken, CredentialError>, kind: TokenRequest.Kind, logger: Logger) {
+        let now = ContinuousClock.now
+        let (outcome, waiters) = inner.withLockedValue { inner -> (Lookup?, [Waiter]) in
+            switch result {
+            case .success(let issued): inner.state.fetchSucceeded(issued, at: now)
+            case .failure(let error): inner.state.fetchFailed(error, kind: kind, at: now, jitter: Double.random(in: 0...1))
+            }
+            let outcome: Lookup?
+            if let token = inner.state.usableToken(at: now) {
+                outcome = .ready(token)
+            } else if inner.state.fetchImminent(at: now) {
+                outcome = nil  // another attempt follows at once (refresh token fell back); keep waiting
+            } else {
+                outcome = Self.refusal(inner.state, at: now)
+            }
+            guard outcome != nil else { return (nil, []) }
+            defer { inner.waiters.removeAll() }
+            return (outcome, inner.waiters)
+        }
+        switch result {
+        case .success(let issued):
+            logger.info("token obtained", metadata: [
+                "grant": "\(kind)", "expires_in": "\(issued.expiresIn.map { "\($0.components.seconds)s" } ?? "absent, assumed \(config.defaultLifetime)")",
+                "scope": "\(issued.scope ?? "-")",
+            ])
+        case .failure(let error):
+            let retry = state.retryAt.map { "\(max(.zero, $0 - now))" } ?? "now"
+            if error.isPermanent {
+                logger.error("token request refused: configuration problem", metadata: ["detail": "\(error.detail)", "retry_in": "\(retry)"])
+            } else {
+                logger.warning("token request failed", metadata: ["detail": "\(error.detail)", "retry_in": "\(retry)"])
+            }
+        }
+        if let outcome {
+            for waiter in waiters { waiter(outcome) }
+        }
+    }
+}
