@@ -1,0 +1,41 @@
+"""A minimal Django project serving django-oauth-toolkit on loopback for TokenGate's
+interop tests. Test-only: fixed secret key, DEBUG off, SQLite at INTEROP_DB."""
+import os
+
+BASE_DIR = os.path.dirname(os.path.abspath(__file__))
+SECRET_KEY = "interop-only-not-a-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "oauth2_provider",
+    "interop",
+]
+MIDDLEWARE = []
+ROOT_URLCONF = "interop.urls"
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("INTEROP_DB", os.path.join(BASE_DIR, "interop.sqlite3")),
+        "OPTIONS": {"timeout": 20},
+    }
+}
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+# django-oauth-toolkit hashes client secrets with the first hasher; Django's default
+# PBKDF2 iteration count costs about half a second of CPU per token request here.
+PASSWORD_HASHERS = ["interop.hashers.FastPBKDF2PasswordHasher"]
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("INTEROP_TOKEN_LIFETIME", "2")),
+    "SCOPES": {
+        "invoices:read": "read invoices",
+        "invoices:write": "write invoices",
+        "contacts": "contacts",
+        "legacy:use": "use the legacy app",
+        "introspection": "introspect tokens",
+    },
+    "DEFAULT_SCOPES": ["invoices:read"],
+    "PKCE_REQUIRED": False,
+}
+LOGGING = {"version": 1, "disable_existing_loggers": True}

@@ -1,0 +1,127 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// django-oauth-toolkit, a real authorization server, run on loopback for interop tests.
+/// `./scripts/test` installs it into `.build-interop/venv` (from `Tests/Interop/requirements.txt`)
+/// and prepares a migrated database; a missing install is a test failure, never a skip.
+struct DjangoOAuthToolkit {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    static var python: String { packageRoot.appendingPathComponent(".build-interop/venv/bin/python").path }
+    static var project: String { packageRoot.appendingPathComponent("Tests/Interop/dot").path }
+    static var template: String { packageRoot.appendingPathComponent(".build-interop/template.sqlite3").path }
+
+    /// The fixtures `setup_interop` creates.
+    static let billingClient = (id: "billing-svc", secret: "interop billing:secret/+%")
+    static let crmClient = (id: "legacy-crm", secret: "interop-crm-secret")
+    static let user = (name: "crm-sync", password: "interop-crm-password")
+    static let resourceServer = (id: "tokengate-rs", secret: "interop-rs-secret")
+    static let caller = (id: "demo-caller", secret: "interop-caller-secret")
+
+    let process: Process
+    let port: Int
+    let directory: TemporaryDirectory
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var tokenURL: String { baseURL + "/o/token/" }
+    var introspectionURL: String { baseURL + "/o/introspect/" }
+
+    struct NotInstalled: Error, CustomStringConvertible {
+        var description: String { "django-oauth-toolkit is not installed in .build-interop/venv: run ./scripts/test (it installs it)" }
+    }
+
+    struct DidNotStart: Error, CustomStringConvertible {
+        var log: String
+        var description: String { "django-oauth-toolkit did not start:\n\(log)" }
+    }
+
+    /// Starts a server with its own copy of the prepared database.
+    static func start(tokenLifetime: Int = 2) async throws -> DjangoOAuthToolkit {
+        guard FileManager.default.isExecutableFile(atPath: python) else { throw NotInstalled() }
+        let directory = try TemporaryDirectory()
+        let database = directory.url.appendingPathComponent("db.sqlite3").path
+        var environment = ProcessInfo.processInfo.environment
+        environment["INTEROP_DB"] = database
+        environment["INTEROP_TOKEN_LIFETIME"] = String(tokenLifetime)
+        if FileManager.default.fileExists(atPath: template) {
+            try FileManager.default.copyItem(atPath: template, toPath: database)
+        } else {
+            for command in [["migrate", "-v", "0"], ["setup_interop"]] {
+                let status = try run([python, "manage.py"] + command, environment: environment)
+                guard status == 0 else { throw DidNotStart(log: "manage.py \(command[0]) exited \(status)") }
+            }
+        }
+        let port = try await freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["manage.py", "runserver", "127.0.0.1:\(port)", "--noreload"]
+        process.currentDirectoryURL = URL(fileURLWithPath: project)
+        process.environment = environment
+        let log = directory.url.appendingPathComponent("server.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        let server = DjangoOAuthToolkit(process: process, port: port, directory: directory)
+        let up = await eventually(within: .seconds(20)) {
+            (try? await RawHTTPConnection.connect(port: port).close()) != nil
+        }
+        guard up else {
+            server.stop()
+            throw DidNotStart(log: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        }
+        return server
+    }
+
+    /// Stops the server with SIGKILL: children of the test process inherit a signal mask
+    /// that blocks SIGTERM, which Django's runserver would then never see.
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        directory.remove()
+    }
+
+    /// Tokens issued so far, by client id.
+    func issuedTokens(for clientID: String) async throws -> Int {
+        let connection = try await RawHTTPConnection.connect(port: port)
+        try await connection.send("GET /interop/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        let response = try await connection.readResponse()
+        await connection.close()
+        let json = response.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] }
+        return (json?["issued"] as? [String: Int])?[clientID] ?? 0
+    }
+
+    /// Asks the server whether `token` is active (RFC 7662, as the resource server client).
+    func introspect(_ token: String) async throws -> [String: Any] {
+        let body = "token=" + (token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? token)
+        let basic = Data("\(Self.resourceServer.id):\(Self.resourceServer.secret)".utf8).base64EncodedString()
+        let connection = try await RawHTTPConnection.connect(port: port)
+        try await connection.send("POST /o/introspect/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic \(basic)\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        let response = try await connection.readResponse()
+        await connection.close()
+        return response.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] } ?? [:]
+    }
+
+    private static func run(_ arguments: [String], environment: [String: String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        process.currentDirectoryURL = URL(fileURLWithPath: project)
+        process.environment = environment
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// A port nothing listens on right now (bound and released).
+    private static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress?.port ?? 0
+        try await channel.close()
+        return port
+    }
+}
