@@ -13,7 +13,7 @@ time by wrk's -d and stops by itself.
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-UPSTREAM, NGINX_PROXY, GATEWAY, ADMIN, SINK = 18080, 18081, 18082, 18083, 18084
+UPSTREAM, NGINX_PROXY, GATEWAY, ADMIN, SINK, IDP, IDP_ECHO = 18080, 18081, 18082, 18083, 18084, 18085, 18086
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -76,11 +76,11 @@ error_log {work}/{name}-error.log warn;
     return subprocess.Popen(["nginx", "-p", work, "-c", conf, "-g", "daemon off;"])
 
 
-def wrk(port, seconds, connections, threads, header=None):
+def wrk(port, seconds, connections, threads, header=None, path="/bench/x"):
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
     if header:
         cmd += ["-H", header]
-    run = subprocess.run(cmd + [f"http://127.0.0.1:{port}/bench/x"], capture_output=True, text=True, timeout=seconds + 30)
+    run = subprocess.run(cmd + [f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, timeout=seconds + 30)
     out = run.stdout
     if "Requests/sec" not in out:
         raise SystemExit(f"wrk failed against port {port}:\n{out}\n{run.stderr}")
@@ -94,9 +94,9 @@ def wrk(port, seconds, connections, threads, header=None):
     return {"rps": rps, "p99_ms": float(p99.group(1)) * scale, "requests": total, "failed": failed}
 
 
-def measure(name, port, pids, args, header=None):
+def measure(name, port, pids, args, header=None, path="/bench/x"):
     before = cpu_seconds(pids)
-    result = wrk(port, args.duration, args.connections, args.threads, header)
+    result = wrk(port, args.duration, args.connections, args.threads, header, path)
     result["cpu_us_per_request"] = (cpu_seconds(pids) - before) / max(result["requests"], 1) * 1e6
     print(f"  {name:<28} {result['rps']:>10.0f} req/s  p99 {result['p99_ms']:>7.2f} ms  "
           f"{result['cpu_us_per_request']:>6.1f} µs CPU/req  failed {result['failed']}", flush=True)
@@ -161,6 +161,10 @@ def main():
     procs = []
     try:
         procs.append(subprocess.Popen([sys.executable, "-c", SINK_CODE, str(SINK)]))
+        # The sandbox authorization server issues the injected token (one-hour lifetime, so
+        # the measured path is the cached token).
+        procs.append(subprocess.Popen([args.binary, "sandbox", "--idp-port", str(IDP), "--echo-port", str(IDP_ECHO)],
+                                      stdout=subprocess.DEVNULL))
         procs.append(start_nginx(work, "upstream", f"""
 worker_processes 1;
 events {{ worker_connections 4096; }}
@@ -199,15 +203,21 @@ http {{
         config = {
             "listeners": {"egress": {"address": f"127.0.0.1:{GATEWAY}"}},
             "admin": {"address": f"127.0.0.1:{ADMIN}"},
+            "credentials": {"bench": {"grant": "client_credentials", "token_url": f"http://127.0.0.1:{IDP}/oauth2/token",
+                                      "client_id": "billing-svc", "client_secret": {"env": "BENCH_CLIENT_SECRET"}}},
             "routes": [{"name": "bench", "listener": "egress", "match": {"path_prefix": "/"},
                         "upstream": f"http://127.0.0.1:{UPSTREAM}/"},
+                       {"name": "inject", "listener": "egress", "match": {"path_prefix": "/inject/"}, "strip_prefix": True,
+                        "upstream": f"http://127.0.0.1:{UPSTREAM}/", "credential": "bench"},
                        {"name": "upload", "listener": "egress", "match": {"path_prefix": "/upload"},
                         "upstream": f"http://127.0.0.1:{SINK}/", "max_body_bytes": 4 << 30}],
         }
         with open(os.path.join(work, "gateway.json"), "w") as f:
             json.dump(config, f)
+        wait_for_port(IDP)
         gateway = subprocess.Popen([args.binary, "run", "--config", os.path.join(work, "gateway.json"), "--log-format", "json",
-                                    "--log-level", "warning"], stderr=open(os.path.join(work, "gateway.log"), "w"))
+                                    "--log-level", "warning"], stderr=open(os.path.join(work, "gateway.log"), "w"),
+                                   env=dict(os.environ, BENCH_CLIENT_SECRET="demo-billing-secret"))
         procs.append(gateway)
         for port in (UPSTREAM, NGINX_PROXY):
             wait_for(port)
@@ -221,26 +231,34 @@ http {{
         print("warm-up")
         wrk(NGINX_PROXY, 2, args.connections, args.threads)
         wrk(GATEWAY, 2, args.connections, args.threads)
-        results = {"nginx": [], "tokengate": []}
+        wrk(GATEWAY, 2, args.connections, args.threads, path="/inject/x")
+        results = {"nginx": [], "tokengate": [], "tokengate_inject": []}
         for round_number in range(1, args.rounds + 1):
             print(f"round {round_number}")
             results["nginx"].append(measure("nginx (fixed bearer)", NGINX_PROXY, nginx_pids, args))
             results["tokengate"].append(measure("tokengate (plain proxy)", GATEWAY, [gateway.pid], args))
+            results["tokengate_inject"].append(measure("tokengate (injected token)", GATEWAY, [gateway.pid], args, path="/inject/x"))
         loaded_rss = memory_kib(gateway.pid, "VmHWM") / 1024
 
         def median(name, key):
             return statistics.median(r[key] for r in results[name])
 
         summary = {}
-        for key, label, better in (("rps", "requests/s", "higher"), ("p99_ms", "p99 latency ms", "lower"),
-                                   ("cpu_us_per_request", "CPU µs/request", "lower")):
-            n, t = median("nginx", key), median("tokengate", key)
-            summary[key] = {"nginx": n, "tokengate": t, "ratio": t / n if n else float("nan")}
+        for key in ("rps", "p99_ms", "cpu_us_per_request"):
+            n = median("nginx", key)
+            summary[key] = {"nginx": n}
+            for variant in ("tokengate", "tokengate_inject"):
+                t = median(variant, key)
+                summary[key][variant] = t
+                summary[key][variant + "_ratio"] = t / n if n else float("nan")
         failed = sum(r["failed"] for rs in results.values() for r in rs)
-        print("\nmedians              nginx     tokengate   tokengate/nginx")
+        print("\nmedians              nginx    plain  plain/nginx   inject  inject/nginx")
         for key, label in (("rps", "requests/s"), ("p99_ms", "p99 ms"), ("cpu_us_per_request", "CPU µs/req")):
-            s = summary[key]
-            print(f"  {label:<14} {s['nginx']:>10.2f} {s['tokengate']:>12.2f} {s['ratio']:>12.2f}")
+            s_ = summary[key]
+            print(f"  {label:<14} {s_['nginx']:>9.2f} {s_['tokengate']:>8.2f} {s_['tokengate_ratio']:>11.2f} "
+                  f"{s_['tokengate_inject']:>8.2f} {s_['tokengate_inject_ratio']:>12.2f}")
+        plain, inject = summary["rps"]["tokengate"], summary["rps"]["tokengate_inject"]
+        print(f"  injection vs plain proxy: {inject / plain:.3f} of the plain path's requests/s")
         print(f"  failed requests: {failed}")
         print(f"\ngateway memory: idle RSS {idle_rss:.1f} MiB, peak RSS after load {loaded_rss:.1f} MiB")
         streaming = None

@@ -92,3 +92,36 @@ struct CommandLineTests {
         await echo.stop()
     }
 }
+
+@Suite("tokengate token")
+struct TokenCommandTests {
+    @Test("describes the token without printing it, prints it with --show-token, exits 1 with the server's error")
+    func tokenCommand() async throws {
+        let idp = try await SandboxAuthorizationServer.start(.demo)
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = try directory.write("gateway.json", """
+        { "listeners": { "egress": { "address": "127.0.0.1:0" } },
+          "credentials": { "billing": { "grant": "client_credentials", "token_url": "\(idp.tokenURL)", "client_id": "billing-svc",
+                                        "client_secret": { "env": "TG_TEST_BILLING_SECRET" }, "scope": "invoices:read" } },
+          "routes": [ { "name": "b", "listener": "egress", "match": { "path_prefix": "/" }, "upstream": "http://127.0.0.1:1", "credential": "billing" } ] }
+        """)
+        let described = try runTokenGate(["token", "billing", "--config", file], environment: ["TG_TEST_BILLING_SECRET": "demo-billing-secret"])
+        #expect(described.status == 0, "\(described.stderr)")
+        #expect(described.stdout.contains("token_type: Bearer"))
+        #expect(described.stdout.contains("scope:      invoices:read"))
+        #expect(described.stdout.contains("expires_in: 3600 s"))
+        let first = try #require(idp.issuedAccessTokens.first)
+        #expect(!described.stdout.contains(first) && !described.stderr.contains(first))
+
+        let shown = try runTokenGate(["token", "billing", "--config", file, "--show-token"], environment: ["TG_TEST_BILLING_SECRET": "demo-billing-secret"])
+        let second = try #require(idp.issuedAccessTokens.last)
+        #expect(shown.stdout.split(separator: "\n").last.map(String.init) == second)
+
+        let refused = try runTokenGate(["token", "billing", "--config", file], environment: ["TG_TEST_BILLING_SECRET": "wrong"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("token endpoint answered 401 invalid_client"))
+        #expect(!refused.stderr.contains("wrong"))
+        await idp.stop()
+    }
+}

@@ -245,7 +245,11 @@ struct GatewayConfigDecoder {
             diagnostics.error(path.key("header_scheme"), "expected a string, got \(other.typeName)")
         }
         let headerName = block.string("header_name") ?? "Authorization"
-        if !HeaderName.isValid(headerName) { diagnostics.error(path.key("header_name"), "is not a valid header name") }
+        if !HeaderName.isValid(headerName) {
+            diagnostics.error(path.key("header_name"), "is not a valid header name")
+        } else if HeaderKind.of(headerName) != .other {
+            diagnostics.error(path.key("header_name"), "\(headerName) frames or routes the request; it cannot carry a credential")
+        }
         guard let grant, let tokenURL, let clientID, let clientSecret else { return nil }
         return CredentialProfileConfig(
             name: name, grant: grant, tokenURL: tokenURL, clientID: clientID, clientSecret: clientSecret,

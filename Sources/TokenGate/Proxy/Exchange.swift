@@ -55,8 +55,14 @@ final class Exchange {
 
     /// Puts `token` into the upstream request, replacing any earlier one.
     func inject(_ token: TokenState.Token, header: String) {
+        // The planner already dropped the client's own header of this name, so the first
+        // injection only adds; a retry replaces the refused token.
+        if injectedToken == nil {
+            plan.upstreamHead.headers.add(name: header, value: token.headerValue.revealed)
+        } else {
+            plan.upstreamHead.headers.replaceOrAdd(name: header, value: token.headerValue.revealed)
+        }
         injectedToken = token.value
-        plan.upstreamHead.headers.replaceOrAdd(name: header, value: token.headerValue.revealed)
     }
 
     enum Timeout {

@@ -42,8 +42,13 @@ enum HeaderKind {
 
 /// The facts the gateway needs from a request's header fields, gathered in one pass.
 struct RequestHeaderScan {
-    var hostValues: [String] = []
-    var contentLengths: [String] = []
+    /// The first `Host` value and how many `Host` fields there were.
+    var host: String?
+    var hostCount = 0
+    /// The first `Content-Length` value (of possibly comma-separated ones), and whether
+    /// every other value agreed with it.
+    var contentLength: String?
+    var contentLengthsAgree = true
     var transferCodings: [String] = []
     /// Lower-cased field names listed in `Connection` (minus ones it may not remove).
     var connectionTokens: [String] = []
@@ -61,8 +66,15 @@ struct RequestHeaderScan {
     init(_ headers: HTTPHeaders) {
         for (name, value) in headers {
             switch HeaderKind.of(name) {
-            case .host: hostValues.append(value)
-            case .contentLength: contentLengths.append(contentsOf: Self.commaSeparated(value))
+            case .host:
+                hostCount += 1
+                if host == nil { host = value }
+            case .contentLength:
+                // Plain values are the common case: no splitting, no allocation.
+                let values = value.utf8.contains(UInt8(ascii: ",")) ? Self.commaSeparated(value) : [value]
+                for length in values {
+                    if let first = contentLength { contentLengthsAgree = contentLengthsAgree && first == length } else { contentLength = length }
+                }
             case .transferEncoding: transferCodings.append(contentsOf: Self.commaSeparated(value))
             case .connection:
                 for token in Self.commaSeparated(value) {

@@ -109,10 +109,9 @@ struct RequestPlanner {
     /// Body framing per RFC 9112 §6: refuses requests whose length two parsers could read
     /// differently (the basis of request smuggling).
     static func framing(_ scan: RequestHeaderScan, version: HTTPVersion) -> Result<(contentLength: Int?, chunked: Bool), GatewayError> {
-        let lengths = scan.contentLengths
         let codings = scan.transferCodings
         if !codings.isEmpty {
-            if !lengths.isEmpty {
+            if scan.contentLength != nil {
                 return .failure(.badRequest("both Content-Length and Transfer-Encoding are present"))
             }
             guard version == .http1_1 else {
@@ -123,8 +122,8 @@ struct RequestPlanner {
             }
             return .success((nil, true))
         }
-        guard let first = lengths.first else { return .success((nil, false)) }
-        guard lengths.allSatisfy({ $0 == first }), first.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+        guard let first = scan.contentLength else { return .success((nil, false)) }
+        guard scan.contentLengthsAgree, !first.isEmpty, first.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
               first.utf8.count <= 18, let length = Int(first) else {
             return .failure(.badRequest("conflicting or invalid Content-Length"))
         }
@@ -143,10 +142,9 @@ struct RequestPlanner {
     /// The request's authority: the Host header, which must be present once (HTTP/1.1) and
     /// agree with an absolute-form target's authority.
     static func authority(_ scan: RequestHeaderScan, _ head: HTTPRequestHead) -> Result<String, GatewayError> {
-        let hosts = scan.hostValues
-        if hosts.count > 1 { return .failure(.badRequest("more than one Host header")) }
+        if scan.hostCount > 1 { return .failure(.badRequest("more than one Host header")) }
         let absolute = originForm(ofAbsolute: head.uri)
-        if let host = hosts.first {
+        if let host = scan.host {
             if let absolute, !absolute.authority.caseInsensitiveEquals(host) {
                 return .failure(.badRequest("Host header disagrees with the request target"))
             }

@@ -1,0 +1,39 @@
+import ArgumentParser
+import TokenGateSandbox
+import UnixSignals
+
+/// `tokengate sandbox`: the development authorization server and echo upstream on their
+/// own, for trying configurations by hand and for the benchmarks. Never part of `run`.
+struct Sandbox: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the development authorization server and echo upstream (not for production)."
+    )
+
+    @Option(name: .long, help: "Port of the sandbox authorization server.")
+    var idpPort = 9000
+
+    @Option(name: .long, help: "Port of the echo upstream.")
+    var echoPort = 3000
+
+    @Option(name: .long, help: "Lifetime of issued access tokens, in seconds.")
+    var tokenLifetime = 3600
+
+    func run() async throws {
+        var configuration = SandboxAuthorizationServer.Configuration.demo
+        configuration.accessTokenLifetime = .seconds(tokenLifetime)
+        let idp = try await SandboxAuthorizationServer.start(configuration, port: idpPort)
+        let echo = try await EchoUpstream.start(port: echoPort)
+        print("sandbox authorization server: \(idp.tokenURL) (introspection \(idp.introspectionURL))")
+        print("echo upstream:                http://127.0.0.1:\(echo.port)/")
+        print("clients: billing-svc / demo-billing-secret, legacy-crm / demo-crm-secret, tokengate-rs / demo-introspection-secret, demo-caller / demo-caller-secret")
+        print("Ctrl-C stops it.")
+        await waitForTermination()
+        await echo.stop()
+        await idp.stop()
+    }
+}
+
+/// Returns on SIGINT or SIGTERM.
+func waitForTermination() async {
+    for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { return }
+}
