@@ -247,7 +247,7 @@ struct GatewayConfigDecoder {
         let headerName = block.string("header_name") ?? "Authorization"
         if !HeaderName.isValid(headerName) {
             diagnostics.error(path.key("header_name"), "is not a valid header name")
-        } else if HeaderKind.of(headerName) != .other {
+        } else if ![.other, .authorization].contains(HeaderKind.of(headerName)) {
             diagnostics.error(path.key("header_name"), "\(headerName) frames or routes the request; it cannot carry a credential")
         }
         guard let grant, let tokenURL, let clientID, let clientSecret else { return nil }

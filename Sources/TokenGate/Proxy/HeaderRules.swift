@@ -3,7 +3,7 @@ import NIOHTTP1
 /// What a header field means to the gateway. Classified once per field, by length first
 /// and then a case-insensitive compare, so the hot path never lower-cases or hashes names.
 enum HeaderKind {
-    case host, contentLength, transferEncoding, connection, expect
+    case host, contentLength, transferEncoding, connection, expect, authorization
     /// Hop-by-hop (RFC 9110 §7.6.1) other than those above: never forwarded either way.
     case hopByHop
     case xForwardedFor, xForwardedProto, xForwardedHost
@@ -24,6 +24,7 @@ enum HeaderKind {
         case 10:
             if name.caseInsensitiveEquals("connection") { return .connection }
             if name.caseInsensitiveEquals("keep-alive") { return .hopByHop }
+        case 13: if name.caseInsensitiveEquals("authorization") { return .authorization }
         case 14: if name.caseInsensitiveEquals("content-length") { return .contentLength }
         case 15: if name.caseInsensitiveEquals("x-forwarded-for") { return .xForwardedFor }
         case 16:
@@ -58,6 +59,7 @@ struct RequestHeaderScan {
     var forwardedFor: [String] = []
     var forwardedProto: String?
     var forwardedHost: String?
+    var authorization: [String] = []
 
     /// Fields a `Connection` header may not make the gateway drop: removing them would
     /// break framing or routing rather than remove a hop-by-hop extension.
@@ -86,6 +88,7 @@ struct RequestHeaderScan {
             case .xForwardedFor: forwardedFor.append(value)
             case .xForwardedProto: forwardedProto = forwardedProto ?? value
             case .xForwardedHost: forwardedHost = forwardedHost ?? value
+            case .authorization: authorization.append(value)
             case .hopByHop, .otherForwarding, .other: break
             }
         }

@@ -214,7 +214,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if plan.expectsContinue, let context {
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
             }
-            authorizeAndConnect(exchange)
+            admit(exchange)
         }
     }
 
@@ -278,10 +278,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context?.close(promise: nil)
             return
         }
-        let keepAlive = exchange.requestEnded && exchange.plan.clientKeepAlive && !closeAfterExchange
+        // A request without a body can stay on its connection even if its `.end` is still
+        // to come (it is read and dropped); one with a body not yet read cannot.
+        let requestDone = exchange.requestEnded || !exchange.plan.hasBody
+        let keepAlive = requestDone && exchange.plan.clientKeepAlive && !closeAfterExchange
         let written = respond(with: answer, version: exchange.clientVersion, keepAlive: keepAlive)
         if keepAlive {
-            finishedExchange(keepAlive: true)
+            if exchange.requestEnded {
+                finishedExchange(keepAlive: true)
+            } else {
+                exchangeTimer?.clear()
+                state = .discarding
+            }
         } else {
             exchangeTimer?.clear()
             closeAfter(written)

@@ -16,6 +16,8 @@ struct ForwardPlan {
     /// Safe to send again on a fresh connection if a pooled one turns out to be dead:
     /// an idempotent method without a body.
     let isReplayable: Bool
+    /// The caller's bearer token, on routes that validate one.
+    let bearer: BearerCredential
 
     var hasBody: Bool { isChunked || (contentLength ?? 0) > 0 }
 }
@@ -76,9 +78,16 @@ struct RequestPlanner {
                 continue
             case .otherForwarding:
                 if !trusted { continue }
+            case .authorization:
+                // Replaced by an injected credential; withheld from the upstream on a validating
+                // route unless it asks for it.
+                if let credentialHeader = route.credentialHeaderName, name.caseInsensitiveEquals(credentialHeader) { continue }
+                if let validation = route.validation, !validation.rules.forwardAuthorization { continue }
             case .other:
                 if scan.isConnectionListed(name) { continue }
                 if let credentialHeader = route.credentialHeaderName, name.caseInsensitiveEquals(credentialHeader) { continue }
+                // Identity headers come only from the gateway, never from the client.
+                if let validation = route.validation, validation.isIdentityLookalike(name) { continue }
             }
             headers.add(name: name, value: value)
         }
@@ -102,7 +111,9 @@ struct RequestPlanner {
             isChunked: framing.chunked,
             expectsContinue: scan.expectsContinue && head.version == .http1_1,
             clientKeepAlive: scan.keepAlive(version: head.version),
-            isReplayable: idempotent && !framing.chunked && (framing.contentLength ?? 0) == 0
+            isReplayable: idempotent && !framing.chunked && (framing.contentLength ?? 0) == 0,
+            bearer: route.validation == nil ? .absent
+                : BearerCredential.extract(authorization: scan.authorization, queryHasAccessToken: BearerCredential.queryHasAccessToken(target.query))
         ))
     }
 

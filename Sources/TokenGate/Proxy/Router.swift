@@ -19,6 +19,37 @@ struct UpstreamEndpoint: Sendable {
     let serverHostname: String?
 }
 
+/// A route's inbound validation at run time: its rules, its introspection profile, and the
+/// identity header names in the form used to strip look-alikes sent by clients.
+struct RouteValidation: Sendable {
+    let rules: InboundValidationConfig
+    let profile: IntrospectionProfile
+    /// Identity header names lower-cased with `_` as `-`: a client's `X_Auth_Subject`
+    /// (which some servers treat as `X-Auth-Subject`) is removed like `x-auth-subject`.
+    let identityKeys: [String]
+
+    init(rules: InboundValidationConfig, profile: IntrospectionProfile) {
+        self.rules = rules
+        self.profile = profile
+        self.identityKeys = rules.identityHeaders.map { Self.key($0.header) }
+    }
+
+    static func key(_ name: String) -> String {
+        String(decoding: name.utf8.map { $0 == UInt8(ascii: "_") ? UInt8(ascii: "-") : ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) }, as: UTF8.self)
+    }
+
+    /// Whether a client's header could be mistaken for an identity header.
+    func isIdentityLookalike(_ name: String) -> Bool {
+        let count = name.utf8.count
+        return identityKeys.contains { key in
+            key.utf8.count == count && zip(key.utf8, name.utf8).allSatisfy { expected, byte in
+                let normal = byte == UInt8(ascii: "_") ? UInt8(ascii: "-") : (byte >= 65 && byte <= 90 ? byte | 0x20 : byte)
+                return normal == expected
+            }
+        }
+    }
+}
+
 /// A route compiled for the hot path: everything a request needs, precomputed.
 struct ProxyRoute: Sendable {
     let config: RouteConfig
@@ -30,6 +61,8 @@ struct ProxyRoute: Sendable {
     let upstreamAuthority: String
     /// The credential profile whose token this route injects.
     let credential: CredentialProfile?
+    /// Inbound token validation, when the route requires it.
+    let validation: RouteValidation?
 
     var name: String { config.name }
 

@@ -16,14 +16,14 @@ final class ConfigSnapshot: Sendable {
     /// validation cannot see without doing the work (a CA file that is not a PEM bundle).
     /// `profiles` are the live credential profiles by name (they outlive snapshots, so a
     /// reload can keep their tokens).
-    init(_ loaded: LoadedConfig, profiles: [String: CredentialProfile] = [:]) throws(ConfigurationError) {
+    init(
+        _ loaded: LoadedConfig, profiles: [String: CredentialProfile] = [:], introspection: [String: IntrospectionProfile] = [:]
+    ) throws(ConfigurationError) {
         self.loaded = loaded
         var problems: [ConfigIssue] = []
         var contexts: [UpstreamEndpoint.Key: NIOSSLContext] = [:]
         var routesByListener: [String: [ProxyRoute]] = [:]
         for (position, route) in loaded.config.routes.enumerated() {
-            // Until inbound validation is built, a route that asks for it is refused:
-            // forwarding it unchecked would break the promise its config makes.
             var profile: CredentialProfile?
             if let name = route.credential {
                 profile = profiles[name]
@@ -31,8 +31,13 @@ final class ConfigSnapshot: Sendable {
                     problems.append(ConfigIssue(.error, ConfigPath.root.key("routes").index(position).key("credential"), "credential profile \"\(name)\" is not running"))
                 }
             }
-            if route.validate != nil {
-                problems.append(ConfigIssue(.error, ConfigPath.root.key("routes").index(position).key("validate"), "inbound validation is not available in this version"))
+            var validation: RouteValidation?
+            if let rules = route.validate {
+                if let profile = introspection[rules.introspection] {
+                    validation = RouteValidation(rules: rules, profile: profile)
+                } else {
+                    problems.append(ConfigIssue(.error, ConfigPath.root.key("routes").index(position).key("validate").key("introspection"), "introspection profile \"\(rules.introspection)\" is not running"))
+                }
             }
             let upstream = route.upstream
             let key = UpstreamEndpoint.Key(
@@ -66,7 +71,8 @@ final class ConfigSnapshot: Sendable {
                 responseHeaderTimeout: TimeAmount(route.timeouts.responseHeader),
                 idleTimeout: TimeAmount(route.timeouts.idle),
                 upstreamAuthority: upstream.authority,
-                credential: profile
+                credential: profile,
+                validation: validation
             ))
         }
         if !problems.isEmpty {

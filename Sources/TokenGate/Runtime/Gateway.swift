@@ -25,6 +25,7 @@ public final class Gateway: Sendable {
     /// by `shutdown`.
     private let controlPlane: Task<Void, Never>
     private let profiles: [String: CredentialProfile]
+    private let introspection: [String: IntrospectionProfile]
 
     /// Binds every listener of `loaded` and the admin listener. If any address cannot be
     /// bound, nothing stays bound and the error says which listener failed.
@@ -37,7 +38,9 @@ public final class Gateway: Sendable {
     ) async throws -> Gateway {
         var profiles: [String: CredentialProfile] = [:]
         for profile in loaded.config.credentials { profiles[profile.name] = CredentialProfile(profile) }
-        let snapshot = try ConfigSnapshot(loaded, profiles: profiles)
+        var introspection: [String: IntrospectionProfile] = [:]
+        for profile in loaded.config.introspection { introspection[profile.name] = IntrospectionProfile(profile) }
+        let snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection)
         let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let snapshots = SnapshotStore(snapshot)
         let pools = UpstreamPools(group: group)
@@ -63,17 +66,22 @@ public final class Gateway: Sendable {
             let httpClient = TokenEndpointClient.makeHTTPClient(eventLoopGroup: group)
             let client = TokenEndpointClient(http: httpClient)
             let running = Array(profiles.values)
+            let introspecting = Array(introspection.values)
+            let introspectionClient = IntrospectionClient(http: httpClient)
             let controlPlane = Task {
                 await withDiscardingTaskGroup { tasks in
                     for profile in running {
                         tasks.addTask { await profile.run(client: client, resolver: resolver, logger: logger) }
+                    }
+                    for profile in introspecting {
+                        tasks.addTask { await profile.run(client: introspectionClient, resolver: resolver, logger: logger) }
                     }
                 }
             }
             let gateway = Gateway(
                 snapshots: snapshots, group: group, ownsGroup: eventLoopGroup == nil, pools: pools, tracker: tracker,
                 serverChannels: bound, adminChannel: admin, logger: logger, ready: ready,
-                httpClient: httpClient, controlPlane: controlPlane, profiles: profiles
+                httpClient: httpClient, controlPlane: controlPlane, profiles: profiles, introspection: introspection
             )
             ready.withLockedValue { $0 = true }
             for (name, channel) in bound {
@@ -91,8 +99,10 @@ public final class Gateway: Sendable {
     private init(
         snapshots: SnapshotStore, group: MultiThreadedEventLoopGroup, ownsGroup: Bool, pools: UpstreamPools,
         tracker: ConnectionTracker, serverChannels: [String: any Channel], adminChannel: any Channel, logger: Logger,
-        ready: NIOLockedValueBox<Bool>, httpClient: HTTPClient, controlPlane: Task<Void, Never>, profiles: [String: CredentialProfile]
+        ready: NIOLockedValueBox<Bool>, httpClient: HTTPClient, controlPlane: Task<Void, Never>, profiles: [String: CredentialProfile],
+        introspection: [String: IntrospectionProfile]
     ) {
+        self.introspection = introspection
         self.httpClient = httpClient
         self.controlPlane = controlPlane
         self.profiles = profiles
@@ -116,6 +126,9 @@ public final class Gateway: Sendable {
     /// The live state of a credential profile (tests, status).
     func credentialProfile(named name: String) -> CredentialProfile? { profiles[name] }
 
+    /// The live state of an introspection profile (tests, status).
+    func introspectionProfile(named name: String) -> IntrospectionProfile? { introspection[name] }
+
     /// The version label of the configuration being served.
     public var configVersion: String { snapshots.current.version }
 
@@ -135,6 +148,7 @@ public final class Gateway: Sendable {
             logger.warning("grace period over, closing connections", metadata: ["connections": "\(tracker.count)"])
             tracker.closeAll()
         }
+        for profile in introspection.values { profile.finish() }
         controlPlane.cancel()
         await controlPlane.value
         try? await httpClient.shutdown()

@@ -1,0 +1,137 @@
+/// The bearer token a request carries (RFC 6750 §2.1), as the planner found it.
+enum BearerCredential: Equatable {
+    case absent
+    case token(String)
+    /// An `Authorization: Bearer` header that is not a valid b64token, or more than one
+    /// `Authorization` header, or a token both in the header and the query.
+    case malformed(String)
+
+    /// Reads the `Authorization` values and whether the query carries `access_token`.
+    static func extract(authorization: [String], queryHasAccessToken: Bool) -> BearerCredential {
+        guard let value = authorization.first else { return .absent }
+        if authorization.count > 1 { return .malformed("more than one Authorization header") }
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard let scheme = parts.first, String(scheme).caseInsensitiveEquals("bearer") else {
+            // Another scheme (Basic, …) carries no bearer token.
+            return .absent
+        }
+        if queryHasAccessToken { return .malformed("the token is in both the Authorization header and the query") }
+        guard parts.count == 2 else { return .malformed("the Bearer token is empty") }
+        let token = String(parts[1]).trimmingCharacters(in: " ")
+        guard isB64Token(token) else { return .malformed("the Bearer token is not a valid token68 value") }
+        return .token(token)
+    }
+
+    /// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+    static func isB64Token(_ text: String) -> Bool {
+        var sawPadding = false
+        var count = 0
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "="):
+                sawPadding = true
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"):
+                if sawPadding { return false }
+                count += 1
+            default:
+                return false
+            }
+        }
+        return count > 0
+    }
+
+    /// Whether a query string has an `access_token` parameter.
+    static func queryHasAccessToken(_ query: String?) -> Bool {
+        guard let query else { return false }
+        return query.split(separator: "&").contains { $0 == "access_token" || $0.hasPrefix("access_token=") }
+    }
+}
+
+/// A route's inbound rules applied to an introspection answer, on every request (cache
+/// hit or not), so an answer cached for a lenient route never passes a stricter one.
+enum InboundPolicy {
+    /// The identity headers to send upstream, or the RFC 6750 refusal.
+    static func evaluate(_ claims: IntrospectionClaims, _ rules: InboundValidationConfig, route: String, now: Int) -> Result<[(name: String, value: String)], GatewayError> {
+        guard claims.active else {
+            return .failure(invalidToken(rules, route: route, detail: "the token is not active"))
+        }
+        if let expiresAt = claims.expiresAt, expiresAt <= now {
+            return .failure(invalidToken(rules, route: route, detail: "the token has expired"))
+        }
+        if let audience = rules.audience, !claims.audiences.contains(audience) {
+            return .failure(invalidToken(rules, route: route, detail: "the token is not for this audience"))
+        }
+        if let issuer = rules.issuer, claims.issuer != issuer {
+            return .failure(invalidToken(rules, route: route, detail: "the token is from another issuer"))
+        }
+        let granted = claims.scopes
+        if !rules.requiredScopes.allSatisfy({ required in granted.contains { $0 == required } }) {
+            let needed = rules.requiredScopes.joined(separator: " ")
+            return .failure(GatewayError(
+                status: .forbidden, code: "insufficient_scope", detail: "the token lacks a required scope (\(needed))", route: route,
+                headers: [("WWW-Authenticate", challenge(rules.realm, error: "insufficient_scope", scope: needed))]
+            ))
+        }
+        var identity: [(name: String, value: String)] = []
+        for (header, claim) in rules.identityHeaders {
+            if let value = claims.value(of: claim) {
+                identity.append((header, sanitized(value)))
+            }
+        }
+        return .success(identity)
+    }
+
+    /// 401 for a request without a bearer token: a bare challenge (RFC 6750 §3.1).
+    static func missingToken(_ rules: InboundValidationConfig, route: String) -> GatewayError {
+        GatewayError(
+            status: .unauthorized, code: "unauthorized", detail: "a bearer token is required", route: route,
+            headers: [("WWW-Authenticate", challenge(rules.realm, error: nil, scope: nil))]
+        )
+    }
+
+    static func invalidToken(_ rules: InboundValidationConfig, route: String, detail: String) -> GatewayError {
+        GatewayError(
+            status: .unauthorized, code: "invalid_token", detail: detail, route: route,
+            headers: [("WWW-Authenticate", challenge(rules.realm, error: "invalid_token", scope: nil))]
+        )
+    }
+
+    static func invalidRequest(_ rules: InboundValidationConfig, route: String, detail: String) -> GatewayError {
+        GatewayError(
+            status: .badRequest, code: "invalid_request", detail: detail, route: route,
+            headers: [("WWW-Authenticate", challenge(rules.realm, error: "invalid_request", scope: nil))]
+        )
+    }
+
+    /// Fail closed: the endpoint could not answer and nothing was cached. 503, not 401,
+    /// so clients keep their (probably good) tokens and retry.
+    static func unavailable(_ error: IntrospectionError, route: String) -> GatewayError {
+        GatewayError(
+            status: .serviceUnavailable, code: "introspection_unavailable", detail: "the token could not be checked right now",
+            route: route, headers: [("Retry-After", "5")]
+        )
+    }
+
+    /// `Bearer realm="…"[, error="…"][, scope="…"]`.
+    static func challenge(_ realm: String, error: String?, scope: String?) -> String {
+        var value = "Bearer realm=\(quoted(realm))"
+        if let error { value += ", error=\(quoted(error))" }
+        if let scope { value += ", scope=\(quoted(scope))" }
+        return value
+    }
+
+    private static func quoted(_ text: String) -> String {
+        var out = "\""
+        for character in text where character.isASCII && !(character.asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? true) {
+            if character == "\"" || character == "\\" { out.append("\\") }
+            out.append(character)
+        }
+        return out + "\""
+    }
+
+    /// Claim values end up in header values: drop control characters (CR/LF would split a header).
+    static func sanitized(_ value: String) -> String {
+        String(String.UnicodeScalarView(value.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
+    }
+}

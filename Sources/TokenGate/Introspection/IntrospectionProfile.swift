@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Crypto
+import Logging
+import NIOConcurrencyHelpers
+
+/// One introspection profile at run time: its bounded cache of answers and the calls in
+/// flight. Requests read the cache under a short lock; a miss joins the call already in
+/// flight for that token or queues one, so however many requests carry a token at once,
+/// the endpoint sees one call.
+final class IntrospectionProfile: Sendable {
+    enum Lookup: Sendable {
+        case answer(IntrospectionClaims)
+        case failed(IntrospectionError)
+        case pending
+    }
+
+    typealias Waiter = @Sendable (Lookup) -> Void
+
+    /// The cache key: SHA-256 of profile name and token, so no raw token is held as a key.
+    struct Key: Hashable, Sendable {
+        let digest: SHA256.Digest
+    }
+
+    private struct Inner {
+        var cache: LRUCache<Key, IntrospectionClaims>
+        var inFlight: [Key: [Waiter]] = [:]
+        var hits = 0
+        var misses = 0
+    }
+
+    let config: IntrospectionProfileConfig
+    private let inner: NIOLockedValueBox<Inner>
+    private let queue: AsyncStream<(Key, String)>
+    private let enqueue: AsyncStream<(Key, String)>.Continuation
+
+    init(_ config: IntrospectionProfileConfig) {
+        self.config = config
+        self.inner = NIOLockedValueBox(Inner(cache: LRUCache(capacity: config.maxEntries)))
+        (queue, enqueue) = AsyncStream.makeStream(of: (Key, String).self)
+    }
+
+    var name: String { config.name }
+
+    func key(for token: String) -> Key {
+        var hasher = SHA256()
+        hasher.update(data: Array(name.utf8))
+        hasher.update(data: [0])
+        hasher.update(data: Array(token.utf8))
+        return Key(digest: hasher.finalize())
+    }
+
+    /// A cached answer, or `.pending` with `waiter` called once the call settles.
+    func lookup(_ token: String, at now: ContinuousClock.Instant = .now, waiter: @escaping Waiter) -> Lookup {
+        let key = key(for: token)
+        enum Step { case hit(IntrospectionClaims), join, start }
+        let step = inner.withLockedValue { inner -> Step in
+            if let claims = inner.cache.value(for: key, at: now) {
+                inner.hits += 1
+                return .hit(claims)
+            }
+            inner.misses += 1
+            if inner.inFlight[key] != nil {
+                inner.inFlight[key]?.append(waiter)
+                return .join
+            }
+            inner.inFlight[key] = [waiter]
+            return .start
+        }
+        switch step {
+        case .hit(let claims):
+            return .answer(claims)
+        case .start:
+            enqueue.yield((key, token))
+            return .pending
+        case .join:
+            return .pending
+        }
+    }
+
+    /// The cached answer for a token, if any (the hot path, no waiter needed).
+    func cached(_ token: String, at now: ContinuousClock.Instant = .now) -> IntrospectionClaims? {
+        let key = key(for: token)
+        return inner.withLockedValue { inner in
+            let claims = inner.cache.value(for: key, at: now)
+            if claims != nil { inner.hits += 1 }
+            return claims
+        }
+    }
+
+    var statistics: (size: Int, hits: Int, misses: Int, evictions: Int) {
+        inner.withLockedValue { ($0.cache.count, $0.hits, $0.misses, $0.cache.evictions) }
+    }
+
+    /// Serves queued calls until cancelled.
+    func run(client: IntrospectionClient, resolver: SecretResolver, logger: Logger) async {
+        var configured = logger
+        configured[metadataKey: "tg.introspection"] = "\(name)"
+        let logger = configured
+        await withDiscardingTaskGroup { group in
+            for await (key, token) in queue {
+                group.addTask { await self.call(key, token, client: client, resolver: resolver, logger: logger) }
+            }
+        }
+    }
+
+    /// Stops `run` (its stream ends).
+    func finish() {
+        enqueue.finish()
+    }
+
+    private func call(_ key: Key, _ token: String, client: IntrospectionClient, resolver: SecretResolver, logger: Logger) async {
+        let result: Result<IntrospectionClaims, IntrospectionError>
+        do {
+            let secret = try resolver.resolve(config.clientSecret)
+            result = await client.introspect(token, profile: config, clientSecret: secret)
+        } catch {
+            result = .failure(IntrospectionError(description: "introspection client secret unavailable: \(error.description)"))
+        }
+        let now = ContinuousClock.now
+        let waiters = inner.withLockedValue { inner -> [Waiter] in
+            if case .success(let claims) = result {
+                inner.cache.set(claims, for: key, expires: now + ttl(claims))
+            }
+            return inner.inFlight.removeValue(forKey: key) ?? []
+        }
+        switch result {
+        case .success(let claims):
+            for waiter in waiters { waiter(.answer(claims)) }
+        case .failure(let error):
+            logger.warning("introspection failed", metadata: ["detail": "\(error.description)"])
+            for waiter in waiters { waiter(.failed(error)) }
+        }
+    }
+
+    /// How long an answer is reused: `min(exp - now, max_ttl)` for an active token (never
+    /// past `exp`), `negative_ttl` for an inactive one.
+    func ttl(_ claims: IntrospectionClaims) -> Duration {
+        guard claims.active else { return config.negativeTTL }
+        guard let expiresAt = claims.expiresAt else { return config.maxTTL }
+        let remaining = Duration.seconds(expiresAt - WallClock.secondsSinceEpoch())
+        return max(.zero, min(remaining, config.maxTTL))
+    }
+}
+
+/// Seconds since the epoch, for comparing with `exp` claims.
+enum WallClock {
+    static func secondsSinceEpoch() -> Int {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int(spec.tv_sec)
+    }
+}
