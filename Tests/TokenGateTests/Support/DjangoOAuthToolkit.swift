@@ -125,3 +125,31 @@ struct DjangoOAuthToolkit {
         return port
     }
 }
+
+extension DjangoOAuthToolkit {
+    /// A client-credentials token for `client`, straight from the server.
+    func clientCredentialsToken(_ client: (id: String, secret: String), scope: String) async throws -> String {
+        let json = try await post("/o/token/", "grant_type=client_credentials&scope=" + (scope.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? scope), client: client)
+        guard let token = json["access_token"] as? String else { throw DidNotStart(log: "no token: \(json)") }
+        return token
+    }
+
+    /// Revokes a token (RFC 7009) as the client it was issued to.
+    func revoke(_ token: String, client: (id: String, secret: String)) async throws {
+        _ = try await post("/o/revoke_token/", "token=" + token, client: client)
+    }
+
+    private func post(_ path: String, _ body: String, client: (id: String, secret: String)) async throws -> [String: Any] {
+        func escape(_ text: String) -> String {
+            var allowed = CharacterSet.alphanumerics
+            allowed.insert(charactersIn: "-._*")
+            return (text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text).replacingOccurrences(of: "%20", with: "+")
+        }
+        let basic = Data("\(escape(client.id)):\(escape(client.secret))".utf8).base64EncodedString()
+        let connection = try await RawHTTPConnection.connect(port: port)
+        try await connection.send("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic \(basic)\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        let response = try await connection.readResponse()
+        await connection.close()
+        return response.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] } ?? [:]
+    }
+}
