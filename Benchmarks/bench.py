@@ -203,12 +203,17 @@ http {{
         config = {
             "listeners": {"egress": {"address": f"127.0.0.1:{GATEWAY}"}},
             "admin": {"address": f"127.0.0.1:{ADMIN}"},
+            "introspection": {"bench": {"url": f"http://127.0.0.1:{IDP}/oauth2/introspect", "client_id": "tokengate-rs",
+                                        "client_secret": {"env": "BENCH_RS_SECRET"}}},
             "credentials": {"bench": {"grant": "client_credentials", "token_url": f"http://127.0.0.1:{IDP}/oauth2/token",
                                       "client_id": "billing-svc", "client_secret": {"env": "BENCH_CLIENT_SECRET"}}},
             "routes": [{"name": "bench", "listener": "egress", "match": {"path_prefix": "/"},
                         "upstream": f"http://127.0.0.1:{UPSTREAM}/"},
                        {"name": "inject", "listener": "egress", "match": {"path_prefix": "/inject/"}, "strip_prefix": True,
                         "upstream": f"http://127.0.0.1:{UPSTREAM}/", "credential": "bench"},
+                       {"name": "validate", "listener": "egress", "match": {"path_prefix": "/validate/"}, "strip_prefix": True,
+                        "upstream": f"http://127.0.0.1:{UPSTREAM}/",
+                        "validate": {"introspection": "bench", "required_scopes": ["legacy:use"]}},
                        {"name": "upload", "listener": "egress", "match": {"path_prefix": "/upload"},
                         "upstream": f"http://127.0.0.1:{SINK}/", "max_body_bytes": 4 << 30}],
         }
@@ -217,7 +222,8 @@ http {{
         wait_for_port(IDP)
         gateway = subprocess.Popen([args.binary, "run", "--config", os.path.join(work, "gateway.json"), "--log-format", "json",
                                     "--log-level", "warning"], stderr=open(os.path.join(work, "gateway.log"), "w"),
-                                   env=dict(os.environ, BENCH_CLIENT_SECRET="demo-billing-secret"))
+                                   env=dict(os.environ, BENCH_CLIENT_SECRET="demo-billing-secret",
+                                            BENCH_RS_SECRET="demo-introspection-secret"))
         procs.append(gateway)
         for port in (UPSTREAM, NGINX_PROXY):
             wait_for(port)
@@ -231,32 +237,40 @@ http {{
         print("warm-up")
         wrk(NGINX_PROXY, 2, args.connections, args.threads)
         wrk(GATEWAY, 2, args.connections, args.threads)
+        caller_token = json.loads(subprocess.run(
+            ["curl", "-s", "-u", "demo-caller:demo-caller-secret", "-d", "grant_type=client_credentials",
+             f"http://127.0.0.1:{IDP}/oauth2/token"], capture_output=True, text=True, timeout=30).stdout)["access_token"]
+        bearer = f"Authorization: Bearer {caller_token}"
         wrk(GATEWAY, 2, args.connections, args.threads, path="/inject/x")
-        results = {"nginx": [], "tokengate": [], "tokengate_inject": []}
+        wrk(GATEWAY, 2, args.connections, args.threads, header=bearer, path="/validate/x")
+        results = {"nginx": [], "tokengate": [], "tokengate_inject": [], "tokengate_validate": []}
         for round_number in range(1, args.rounds + 1):
             print(f"round {round_number}")
             results["nginx"].append(measure("nginx (fixed bearer)", NGINX_PROXY, nginx_pids, args))
             results["tokengate"].append(measure("tokengate (plain proxy)", GATEWAY, [gateway.pid], args))
             results["tokengate_inject"].append(measure("tokengate (injected token)", GATEWAY, [gateway.pid], args, path="/inject/x"))
+            results["tokengate_validate"].append(measure("tokengate (validated, cached)", GATEWAY, [gateway.pid], args,
+                                                         header=bearer, path="/validate/x"))
         loaded_rss = memory_kib(gateway.pid, "VmHWM") / 1024
 
         def median(name, key):
             return statistics.median(r[key] for r in results[name])
 
+        variants = ("tokengate", "tokengate_inject", "tokengate_validate")
         summary = {}
         for key in ("rps", "p99_ms", "cpu_us_per_request"):
             n = median("nginx", key)
             summary[key] = {"nginx": n}
-            for variant in ("tokengate", "tokengate_inject"):
+            for variant in variants:
                 t = median(variant, key)
                 summary[key][variant] = t
                 summary[key][variant + "_ratio"] = t / n if n else float("nan")
         failed = sum(r["failed"] for rs in results.values() for r in rs)
-        print("\nmedians              nginx    plain  plain/nginx   inject  inject/nginx")
+        print("\nmedians (ratio to nginx)      nginx           plain          inject        validate")
         for key, label in (("rps", "requests/s"), ("p99_ms", "p99 ms"), ("cpu_us_per_request", "CPU µs/req")):
-            s_ = summary[key]
-            print(f"  {label:<14} {s_['nginx']:>9.2f} {s_['tokengate']:>8.2f} {s_['tokengate_ratio']:>11.2f} "
-                  f"{s_['tokengate_inject']:>8.2f} {s_['tokengate_inject_ratio']:>12.2f}")
+            row = summary[key]
+            cells = "".join(f" {row[v]:>8.2f} ({row[v + '_ratio']:.2f})" for v in variants)
+            print(f"  {label:<14} {row['nginx']:>12.2f} {cells}")
         plain, inject = summary["rps"]["tokengate"], summary["rps"]["tokengate_inject"]
         print(f"  injection vs plain proxy: {inject / plain:.3f} of the plain path's requests/s")
         print(f"  failed requests: {failed}")

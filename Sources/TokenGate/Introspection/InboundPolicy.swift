@@ -10,14 +10,21 @@ enum BearerCredential: Equatable {
     static func extract(authorization: [String], queryHasAccessToken: Bool) -> BearerCredential {
         guard let value = authorization.first else { return .absent }
         if authorization.count > 1 { return .malformed("more than one Authorization header") }
-        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard let scheme = parts.first, String(scheme).caseInsensitiveEquals("bearer") else {
+        let utf8 = value.utf8
+        guard let space = utf8.firstIndex(of: UInt8(ascii: " ")) else {
+            return String(value).caseInsensitiveEquals("bearer") ? .malformed("the Bearer token is empty") : .absent
+        }
+        guard String(value[..<space]).caseInsensitiveEquals("bearer") else {
             // Another scheme (Basic, …) carries no bearer token.
             return .absent
         }
         if queryHasAccessToken { return .malformed("the token is in both the Authorization header and the query") }
-        guard parts.count == 2 else { return .malformed("the Bearer token is empty") }
-        let token = String(parts[1]).trimmingCharacters(in: " ")
+        var start = utf8.index(after: space)
+        while start < utf8.endIndex, utf8[start] == UInt8(ascii: " ") { start = utf8.index(after: start) }
+        var end = utf8.endIndex
+        while end > start, utf8[utf8.index(before: end)] == UInt8(ascii: " ") { end = utf8.index(before: end) }
+        let token = String(value[start..<end])
+        guard !token.isEmpty else { return .malformed("the Bearer token is empty") }
         guard isB64Token(token) else { return .malformed("the Bearer token is not a valid token68 value") }
         return .token(token)
     }
@@ -65,8 +72,7 @@ enum InboundPolicy {
         if let issuer = rules.issuer, claims.issuer != issuer {
             return .failure(invalidToken(rules, route: route, detail: "the token is from another issuer"))
         }
-        let granted = claims.scopes
-        if !rules.requiredScopes.allSatisfy({ required in granted.contains { $0 == required } }) {
+        if !rules.requiredScopes.allSatisfy(claims.scopeList.contains) {
             let needed = rules.requiredScopes.joined(separator: " ")
             return .failure(GatewayError(
                 status: .forbidden, code: "insufficient_scope", detail: "the token lacks a required scope (\(needed))", route: route,
@@ -132,6 +138,7 @@ enum InboundPolicy {
 
     /// Claim values end up in header values: drop control characters (CR/LF would split a header).
     static func sanitized(_ value: String) -> String {
-        String(String.UnicodeScalarView(value.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }) { return value }
+        return String(String.UnicodeScalarView(value.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
     }
 }

@@ -2,7 +2,11 @@
 /// so each route's policy is evaluated on every request).
 struct IntrospectionClaims: Sendable {
     var active: Bool
-    var scope: String?
+    var scope: String? {
+        didSet { scopeList = scope?.split(separator: " ").map(String.init) ?? [] }
+    }
+    /// `scope` split once, when the answer is parsed, not on every request.
+    private(set) var scopeList: [String] = []
     var clientID: String?
     var username: String?
     var subject: String?
@@ -19,6 +23,7 @@ struct IntrospectionClaims: Sendable {
          expiresAt: Int? = nil, issuer: String? = nil, audiences: [String], other: [String: String]) {
         self.active = active
         self.scope = scope
+        self.scopeList = scope?.split(separator: " ").map(String.init) ?? []
         self.clientID = clientID
         self.username = username
         self.subject = subject
@@ -27,8 +32,6 @@ struct IntrospectionClaims: Sendable {
         self.audiences = audiences
         self.other = other
     }
-
-    var scopes: [Substring] { scope?.split(separator: " ") ?? [] }
 
     /// The value of a claim for an identity header. `sub` falls back to `username`.
     func value(of claim: String) -> String? {

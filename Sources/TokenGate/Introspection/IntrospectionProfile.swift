@@ -35,12 +35,17 @@ final class IntrospectionProfile: Sendable {
     }
 
     let config: IntrospectionProfileConfig
+    /// SHA-256 state after the profile name, copied for each token's key.
+    private let keyPrefix: SHA256
     private let inner: NIOLockedValueBox<Inner>
     private let queue: AsyncStream<(Key, String)>
     private let enqueue: AsyncStream<(Key, String)>.Continuation
 
     init(_ config: IntrospectionProfileConfig) {
         self.config = config
+        var prefix = SHA256()
+        prefix.update(data: Array(config.name.utf8) + [0])
+        self.keyPrefix = prefix
         self.inner = NIOLockedValueBox(Inner(cache: LRUCache(capacity: config.maxEntries)))
         (queue, enqueue) = AsyncStream.makeStream(of: (Key, String).self)
     }
@@ -48,10 +53,9 @@ final class IntrospectionProfile: Sendable {
     var name: String { config.name }
 
     func key(for token: String) -> Key {
-        var hasher = SHA256()
-        hasher.update(data: Array(name.utf8))
-        hasher.update(data: [0])
-        hasher.update(data: Array(token.utf8))
+        var hasher = keyPrefix
+        var token = token
+        token.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         return Key(digest: hasher.finalize())
     }
 

@@ -200,11 +200,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func receivedHead(_ head: HTTPRequestHead) {
         headTimer.headReceived()
         let snapshot = environment.snapshots.current
-        guard let listener = snapshot.config.listener(named: environment.name) else {
+        guard let planner = snapshot.planner(forListener: environment.name) else {
             respondAndDiscard(GatewayError.notFound(), to: head)
             return
         }
-        let planner = RequestPlanner(listener: listener, router: snapshot.router(forListener: environment.name))
         switch planner.plan(head, peer: peer, peerText: peerText) {
         case .failure(let answer):
             respondAndDiscard(answer, to: head)

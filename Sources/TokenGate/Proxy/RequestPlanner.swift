@@ -23,10 +23,16 @@ struct ForwardPlan {
 }
 
 /// Checks a request head and turns it into a `ForwardPlan`, refusing anything hostile or
-/// ambiguous before a byte reaches an upstream.
-struct RequestPlanner {
+/// ambiguous before a byte reaches an upstream. One per listener per snapshot (a class, so
+/// a request takes a reference rather than copying the listener's settings).
+final class RequestPlanner: Sendable {
     let listener: ListenerConfig
     let router: Router
+
+    init(listener: ListenerConfig, router: Router) {
+        self.listener = listener
+        self.router = router
+    }
 
     /// Plans one request. `peer` is the address seen on the socket (for trust decisions)
     /// and `peerText` its printed form (for `X-Forwarded-For`), computed once per connection.

@@ -50,8 +50,9 @@ struct RouteValidation: Sendable {
     }
 }
 
-/// A route compiled for the hot path: everything a request needs, precomputed.
-struct ProxyRoute: Sendable {
+/// A route compiled for the hot path: everything a request needs, precomputed. A class,
+/// so that handing a route to a request costs one reference, not a copy of every field.
+final class ProxyRoute: Sendable {
     let config: RouteConfig
     let endpoint: UpstreamEndpoint
     let connectTimeout: TimeAmount
@@ -63,6 +64,20 @@ struct ProxyRoute: Sendable {
     let credential: CredentialProfile?
     /// Inbound token validation, when the route requires it.
     let validation: RouteValidation?
+
+    init(
+        config: RouteConfig, endpoint: UpstreamEndpoint, connectTimeout: TimeAmount, responseHeaderTimeout: TimeAmount,
+        idleTimeout: TimeAmount, upstreamAuthority: String, credential: CredentialProfile?, validation: RouteValidation?
+    ) {
+        self.config = config
+        self.endpoint = endpoint
+        self.connectTimeout = connectTimeout
+        self.responseHeaderTimeout = responseHeaderTimeout
+        self.idleTimeout = idleTimeout
+        self.upstreamAuthority = upstreamAuthority
+        self.credential = credential
+        self.validation = validation
+    }
 
     var name: String { config.name }
 

@@ -7,7 +7,7 @@ import NIOSSL
 /// request reads exactly one snapshot from start to finish.
 final class ConfigSnapshot: Sendable {
     let loaded: LoadedConfig
-    private let routers: [String: Router]
+    private let listeners: [String: RequestPlanner]
 
     var config: GatewayConfig { loaded.config }
     var version: String { loaded.version }
@@ -78,12 +78,16 @@ final class ConfigSnapshot: Sendable {
         if !problems.isEmpty {
             throw ConfigurationError(issues: problems, warnings: [], source: loaded.source)
         }
-        routers = routesByListener.mapValues(Router.init)
+        var listeners: [String: RequestPlanner] = [:]
+        for listener in loaded.config.listeners {
+            listeners[listener.name] = RequestPlanner(listener: listener, router: Router(routes: routesByListener[listener.name] ?? []))
+        }
+        self.listeners = listeners
     }
 
-    /// The routing table of a listener (empty when no route names it).
-    func router(forListener name: String) -> Router {
-        routers[name] ?? Router(routes: [])
+    /// The planner (settings and routing table) of a listener, if the listener exists.
+    func planner(forListener name: String) -> RequestPlanner? {
+        listeners[name]
     }
 }
 
