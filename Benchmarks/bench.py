@@ -140,7 +140,7 @@ def stream_test(gateway_pid, work):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds, order rotated each round (default 4)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/tokengate"))
@@ -244,13 +244,19 @@ http {{
         wrk(GATEWAY, 2, args.connections, args.threads, path="/inject/x")
         wrk(GATEWAY, 2, args.connections, args.threads, header=bearer, path="/validate/x")
         results = {"nginx": [], "tokengate": [], "tokengate_inject": [], "tokengate_validate": []}
+        runs = [
+            ("nginx", lambda: measure("nginx (fixed bearer)", NGINX_PROXY, nginx_pids, args)),
+            ("tokengate", lambda: measure("tokengate (plain proxy)", GATEWAY, [gateway.pid], args)),
+            ("tokengate_inject", lambda: measure("tokengate (injected token)", GATEWAY, [gateway.pid], args, path="/inject/x")),
+            ("tokengate_validate", lambda: measure("tokengate (validated, cached)", GATEWAY, [gateway.pid], args,
+                                                   header=bearer, path="/validate/x")),
+        ]
         for round_number in range(1, args.rounds + 1):
             print(f"round {round_number}")
-            results["nginx"].append(measure("nginx (fixed bearer)", NGINX_PROXY, nginx_pids, args))
-            results["tokengate"].append(measure("tokengate (plain proxy)", GATEWAY, [gateway.pid], args))
-            results["tokengate_inject"].append(measure("tokengate (injected token)", GATEWAY, [gateway.pid], args, path="/inject/x"))
-            results["tokengate_validate"].append(measure("tokengate (validated, cached)", GATEWAY, [gateway.pid], args,
-                                                         header=bearer, path="/validate/x"))
+            # Rotate the order each round so no variant always runs in the same slot.
+            shift = (round_number - 1) % len(runs)
+            for name, run in runs[shift:] + runs[:shift]:
+                results[name].append(run())
         loaded_rss = memory_kib(gateway.pid, "VmHWM") / 1024
 
         def median(name, key):
