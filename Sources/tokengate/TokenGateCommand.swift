@@ -10,7 +10,7 @@ struct TokenGateCommand: AsyncParsableCommand {
         commandName: "tokengate",
         abstract: "A reverse-proxy token gateway: OAuth 2 for services that know nothing about it.",
         version: TokenGateVersion.current,
-        subcommands: [Run.self, Check.self, Token.self, Sandbox.self, Version.self]
+        subcommands: [Demo.self, Run.self, Check.self, Token.self, Sandbox.self, Version.self]
     )
 }
 

@@ -125,3 +125,28 @@ struct TokenCommandTests {
         await idp.stop()
     }
 }
+
+@Suite("tokengate demo")
+struct DemoCommandTests {
+    @Test("the walkthrough shows an injected token at the upstream, 401 without a token, 200 with identity headers")
+    func walkthrough() async throws {
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var config = try String(contentsOf: packageRoot.appendingPathComponent("gateway.json"), encoding: .utf8)
+        // The shipped file's ports, moved to free ones so the test cannot collide with anything.
+        for port in ["8080", "8081", "9901", "9000", "3000"] {
+            config = config.replacingOccurrences(of: "127.0.0.1:\(port)", with: "127.0.0.1:\(try await freeLoopbackPort())")
+        }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = try directory.write("gateway.json", config)
+        let result = try runTokenGate(["demo", "--config", file, "--once"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let output = result.stdout
+        #expect(output.contains("→ 200; the upstream received GET /api/invoices with Authorization: Bearer "))
+        #expect(output.contains("(masked)"))
+        #expect(output.contains(#"→ 401, WWW-Authenticate: Bearer realm="tokengate""#))
+        #expect(output.contains("x-auth-subject: demo-caller"))
+        #expect(output.contains("x-auth-scope: legacy:use"))
+        #expect(output.contains("served 1 token request(s) and 1 introspection call(s)"))
+    }
+}

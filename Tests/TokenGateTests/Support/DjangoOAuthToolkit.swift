@@ -52,7 +52,7 @@ struct DjangoOAuthToolkit {
                 guard status == 0 else { throw DidNotStart(log: "manage.py \(command[0]) exited \(status)") }
             }
         }
-        let port = try await freePort()
+        let port = try await freeLoopbackPort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = ["manage.py", "runserver", "127.0.0.1:\(port)", "--noreload"]
@@ -115,14 +115,6 @@ struct DjangoOAuthToolkit {
         try process.run()
         process.waitUntilExit()
         return process.terminationStatus
-    }
-
-    /// A port nothing listens on right now (bound and released).
-    private static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress?.port ?? 0
-        try await channel.close()
-        return port
     }
 }
 
