@@ -23,13 +23,7 @@ struct Demo: AsyncParsableCommand {
     var once = false
 
     func run() async throws {
-        let loaded: LoadedConfig
-        do {
-            loaded = try loadConfig(path: configOptions.path)
-        } catch {
-            printToStandardError(error.description)
-            throw ExitCode(2)
-        }
+        let loaded = try configOptions.load()
         let config = loaded.config
         guard let egressRoute = config.routes.first(where: { $0.credential != nil }),
               let ingressRoute = config.routes.first(where: { $0.validate != nil }),

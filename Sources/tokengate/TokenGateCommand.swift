@@ -19,10 +19,21 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "Path of gateway.json (default: $TOKENGATE_CONFIG, else ./gateway.json).")
     var config: String?
 
-    var path: String {
-        config ?? ProcessInfo.processInfo.environment["TOKENGATE_CONFIG"] ?? "gateway.json"
+    var path: String { config ?? defaultConfigPath }
+
+    /// Loads the file; on any error prints every problem and exits 2.
+    func load() throws -> LoadedConfig {
+        do {
+            return try loadConfig(path: path)
+        } catch {
+            printToStandardError(error.description)
+            throw ExitCode(2)
+        }
     }
 }
+
+/// `$TOKENGATE_CONFIG`, else `./gateway.json`.
+var defaultConfigPath: String { ProcessInfo.processInfo.environment["TOKENGATE_CONFIG"] ?? "gateway.json" }
 
 struct LoggingOptions: ParsableArguments {
     enum Format: String, ExpressibleByArgument, CaseIterable { case auto, text, json }
@@ -49,7 +60,7 @@ struct LoggingOptions: ParsableArguments {
 
 /// Reads a configuration file with this process's environment and file system.
 func loadConfig(path: String) throws(ConfigurationError) -> LoadedConfig {
-    try ConfigLoader(resolver: SecretResolver(environment: ProcessInfo.processInfo.environment)).load(path: path)
+    try ConfigLoader(resolver: .processEnvironment()).load(path: path)
 }
 
 func printToStandardError(_ text: String) {
@@ -64,13 +75,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try logging.bootstrap()
-        let loaded: LoadedConfig
-        do {
-            loaded = try loadConfig(path: configOptions.path)
-        } catch {
-            printToStandardError(error.description)
-            throw ExitCode(2)
-        }
+        let loaded = try configOptions.load()
         for warning in loaded.warnings {
             logger.warning("configuration warning", metadata: ["path": "\(warning.path)", "detail": "\(warning.message)"])
         }
@@ -98,7 +103,7 @@ struct Check: ParsableCommand {
     var path: String?
 
     func run() throws {
-        let file = path ?? ProcessInfo.processInfo.environment["TOKENGATE_CONFIG"] ?? "gateway.json"
+        let file = path ?? defaultConfigPath
         do {
             let loaded = try loadConfig(path: file)
             for warning in loaded.warnings { print("warning: \(warning)") }
@@ -127,13 +132,7 @@ struct Token: AsyncParsableCommand {
     var showToken = false
 
     func run() async throws {
-        let loaded: LoadedConfig
-        do {
-            loaded = try loadConfig(path: configOptions.path)
-        } catch {
-            printToStandardError(error.description)
-            throw ExitCode(2)
-        }
+        let loaded = try configOptions.load()
         do {
             let obtained = try await TokenProbe.obtain(profileNamed: profile, from: loaded.config, resolver: .processEnvironment())
             print("profile:    \(profile)")

@@ -20,18 +20,8 @@ struct TokenEndpointClient: Sendable {
     }
 
     /// Posts `request`; never throws: every failure becomes a `CredentialError`.
-    func send(_ request: TokenRequest, timeout: Duration, caFile: String?) async -> Result<IssuedToken, CredentialError> {
-        var outgoing = HTTPClientRequest(url: request.url.description)
-        outgoing.method = .POST
-        for header in request.headers { outgoing.headers.add(name: header.name, value: header.value) }
-        let body = request.body
-        outgoing.headers.add(name: "Content-Length", value: String(body.utf8.count))
-        outgoing.body = .bytes(ByteBuffer(string: body))
-        if let caFile {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .file(caFile)
-            outgoing.tlsConfiguration = tls
-        }
+    func send(_ request: FormPost, timeout: Duration, caFile: String?) async -> Result<IssuedToken, CredentialError> {
+        let outgoing = request.httpRequest(caFile: caFile)
         do {
             let response = try await http.execute(outgoing, timeout: TimeAmount(timeout))
             let bytes: ByteBuffer

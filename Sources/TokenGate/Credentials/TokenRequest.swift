@@ -1,27 +1,16 @@
 /// The exact token request a profile sends (RFC 6749 §4.4, §4.3, §6), built as a value so
 /// its wire form can be checked field by field without a network.
-struct TokenRequest: Equatable {
+enum TokenRequest {
     enum Kind: Equatable {
         case clientCredentials
         case password
         case refresh
     }
 
-    var url: UpstreamURL
-    /// Header fields: content type, accept, and `Authorization: Basic …` for `client_secret_basic`.
-    var headers: [(name: String, value: String)]
-    var form: [(String, String)]
-
-    var body: String { FormEncoding.encode(form) }
-
-    static func == (lhs: TokenRequest, rhs: TokenRequest) -> Bool {
-        lhs.url == rhs.url && lhs.headers.elementsEqual(rhs.headers) { $0 == $1 } && lhs.form.elementsEqual(rhs.form) { $0 == $1 }
-    }
-
     /// Builds the request for `kind`. Secrets come in already resolved; nothing here logs.
     static func make(
         _ kind: Kind, profile: CredentialProfileConfig, clientSecret: Redacted, password: Redacted?, refreshToken: Redacted?
-    ) -> TokenRequest {
+    ) -> FormPost {
         var form: [(String, String)] = []
         switch kind {
         case .clientCredentials:
@@ -40,19 +29,7 @@ struct TokenRequest: Equatable {
         for name in profile.extraParameters.keys.sorted() {
             form.append((name, profile.extraParameters[name] ?? ""))
         }
-        var headers: [(name: String, value: String)] = [
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Accept", "application/json"),
-        ]
-        switch profile.authMethod {
-        case .clientSecretBasic:
-            let credentials = FormEncoding.escape(profile.clientID) + ":" + FormEncoding.escape(clientSecret.revealed)
-            headers.append(("Authorization", "Basic " + Base64.encode(Array(credentials.utf8))))
-        case .clientSecretPost:
-            form.append(("client_id", profile.clientID))
-            form.append(("client_secret", clientSecret.revealed))
-        }
-        return TokenRequest(url: profile.tokenURL, headers: headers, form: form)
+        return FormPost(url: profile.tokenURL, form: form, clientID: profile.clientID, secret: clientSecret, method: profile.authMethod)
     }
 }
 
