@@ -250,3 +250,34 @@ struct InboundValidationTests {
         await setup.stop()
     }
 }
+
+@Suite("Validation and injection on one route")
+struct ValidateAndInjectTests {
+    @Test("a route may validate the caller's token and inject its own credential at once")
+    func validateAndInject() async throws {
+        let idp = try await SandboxAuthorizationServer.start(.demo)
+        let echo = try await EchoUpstream.start()
+        let config = """
+        { "listeners": { "public": { "address": "127.0.0.1:0" } }, "admin": { "address": "127.0.0.1:0" },
+          "credentials": { "billing": { "grant": "client_credentials", "token_url": "\(idp.tokenURL)", "client_id": "billing-svc",
+                                        "client_secret": { "env": "BILLING_SECRET" } } },
+          "introspection": { "idp": { "url": "\(idp.introspectionURL)", "client_id": "tokengate-rs", "client_secret": { "env": "RS_SECRET" } } },
+          "routes": [ { "name": "both", "listener": "public", "match": { "path_prefix": "/" }, "upstream": "http://127.0.0.1:\(echo.port)",
+                        "credential": "billing", "validate": { "introspection": "idp", "required_scopes": ["legacy:use"] } } ] }
+        """
+        let gateway = try await TestGateway.start(config, environment: ["BILLING_SECRET": "demo-billing-secret", "RS_SECRET": "demo-introspection-secret"])
+        let caller = idp.issueToken(clientID: "demo-caller", scope: "legacy:use", username: "bob")
+        let client = try await gateway.connect("public")
+        try await client.send("GET /x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(caller)\r\n\r\n")
+        let seen = try await client.readEcho()
+        let injected = try #require(idp.issuedAccessTokens.first { $0 != caller })
+        #expect(seen.values("authorization") == ["Bearer \(injected)"])
+        #expect(seen.header("x-auth-subject") == "bob")
+        try await client.send("GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await client.readResponse()?.status == 401)
+        await client.close()
+        await gateway.stop()
+        await echo.stop()
+        await idp.stop()
+    }
+}
