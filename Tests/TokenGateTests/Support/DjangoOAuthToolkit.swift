@@ -3,7 +3,7 @@ import NIOCore
 import NIOPosix
 
 /// django-oauth-toolkit, a real authorization server, run on loopback for interop tests.
-/// `./scripts/test` installs it into `.build-interop/venv` (from `Tests/Interop/requirements.txt`)
+/// `./scripts/test.sh` installs it into `.build-interop/venv` (from `Tests/Interop/requirements.txt`)
 /// and prepares a migrated database; a missing install is a test failure, never a skip.
 struct DjangoOAuthToolkit {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -28,7 +28,7 @@ struct DjangoOAuthToolkit {
     var introspectionURL: String { baseURL + "/o/introspect/" }
 
     struct NotInstalled: Error, CustomStringConvertible {
-        var description: String { "django-oauth-toolkit is not installed in .build-interop/venv: run ./scripts/test (it installs it)" }
+        var description: String { "django-oauth-toolkit is not installed in .build-interop/venv: run ./scripts/test.sh (it installs it)" }
     }
 
     struct DidNotStart: Error, CustomStringConvertible {
