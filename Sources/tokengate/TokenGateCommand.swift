@@ -73,6 +73,9 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var configOptions: ConfigOptions
     @OptionGroup var logging: LoggingOptions
 
+    @Flag(inversion: .prefixedNo, help: "Reload when the configuration file changes (SIGHUP and POST /reload always work).")
+    var watch = true
+
     func run() async throws {
         let logger = try logging.bootstrap()
         let loaded = try configOptions.load()
@@ -81,7 +84,7 @@ struct Run: AsyncParsableCommand {
         }
         logger.info("configuration loaded", metadata: ["file": "\(configOptions.path)", "version": "\(loaded.version)"])
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: GatewayService(loaded: loaded, logger: logger, resolver: .processEnvironment()))],
+            services: [.init(service: GatewayService(loaded: loaded, logger: logger, resolver: .processEnvironment(), watch: watch))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

@@ -6,6 +6,10 @@ import NIOPosix
 struct AdminRoutes: Sendable {
     /// True once the configuration is loaded and every listener is bound.
     var isReady: @Sendable () -> Bool
+    /// `/status` JSON.
+    var status: @Sendable () -> String
+    /// `POST /reload`.
+    var reload: @Sendable () async -> ReloadOutcome?
 
     struct Answer {
         var status: HTTPResponseStatus
@@ -13,12 +17,17 @@ struct AdminRoutes: Sendable {
     }
 
     func answer(method: HTTPMethod, path: String) -> Answer {
+        if path == "/reload" {
+            return Answer(status: .methodNotAllowed, body: #"{"error":"method_not_allowed","detail":"use POST"}"#)
+        }
         guard method == .GET || method == .HEAD else {
             return Answer(status: .methodNotAllowed, body: #"{"error":"method_not_allowed"}"#)
         }
         switch path {
         case "/healthz":
             return Answer(status: .ok, body: #"{"status":"ok"}"#)
+        case "/status":
+            return Answer(status: .ok, body: status())
         case "/readyz":
             return isReady()
                 ? Answer(status: .ok, body: #"{"status":"ready"}"#)
@@ -49,20 +58,36 @@ final class AdminHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard let head = request else { return }
             request = nil
             let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-            let answer = routes.answer(method: head.method, path: path)
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "application/json")
-            headers.add(name: "Content-Length", value: String(answer.body.utf8.count + 1))
-            headers.add(name: "Cache-Control", value: "no-store")
-            if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers))), promise: nil)
-            if head.method != .HEAD {
-                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: answer.body + "\n")))), promise: nil)
+            if path == "/reload" && head.method == .POST {
+                // The reload runs on the control plane; the answer comes back on this loop.
+                let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+                let reload = routes.reload
+                Task {
+                    let outcome = await reload()
+                    bound.eventLoop.execute {
+                        let answer = AdminRoutes.Answer(status: outcome?.succeeded == true ? .ok : .unprocessableEntity, body: outcome?.json ?? "{}")
+                        bound.value.handler.write(answer, for: head, context: bound.value.context)
+                    }
+                }
+                return
             }
-            let keepAlive = head.isKeepAlive
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-                if !keepAlive { context.close(promise: nil) }
-            }
+            write(routes.answer(method: head.method, path: path), for: head, context: context)
+        }
+    }
+
+    private func write(_ answer: AdminRoutes.Answer, for head: HTTPRequestHead, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(answer.body.utf8.count + 1))
+        headers.add(name: "Cache-Control", value: "no-store")
+        if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers))), promise: nil)
+        if head.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: answer.body + "\n")))), promise: nil)
+        }
+        let keepAlive = head.isKeepAlive
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
         }
     }
 }

@@ -22,6 +22,8 @@ final class CredentialProfile: Sendable {
     private struct Inner {
         var state: TokenState
         var waiters: [Waiter] = []
+        /// Set when a reload drops this profile: its loop ends.
+        var stopped = false
     }
 
     let config: CredentialProfileConfig
@@ -77,12 +79,18 @@ final class CredentialProfile: Sendable {
 
     // MARK: Control plane
 
+    /// Ends `run` (a reload dropped or replaced this profile).
+    func stop() {
+        inner.withLockedValue { $0.stopped = true }
+        wake.signal()
+    }
+
     /// Keeps the token fresh until cancelled: fetches at start, refreshes at the refresh
     /// point, retries with backoff, and fetches at once when a request is waiting.
     func run(client: TokenEndpointClient, resolver: SecretResolver, logger: Logger) async {
         var logger = logger
         logger[metadataKey: "tg.credential"] = "\(name)"
-        while !Task.isCancelled {
+        while !Task.isCancelled, !inner.withLockedValue({ $0.stopped }) {
             let now = ContinuousClock.now
             let next = inner.withLockedValue { inner -> TokenState.Next in
                 let next = inner.state.next(at: now)

@@ -40,15 +40,6 @@ enum ProxyListener {
         group: any EventLoopGroup,
         tracker: ConnectionTracker
     ) async throws -> any Channel {
-        let limits = {
-            var limits = NIOHTTPDecoderLimitConfiguration()
-            limits.maxHeaderListSize = listener.maxHeaderBytes
-            limits.maxHeaderFieldSize = listener.maxHeaderBytes
-            limits.maxHeaderFieldCount = listener.maxHeaderCount + 1
-            return limits
-        }()
-        let headTimeout = TimeAmount(listener.headerReadTimeout)
-        let idleTimeout = TimeAmount(listener.idleTimeout)
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -56,9 +47,15 @@ enum ProxyListener {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 tracker.add(channel)
+                // Settings as of this connection's accept: a reload applies to new connections.
+                let settings = environment.snapshots.current.planner(forListener: environment.name)?.listener ?? listener
+                var limits = NIOHTTPDecoderLimitConfiguration()
+                limits.maxHeaderListSize = settings.maxHeaderBytes
+                limits.maxHeaderFieldSize = settings.maxHeaderBytes
+                limits.maxHeaderFieldCount = settings.maxHeaderCount + 1
                 do {
                     let sync = channel.pipeline.syncOperations
-                    let timer = RequestHeadTimer(headTimeout: headTimeout, idleTimeout: idleTimeout)
+                    let timer = RequestHeadTimer(headTimeout: TimeAmount(settings.headerReadTimeout), idleTimeout: TimeAmount(settings.idleTimeout))
                     try sync.addHandler(timer)
                     var encoder = HTTPResponseEncoder.Configuration()
                     encoder.automaticallySetFramingHeaders = false

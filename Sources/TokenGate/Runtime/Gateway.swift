@@ -3,37 +3,47 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import ServiceLifecycle
 
 /// A running TokenGate: its proxy listeners and admin listener, bound and serving.
 ///
-/// Start one with `Gateway.start(_:logger:)`; stop it with `shutdown(grace:)`, which stops
-/// accepting, lets in-flight requests finish within the grace period, and closes the rest.
-/// `GatewayService` wraps this for a `ServiceGroup` (SIGTERM → graceful shutdown).
+/// Start one with `Gateway.start(_:logger:)`; `reload(trigger:)` swaps in a new
+/// configuration (validated completely first; a bad one changes nothing); stop it with
+/// `shutdown(grace:)`, which stops accepting, lets in-flight requests finish within the
+/// grace period, and closes the rest. `GatewayService` wraps this for a `ServiceGroup`.
 public final class Gateway: Sendable {
-    private let snapshots: SnapshotStore
-    private let group: MultiThreadedEventLoopGroup
+    /// What a reload may change, owned by the one reload in progress.
+    struct Running {
+        var loaded: LoadedConfig
+        var listeners: [String: (address: BindAddress, channel: any Channel)]
+        var profiles: [String: CredentialProfile]
+        var introspection: [String: IntrospectionProfile]
+        var lastReload: ReloadOutcome?
+    }
+
+    let snapshots: SnapshotStore
+    let group: MultiThreadedEventLoopGroup
     private let ownsGroup: Bool
-    private let pools: UpstreamPools
-    private let tracker: ConnectionTracker
-    private let serverChannels: [String: any Channel]
+    let pools: UpstreamPools
+    let tracker: ConnectionTracker
     private let adminChannel: any Channel
-    private let logger: Logger
+    let logger: Logger
     private let ready: NIOLockedValueBox<Bool>
-    private let httpClient: HTTPClient
-    /// The control plane: one refresh loop per credential profile. Cancelled and awaited
-    /// by `shutdown`.
-    private let controlPlane: Task<Void, Never>
-    private let profiles: [String: CredentialProfile]
-    private let introspection: [String: IntrospectionProfile]
+    let httpClient: HTTPClient
+    let controlPlane: ControlPlane
+    let running: NIOLockedValueBox<Running>
+    let resolver: SecretResolver
+    /// Serialises reloads (SIGHUP, the file watcher and `POST /reload` may coincide).
+    let reloads = ReloadQueue()
 
     /// Binds every listener of `loaded` and the admin listener. If any address cannot be
     /// bound, nothing stays bound and the error says which listener failed.
-    /// `resolver` reads secrets when tokens are fetched (so rotated secret files are seen).
+    /// `resolver` reads secrets (also when tokens are fetched, so rotated files are seen).
+    /// With `watch`, the file at `loaded.source` is watched and reloaded when it changes.
     public static func start(
         _ loaded: LoadedConfig,
         logger: Logger,
         resolver: SecretResolver = .processEnvironment(),
+        watch: Bool = false,
         eventLoopGroup: MultiThreadedEventLoopGroup? = nil
     ) async throws -> Gateway {
         var profiles: [String: CredentialProfile] = [:]
@@ -46,51 +56,47 @@ public final class Gateway: Sendable {
         let pools = UpstreamPools(group: group)
         let tracker = ConnectionTracker()
         let ready = NIOLockedValueBox(false)
-        var bound: [String: any Channel] = [:]
+        var bound: [String: (address: BindAddress, channel: any Channel)] = [:]
         do {
             for listener in loaded.config.listeners {
-                let environment = ListenerEnvironment(name: listener.name, snapshots: snapshots, pools: pools, logger: logger)
-                do {
-                    bound[listener.name] = try await ProxyListener.bind(listener, environment: environment, group: group, tracker: tracker)
-                } catch {
-                    throw ListenerBindError(listener: "listeners.\(listener.name)", address: listener.address, underlying: "\(error)")
-                }
+                let channel = try await bindListener(listener, snapshots: snapshots, pools: pools, group: group, tracker: tracker, logger: logger)
+                bound[listener.name] = (listener.address, channel)
             }
-            let routes = AdminRoutes(isReady: { ready.withLockedValue { $0 } })
+            let box = NIOLockedValueBox<Gateway?>(nil)
+            let routes = AdminRoutes(
+                isReady: { ready.withLockedValue { $0 } },
+                status: { box.withLockedValue { $0 }?.statusJSON ?? "{}" },
+                reload: { await box.withLockedValue({ $0 })?.reload(trigger: "admin") }
+            )
             let admin: any Channel
             do {
                 admin = try await AdminServer.bind(loaded.config.admin.address, routes: routes, group: group, tracker: tracker)
             } catch {
                 throw ListenerBindError(listener: "admin", address: loaded.config.admin.address, underlying: "\(error)")
             }
-            let httpClient = TokenEndpointClient.makeHTTPClient(eventLoopGroup: group)
-            let client = TokenEndpointClient(http: httpClient)
-            let running = Array(profiles.values)
-            let introspecting = Array(introspection.values)
-            let introspectionClient = IntrospectionClient(http: httpClient)
-            let controlPlane = Task {
-                await withDiscardingTaskGroup { tasks in
-                    for profile in running {
-                        tasks.addTask { await profile.run(client: client, resolver: resolver, logger: logger) }
-                    }
-                    for profile in introspecting {
-                        tasks.addTask { await profile.run(client: introspectionClient, resolver: resolver, logger: logger) }
-                    }
-                }
-            }
             let gateway = Gateway(
                 snapshots: snapshots, group: group, ownsGroup: eventLoopGroup == nil, pools: pools, tracker: tracker,
-                serverChannels: bound, adminChannel: admin, logger: logger, ready: ready,
-                httpClient: httpClient, controlPlane: controlPlane, profiles: profiles, introspection: introspection
+                adminChannel: admin, logger: logger, ready: ready, resolver: resolver,
+                running: Running(loaded: loaded, listeners: bound, profiles: profiles, introspection: introspection)
             )
+            box.withLockedValue { $0 = gateway }
+            for profile in profiles.values { gateway.startLoop(profile) }
+            for profile in introspection.values { gateway.startLoop(profile) }
+            if watch, let path = loaded.source {
+                let watcher = ConfigFileWatcher(path: path, initial: loaded.version)
+                // The cycle gateway → control plane → watcher → gateway ends at `shutdown`.
+                gateway.controlPlane.spawn {
+                    await watcher.run { await gateway.reload(trigger: "file change") }
+                }
+            }
             ready.withLockedValue { $0 = true }
-            for (name, channel) in bound {
-                logger.info("listening", metadata: ["tg.listener": "\(name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            for (name, entry) in bound {
+                logger.info("listening", metadata: ["tg.listener": "\(name)", "address": "\(entry.channel.localAddress.map { "\($0)" } ?? "?")"])
             }
             logger.info("admin listening", metadata: ["address": "\(admin.localAddress.map { "\($0)" } ?? "?")"])
             return gateway
         } catch {
-            for channel in bound.values { try? await channel.close() }
+            for entry in bound.values { try? await entry.channel.close() }
             if eventLoopGroup == nil { try? await group.shutdownGracefully() }
             throw error
         }
@@ -98,46 +104,85 @@ public final class Gateway: Sendable {
 
     private init(
         snapshots: SnapshotStore, group: MultiThreadedEventLoopGroup, ownsGroup: Bool, pools: UpstreamPools,
-        tracker: ConnectionTracker, serverChannels: [String: any Channel], adminChannel: any Channel, logger: Logger,
-        ready: NIOLockedValueBox<Bool>, httpClient: HTTPClient, controlPlane: Task<Void, Never>, profiles: [String: CredentialProfile],
-        introspection: [String: IntrospectionProfile]
+        tracker: ConnectionTracker, adminChannel: any Channel, logger: Logger, ready: NIOLockedValueBox<Bool>,
+        resolver: SecretResolver, running: Running
     ) {
-        self.introspection = introspection
-        self.httpClient = httpClient
-        self.controlPlane = controlPlane
-        self.profiles = profiles
         self.snapshots = snapshots
         self.group = group
         self.ownsGroup = ownsGroup
         self.pools = pools
         self.tracker = tracker
-        self.serverChannels = serverChannels
         self.adminChannel = adminChannel
         self.logger = logger
         self.ready = ready
+        self.resolver = resolver
+        self.running = NIOLockedValueBox(running)
+        self.httpClient = TokenEndpointClient.makeHTTPClient(eventLoopGroup: group)
+        self.controlPlane = ControlPlane()
+    }
+
+    static func bindListener(
+        _ listener: ListenerConfig, snapshots: SnapshotStore, pools: UpstreamPools, group: any EventLoopGroup,
+        tracker: ConnectionTracker, logger: Logger
+    ) async throws -> any Channel {
+        let environment = ListenerEnvironment(name: listener.name, snapshots: snapshots, pools: pools, logger: logger)
+        do {
+            return try await ProxyListener.bind(listener, environment: environment, group: group, tracker: tracker)
+        } catch {
+            throw ListenerBindError(listener: "listeners.\(listener.name)", address: listener.address, underlying: "\(error)")
+        }
+    }
+
+    func startLoop(_ profile: CredentialProfile) {
+        let client = TokenEndpointClient(http: httpClient)
+        let resolver = resolver
+        let logger = logger
+        controlPlane.spawn { await profile.run(client: client, resolver: resolver, logger: logger) }
+    }
+
+    func startLoop(_ profile: IntrospectionProfile) {
+        let client = IntrospectionClient(http: httpClient)
+        let resolver = resolver
+        let logger = logger
+        controlPlane.spawn { await profile.run(client: client, resolver: resolver, logger: logger) }
     }
 
     /// The port a listener is bound to (useful with port 0), or nil for an unknown name.
-    public func port(ofListener name: String) -> Int? { serverChannels[name]?.localAddress?.port }
+    public func port(ofListener name: String) -> Int? {
+        running.withLockedValue { $0.listeners[name]?.channel.localAddress?.port }
+    }
 
     /// The admin listener's port.
     public var adminPort: Int? { adminChannel.localAddress?.port }
 
     /// The live state of a credential profile (tests, status).
-    func credentialProfile(named name: String) -> CredentialProfile? { profiles[name] }
+    func credentialProfile(named name: String) -> CredentialProfile? { running.withLockedValue { $0.profiles[name] } }
 
     /// The live state of an introspection profile (tests, status).
-    func introspectionProfile(named name: String) -> IntrospectionProfile? { introspection[name] }
+    func introspectionProfile(named name: String) -> IntrospectionProfile? { running.withLockedValue { $0.introspection[name] } }
 
     /// The version label of the configuration being served.
     public var configVersion: String { snapshots.current.version }
+
+    /// The outcome of the last reload, if there was one.
+    public var lastReload: ReloadOutcome? { running.withLockedValue { $0.lastReload } }
+
+    /// `/status`: configuration version and the last reload.
+    var statusJSON: String {
+        let (version, source, last) = running.withLockedValue { ($0.loaded.version, $0.loaded.source, $0.lastReload) }
+        return "{\"version\":\(JSONText.quote(TokenGateVersion.current)),\"config_version\":\(JSONText.quote(version))"
+            + ",\"config_file\":\(source.map(JSONText.quote) ?? "null"),\"last_reload\":\(last?.json ?? "null")}"
+    }
 
     /// Stops accepting, lets in-flight requests finish for up to `grace`, then closes
     /// what is left and releases the event loops (when this gateway created them).
     public func shutdown(grace: Duration) async {
         ready.withLockedValue { $0 = false }
         logger.info("draining", metadata: ["connections": "\(tracker.count)"])
-        for channel in serverChannels.values { try? await channel.close() }
+        let (channels, profiles, introspection) = running.withLockedValue {
+            ($0.listeners.values.map(\.channel), Array($0.profiles.values), Array($0.introspection.values))
+        }
+        for channel in channels { try? await channel.close() }
         try? await adminChannel.close()
         tracker.quiesceAll()
         let deadline = ContinuousClock.now + grace
@@ -148,9 +193,9 @@ public final class Gateway: Sendable {
             logger.warning("grace period over, closing connections", metadata: ["connections": "\(tracker.count)"])
             tracker.closeAll()
         }
-        for profile in introspection.values { profile.finish() }
-        controlPlane.cancel()
-        await controlPlane.value
+        for profile in profiles { profile.stop() }
+        for profile in introspection { profile.finish() }
+        await controlPlane.shutdown()
         try? await httpClient.shutdown()
         await pools.closeAllIdle()
         if ownsGroup { try? await group.shutdownGracefully() }
@@ -164,24 +209,4 @@ public struct ListenerBindError: Error, CustomStringConvertible {
     public var address: BindAddress
     public var underlying: String
     public var description: String { "\(listener): cannot listen on \(address): \(underlying)" }
-}
-
-/// Runs a gateway inside a `ServiceGroup`: serves until graceful shutdown (SIGTERM,
-/// SIGINT), then drains within the configured grace period.
-public struct GatewayService: Service {
-    let loaded: LoadedConfig
-    let logger: Logger
-    let resolver: SecretResolver
-
-    public init(loaded: LoadedConfig, logger: Logger, resolver: SecretResolver = .processEnvironment()) {
-        self.loaded = loaded
-        self.logger = logger
-        self.resolver = resolver
-    }
-
-    public func run() async throws {
-        let gateway = try await Gateway.start(loaded, logger: logger, resolver: resolver)
-        try? await gracefulShutdown()
-        await gateway.shutdown(grace: loaded.config.shutdown.grace)
-    }
 }

@@ -59,10 +59,10 @@ final class GatewayProcess: Sendable {
     private let process: Process
     private let lines = NIOLockedValueBox<[String]>([])
 
-    init(config: String, environment: [String: String] = [:]) throws {
+    init(config: String, environment: [String: String] = [:], extraArguments: [String] = []) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TokenGateBinary.path)
-        process.arguments = ["run", "--config", config, "--log-format", "json", "--log-level", "debug"]
+        process.arguments = ["run", "--config", config, "--log-format", "json", "--log-level", "debug"] + extraArguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let err = Pipe()
         process.standardError = err

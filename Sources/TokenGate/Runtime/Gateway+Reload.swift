@@ -1,0 +1,202 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import ServiceLifecycle
+import UnixSignals
+
+/// Runs reloads one at a time, in arrival order.
+actor ReloadQueue {
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func run<T: Sendable>(_ body: @Sendable () async -> T) async -> T {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        }
+        busy = true
+        let result = await body()
+        if waiting.isEmpty {
+            busy = false
+        } else {
+            waiting.removeFirst().resume()
+        }
+        return result
+    }
+}
+
+extension Gateway {
+    /// Reads the configuration file again and, only if it is completely valid (decoded,
+    /// validated, secrets resolved, snapshot built, new listener addresses bound), swaps it
+    /// in atomically. Requests in flight finish on the snapshot they started with.
+    /// Credential and introspection profiles whose settings did not change keep their
+    /// tokens and caches; changed or removed ones are dropped. A failed reload changes
+    /// nothing and is logged (every error with its JSON path) and shown in `/status`.
+    @discardableResult
+    public func reload(trigger: String) async -> ReloadOutcome {
+        await reloads.run { await self.performReload(trigger: trigger) }
+    }
+
+    private func performReload(trigger: String) async -> ReloadOutcome {
+        let current = running.withLockedValue { $0 }
+        var outcome = ReloadOutcome(trigger: trigger, time: WallClock.secondsSinceEpoch(), succeeded: false, version: current.loaded.version, errors: [])
+        defer { running.withLockedValue { $0.lastReload = outcome } }
+        guard let path = current.loaded.source else {
+            outcome.errors = ["(document): this configuration did not come from a file"]
+            return outcome
+        }
+        let loaded: LoadedConfig
+        do {
+            loaded = try ConfigLoader(resolver: resolver).load(path: path)
+        } catch {
+            outcome.errors = error.issues.map(\.description)
+            logger.error("reload refused; the running configuration stays", metadata: ["trigger": "\(trigger)", "errors": "\(error.issues.count)"])
+            for issue in error.issues { logger.error("configuration error", metadata: ["path": "\(issue.path)", "detail": "\(issue.message)"]) }
+            return outcome
+        }
+        if loaded.version == current.loaded.version {
+            outcome.succeeded = true
+            return outcome
+        }
+        if loaded.config.admin.address != current.loaded.config.admin.address {
+            outcome.errors = ["admin.address: the admin listener cannot move without a restart"]
+            logger.error("reload refused; the running configuration stays", metadata: ["trigger": "\(trigger)", "detail": "\(outcome.errors[0])"])
+            return outcome
+        }
+
+        // Profiles: keep the live object (and its token or cache) when nothing changed.
+        var profiles: [String: CredentialProfile] = [:]
+        var startedProfiles: [CredentialProfile] = []
+        for config in loaded.config.credentials {
+            if let existing = current.profiles[config.name], existing.config == config {
+                profiles[config.name] = existing
+            } else {
+                let fresh = CredentialProfile(config)
+                profiles[config.name] = fresh
+                startedProfiles.append(fresh)
+            }
+        }
+        var introspection: [String: IntrospectionProfile] = [:]
+        var startedIntrospection: [IntrospectionProfile] = []
+        for config in loaded.config.introspection {
+            if let existing = current.introspection[config.name], existing.config == config {
+                introspection[config.name] = existing
+            } else {
+                let fresh = IntrospectionProfile(config)
+                introspection[config.name] = fresh
+                startedIntrospection.append(fresh)
+            }
+        }
+        let snapshot: ConfigSnapshot
+        do {
+            snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection)
+        } catch {
+            outcome.errors = error.issues.map(\.description)
+            logger.error("reload refused; the running configuration stays", metadata: ["trigger": "\(trigger)"])
+            return outcome
+        }
+
+        // Listeners: bind what is new or moved first; if any fails, undo and keep the old.
+        var listeners: [String: (address: BindAddress, channel: any Channel)] = [:]
+        var newlyBound: [any Channel] = []
+        for listener in loaded.config.listeners {
+            if let existing = current.listeners[listener.name], existing.address == listener.address {
+                listeners[listener.name] = existing
+                continue
+            }
+            do {
+                let channel = try await Gateway.bindListener(listener, snapshots: snapshots, pools: pools, group: group, tracker: tracker, logger: logger)
+                listeners[listener.name] = (listener.address, channel)
+                newlyBound.append(channel)
+            } catch {
+                for channel in newlyBound { try? await channel.close() }
+                outcome.errors = ["listeners.\(listener.name).address: \(error)"]
+                logger.error("reload refused; the running configuration stays", metadata: ["trigger": "\(trigger)", "detail": "\(outcome.errors[0])"])
+                return outcome
+            }
+        }
+
+        // Commit: one swap; then retire what the new configuration no longer uses.
+        snapshots.replace(with: snapshot)
+        running.withLockedValue {
+            $0.loaded = loaded
+            $0.listeners = listeners
+            $0.profiles = profiles
+            $0.introspection = introspection
+        }
+        for profile in startedProfiles { startLoop(profile) }
+        for profile in startedIntrospection { startLoop(profile) }
+        for (name, old) in current.listeners where listeners[name]?.channel !== old.channel {
+            // Stops accepting; connections already open finish on their own.
+            try? await old.channel.close()
+        }
+        for (name, old) in current.profiles where profiles[name] !== old { old.stop() }
+        for (name, old) in current.introspection where introspection[name] !== old { old.finish() }
+        for channel in newlyBound {
+            logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        }
+        outcome.succeeded = true
+        outcome.version = loaded.version
+        logger.info("configuration reloaded", metadata: ["trigger": "\(trigger)", "version": "\(loaded.version)"])
+        return outcome
+    }
+}
+
+/// Watches a configuration file by content: every second it reads the file through its
+/// path (so a Kubernetes ConfigMap's `..data` symlink swap and an editor's
+/// write-and-rename are both seen) and reloads when the bytes changed and then stayed the
+/// same for one more look (a burst of writes causes one reload).
+struct ConfigFileWatcher: Sendable {
+    let path: String
+    let initial: String
+    var interval: Duration = .seconds(1)
+    var settle: Duration = .milliseconds(200)
+
+    func run(_ reload: @Sendable () async -> Void) async {
+        var seen = initial
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            guard let version = fingerprint(), version != seen else { continue }
+            try? await Task.sleep(for: settle)
+            guard let settled = fingerprint(), settled == version else { continue }
+            seen = settled
+            await reload()
+        }
+    }
+
+    private func fingerprint() -> String? {
+        (try? FileReader.readAll(path: path, limit: 16 << 20)).map(ConfigLoader.fingerprint)
+    }
+}
+
+/// Runs a gateway inside a `ServiceGroup`: serves until graceful shutdown (SIGTERM,
+/// SIGINT) and drains within the configured grace period; SIGHUP and a change of the
+/// configuration file reload it.
+public struct GatewayService: Service {
+    let loaded: LoadedConfig
+    let logger: Logger
+    let resolver: SecretResolver
+    let watch: Bool
+
+    /// `watch`: reload when the configuration file changes (default true).
+    public init(loaded: LoadedConfig, logger: Logger, resolver: SecretResolver = .processEnvironment(), watch: Bool = true) {
+        self.loaded = loaded
+        self.logger = logger
+        self.resolver = resolver
+        self.watch = watch
+    }
+
+    public func run() async throws {
+        let gateway = try await Gateway.start(loaded, logger: logger, resolver: resolver, watch: watch)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                    await gateway.reload(trigger: "SIGHUP")
+                }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        let grace = gateway.running.withLockedValue { $0.loaded.config.shutdown.grace }
+        await gateway.shutdown(grace: grace)
+    }
+}

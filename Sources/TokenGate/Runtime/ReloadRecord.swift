@@ -1,0 +1,16 @@
+/// What the last reload did, for `/status` and for the caller of `POST /reload`.
+public struct ReloadOutcome: Sendable {
+    public var trigger: String
+    /// Seconds since the epoch.
+    public var time: Int
+    public var succeeded: Bool
+    /// The configuration version served after the attempt.
+    public var version: String
+    /// Every error, with its JSON path, when the reload was refused.
+    public var errors: [String]
+
+    var json: String {
+        let list = errors.map(JSONText.quote).joined(separator: ",")
+        return "{\"trigger\":\(JSONText.quote(trigger)),\"time\":\(time),\"result\":\(JSONText.quote(succeeded ? "ok" : "failed")),\"version\":\(JSONText.quote(version)),\"errors\":[\(list)]}"
+    }
+}
