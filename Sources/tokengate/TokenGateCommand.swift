@@ -10,7 +10,7 @@ struct TokenGateCommand: AsyncParsableCommand {
         commandName: "tokengate",
         abstract: "A reverse-proxy token gateway: OAuth 2 for services that know nothing about it.",
         version: TokenGateVersion.current,
-        subcommands: [Demo.self, Run.self, Check.self, Token.self, Sandbox.self, Version.self]
+        subcommands: [Demo.self, Run.self, Check.self, Token.self, Schema.self, Sandbox.self, Version.self]
     )
 }
 
@@ -147,6 +147,14 @@ struct Token: AsyncParsableCommand {
             printToStandardError("error: \(error.description)")
             throw ExitCode(1)
         }
+    }
+}
+
+struct Schema: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the JSON Schema of gateway.json (for editors and CI).")
+
+    func run() {
+        print(GatewaySchema.text, terminator: "")
     }
 }
 

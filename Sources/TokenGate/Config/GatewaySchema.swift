@@ -1,0 +1,487 @@
+/// The JSON Schema of `gateway.json` (draft 2020-12), for editors and CI. `tokengate schema`
+/// prints it; the repository ships it as `gateway.schema.json`. A test keeps its keys in
+/// step with the decoder's, so the schema and `tokengate check` never disagree on a key.
+public enum GatewaySchema {
+    public static let text = #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://tokengate.dev/schema/gateway.schema.json",
+  "title": "TokenGate gateway.json",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "listeners",
+    "routes"
+  ],
+  "properties": {
+    "$schema": {
+      "type": "string"
+    },
+    "listeners": {
+      "type": "object",
+      "minProperties": 1,
+      "additionalProperties": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "address"
+        ],
+        "properties": {
+          "address": {
+            "type": "string",
+            "pattern": "^(\\[[0-9A-Fa-f:.]+\\]|[^:\\[\\]]+):[0-9]{1,5}$"
+          },
+          "trusted_proxies": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "minLength": 1
+            }
+          },
+          "max_header_bytes": {
+            "type": "integer",
+            "minimum": 1024,
+            "maximum": 65536
+          },
+          "max_headers": {
+            "type": "integer",
+            "minimum": 8,
+            "maximum": 1000
+          },
+          "header_read_timeout_seconds": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 600
+          },
+          "idle_timeout_seconds": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 3600
+          }
+        }
+      }
+    },
+    "admin": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "address": {
+          "type": "string",
+          "pattern": "^(\\[[0-9A-Fa-f:.]+\\]|[^:\\[\\]]+):[0-9]{1,5}$"
+        }
+      }
+    },
+    "shutdown": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "grace_seconds": {
+          "type": "number",
+          "exclusiveMinimum": 0,
+          "maximum": 3600
+        }
+      }
+    },
+    "credentials": {
+      "type": "object",
+      "additionalProperties": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "grant",
+          "token_url",
+          "client_id",
+          "client_secret"
+        ],
+        "properties": {
+          "grant": {
+            "enum": [
+              "client_credentials",
+              "password"
+            ]
+          },
+          "token_url": {
+            "type": "string",
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/@?#]+(/[^?#]*)?$"
+          },
+          "client_id": {
+            "type": "string",
+            "minLength": 1
+          },
+          "client_secret": {
+            "oneOf": [
+              {
+                "type": "string",
+                "minLength": 1,
+                "description": "Inline secret (development only; tokengate check warns)."
+              },
+              {
+                "type": "object",
+                "properties": {
+                  "env": {
+                    "type": "string",
+                    "minLength": 1
+                  }
+                },
+                "required": [
+                  "env"
+                ],
+                "additionalProperties": false
+              },
+              {
+                "type": "object",
+                "properties": {
+                  "file": {
+                    "type": "string",
+                    "minLength": 1
+                  }
+                },
+                "required": [
+                  "file"
+                ],
+                "additionalProperties": false
+              }
+            ]
+          },
+          "auth_method": {
+            "enum": [
+              "client_secret_basic",
+              "client_secret_post"
+            ]
+          },
+          "scope": {
+            "type": "string",
+            "minLength": 1
+          },
+          "audience": {
+            "type": "string",
+            "minLength": 1
+          },
+          "resource": {
+            "type": "string",
+            "minLength": 1
+          },
+          "extra_params": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "username": {
+            "type": "string",
+            "minLength": 1
+          },
+          "password": {
+            "oneOf": [
+              {
+                "type": "string",
+                "minLength": 1,
+                "description": "Inline secret (development only; tokengate check warns)."
+              },
+              {
+                "type": "object",
+                "properties": {
+                  "env": {
+                    "type": "string",
+                    "minLength": 1
+                  }
+                },
+                "required": [
+                  "env"
+                ],
+                "additionalProperties": false
+              },
+              {
+                "type": "object",
+                "properties": {
+                  "file": {
+                    "type": "string",
+                    "minLength": 1
+                  }
+                },
+                "required": [
+                  "file"
+                ],
+                "additionalProperties": false
+              }
+            ]
+          },
+          "timeout_seconds": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 300
+          },
+          "ca_file": {
+            "type": "string",
+            "minLength": 1
+          },
+          "default_lifetime_seconds": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 86400
+          },
+          "refresh_at_lifetime_fraction": {
+            "type": "number",
+            "exclusiveMinimum": 0.1,
+            "exclusiveMaximum": 1
+          },
+          "header_name": {
+            "type": "string",
+            "minLength": 1
+          },
+          "header_scheme": {
+            "type": "string"
+          }
+        },
+        "if": {
+          "properties": {
+            "grant": {
+              "const": "password"
+            }
+          }
+        },
+        "then": {
+          "required": [
+            "username",
+            "password"
+          ]
+        }
+      }
+    },
+    "introspection": {
+      "type": "object",
+      "additionalProperties": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "url",
+          "client_id",
+          "client_secret"
+        ],
+        "properties": {
+          "url": {
+            "type": "string",
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/@?#]+(/[^?#]*)?$"
+          },
+          "client_id": {
+            "type": "string",
+            "minLength": 1
+          },
+          "client_secret": {
+            "oneOf": [
+              {
+                "type": "string",
+                "minLength": 1,
+                "description": "Inline secret (development only; tokengate check warns)."
+              },
+              {
+                "type": "object",
+                "properties": {
+                  "env": {
+                    "type": "string",
+                    "minLength": 1
+                  }
+                },
+                "required": [
+                  "env"
+                ],
+                "additionalProperties": false
+              },
+              {
+                "type": "object",
+                "properties": {
+                  "file": {
+                    "type": "string",
+                    "minLength": 1
+                  }
+                },
+                "required": [
+                  "file"
+                ],
+                "additionalProperties": false
+              }
+            ]
+          },
+          "auth_method": {
+            "enum": [
+              "client_secret_basic",
+              "client_secret_post"
+            ]
+          },
+          "timeout_seconds": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 300
+          },
+          "ca_file": {
+            "type": "string",
+            "minLength": 1
+          },
+          "cache": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+              "max_entries": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 10000000
+              },
+              "max_ttl_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 86400
+              },
+              "negative_ttl_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 86400
+              }
+            }
+          }
+        }
+      }
+    },
+    "routes": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "name",
+          "listener",
+          "match",
+          "upstream"
+        ],
+        "properties": {
+          "name": {
+            "type": "string",
+            "minLength": 1
+          },
+          "listener": {
+            "type": "string",
+            "minLength": 1
+          },
+          "match": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "path_prefix"
+            ],
+            "properties": {
+              "path_prefix": {
+                "type": "string",
+                "pattern": "^/"
+              },
+              "host": {
+                "type": "string",
+                "minLength": 1
+              }
+            }
+          },
+          "strip_prefix": {
+            "type": "boolean"
+          },
+          "upstream": {
+            "type": "string",
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/@?#]+(/[^?#]*)?$"
+          },
+          "preserve_host": {
+            "type": "boolean"
+          },
+          "credential": {
+            "type": "string",
+            "minLength": 1
+          },
+          "allow_public_credential": {
+            "type": "boolean"
+          },
+          "validate": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "introspection"
+            ],
+            "properties": {
+              "introspection": {
+                "type": "string",
+                "minLength": 1
+              },
+              "required_scopes": {
+                "type": "array",
+                "items": {
+                  "type": "string",
+                  "minLength": 1
+                }
+              },
+              "audience": {
+                "type": "string",
+                "minLength": 1
+              },
+              "issuer": {
+                "type": "string",
+                "minLength": 1
+              },
+              "forward_authorization": {
+                "type": "boolean"
+              },
+              "identity_headers": {
+                "type": "object",
+                "additionalProperties": {
+                  "type": "string",
+                  "minLength": 1
+                }
+              },
+              "realm": {
+                "type": "string",
+                "minLength": 1
+              }
+            }
+          },
+          "timeouts": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+              "connect_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 600
+              },
+              "response_header_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 86400
+              },
+              "idle_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 86400
+              }
+            }
+          },
+          "max_body_bytes": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 1125899906842624
+          },
+          "upstream_tls": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+              "ca_file": {
+                "type": "string",
+                "minLength": 1
+              },
+              "server_name": {
+                "type": "string",
+                "minLength": 1
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+"""#
+}
