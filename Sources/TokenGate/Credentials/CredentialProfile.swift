@@ -81,8 +81,15 @@ final class CredentialProfile: Sendable {
 
     /// Ends `run` (a reload dropped or replaced this profile).
     func stop() {
-        inner.withLockedValue { $0.stopped = true }
+        let waiters = inner.withLockedValue { inner -> [Waiter] in
+            inner.stopped = true
+            defer { inner.waiters.removeAll() }
+            return inner.waiters
+        }
         wake.signal()
+        // Requests still waiting on a dropped profile are answered, not left hanging.
+        let refusal = Lookup.unavailable(CredentialError(kind: .network, detail: "the credential profile was reconfigured; retry"), retryAfter: .seconds(1))
+        for waiter in waiters { waiter(refusal) }
     }
 
     /// Keeps the token fresh until cancelled: fetches at start, refreshes at the refresh
