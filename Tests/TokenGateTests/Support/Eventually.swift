@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -11,11 +12,22 @@ func eventually(within timeout: Duration = .seconds(5), _ condition: () async th
     return try await condition()
 }
 
-/// A loopback port nothing listens on right now (bound and released), for child processes
-/// whose configuration must name a port up front.
+/// A loopback port nothing listens on right now, for child processes whose configuration
+/// must name a port up front. It is taken from below the kernel's ephemeral range, so the
+/// port-0 binds of tests running in parallel can never be handed the same port between
+/// this check and the child's bind.
 func freeLoopbackPort() async throws -> Int {
-    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-    let port = channel.localAddress?.port ?? 0
-    try await channel.close()
-    return port
+    let ephemeralStart = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))
+        .flatMap { $0.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) } } ?? 32768
+    let upper = max(11_000, min(ephemeralStart, 32768))
+    for _ in 0..<200 {
+        let candidate = Int.random(in: 10_000..<upper)
+        if let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: candidate).get() {
+            try await channel.close()
+            return candidate
+        }
+    }
+    throw NoFreePort()
 }
+
+struct NoFreePort: Error {}
