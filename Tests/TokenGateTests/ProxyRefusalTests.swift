@@ -156,3 +156,16 @@ struct ProxyRefusalTests {
         }
     }
 }
+
+@Suite("Malformed bodies")
+struct MalformedBodyTests {
+    @Test("a broken chunk in a request being forwarded closes both sides at once")
+    func brokenChunk() async throws {
+        try await withProxy { gateway, echo in
+            let client = try await gateway.connect()
+            try await client.send("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz-not-a-size\r\n")
+            #expect(await client.closedByServer(within: .seconds(5)))
+            #expect(echo.bodyBytesReceived <= 5)
+        }
+    }
+}

@@ -160,8 +160,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             default: answer = .badRequest("malformed HTTP request")
             }
             closeAfter(respond(with: answer, version: .http1_1, keepAlive: false), linger: false)
+        } else if !requestComplete {
+            // The request being forwarded is itself malformed (a broken chunk, say): the
+            // upstream must not see the rest, and no answer can be trusted to frame.
+            abandonExchange()
+            state = .closed
+            context.close(promise: nil)
         } else {
-            // Garbage behind a request in flight: that exchange finishes, then the connection closes.
+            // Garbage behind a complete request in flight: that exchange finishes, then the
+            // connection closes.
             closeAfterExchange = true
             pipelined.removeAll()
         }
