@@ -28,8 +28,7 @@ public enum GatewaySchema {
         ],
         "properties": {
           "address": {
-            "type": "string",
-            "pattern": "^(\\[[0-9A-Fa-f:.]+\\]|[^:\\[\\]]+):[0-9]{1,5}$"
+            "$ref": "#/$defs/address"
           },
           "trusted_proxies": {
             "type": "array",
@@ -66,8 +65,7 @@ public enum GatewaySchema {
       "additionalProperties": false,
       "properties": {
         "address": {
-          "type": "string",
-          "pattern": "^(\\[[0-9A-Fa-f:.]+\\]|[^:\\[\\]]+):[0-9]{1,5}$"
+          "$ref": "#/$defs/address"
         }
       }
     },
@@ -101,53 +99,17 @@ public enum GatewaySchema {
             ]
           },
           "token_url": {
-            "type": "string",
-            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/@?#]+(/[^?#]*)?$"
+            "$ref": "#/$defs/url"
           },
           "client_id": {
             "type": "string",
             "minLength": 1
           },
           "client_secret": {
-            "oneOf": [
-              {
-                "type": "string",
-                "minLength": 1,
-                "description": "Inline secret (development only; tokengate check warns)."
-              },
-              {
-                "type": "object",
-                "properties": {
-                  "env": {
-                    "type": "string",
-                    "minLength": 1
-                  }
-                },
-                "required": [
-                  "env"
-                ],
-                "additionalProperties": false
-              },
-              {
-                "type": "object",
-                "properties": {
-                  "file": {
-                    "type": "string",
-                    "minLength": 1
-                  }
-                },
-                "required": [
-                  "file"
-                ],
-                "additionalProperties": false
-              }
-            ]
+            "$ref": "#/$defs/secret"
           },
           "auth_method": {
-            "enum": [
-              "client_secret_basic",
-              "client_secret_post"
-            ]
+            "$ref": "#/$defs/authMethod"
           },
           "scope": {
             "type": "string",
@@ -172,39 +134,7 @@ public enum GatewaySchema {
             "minLength": 1
           },
           "password": {
-            "oneOf": [
-              {
-                "type": "string",
-                "minLength": 1,
-                "description": "Inline secret (development only; tokengate check warns)."
-              },
-              {
-                "type": "object",
-                "properties": {
-                  "env": {
-                    "type": "string",
-                    "minLength": 1
-                  }
-                },
-                "required": [
-                  "env"
-                ],
-                "additionalProperties": false
-              },
-              {
-                "type": "object",
-                "properties": {
-                  "file": {
-                    "type": "string",
-                    "minLength": 1
-                  }
-                },
-                "required": [
-                  "file"
-                ],
-                "additionalProperties": false
-              }
-            ]
+            "$ref": "#/$defs/secret"
           },
           "timeout_seconds": {
             "type": "number",
@@ -260,53 +190,17 @@ public enum GatewaySchema {
         ],
         "properties": {
           "url": {
-            "type": "string",
-            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/@?#]+(/[^?#]*)?$"
+            "$ref": "#/$defs/url"
           },
           "client_id": {
             "type": "string",
             "minLength": 1
           },
           "client_secret": {
-            "oneOf": [
-              {
-                "type": "string",
-                "minLength": 1,
-                "description": "Inline secret (development only; tokengate check warns)."
-              },
-              {
-                "type": "object",
-                "properties": {
-                  "env": {
-                    "type": "string",
-                    "minLength": 1
-                  }
-                },
-                "required": [
-                  "env"
-                ],
-                "additionalProperties": false
-              },
-              {
-                "type": "object",
-                "properties": {
-                  "file": {
-                    "type": "string",
-                    "minLength": 1
-                  }
-                },
-                "required": [
-                  "file"
-                ],
-                "additionalProperties": false
-              }
-            ]
+            "$ref": "#/$defs/secret"
           },
           "auth_method": {
-            "enum": [
-              "client_secret_basic",
-              "client_secret_post"
-            ]
+            "$ref": "#/$defs/authMethod"
           },
           "timeout_seconds": {
             "type": "number",
@@ -382,8 +276,7 @@ public enum GatewaySchema {
             "type": "boolean"
           },
           "upstream": {
-            "type": "string",
-            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/@?#]+(/[^?#]*)?$"
+            "$ref": "#/$defs/url"
           },
           "preserve_host": {
             "type": "boolean"
@@ -479,6 +372,57 @@ public enum GatewaySchema {
           }
         }
       }
+    }
+  },
+  "$defs": {
+    "secret": {
+      "oneOf": [
+        {
+          "type": "string",
+          "minLength": 1,
+          "description": "Inline secret (development only; tokengate check warns)."
+        },
+        {
+          "type": "object",
+          "properties": {
+            "env": {
+              "type": "string",
+              "minLength": 1
+            }
+          },
+          "required": [
+            "env"
+          ],
+          "additionalProperties": false
+        },
+        {
+          "type": "object",
+          "properties": {
+            "file": {
+              "type": "string",
+              "minLength": 1
+            }
+          },
+          "required": [
+            "file"
+          ],
+          "additionalProperties": false
+        }
+      ]
+    },
+    "url": {
+      "type": "string",
+      "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/@?#]+(/[^?#]*)?$"
+    },
+    "address": {
+      "type": "string",
+      "pattern": "^(\\[[0-9A-Fa-f:.]+\\]|[^:\\[\\]]+):[0-9]{1,5}$"
+    },
+    "authMethod": {
+      "enum": [
+        "client_secret_basic",
+        "client_secret_post"
+      ]
     }
   }
 }

@@ -64,28 +64,12 @@ extension Gateway {
         }
 
         // Profiles: keep the live object (and its token or cache) when nothing changed.
-        var profiles: [String: CredentialProfile] = [:]
-        var startedProfiles: [CredentialProfile] = []
-        for config in loaded.config.credentials {
-            if let existing = current.profiles[config.name], existing.config == config {
-                profiles[config.name] = existing
-            } else {
-                let fresh = CredentialProfile(config)
-                profiles[config.name] = fresh
-                startedProfiles.append(fresh)
-            }
-        }
-        var introspection: [String: IntrospectionProfile] = [:]
-        var startedIntrospection: [IntrospectionProfile] = []
-        for config in loaded.config.introspection {
-            if let existing = current.introspection[config.name], existing.config == config {
-                introspection[config.name] = existing
-            } else {
-                let fresh = IntrospectionProfile(config)
-                introspection[config.name] = fresh
-                startedIntrospection.append(fresh)
-            }
-        }
+        let (profiles, startedProfiles) = Self.reconcile(
+            loaded.config.credentials, with: current.profiles, name: \.name, config: \.config, make: CredentialProfile.init
+        )
+        let (introspection, startedIntrospection) = Self.reconcile(
+            loaded.config.introspection, with: current.introspection, name: \.name, config: \.config, make: IntrospectionProfile.init
+        )
         let snapshot: ConfigSnapshot
         do {
             snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection)
@@ -138,6 +122,28 @@ extension Gateway {
         outcome.version = loaded.version
         logger.info("configuration reloaded", metadata: ["trigger": "\(trigger)", "version": "\(loaded.version)"])
         return outcome
+    }
+}
+
+extension Gateway {
+    /// The live objects for `configs`: an existing one where its configuration is
+    /// unchanged, a new one (also returned in `started`) otherwise.
+    static func reconcile<Config: Equatable, Live: AnyObject>(
+        _ configs: [Config], with existing: [String: Live], name: (Config) -> String, config: (Live) -> Config,
+        make: (Config) -> Live
+    ) -> (all: [String: Live], started: [Live]) {
+        var all: [String: Live] = [:]
+        var started: [Live] = []
+        for wanted in configs {
+            if let live = existing[name(wanted)], config(live) == wanted {
+                all[name(wanted)] = live
+            } else {
+                let fresh = make(wanted)
+                all[name(wanted)] = fresh
+                started.append(fresh)
+            }
+        }
+        return (all, started)
     }
 }
 
