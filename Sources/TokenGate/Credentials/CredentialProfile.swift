@@ -27,13 +27,11 @@ final class CredentialProfile: Sendable {
     }
 
     let config: CredentialProfileConfig
-    let identity: TokenRequestIdentity
     private let inner: NIOLockedValueBox<Inner>
     private let wake = WakeSignal()
 
     init(_ config: CredentialProfileConfig) {
         self.config = config
-        self.identity = TokenRequestIdentity(config)
         self.inner = NIOLockedValueBox(Inner(state: TokenState(
             grant: config.grant, refreshFraction: config.refreshFraction,
             defaultLifetime: config.defaultLifetime, headerScheme: config.headerScheme

@@ -32,36 +32,3 @@ enum TokenRequest {
         return FormPost(url: profile.tokenURL, form: form, clientID: profile.clientID, secret: clientSecret, method: profile.authMethod)
     }
 }
-
-/// Everything that makes two profiles' tokens interchangeable. Two profiles that differ in
-/// any of these never share a token (and a reload keeps a profile's token only when its
-/// identity is unchanged).
-struct TokenRequestIdentity: Hashable, Sendable {
-    var tokenURL: UpstreamURL
-    var grant: CredentialProfileConfig.Grant
-    var clientID: String
-    var clientSecret: SecretReference
-    var authMethod: CredentialProfileConfig.AuthMethod
-    var scope: String?
-    var audience: String?
-    var resource: String?
-    var extraParameters: [String: String]
-    var username: String?
-    var password: SecretReference?
-    var caFile: String?
-
-    init(_ profile: CredentialProfileConfig) {
-        tokenURL = profile.tokenURL
-        grant = profile.grant
-        clientID = profile.clientID
-        clientSecret = profile.clientSecret
-        authMethod = profile.authMethod
-        scope = profile.scope
-        audience = profile.audience
-        resource = profile.resource
-        extraParameters = profile.extraParameters
-        username = profile.username
-        password = profile.password
-        caFile = profile.caFile
-    }
-}
