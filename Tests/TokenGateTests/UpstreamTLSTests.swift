@@ -13,12 +13,9 @@ private func makeCertificates(in directory: TemporaryDirectory) throws -> (ca: S
     printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ext.cnf
     openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null
     """
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", script]
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw CertificateSetupFailed() }
+    guard try runChild("/bin/sh", ["-c", script], environment: ProcessInfo.processInfo.environment).status == 0 else {
+        throw CertificateSetupFailed()
+    }
     return ("\(dir)/ca.pem", "\(dir)/server.pem", "\(dir)/server.key")
 }
 

@@ -19,7 +19,7 @@ struct DjangoOAuthToolkit {
     static let resourceServer = (id: "tokengate-rs", secret: "interop-rs-secret")
     static let caller = (id: "demo-caller", secret: "interop-caller-secret")
 
-    let process: Process
+    let process: ChildProcess
     let port: Int
     let directory: TemporaryDirectory
 
@@ -53,17 +53,11 @@ struct DjangoOAuthToolkit {
             }
         }
         let port = try await freeLoopbackPort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["manage.py", "runserver", "127.0.0.1:\(port)", "--noreload"]
-        process.currentDirectoryURL = URL(fileURLWithPath: project)
-        process.environment = environment
         let log = directory.url.appendingPathComponent("server.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        let process = try ChildProcess(
+            python, ["manage.py", "runserver", "127.0.0.1:\(port)", "--noreload"], environment: environment, directory: project,
+            stdout: .file(log.path)
+        )
         let server = DjangoOAuthToolkit(process: process, port: port, directory: directory)
         let up = await eventually(within: .seconds(20)) {
             (try? await RawHTTPConnection.connect(port: port).close()) != nil
@@ -75,12 +69,12 @@ struct DjangoOAuthToolkit {
         return server
     }
 
-    /// Stops the server with SIGKILL: children of the test process inherit a signal mask
+    /// Stops the server (SIGKILL: nothing of it needs to be saved)
     /// that blocks SIGTERM, which Django's runserver would then never see.
     func stop() {
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.signal(SIGKILL)
+            process.wait()
         }
         directory.remove()
     }
@@ -107,14 +101,7 @@ struct DjangoOAuthToolkit {
     }
 
     private static func run(_ arguments: [String], environment: [String: String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        process.currentDirectoryURL = URL(fileURLWithPath: project)
-        process.environment = environment
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        try runChild(arguments[0], Array(arguments.dropFirst()), environment: environment, directory: project).status
     }
 }
 
