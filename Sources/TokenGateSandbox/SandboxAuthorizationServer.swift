@@ -177,6 +177,13 @@ public final class SandboxAuthorizationServer: Sendable {
     /// Access tokens issued so far (for tests that need to know what TokenGate holds).
     public var issuedAccessTokens: [String] { state.issuedAccessTokens }
 
+    /// Every value this server holds that must never appear in a log, an error or a status
+    /// page: client secrets, user passwords and every access and refresh token it issued.
+    public var secretValues: [String] {
+        state.configuration.clients.map(\.secret) + state.configuration.users.map(\.password)
+            + state.issuedAccessTokens + state.issuedRefreshTokens
+    }
+
     /// Makes a token inactive, as the revocation endpoint would.
     public func revoke(_ token: String) { state.revoke(token) }
 

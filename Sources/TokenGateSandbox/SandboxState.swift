@@ -44,6 +44,8 @@ final class SandboxState: Sendable {
     private struct Mutable {
         var accessTokens: [String: TokenRecord] = [:]
         var accessTokenOrder: [String] = []
+        /// Every refresh token issued, rotated-out ones included.
+        var refreshTokenOrder: [String] = []
         /// refresh token → (client, user, scope)
         var refreshTokens: [String: (clientID: String, username: String?, scope: String)] = [:]
         var faults: [SandboxAuthorizationServer.Endpoint: (fault: SandboxAuthorizationServer.Fault, remaining: Int?)] = [:]
@@ -70,6 +72,8 @@ final class SandboxState: Sendable {
 
     var issuedAccessTokens: [String] { mutable.withLockedValue { $0.accessTokenOrder } }
 
+    var issuedRefreshTokens: [String] { mutable.withLockedValue { $0.refreshTokenOrder } }
+
     func revoke(_ token: String) {
         mutable.withLockedValue { state in
             state.accessTokens[token]?.active = false
@@ -95,7 +99,10 @@ final class SandboxState: Sendable {
         mutable.withLockedValue { state in
             state.accessTokens[access] = record
             state.accessTokenOrder.append(access)
-            if let refresh { state.refreshTokens[refresh] = (clientID, username, scope) }
+            if let refresh {
+                state.refreshTokens[refresh] = (clientID, username, scope)
+                state.refreshTokenOrder.append(refresh)
+            }
         }
         return Issued(accessToken: access, refreshToken: refresh, record: record)
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import Synchronization
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -42,9 +43,20 @@ struct Demo: AsyncParsableCommand {
             return handler
         }
         logger.logLevel = .warning
+        // Access log lines are held back during the walkthrough and shown as its last step,
+        // then written to standard output as `tokengate run` does.
+        let accessLines = Mutex<[String]?>([])
+        let accessLog = AccessLogWriter(outputIsTerminal: false) { bytes in
+            let held = accessLines.withLock { lines -> Bool in
+                guard lines != nil else { return false }
+                lines?.append(String(decoding: bytes, as: UTF8.self))
+                return true
+            }
+            if !held { FileHandle.standardOutput.write(Data(bytes)) }
+        }
         let gateway: Gateway
         do {
-            gateway = try await Gateway.start(loaded, logger: logger)
+            gateway = try await Gateway.start(loaded, logger: logger, telemetry: Telemetry(accessLog: accessLog))
         } catch {
             await echo.stop()
             await idp.stop()
@@ -87,6 +99,13 @@ struct Demo: AsyncParsableCommand {
         print("   (the caller's own Authorization header was \(header("authorization", in: identity) == "-" ? "not forwarded" : "forwarded"))")
         print("4. The authorization server served \(idp.calls(.token)) token request(s) and \(idp.calls(.introspection)) introspection call(s).")
         try? await http.shutdown()
+        try? await Task.sleep(for: .milliseconds(50))
+        let lines = accessLines.withLock { lines in
+            defer { lines = nil }
+            return lines ?? []
+        }
+        print("5. The access log (standard output, one JSON line per request; tokens never appear):")
+        for line in lines.joined().split(separator: "\n") { print("   \(line)") }
 
         if !once {
             print("""
@@ -96,6 +115,8 @@ struct Demo: AsyncParsableCommand {
               TOKEN=$(curl -s -u demo-caller:demo-caller-secret -d grant_type=client_credentials -d scope=legacy:use \(idp.tokenURL) | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
               curl -s -H "Authorization: Bearer $TOKEN" \(ingressBase)/orders
               curl -s http://\(config.admin.address)/readyz
+              curl -s http://\(config.admin.address)/metrics | grep ^tokengate_
+              tokengate status --admin http://\(config.admin.address)
             Ctrl-C stops everything.
             """)
             await waitForTermination()

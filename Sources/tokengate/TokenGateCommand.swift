@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import TokenGate
 
@@ -10,7 +12,7 @@ struct TokenGateCommand: AsyncParsableCommand {
         commandName: "tokengate",
         abstract: "A reverse-proxy token gateway: OAuth 2 for services that know nothing about it.",
         version: TokenGateVersion.current,
-        subcommands: [Demo.self, Run.self, Check.self, Token.self, Schema.self, Sandbox.self, Version.self]
+        subcommands: [Demo.self, Run.self, Check.self, Status.self, Token.self, Schema.self, Sandbox.self, Version.self]
     )
 }
 
@@ -83,8 +85,13 @@ struct Run: AsyncParsableCommand {
             logger.warning("configuration warning", metadata: ["path": "\(warning.path)", "detail": "\(warning.message)"])
         }
         logger.info("configuration loaded", metadata: ["file": "\(configOptions.path)", "version": "\(loaded.version)"])
+        // Libraries that report through swift-metrics land in the same registry as
+        // TokenGate's own metrics, at the admin listener's /metrics.
+        let telemetry = Telemetry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: telemetry.metrics.registry))
+        let service = GatewayService(loaded: loaded, logger: logger, resolver: .processEnvironment(), watch: watch, telemetry: telemetry)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: GatewayService(loaded: loaded, logger: logger, resolver: .processEnvironment(), watch: watch))],
+            services: [.init(service: service)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

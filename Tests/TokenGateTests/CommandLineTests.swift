@@ -97,7 +97,7 @@ struct CommandLineTests {
 struct TokenCommandTests {
     @Test("describes the token without printing it, prints it with --show-token, exits 1 with the server's error")
     func tokenCommand() async throws {
-        let idp = try await SandboxAuthorizationServer.start(.demo)
+        let idp = try await startSandbox(.demo)
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let file = try directory.write("gateway.json", """

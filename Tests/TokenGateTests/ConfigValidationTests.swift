@@ -1,3 +1,4 @@
+import Logging
 import Testing
 @testable import TokenGate
 
@@ -190,6 +191,20 @@ struct ConfigValidationTests {
         }
         #expect("\(Redacted("inline-Sup3rSecret"))" == "<redacted>")
         #expect(String(reflecting: Redacted("inline-Sup3rSecret")) == "<redacted>")
+        // Libraries print what they are handed ("\(service)" in a debug log): whole values
+        // holding secrets, or the process environment, print none of them.
+        var dumped = ""
+        dump(Redacted("inline-Sup3rSecret"), to: &dumped)
+        let resolver = SecretResolver(environment: ["PW": "env-Sup3rSecret"])
+        dump(resolver, to: &dumped)
+        if case .success(let loaded) = load(#"{ "listeners": { "l": { "address": "127.0.0.1:0" } }, "routes": [], "credentials": { "c": { "grant": "client_credentials", "token_url": "http://127.0.0.1:1/t", "client_id": "c", "client_secret": "inline-Sup3rSecret" } } }"#) {
+            dumped += "\(loaded) \(GatewayService(loaded: loaded, logger: Logger(label: "t"), resolver: resolver))"
+            dump(loaded, to: &dumped)
+        } else {
+            Issue.record("the configuration with an inline secret should load")
+        }
+        #expect(!dumped.contains("Sup3r"))
+        #expect("\(resolver)" == "SecretResolver(1 environment variables)")
     }
 }
 

@@ -10,7 +10,7 @@ private struct InboundSetup {
     let gateway: TestGateway
 
     static func start(cache: String = #""max_entries": 1000, "max_ttl_seconds": 300, "negative_ttl_seconds": 10"#, profileExtras: String = "") async throws -> InboundSetup {
-        let idp = try await SandboxAuthorizationServer.start(.demo)
+        let idp = try await startSandbox(.demo)
         let echo = try await EchoUpstream.start()
         let upstream = "http://127.0.0.1:\(echo.port)/"
         let config = """
@@ -255,7 +255,7 @@ struct InboundValidationTests {
 struct ValidateAndInjectTests {
     @Test("a route may validate the caller's token and inject its own credential at once")
     func validateAndInject() async throws {
-        let idp = try await SandboxAuthorizationServer.start(.demo)
+        let idp = try await startSandbox(.demo)
         let echo = try await EchoUpstream.start()
         let config = """
         { "listeners": { "public": { "address": "127.0.0.1:0" } }, "admin": { "address": "127.0.0.1:0" },

@@ -14,7 +14,7 @@ private struct OutboundSetup {
         sandbox: SandboxAuthorizationServer.Configuration = .demo, profileExtras: String = "", clientSecret: String = #"{ "env": "BILLING_SECRET" }"#,
         environment: [String: String] = ["BILLING_SECRET": secret], beforeGateway: (SandboxAuthorizationServer) -> Void = { _ in }
     ) async throws -> OutboundSetup {
-        let idp = try await SandboxAuthorizationServer.start(sandbox)
+        let idp = try await startSandbox(sandbox)
         let echo = try await EchoUpstream.start()
         beforeGateway(idp)
         let config = """
@@ -219,7 +219,7 @@ struct PasswordGrantTests {
     func refreshThenFallback() async throws {
         var sandbox = SandboxAuthorizationServer.Configuration.demo
         sandbox.accessTokenLifetime = .seconds(1)
-        let idp = try await SandboxAuthorizationServer.start(sandbox)
+        let idp = try await startSandbox(sandbox)
         let echo = try await EchoUpstream.start()
         let config = """
         { "listeners": { "main": { "address": "127.0.0.1:0" } }, "admin": { "address": "127.0.0.1:0" },

@@ -8,14 +8,17 @@ private struct WatchedGateway {
     let directory: TemporaryDirectory
     let path: String
     let gateway: Gateway
+    let logs: LogCapture
 
     static func start(_ json: String, environment: [String: String] = [:], watch: Bool = true) async throws -> WatchedGateway {
         let directory = try TemporaryDirectory()
         let path = try directory.write("gateway.json", json)
         let resolver = SecretResolver(environment: environment)
         let loaded = try ConfigLoader(resolver: resolver).load(path: path)
-        let gateway = try await Gateway.start(loaded, logger: LogCapture().logger(), resolver: resolver, watch: watch)
-        return WatchedGateway(directory: directory, path: path, gateway: gateway)
+        LeakWatch.register(environment.values)
+        let logs = LogCapture()
+        let gateway = try await Gateway.start(loaded, logger: logs.logger(), resolver: resolver, watch: watch, telemetry: logs.telemetry())
+        return WatchedGateway(directory: directory, path: path, gateway: gateway, logs: logs)
     }
 
     func status(_ path: String, on listener: String = "main") async throws -> Int {
@@ -28,6 +31,7 @@ private struct WatchedGateway {
 
     func stop() async {
         await gateway.shutdown(grace: .seconds(1))
+        logs.expectNoLeaks()
         directory.remove()
     }
 }
@@ -79,7 +83,8 @@ struct ReloadTests {
         try fm.createSymbolicLink(atPath: "\(root)/..data", withDestinationPath: "..2026_11_29_01")
         try fm.createSymbolicLink(atPath: "\(root)/gateway.json", withDestinationPath: "..data/gateway.json")
         let loaded = try ConfigLoader(resolver: SecretResolver(environment: [:])).load(path: "\(root)/gateway.json")
-        let gateway = try await Gateway.start(loaded, logger: LogCapture().logger(), resolver: SecretResolver(environment: [:]), watch: true)
+        let logs = LogCapture()
+        let gateway = try await Gateway.start(loaded, logger: logs.logger(), resolver: SecretResolver(environment: [:]), watch: true, telemetry: logs.telemetry())
         // What the kubelet does: write a new timestamped directory, then atomically repoint ..data.
         try fm.createDirectory(atPath: "\(root)/..2026_11_29_02", withIntermediateDirectories: true)
         try config(echoPort: echo.port, routes: routeB.replacingOccurrences(of: "PORT", with: "\(echo.port)"))
@@ -93,6 +98,7 @@ struct ReloadTests {
             return (try? await client.readResponse())??.status == 200
         })
         await gateway.shutdown(grace: .seconds(1))
+        logs.expectNoLeaks()
         await echo.stop()
     }
 
@@ -159,7 +165,7 @@ struct ReloadTests {
 
     @Test("a reload that changes only a route keeps the cached token: no new token request")
     func tokenSurvivesReload() async throws {
-        let idp = try await SandboxAuthorizationServer.start(.demo)
+        let idp = try await startSandbox(.demo)
         let echo = try await EchoUpstream.start()
         func document(_ extraRoute: String) -> String {
             """

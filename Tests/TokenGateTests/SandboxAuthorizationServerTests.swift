@@ -31,7 +31,7 @@ private func post(
 struct SandboxAuthorizationServerTests {
     @Test("client credentials with client_secret_basic and client_secret_post")
     func clientCredentials() async throws {
-        let idp = try await SandboxAuthorizationServer.start(.demo)
+        let idp = try await startSandbox(.demo)
         let basic = try await post(idp, .token, [("grant_type", "client_credentials")], basic: ("billing-svc", "demo-billing-secret"))
         #expect(basic.status == 200)
         #expect(basic.json["token_type"] as? String == "Bearer")
@@ -50,7 +50,7 @@ struct SandboxAuthorizationServerTests {
 
     @Test("bad client credentials, unsupported and unauthorized grants, bad scope get RFC 6749 §5.2 errors")
     func tokenErrors() async throws {
-        let idp = try await SandboxAuthorizationServer.start(.demo)
+        let idp = try await startSandbox(.demo)
         let wrongSecret = try await post(idp, .token, [("grant_type", "client_credentials")], basic: ("billing-svc", "nope"))
         #expect(wrongSecret.status == 401)
         #expect(wrongSecret.json["error"] as? String == "invalid_client")
@@ -71,7 +71,7 @@ struct SandboxAuthorizationServerTests {
 
     @Test("password grant issues a refresh token; refresh rotates it; a used refresh token is invalid_grant")
     func passwordAndRefresh() async throws {
-        let idp = try await SandboxAuthorizationServer.start(.demo)
+        let idp = try await startSandbox(.demo)
         let crm = ("legacy-crm", "demo-crm-secret")
         let bad = try await post(idp, .token, [("grant_type", "password"), ("username", "crm-sync"), ("password", "wrong")], basic: crm)
         #expect(bad.json["error"] as? String == "invalid_grant")
@@ -88,7 +88,7 @@ struct SandboxAuthorizationServerTests {
 
     @Test("introspection answers claims for an active token, active:false for unknown and revoked ones, and refuses non-resource-servers")
     func introspectionAndRevocation() async throws {
-        let idp = try await SandboxAuthorizationServer.start(.demo)
+        let idp = try await startSandbox(.demo)
         let rs = ("tokengate-rs", "demo-introspection-secret")
         let token = idp.issueToken(clientID: "demo-caller", scope: "legacy:use", username: "alice", audience: "legacy-app")
         let active = try await post(idp, .introspection, [("token", token)], basic: rs)
@@ -111,7 +111,7 @@ struct SandboxAuthorizationServerTests {
 
     @Test("faults: fixed status with Retry-After, malformed JSON, OAuth error, reset, delay; a counted fault clears itself")
     func faults() async throws {
-        let idp = try await SandboxAuthorizationServer.start(.demo)
+        let idp = try await startSandbox(.demo)
         let client = ("billing-svc", "demo-billing-secret")
         let form = [("grant_type", "client_credentials")]
 

@@ -8,12 +8,15 @@ struct AdminRoutes: Sendable {
     var isReady: @Sendable () -> Bool
     /// `/status` JSON.
     var status: @Sendable () -> String
+    /// `/metrics`: Prometheus text exposition format.
+    var metrics: @Sendable () -> String
     /// `POST /reload`.
     var reload: @Sendable () async -> ReloadOutcome?
 
     struct Answer {
         var status: HTTPResponseStatus
         var body: String
+        var contentType = "application/json"
     }
 
     func answer(method: HTTPMethod, path: String) -> Answer {
@@ -28,6 +31,8 @@ struct AdminRoutes: Sendable {
             return Answer(status: .ok, body: #"{"status":"ok"}"#)
         case "/status":
             return Answer(status: .ok, body: status())
+        case "/metrics":
+            return Answer(status: .ok, body: metrics(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         case "/readyz":
             return isReady()
                 ? Answer(status: .ok, body: #"{"status":"ready"}"#)
@@ -77,13 +82,15 @@ final class AdminHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func write(_ answer: AdminRoutes.Answer, for head: HTTPRequestHead, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(answer.body.utf8.count + 1))
+        // The exposition format ends with its own newline; JSON bodies get one added.
+        let body = answer.body.hasSuffix("\n") || answer.body.isEmpty ? answer.body : answer.body + "\n"
+        headers.add(name: "Content-Type", value: answer.contentType)
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Cache-Control", value: "no-store")
         if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers))), promise: nil)
         if head.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: answer.body + "\n")))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         }
         let keepAlive = head.isKeepAlive
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in

@@ -3,7 +3,8 @@
 struct GatewayConfigDecoder {
     let diagnostics: ConfigDiagnostics
 
-    static let topLevelKeys = ["$schema", "listeners", "admin", "credentials", "introspection", "routes", "shutdown"]
+    static let topLevelKeys = ["$schema", "listeners", "admin", "credentials", "introspection", "routes", "shutdown", "access_log"]
+    static let accessLogKeys = ["enabled", "format", "sample_rate", "query", "redact_query_params"]
     static let listenerKeys = [
         "address", "trusted_proxies", "max_header_bytes", "max_headers", "header_read_timeout_seconds",
         "idle_timeout_seconds",
@@ -37,10 +38,11 @@ struct GatewayConfigDecoder {
         if let block = root.object("shutdown", keys: ["grace_seconds"]) {
             shutdown.grace = block.seconds("grace_seconds", default: ShutdownConfig.defaultGrace, maximum: 3600)
         }
+        let accessLog = decodeAccessLog(root)
         guard let listeners, let routes else { return nil }
         return GatewayConfig(
             listeners: listeners, admin: admin, credentials: credentials, introspection: introspection,
-            routes: routes, shutdown: shutdown
+            routes: routes, shutdown: shutdown, accessLog: accessLog
         )
     }
 
@@ -75,6 +77,35 @@ struct GatewayConfigDecoder {
             // name this listener are not also reported as dangling.
             return listener
         }
+    }
+
+    private func decodeAccessLog(_ root: ConfigObject) -> AccessLogConfig {
+        var log = AccessLogConfig.default
+        guard let block = root.object("access_log", keys: Self.accessLogKeys) else { return log }
+        log.enabled = block.bool("enabled", default: true)
+        log.format = choice(block, "format", default: .auto)
+        log.query = choice(block, "query", default: .redactSensitive)
+        if let rate = block.number("sample_rate") {
+            if rate >= 0 && rate <= 1 {
+                log.sampleRate = rate
+            } else {
+                diagnostics.error(block.path.key("sample_rate"), "must be between 0 and 1 (got \(rate))")
+            }
+        }
+        log.redactQueryParameters = block.stringArray("redact_query_params") ?? []
+        return log
+    }
+
+    /// A string that must be one of an enumeration's raw values; otherwise an error with
+    /// the nearest value or the list of them.
+    private func choice<Option: RawRepresentable & CaseIterable>(_ block: ConfigObject, _ key: String, default fallback: Option) -> Option
+    where Option.RawValue == String {
+        guard let text = block.string(key) else { return fallback }
+        if let option = Option(rawValue: text) { return option }
+        let names = Option.allCases.map(\.rawValue)
+        let near = suggestion(for: text, among: names)
+        diagnostics.error(block.path.key(key), "unknown value \"\(text)\"" + (near.map { ", did you mean \"\($0)\"?" } ?? " (supported: \(names.joined(separator: ", ")))"))
+        return fallback
     }
 
     private func decodeAdmin(_ root: ConfigObject) -> AdminConfig {
@@ -263,12 +294,7 @@ struct GatewayConfigDecoder {
     }
 
     private func authMethod(_ block: ConfigObject) -> CredentialProfileConfig.AuthMethod {
-        guard let text = block.string("auth_method") else { return .clientSecretBasic }
-        if let method = CredentialProfileConfig.AuthMethod(rawValue: text) { return method }
-        let names = CredentialProfileConfig.AuthMethod.allCases.map(\.rawValue)
-        let near = suggestion(for: text, among: names)
-        diagnostics.error(block.path.key("auth_method"), "unknown method \"\(text)\"" + (near.map { ", did you mean \"\($0)\"?" } ?? " (supported: \(names.joined(separator: ", ")))"))
-        return .clientSecretBasic
+        choice(block, "auth_method", default: .clientSecretBasic)
     }
 
     private func decodeIntrospection(name: String, _ value: JSONValue, at path: ConfigPath) -> IntrospectionProfileConfig? {

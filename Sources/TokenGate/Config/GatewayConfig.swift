@@ -15,6 +15,8 @@ public struct GatewayConfig: Sendable {
     public var routes: [RouteConfig]
     /// `shutdown`: how SIGTERM drains.
     public var shutdown: ShutdownConfig
+    /// `access_log`: one line per request on standard output. A reload changes it.
+    public var accessLog: AccessLogConfig
 
     public func listener(named name: String) -> ListenerConfig? { listeners.first { $0.name == name } }
     public func credential(named name: String) -> CredentialProfileConfig? { credentials.first { $0.name == name } }
@@ -63,6 +65,41 @@ public struct ShutdownConfig: Sendable, Equatable {
     public var grace: Duration
 
     public static let defaultGrace = Duration.seconds(25)
+}
+
+/// `access_log`: the per-request log line, written to standard output.
+public struct AccessLogConfig: Sendable, Equatable {
+    public enum Format: String, Sendable, CaseIterable {
+        /// JSON when standard output is not a terminal, text when it is.
+        case auto, json, text
+    }
+
+    /// What the logged path keeps of the query string. Values of parameters that are
+    /// known to carry secrets (`access_token`, `code`, `password`, … and
+    /// `redact_query_params`) are never logged, whatever the policy.
+    public enum QueryPolicy: String, Sendable, CaseIterable {
+        /// Names and values, with the values of sensitive parameters replaced.
+        case redactSensitive = "redact_sensitive"
+        /// Names only: every value replaced.
+        case redactAll = "redact_all"
+        /// No query string at all.
+        case drop
+    }
+
+    /// `enabled`: default true.
+    public var enabled: Bool
+    /// `format`: `auto` (default), `json` or `text`.
+    public var format: Format
+    /// `sample_rate`: the share (0 to 1) of requests answered below 400 that are logged;
+    /// every 4xx and 5xx is logged. Default 1.
+    public var sampleRate: Double
+    /// `query`: default `redact_sensitive`.
+    public var query: QueryPolicy
+    /// `redact_query_params`: more parameter names (case-insensitive) whose values are
+    /// never logged.
+    public var redactQueryParameters: [String]
+
+    public static let `default` = AccessLogConfig(enabled: true, format: .auto, sampleRate: 1, query: .redactSensitive, redactQueryParameters: [])
 }
 
 /// `routes[i]`: which requests go where, and with what credentials.

@@ -69,6 +69,41 @@ public enum GatewaySchema {
         }
       }
     },
+    "access_log": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "enabled": {
+          "type": "boolean"
+        },
+        "format": {
+          "enum": [
+            "auto",
+            "json",
+            "text"
+          ]
+        },
+        "sample_rate": {
+          "type": "number",
+          "minimum": 0,
+          "maximum": 1
+        },
+        "query": {
+          "enum": [
+            "redact_sensitive",
+            "redact_all",
+            "drop"
+          ]
+        },
+        "redact_query_params": {
+          "type": "array",
+          "items": {
+            "type": "string",
+            "minLength": 1
+          }
+        }
+      }
+    },
     "shutdown": {
       "type": "object",
       "additionalProperties": false,

@@ -9,7 +9,7 @@ import Darwin
 /// A value that must never reach output. Its description, debug description and
 /// string interpolation all render as `<redacted>`; the value itself is only reachable
 /// through `revealed`, which makes every use easy to find in review.
-public struct Redacted: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+public struct Redacted: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     private let value: String
 
     public init(_ value: String) { self.value = value }
@@ -17,8 +17,10 @@ public struct Redacted: Sendable, Hashable, CustomStringConvertible, CustomDebug
     /// The secret itself, for the one place that must send it (a token request, a header).
     public var revealed: String { value }
 
-    public var description: String { "<redacted>" }
-    public var debugDescription: String { "<redacted>" }
+    public var description: String { Redaction.placeholder }
+    public var debugDescription: String { Redaction.placeholder }
+    /// No children, so `dump` and reflection cannot reach the value either.
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }
 
 /// Where a secret comes from: `{"env": NAME}`, `{"file": PATH}` or an inline string.
@@ -46,7 +48,10 @@ public struct SecretResolutionError: Error, Sendable, CustomStringConvertible {
 ///
 /// File secrets are read again each time they are resolved, so a rotated Kubernetes
 /// Secret (a file under a mounted volume) takes effect without a restart.
-public struct SecretResolver: Sendable {
+///
+/// It holds the process environment, so it never describes or mirrors its contents:
+/// printing it (a library logging `"\(service)"`, say) shows only how many variables it has.
+public struct SecretResolver: Sendable, CustomStringConvertible, CustomReflectable {
     public var environment: [String: String]
     /// Reads a whole file; injectable for tests.
     public var readFile: @Sendable (String) throws -> [UInt8]
@@ -58,6 +63,9 @@ public struct SecretResolver: Sendable {
         self.environment = environment
         self.readFile = readFile
     }
+
+    public var description: String { "SecretResolver(\(environment.count) environment variables)" }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 
     public func resolve(_ reference: SecretReference) throws(SecretResolutionError) -> Redacted {
         switch reference {

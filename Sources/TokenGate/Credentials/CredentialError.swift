@@ -42,6 +42,23 @@ struct CredentialError: Error, Sendable, Equatable, CustomStringConvertible {
     var description: String { detail }
 }
 
+extension CredentialError.Kind {
+    /// A fixed word for metrics and status: never the server's own text.
+    var label: String {
+        switch self {
+        case .network: return "network_error"
+        case .timeout: return "timeout"
+        case .serverError: return "server_error"
+        case .rateLimited: return "rate_limited"
+        case .malformedResponse: return "malformed_response"
+        case .oauth: return "oauth_error"
+        case .unsupportedTokenType: return "unsupported_token_type"
+        case .unexpectedStatus: return "unexpected_status"
+        case .secretUnavailable: return "secret_unavailable"
+        }
+    }
+}
+
 /// An access token as the token endpoint issued it.
 struct IssuedToken: Sendable {
     var accessToken: Redacted

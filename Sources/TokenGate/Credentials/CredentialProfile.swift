@@ -29,9 +29,11 @@ final class CredentialProfile: Sendable {
     let config: CredentialProfileConfig
     private let inner: NIOLockedValueBox<Inner>
     private let wake = WakeSignal()
+    private let metrics: CredentialMetrics
 
-    init(_ config: CredentialProfileConfig) {
+    init(_ config: CredentialProfileConfig, metrics: CredentialMetrics? = nil) {
         self.config = config
+        self.metrics = metrics ?? .detached(config.name)
         self.inner = NIOLockedValueBox(Inner(state: TokenState(
             grant: config.grant, refreshFraction: config.refreshFraction,
             defaultLifetime: config.defaultLifetime, headerScheme: config.headerScheme
@@ -145,6 +147,10 @@ final class CredentialProfile: Sendable {
             guard outcome != nil else { return (nil, []) }
             defer { inner.waiters.removeAll() }
             return (outcome, inner.waiters)
+        }
+        switch result {
+        case .success: metrics.tokenRequest("success")
+        case .failure(let error): metrics.tokenRequest(error.kind.label)
         }
         switch result {
         case .success(let issued):

@@ -40,9 +40,11 @@ final class IntrospectionProfile: Sendable {
     private let inner: NIOLockedValueBox<Inner>
     private let queue: AsyncStream<(Key, String)>
     private let enqueue: AsyncStream<(Key, String)>.Continuation
+    private let metrics: IntrospectionMetrics
 
-    init(_ config: IntrospectionProfileConfig) {
+    init(_ config: IntrospectionProfileConfig, metrics: IntrospectionMetrics? = nil) {
         self.config = config
+        self.metrics = metrics ?? .detached(config.name)
         var prefix = SHA256()
         prefix.update(data: Array(config.name.utf8) + [0])
         self.keyPrefix = prefix
@@ -78,11 +80,14 @@ final class IntrospectionProfile: Sendable {
         }
         switch step {
         case .hit(let claims):
+            metrics.hits.increment()
             return .answer(claims)
         case .start:
+            metrics.misses.increment()
             enqueue.yield((key, token))
             return .pending
         case .join:
+            metrics.misses.increment()
             return .pending
         }
     }
@@ -90,11 +95,13 @@ final class IntrospectionProfile: Sendable {
     /// The cached answer for a token, if any (the hot path, no waiter needed).
     func cached(_ token: String, at now: ContinuousClock.Instant = .now) -> IntrospectionClaims? {
         let key = key(for: token)
-        return inner.withLockedValue { inner in
+        let claims = inner.withLockedValue { inner in
             let claims = inner.cache.value(for: key, at: now)
             if claims != nil { inner.hits += 1 }
             return claims
         }
+        if claims != nil { metrics.hits.increment() }
+        return claims
     }
 
     var statistics: (size: Int, hits: Int, misses: Int, evictions: Int) {
@@ -127,16 +134,20 @@ final class IntrospectionProfile: Sendable {
             result = .failure(IntrospectionError(description: "introspection client secret unavailable: \(error.description)"))
         }
         let now = ContinuousClock.now
-        let waiters = inner.withLockedValue { inner -> [Waiter] in
+        let (waiters, evicted) = inner.withLockedValue { inner -> ([Waiter], Int) in
+            let before = inner.cache.evictions
             if case .success(let claims) = result {
                 inner.cache.set(claims, for: key, expires: now + ttl(claims))
             }
-            return inner.inFlight.removeValue(forKey: key) ?? []
+            return (inner.inFlight.removeValue(forKey: key) ?? [], inner.cache.evictions - before)
         }
+        if evicted > 0 { metrics.evictions.increment(by: Int64(evicted)) }
         switch result {
         case .success(let claims):
+            metrics.call(claims.active ? "active" : "inactive")
             for waiter in waiters { waiter(.answer(claims)) }
         case .failure(let error):
+            metrics.call("error")
             logger.warning("introspection failed", metadata: ["detail": "\(error.description)"])
             for waiter in waiters { waiter(.failed(error)) }
         }

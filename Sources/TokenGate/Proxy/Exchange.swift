@@ -6,6 +6,11 @@ final class Exchange {
     var plan: ForwardPlan
     let clientVersion: HTTPVersion
     let method: HTTPMethod
+    /// The client's request target, for the access log.
+    let target: String
+    let startedAt: NIODeadline
+    /// The snapshot's access log settings, read once with the route.
+    let accessLog: AccessLogPolicy
     var clientKeepAlive: Bool
     var upstream: UpstreamConnection?
     /// Body parts that arrived before the upstream connection was ready.
@@ -27,14 +32,27 @@ final class Exchange {
     var credentialRetries = 0
     /// The upstream answered 401 and the gateway is discarding that answer to retry.
     var discardingUnauthorized = false
+    /// When the first upstream connection was asked for.
+    var upstreamStartedAt: NIODeadline?
+    /// The upstream's response status, once its head has been passed on.
+    var responseStatus: Int?
+    var responseBodyBytes = 0
+    /// The validated caller, for the access log.
+    var subject: String?
+    var clientID: String?
+    /// Recorded in metrics and the access log (exactly once).
+    var recorded = false
 
     /// The largest body kept for a replay after an upstream 401.
     static let replayLimit = 64 * 1024
 
-    init(plan: ForwardPlan, clientVersion: HTTPVersion, method: HTTPMethod) {
+    init(plan: ForwardPlan, head: HTTPRequestHead, startedAt: NIODeadline, accessLog: AccessLogPolicy) {
         self.plan = plan
-        self.clientVersion = clientVersion
-        self.method = method
+        self.clientVersion = head.version
+        self.method = head.method
+        self.target = head.uri
+        self.startedAt = startedAt
+        self.accessLog = accessLog
         self.clientKeepAlive = plan.clientKeepAlive
     }
 

@@ -9,6 +9,8 @@ enum HeaderKind {
     case xForwardedFor, xForwardedProto, xForwardedHost
     /// `Forwarded`, `X-Forwarded-Port`, `X-Real-IP`: kept only from trusted proxies.
     case otherForwarding
+    /// `X-Request-Id`: kept when well-formed, otherwise replaced by one the gateway makes.
+    case requestID
     case other
 
     static func of(_ name: String) -> HeaderKind {
@@ -21,6 +23,7 @@ enum HeaderKind {
             if name.caseInsensitiveEquals("trailer") || name.caseInsensitiveEquals("upgrade") { return .hopByHop }
         case 9:
             if name.caseInsensitiveEquals("forwarded") || name.caseInsensitiveEquals("x-real-ip") { return .otherForwarding }
+        case 12: if name.caseInsensitiveEquals("x-request-id") { return .requestID }
         case 10:
             if name.caseInsensitiveEquals("connection") { return .connection }
             if name.caseInsensitiveEquals("keep-alive") { return .hopByHop }
@@ -60,6 +63,8 @@ struct RequestHeaderScan {
     var forwardedProto: String?
     var forwardedHost: String?
     var authorization: [String] = []
+    /// The first `X-Request-Id` value.
+    var requestID: String?
 
     /// Fields a `Connection` header may not make the gateway drop: removing them would
     /// break framing or routing rather than remove a hop-by-hop extension.
@@ -89,6 +94,7 @@ struct RequestHeaderScan {
             case .xForwardedProto: forwardedProto = forwardedProto ?? value
             case .xForwardedHost: forwardedHost = forwardedHost ?? value
             case .authorization: authorization.append(value)
+            case .requestID: requestID = requestID ?? value
             case .hopByHop, .otherForwarding, .other: break
             }
         }

@@ -3,29 +3,36 @@ import NIOHTTP1
 
 // Answers the gateway writes on its own behalf, and how a connection ends after them.
 extension ProxyHandler {
-    func respondAndDiscard(_ answer: GatewayError, to head: HTTPRequestHead) {
+    /// Refuses a request before any exchange began (no route, a malformed head, …).
+    func respondAndDiscard(_ answer: GatewayError, to head: HTTPRequestHead, startedAt: NIODeadline, policy: AccessLogPolicy) {
         let hasBody = RequestPlanner.declaresBody(head)
         // A request with a body we will not read is closed rather than drained: its framing
         // may be the very thing that was wrong, and draining costs bandwidth for nothing.
         // After a malformed request (400) nothing later on the connection is trusted either.
         let keepAlive = head.isKeepAlive && !hasBody && answer.status != .badRequest && !closeAfterExchange
         let written = respond(with: answer, version: head.version, keepAlive: keepAlive)
+        recordRefusal(answer, head: head, startedAt: startedAt, policy: policy, bytesOut: written.bodyBytes)
         if keepAlive {
             state = .discarding
         } else {
-            closeAfter(written)
+            closeAfter(written.future)
         }
     }
 
-    /// Writes a complete JSON error response (with `Connection: close` unless
-    /// `keepAlive`); returns when the last byte is written.
-    @discardableResult
-    func respond(with answer: GatewayError, version: HTTPVersion, keepAlive: Bool) -> EventLoopFuture<Void>? {
-        guard let context else { return nil }
+    /// A response the gateway wrote: when its last byte is out, and its body size.
+    struct Written {
+        var future: EventLoopFuture<Void>?
+        var bodyBytes: Int
+    }
+
+    /// Writes a complete JSON error response (with `Connection: close` unless `keepAlive`).
+    func respond(with answer: GatewayError, version: HTTPVersion, keepAlive: Bool) -> Written {
+        guard let context else { return Written(future: nil, bodyBytes: 0) }
         let body = answer.body(allocator: context.channel.allocator)
-        context.write(wrapOutboundOut(.head(answer.head(version: version, contentLength: body.readableBytes, keepAlive: keepAlive))), promise: nil)
+        let bodyBytes = body.readableBytes
+        context.write(wrapOutboundOut(.head(answer.head(version: version, contentLength: bodyBytes, keepAlive: keepAlive))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        return context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        return Written(future: context.writeAndFlush(wrapOutboundOut(.end(nil))), bodyBytes: bodyBytes)
     }
 
     /// Ends the connection once `written` (the last response bytes) is on the wire. If the

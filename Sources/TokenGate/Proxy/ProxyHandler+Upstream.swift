@@ -10,6 +10,7 @@ extension ProxyHandler {
             return
         }
         let route = exchange.plan.route
+        if exchange.upstreamStartedAt == nil { exchange.upstreamStartedAt = .now() }
         pool.acquire(route.endpoint, connectTimeout: route.connectTimeout, fresh: fresh) { [weak self] result in
             self?.connected(exchange, result)
         }
@@ -27,6 +28,7 @@ extension ProxyHandler {
         case .failure(let error):
             let timedOut: Bool
             if case ChannelError.connectTimeout? = error as? ChannelError { timedOut = true } else { timedOut = false }
+            route.metrics.upstreamError(timedOut ? .timeout : .connect)
             environment.logger.warning("upstream connection failed", metadata: [
                 "tg.route": "\(route.name)", "tg.upstream": "\(route.config.upstream.authority)", "error": "\(error)",
             ])
@@ -67,6 +69,7 @@ extension ProxyHandler {
             exchangeTimer?.set(deadline.at)
             return
         }
+        exchange.plan.route.metrics.upstreamError(.timeout)
         environment.logger.warning("upstream timed out", metadata: ["tg.route": "\(exchange.plan.route.name)", "timeout": "\(deadline.kind)"])
         fail(exchange, with: exchange.timeoutError(deadline.kind))
     }
@@ -86,6 +89,7 @@ extension ProxyHandler: UpstreamResponseDelegate {
             return
         }
         exchange.responseStarted = true
+        exchange.responseStatus = Int(head.status.code)
         exchange.touch()
         // A response that arrives before the request body is complete ends the connection:
         // the rest of that body has nowhere to go. So does a shutdown in progress.
@@ -99,6 +103,7 @@ extension ProxyHandler: UpstreamResponseDelegate {
         guard case .forwarding(let exchange) = state, let context else { return }
         exchange.touch()
         if exchange.discardingUnauthorized { return }
+        exchange.responseBodyBytes += buffer.readableBytes
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
     }
 
@@ -116,6 +121,7 @@ extension ProxyHandler: UpstreamResponseDelegate {
             retryWithFreshToken(exchange)
             return
         }
+        record(exchange, status: exchange.responseStatus ?? 502)
         if exchange.clientKeepAlive && !closeAfterExchange {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             finishedExchange(keepAlive: true)
@@ -148,6 +154,7 @@ extension ProxyHandler: UpstreamResponseDelegate {
             connect(exchange, fresh: true)
             return
         }
+        route.metrics.upstreamError(.reset)
         environment.logger.warning("upstream exchange failed", metadata: ["tg.route": "\(route.name)", "error": "\(error)"])
         fail(exchange, with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream closed the connection or failed before completing the response", route: route.name))
     }

@@ -49,6 +49,8 @@ extension ProxyHandler {
         guard let validation = exchange.plan.route.validation else { return }
         switch InboundPolicy.evaluate(claims, validation.rules, route: exchange.plan.route.name, now: WallClock.secondsSinceEpoch()) {
         case .success(let identity):
+            exchange.subject = claims.subject ?? claims.username
+            exchange.clientID = claims.clientID
             for header in identity { exchange.plan.upstreamHead.headers.add(name: header.name, value: header.value) }
             authorizeAndConnect(exchange)
         case .failure(let refusal):

@@ -8,6 +8,18 @@ struct ListenerEnvironment: Sendable {
     let snapshots: SnapshotStore
     let pools: UpstreamPools
     let logger: Logger
+    let telemetry: Telemetry
+    /// Metrics for requests that no route matched.
+    let unmatched: RouteMetrics
+
+    init(name: String, snapshots: SnapshotStore, pools: UpstreamPools, logger: Logger, telemetry: Telemetry) {
+        self.name = name
+        self.snapshots = snapshots
+        self.pools = pools
+        self.logger = logger
+        self.telemetry = telemetry
+        self.unmatched = telemetry.metrics.route(listener: name, route: "")
+    }
 }
 
 /// The per-connection proxy: reads requests from a client, forwards each one over a
@@ -44,7 +56,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var context: ChannelHandlerContext?
     var pool: UpstreamPool?
     private var peer: IPAddress?
-    private var peerText = "unknown"
+    var peerText = "unknown"
+    var requestIDs = RequestIDGenerator()
     var state = State.idle
     /// The current request's `.end` has arrived; any further parts belong to the next one.
     var requestComplete = true
@@ -159,11 +172,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .headerOverflow?: answer = .headersTooLarge("request head is larger than the listener allows")
             default: answer = .badRequest("malformed HTTP request")
             }
-            closeAfter(respond(with: answer, version: .http1_1, keepAlive: false), linger: false)
+            let startedAt = NIODeadline.now()
+            let written = respond(with: answer, version: .http1_1, keepAlive: false)
+            recordRefusal(answer, head: nil, startedAt: startedAt, policy: environment.snapshots.current.accessLog, bytesOut: written.bodyBytes)
+            closeAfter(written.future, linger: false)
         } else if !requestComplete {
             // The request being forwarded is itself malformed (a broken chunk, say): the
             // upstream must not see the rest, and no answer can be trusted to frame.
-            abandonExchange()
+            abandonExchange(status: 400, error: "bad_request")
             state = .closed
             context.close(promise: nil)
         } else {
@@ -206,16 +222,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func receivedHead(_ head: HTTPRequestHead) {
         headTimer.headReceived()
+        let startedAt = NIODeadline.now()
         let snapshot = environment.snapshots.current
         guard let planner = snapshot.planner(forListener: environment.name) else {
-            respondAndDiscard(GatewayError.notFound(), to: head)
+            respondAndDiscard(GatewayError.notFound(), to: head, startedAt: startedAt, policy: snapshot.accessLog)
             return
         }
-        switch planner.plan(head, peer: peer, peerText: peerText) {
+        switch planner.plan(head, peer: peer, peerText: peerText, requestIDs: &requestIDs) {
         case .failure(let answer):
-            respondAndDiscard(answer, to: head)
+            respondAndDiscard(answer, to: head, startedAt: startedAt, policy: snapshot.accessLog)
         case .success(let plan):
-            let exchange = Exchange(plan: plan, clientVersion: head.version, method: head.method)
+            let exchange = Exchange(plan: plan, head: head, startedAt: startedAt, accessLog: snapshot.accessLog)
             state = .forwarding(exchange)
             if plan.expectsContinue, let context {
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
@@ -279,6 +296,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.upstream = nil
         guard case .forwarding(let current) = state, current === exchange else { return }
         if exchange.responseStarted {
+            record(exchange, status: exchange.responseStatus ?? Int(answer.status.code), error: answer.code)
             exchangeTimer?.clear()
             state = .closed
             context?.close(promise: nil)
@@ -289,6 +307,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let requestDone = exchange.requestEnded || !exchange.plan.hasBody
         let keepAlive = requestDone && exchange.plan.clientKeepAlive && !closeAfterExchange
         let written = respond(with: answer, version: exchange.clientVersion, keepAlive: keepAlive)
+        record(exchange, status: Int(answer.status.code), bytesOut: written.bodyBytes, error: answer.code)
         if keepAlive {
             if exchange.requestEnded {
                 finishedExchange(keepAlive: true)
@@ -298,14 +317,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         } else {
             exchangeTimer?.clear()
-            closeAfter(written)
+            closeAfter(written.future)
         }
     }
 
-    /// Drops the exchange because the client is gone.
-    private func abandonExchange() {
+    /// Drops the exchange because the client is gone (logged as nginx's 499, "client
+    /// closed request") or sent something that cannot be forwarded.
+    private func abandonExchange(status: Int = 499, error: String = "client_closed") {
         guard case .forwarding(let exchange) = state else { return }
         exchange.upstream?.close()
         exchange.upstream = nil
+        record(exchange, status: exchange.responseStatus ?? status, error: error)
     }
 }

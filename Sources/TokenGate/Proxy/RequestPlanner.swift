@@ -18,6 +18,8 @@ struct ForwardPlan {
     let isReplayable: Bool
     /// The caller's bearer token, on routes that validate one.
     let bearer: BearerCredential
+    /// The `X-Request-Id` sent upstream: the client's when well-formed, else a new one.
+    let requestID: String
 
     var hasBody: Bool { isChunked || (contentLength ?? 0) > 0 }
 }
@@ -35,8 +37,9 @@ final class RequestPlanner: Sendable {
     }
 
     /// Plans one request. `peer` is the address seen on the socket (for trust decisions)
-    /// and `peerText` its printed form (for `X-Forwarded-For`), computed once per connection.
-    func plan(_ head: HTTPRequestHead, peer: IPAddress?, peerText: String) -> Result<ForwardPlan, GatewayError> {
+    /// and `peerText` its printed form (for `X-Forwarded-For`), computed once per connection;
+    /// `requestIDs` makes an id when the client sent no usable `X-Request-Id`.
+    func plan(_ head: HTTPRequestHead, peer: IPAddress?, peerText: String, requestIDs: inout RequestIDGenerator) -> Result<ForwardPlan, GatewayError> {
         if head.method == .CONNECT {
             return .failure(GatewayError(status: .methodNotAllowed, code: "method_not_allowed", detail: "CONNECT is not supported"))
         }
@@ -80,7 +83,7 @@ final class RequestPlanner: Sendable {
         for (name, value) in head.headers {
             switch HeaderKind.of(name) {
             case .host, .contentLength, .transferEncoding, .connection, .expect, .hopByHop,
-                 .xForwardedFor, .xForwardedProto, .xForwardedHost:
+                 .xForwardedFor, .xForwardedProto, .xForwardedHost, .requestID:
                 continue
             case .otherForwarding:
                 if !trusted { continue }
@@ -102,6 +105,8 @@ final class RequestPlanner: Sendable {
         headers.add(name: "X-Forwarded-For", value: chain.isEmpty ? peerText : chain + ", " + peerText)
         headers.add(name: "X-Forwarded-Proto", value: (trusted ? scan.forwardedProto : nil) ?? "http")
         headers.add(name: "X-Forwarded-Host", value: (trusted ? scan.forwardedHost : nil) ?? authority)
+        let requestID = scan.requestID.flatMap { RequestIDGenerator.isAcceptable($0) ? $0 : nil } ?? requestIDs.next()
+        headers.add(name: "X-Request-Id", value: requestID)
         if let length = framing.contentLength {
             headers.add(name: "Content-Length", value: String(length))
         } else if framing.chunked {
@@ -119,7 +124,8 @@ final class RequestPlanner: Sendable {
             clientKeepAlive: scan.keepAlive(version: head.version),
             isReplayable: idempotent && !framing.chunked && (framing.contentLength ?? 0) == 0,
             bearer: route.validation == nil ? .absent
-                : BearerCredential.extract(authorization: scan.authorization, queryHasAccessToken: BearerCredential.queryHasAccessToken(target.query))
+                : BearerCredential.extract(authorization: scan.authorization, queryHasAccessToken: BearerCredential.queryHasAccessToken(target.query)),
+            requestID: requestID
         ))
     }
 

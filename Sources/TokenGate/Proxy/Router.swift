@@ -64,10 +64,13 @@ final class ProxyRoute: Sendable {
     let credential: CredentialProfile?
     /// Inbound token validation, when the route requires it.
     let validation: RouteValidation?
+    /// This route's counters and histograms (kept across reloads by listener and name).
+    let metrics: RouteMetrics
 
     init(
         config: RouteConfig, endpoint: UpstreamEndpoint, connectTimeout: TimeAmount, responseHeaderTimeout: TimeAmount,
-        idleTimeout: TimeAmount, upstreamAuthority: String, credential: CredentialProfile?, validation: RouteValidation?
+        idleTimeout: TimeAmount, upstreamAuthority: String, credential: CredentialProfile?, validation: RouteValidation?,
+        metrics: RouteMetrics
     ) {
         self.config = config
         self.endpoint = endpoint
@@ -77,6 +80,7 @@ final class ProxyRoute: Sendable {
         self.upstreamAuthority = upstreamAuthority
         self.credential = credential
         self.validation = validation
+        self.metrics = metrics
     }
 
     var name: String { config.name }

@@ -8,6 +8,7 @@ import NIOSSL
 final class ConfigSnapshot: Sendable {
     let loaded: LoadedConfig
     private let listeners: [String: RequestPlanner]
+    let accessLog: AccessLogPolicy
 
     var config: GatewayConfig { loaded.config }
     var version: String { loaded.version }
@@ -15,11 +16,13 @@ final class ConfigSnapshot: Sendable {
     /// Builds the derived state. Fails, with path-qualified errors, only for problems that
     /// validation cannot see without doing the work (a CA file that is not a PEM bundle).
     /// `profiles` are the live credential profiles by name (they outlive snapshots, so a
-    /// reload can keep their tokens).
+    /// reload can keep their tokens); `metrics` supplies each route's instruments.
     init(
-        _ loaded: LoadedConfig, profiles: [String: CredentialProfile] = [:], introspection: [String: IntrospectionProfile] = [:]
+        _ loaded: LoadedConfig, profiles: [String: CredentialProfile] = [:], introspection: [String: IntrospectionProfile] = [:],
+        metrics: GatewayMetrics
     ) throws(ConfigurationError) {
         self.loaded = loaded
+        self.accessLog = AccessLogPolicy(loaded.config.accessLog)
         var problems: [ConfigIssue] = []
         var contexts: [UpstreamEndpoint.Key: NIOSSLContext] = [:]
         var routesByListener: [String: [ProxyRoute]] = [:]
@@ -72,7 +75,8 @@ final class ConfigSnapshot: Sendable {
                 idleTimeout: TimeAmount(route.timeouts.idle),
                 upstreamAuthority: upstream.authority,
                 credential: profile,
-                validation: validation
+                validation: validation,
+                metrics: metrics.route(listener: route.listener, route: route.name)
             ))
         }
         if !problems.isEmpty {

@@ -33,7 +33,9 @@ extension Gateway {
     /// nothing and is logged (every error with its JSON path) and shown in `/status`.
     @discardableResult
     public func reload(trigger: String) async -> ReloadOutcome {
-        await reloads.run { await self.performReload(trigger: trigger) }
+        let outcome = await reloads.run { await self.performReload(trigger: trigger) }
+        telemetry.metrics.reloaded(succeeded: outcome.succeeded)
+        return outcome
     }
 
     private func performReload(trigger: String) async -> ReloadOutcome {
@@ -64,15 +66,18 @@ extension Gateway {
         }
 
         // Profiles: keep the live object (and its token or cache) when nothing changed.
+        let metrics = telemetry.metrics
         let (profiles, startedProfiles) = Self.reconcile(
-            loaded.config.credentials, with: current.profiles, name: \.name, config: \.config, make: CredentialProfile.init
+            loaded.config.credentials, with: current.profiles, name: \.name, config: \.config,
+            make: { CredentialProfile($0, metrics: metrics.credential($0.name)) }
         )
         let (introspection, startedIntrospection) = Self.reconcile(
-            loaded.config.introspection, with: current.introspection, name: \.name, config: \.config, make: IntrospectionProfile.init
+            loaded.config.introspection, with: current.introspection, name: \.name, config: \.config,
+            make: { IntrospectionProfile($0, metrics: metrics.introspection($0.name)) }
         )
         let snapshot: ConfigSnapshot
         do {
-            snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection)
+            snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, metrics: metrics)
         } catch {
             outcome.errors = error.issues.map(\.description)
             logger.error("reload refused; the running configuration stays", metadata: ["trigger": "\(trigger)"])
@@ -88,7 +93,9 @@ extension Gateway {
                 continue
             }
             do {
-                let channel = try await Gateway.bindListener(listener, snapshots: snapshots, pools: pools, group: group, tracker: tracker, logger: logger)
+                let channel = try await Gateway.bindListener(
+                    listener, snapshots: snapshots, pools: pools, group: group, tracker: tracker, logger: logger, telemetry: telemetry
+                )
                 listeners[listener.name] = (listener.address, channel)
                 newlyBound.append(channel)
             } catch {
@@ -120,6 +127,7 @@ extension Gateway {
         }
         outcome.succeeded = true
         outcome.version = loaded.version
+        metrics.configLoaded(version: loaded.version)
         logger.info("configuration reloaded", metadata: ["trigger": "\(trigger)", "version": "\(loaded.version)"])
         return outcome
     }
@@ -177,22 +185,30 @@ struct ConfigFileWatcher: Sendable {
 /// Runs a gateway inside a `ServiceGroup`: serves until graceful shutdown (SIGTERM,
 /// SIGINT) and drains within the configured grace period; SIGHUP and a change of the
 /// configuration file reload it.
-public struct GatewayService: Service {
+public struct GatewayService: Service, CustomStringConvertible {
     let loaded: LoadedConfig
     let logger: Logger
     let resolver: SecretResolver
     let watch: Bool
+    let telemetry: Telemetry
 
     /// `watch`: reload when the configuration file changes (default true).
-    public init(loaded: LoadedConfig, logger: Logger, resolver: SecretResolver = .processEnvironment(), watch: Bool = true) {
+    public init(
+        loaded: LoadedConfig, logger: Logger, resolver: SecretResolver = .processEnvironment(), watch: Bool = true,
+        telemetry: Telemetry = Telemetry()
+    ) {
         self.loaded = loaded
         self.logger = logger
         self.resolver = resolver
         self.watch = watch
+        self.telemetry = telemetry
     }
 
+    /// What service lifecycle logs: the configuration's source and version, nothing it holds.
+    public var description: String { "GatewayService(config: \(loaded.source ?? "(document)") \(loaded.version))" }
+
     public func run() async throws {
-        let gateway = try await Gateway.start(loaded, logger: logger, resolver: resolver, watch: watch)
+        let gateway = try await Gateway.start(loaded, logger: logger, resolver: resolver, watch: watch, telemetry: telemetry)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in await UnixSignalsSequence(trapping: .sighup) {

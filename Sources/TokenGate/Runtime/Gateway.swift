@@ -32,6 +32,9 @@ public final class Gateway: Sendable {
     let controlPlane: ControlPlane
     let running: NIOLockedValueBox<Running>
     let resolver: SecretResolver
+    let telemetry: Telemetry
+    /// When this gateway started, in seconds since the epoch.
+    let startedAt = WallClock.secondsSinceEpoch()
     /// Serialises reloads (SIGHUP, the file watcher and `POST /reload` may coincide).
     let reloads = ReloadQueue()
 
@@ -39,18 +42,23 @@ public final class Gateway: Sendable {
     /// bound, nothing stays bound and the error says which listener failed.
     /// `resolver` reads secrets (also when tokens are fetched, so rotated files are seen).
     /// With `watch`, the file at `loaded.source` is watched and reloaded when it changes.
+    /// `telemetry` receives metrics (served at `/metrics`) and access log lines.
     public static func start(
         _ loaded: LoadedConfig,
         logger: Logger,
         resolver: SecretResolver = .processEnvironment(),
         watch: Bool = false,
+        telemetry: Telemetry = Telemetry(),
         eventLoopGroup: MultiThreadedEventLoopGroup? = nil
     ) async throws -> Gateway {
+        let metrics = telemetry.metrics
         var profiles: [String: CredentialProfile] = [:]
-        for profile in loaded.config.credentials { profiles[profile.name] = CredentialProfile(profile) }
+        for profile in loaded.config.credentials { profiles[profile.name] = CredentialProfile(profile, metrics: metrics.credential(profile.name)) }
         var introspection: [String: IntrospectionProfile] = [:]
-        for profile in loaded.config.introspection { introspection[profile.name] = IntrospectionProfile(profile) }
-        let snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection)
+        for profile in loaded.config.introspection {
+            introspection[profile.name] = IntrospectionProfile(profile, metrics: metrics.introspection(profile.name))
+        }
+        let snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, metrics: metrics)
         let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let snapshots = SnapshotStore(snapshot)
         let pools = UpstreamPools(group: group)
@@ -59,13 +67,16 @@ public final class Gateway: Sendable {
         var bound: [String: (address: BindAddress, channel: any Channel)] = [:]
         do {
             for listener in loaded.config.listeners {
-                let channel = try await bindListener(listener, snapshots: snapshots, pools: pools, group: group, tracker: tracker, logger: logger)
+                let channel = try await bindListener(
+                    listener, snapshots: snapshots, pools: pools, group: group, tracker: tracker, logger: logger, telemetry: telemetry
+                )
                 bound[listener.name] = (listener.address, channel)
             }
             let box = NIOLockedValueBox<Gateway?>(nil)
             let routes = AdminRoutes(
                 isReady: { ready.withLockedValue { $0 } },
                 status: { box.withLockedValue { $0 }?.statusJSON ?? "{}" },
+                metrics: { box.withLockedValue { $0 }?.metricsText ?? "" },
                 reload: { await box.withLockedValue({ $0 })?.reload(trigger: "admin") }
             )
             let admin: any Channel
@@ -76,10 +87,11 @@ public final class Gateway: Sendable {
             }
             let gateway = Gateway(
                 snapshots: snapshots, group: group, ownsGroup: eventLoopGroup == nil, pools: pools, tracker: tracker,
-                adminChannel: admin, logger: logger, ready: ready, resolver: resolver,
+                adminChannel: admin, logger: logger, ready: ready, resolver: resolver, telemetry: telemetry,
                 running: Running(loaded: loaded, listeners: bound, profiles: profiles, introspection: introspection)
             )
             box.withLockedValue { $0 = gateway }
+            metrics.configLoaded(version: loaded.version)
             for profile in profiles.values { gateway.startLoop(profile) }
             for profile in introspection.values { gateway.startLoop(profile) }
             if watch, let path = loaded.source {
@@ -105,8 +117,9 @@ public final class Gateway: Sendable {
     private init(
         snapshots: SnapshotStore, group: MultiThreadedEventLoopGroup, ownsGroup: Bool, pools: UpstreamPools,
         tracker: ConnectionTracker, adminChannel: any Channel, logger: Logger, ready: NIOLockedValueBox<Bool>,
-        resolver: SecretResolver, running: Running
+        resolver: SecretResolver, telemetry: Telemetry, running: Running
     ) {
+        self.telemetry = telemetry
         self.snapshots = snapshots
         self.group = group
         self.ownsGroup = ownsGroup
@@ -123,9 +136,9 @@ public final class Gateway: Sendable {
 
     static func bindListener(
         _ listener: ListenerConfig, snapshots: SnapshotStore, pools: UpstreamPools, group: any EventLoopGroup,
-        tracker: ConnectionTracker, logger: Logger
+        tracker: ConnectionTracker, logger: Logger, telemetry: Telemetry
     ) async throws -> any Channel {
-        let environment = ListenerEnvironment(name: listener.name, snapshots: snapshots, pools: pools, logger: logger)
+        let environment = ListenerEnvironment(name: listener.name, snapshots: snapshots, pools: pools, logger: logger, telemetry: telemetry)
         do {
             return try await ProxyListener.bind(listener, environment: environment, group: group, tracker: tracker)
         } catch {
@@ -167,13 +180,6 @@ public final class Gateway: Sendable {
     /// The outcome of the last reload, if there was one.
     public var lastReload: ReloadOutcome? { running.withLockedValue { $0.lastReload } }
 
-    /// `/status`: configuration version and the last reload.
-    var statusJSON: String {
-        let (version, source, last) = running.withLockedValue { ($0.loaded.version, $0.loaded.source, $0.lastReload) }
-        return "{\"version\":\(JSONText.quote(TokenGateVersion.current)),\"config_version\":\(JSONText.quote(version))"
-            + ",\"config_file\":\(source.map(JSONText.quote) ?? "null"),\"last_reload\":\(last?.json ?? "null")}"
-    }
-
     /// Stops accepting, lets in-flight requests finish for up to `grace`, then closes
     /// what is left and releases the event loops (when this gateway created them).
     public func shutdown(grace: Duration) async {
@@ -198,6 +204,7 @@ public final class Gateway: Sendable {
         await controlPlane.shutdown()
         try? await httpClient.shutdown()
         await pools.closeAllIdle()
+        telemetry.accessLog.flush()
         if ownsGroup { try? await group.shutdownGracefully() }
         logger.info("stopped")
     }

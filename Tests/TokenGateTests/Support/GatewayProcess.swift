@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import NIOConcurrencyHelpers
 
 /// The `tokengate` executable built next to this test bundle.
@@ -21,19 +22,9 @@ struct CommandResult {
 
 /// Runs `tokengate` with arguments to completion.
 func runTokenGate(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: TokenGateBinary.path)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    let merged = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    let result = try runChild(TokenGateBinary.path, arguments, environment: merged)
+    return CommandResult(status: result.status, stdout: String(decoding: result.stdout, as: UTF8.self), stderr: String(decoding: result.stderr, as: UTF8.self))
 }
 
 /// A temporary directory removed when the test is done with it.
@@ -56,33 +47,35 @@ struct TemporaryDirectory {
 
 /// `tokengate run` as a child process, with its log lines collected as they come.
 final class GatewayProcess: Sendable {
-    private let process: Process
+    private let process: ChildProcess
     private let lines = NIOLockedValueBox<[String]>([])
 
+    /// Starts `tokengate run` with JSON logs at debug level; standard output (the access
+    /// log) and standard error (the logs) are collected together, line by line.
     init(config: String, environment: [String: String] = [:], extraArguments: [String] = []) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TokenGateBinary.path)
-        process.arguments = ["run", "--config", config, "--log-format", "json", "--log-level", "debug"] + extraArguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = err
+        let process = try ChildProcess(
+            TokenGateBinary.path, ["run", "--config", config, "--log-format", "json", "--log-level", "debug"] + extraArguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        )
         self.process = process
-        try process.run()
-        let handle = err.fileHandleForReading
+        let fd = process.output
         let lines = self.lines
         Thread.detachNewThread {
-            var pending = Data()
+            guard let fd else { return }
+            var pending: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 16384)
             while true {
-                let data = handle.availableData
-                if data.isEmpty { break }
-                pending.append(data)
+                let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                pending.append(contentsOf: chunk[0..<count])
                 while let newline = pending.firstIndex(of: 0x0A) {
-                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
-                    pending.removeSubrange(pending.startIndex...newline)
+                    let line = String(decoding: pending[..<newline], as: UTF8.self)
+                    pending.removeSubrange(...newline)
                     lines.withLockedValue { $0.append(line) }
                 }
             }
+            close(fd)
         }
     }
 
@@ -103,7 +96,7 @@ final class GatewayProcess: Sendable {
         throw GatewayDidNotStart(log: logLines.joined(separator: "\n"))
     }
 
-    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    func signal(_ number: Int32) { process.signal(number) }
 
     /// Waits for the process to exit and returns its status, or nil on timeout.
     func exitStatus(within timeout: Duration) async -> Int32? {
@@ -111,16 +104,20 @@ final class GatewayProcess: Sendable {
         while process.isRunning && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        return process.isRunning ? nil : process.terminationStatus
+        return process.exitStatus
     }
 
-    /// SIGTERM, then SIGKILL if it is still running after 5 s.
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    /// SIGTERM, then SIGKILL if it is still running after 5 s; then checks that nothing
+    /// the process wrote (logs and access log) holds a known secret or token.
+    func stop(sourceLocation: SourceLocation = #_sourceLocation) {
+        if process.isRunning {
+            process.signal(SIGTERM)
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            process.signal(SIGKILL)
+            process.wait()
+        }
+        LeakWatch.expectNoLeaks(in: logLines.joined(separator: "\n"), "tokengate run's output", sourceLocation: sourceLocation)
     }
 }
 

@@ -1,4 +1,5 @@
 import Logging
+import Testing
 import NIOConcurrencyHelpers
 import TokenGate
 import TokenGateSandbox
@@ -8,6 +9,25 @@ final class LogCapture: Sendable {
     private let lines = NIOLockedValueBox<[String]>([])
 
     var all: [String] { lines.withLockedValue { $0 } }
+
+    /// Access log lines, told apart from diagnostic lines by their `request_id` key.
+    var accessLines: [String] { all.filter { $0.hasPrefix("{\"time\":") } }
+
+    /// Metrics of their own and an access log that lands here.
+    func telemetry() -> Telemetry { Telemetry(accessLog: accessLog()) }
+
+    /// Checks that nothing captured holds a known secret or token.
+    func expectNoLeaks(sourceLocation: SourceLocation = #_sourceLocation) {
+        LeakWatch.expectNoLeaks(in: all.joined(), "the gateway's log output", sourceLocation: sourceLocation)
+    }
+
+    /// An access log writer (JSON lines) whose lines land here too.
+    func accessLog() -> AccessLogWriter {
+        AccessLogWriter(outputIsTerminal: false) { [lines] bytes in
+            let text = String(decoding: bytes, as: UTF8.self)
+            lines.withLockedValue { $0.append(contentsOf: text.split(separator: "\n").map { String($0) + "\n" }) }
+        }
+    }
 
     func logger(label: String = "tokengate-test") -> Logger {
         var handler = JSONLogHandler(label: label) { [lines] line in lines.withLockedValue { $0.append(line) } }
@@ -21,12 +41,16 @@ struct TestGateway {
     let gateway: Gateway
     let logs: LogCapture
 
-    /// Loads `json` through the same loader as `tokengate run` and starts it.
+    /// Loads `json` through the same loader as `tokengate run` and starts it. Its secrets
+    /// join the suite's leak check.
     static func start(_ json: String, environment: [String: String] = [:]) async throws -> TestGateway {
         let resolver = SecretResolver(environment: environment)
         let loaded = try ConfigLoader(resolver: resolver).load(bytes: Array(json.utf8))
+        LeakWatch.register(environment.values)
+        LeakWatch.register(loaded.config.credentials.flatMap { [$0.clientSecret, $0.password].compactMap(\.?.inlineValue) })
+        LeakWatch.register(loaded.config.introspection.compactMap(\.clientSecret.inlineValue))
         let logs = LogCapture()
-        let gateway = try await Gateway.start(loaded, logger: logs.logger(), resolver: resolver)
+        let gateway = try await Gateway.start(loaded, logger: logs.logger(), resolver: resolver, telemetry: logs.telemetry())
         return TestGateway(gateway: gateway, logs: logs)
     }
 
@@ -36,7 +60,11 @@ struct TestGateway {
         try await RawHTTPConnection.connect(port: port(listener))
     }
 
-    func stop() async { await gateway.shutdown(grace: .seconds(2)) }
+    /// Stops the gateway, then checks that nothing it logged holds a known secret or token.
+    func stop(sourceLocation: SourceLocation = #_sourceLocation) async {
+        await gateway.shutdown(grace: .seconds(2))
+        logs.expectNoLeaks(sourceLocation: sourceLocation)
+    }
 }
 
 /// A one-listener configuration with routes to the given upstream; `extraRouteJSON` is
@@ -76,4 +104,12 @@ func withProxy(
     }
     await gateway.stop()
     await echo.stop()
+}
+
+extension SecretReference {
+    /// The value of an inline secret (test configurations write them inline).
+    var inlineValue: String? {
+        if case .inline(let value) = self { return value.revealed }
+        return nil
+    }
 }

@@ -1,0 +1,212 @@
+import Foundation
+@testable import TokenGate
+import Testing
+import TokenGateSandbox
+
+/// A gateway with an injecting route and a validating route in front of the sandbox.
+private struct ObservedSetup {
+    let idp: SandboxAuthorizationServer
+    let echo: EchoUpstream
+    let gateway: TestGateway
+
+    static func start(accessLog: String = "") async throws -> ObservedSetup {
+        let idp = try await startSandbox(.demo)
+        let echo = try await EchoUpstream.start()
+        let upstream = "http://127.0.0.1:\(echo.port)/"
+        let config = """
+        { "listeners": { "main": { "address": "127.0.0.1:0" } }, "admin": { "address": "127.0.0.1:0" },
+          "credentials": { "billing": { "grant": "client_credentials", "token_url": "\(idp.tokenURL)", "client_id": "billing-svc",
+                                        "client_secret": { "env": "BILLING_SECRET" }, "scope": "invoices:read" } },
+          "introspection": { "idp": { "url": "\(idp.introspectionURL)", "client_id": "tokengate-rs",
+                                      "client_secret": { "env": "RS_SECRET" } } },
+          "routes": [
+            { "name": "inject", "listener": "main", "match": { "path_prefix": "/inject/" }, "upstream": "\(upstream)", "credential": "billing" },
+            { "name": "validate", "listener": "main", "match": { "path_prefix": "/validate/" }, "upstream": "\(upstream)",
+              "validate": { "introspection": "idp", "required_scopes": ["legacy:use"] } } ]\(accessLog) }
+        """
+        let gateway = try await TestGateway.start(config, environment: ["BILLING_SECRET": "demo-billing-secret", "RS_SECRET": "demo-introspection-secret"])
+        return ObservedSetup(idp: idp, echo: echo, gateway: gateway)
+    }
+
+    /// Sends one request on a fresh connection.
+    func send(_ path: String, method: String = "GET", headers: String = "") async throws -> TestResponse {
+        let client = try await gateway.connect()
+        try await client.send("\(method) \(path) HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\(headers)\r\n")
+        let response = try await client.readResponse()
+        await client.close()
+        return try #require(response)
+    }
+
+    /// GET on the admin listener.
+    func admin(_ path: String) async throws -> TestResponse {
+        let client = try await RawHTTPConnection.connect(port: gateway.gateway.adminPort ?? 0)
+        try await client.send("GET \(path) HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")
+        let response = try await client.readResponse()
+        await client.close()
+        return try #require(response)
+    }
+
+    func callerToken(scope: String = "legacy:use") -> String {
+        idp.issueToken(clientID: "demo-caller", scope: scope, username: "alice")
+    }
+
+    /// The access log lines written so far, parsed.
+    func accessLog() async -> [[String: Any]] {
+        _ = await eventually(within: .seconds(2)) { !gateway.logs.accessLines.isEmpty }
+        return gateway.logs.accessLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    func stop() async {
+        await gateway.stop()
+        await echo.stop()
+        await idp.stop()
+    }
+}
+
+@Suite("Metrics, access log and status")
+struct ObservabilityTests {
+    @Test("/metrics after traffic through an injecting and a validating route: counters moved by exactly the traffic, and Prometheus's parser accepts it")
+    func metricsCountTraffic() async throws {
+        let setup = try await ObservedSetup.start()
+        for _ in 0..<3 { #expect(try await setup.send("/inject/x").status == 200) }
+        let token = setup.callerToken()
+        for _ in 0..<2 { #expect(try await setup.send("/validate/x", headers: "Authorization: Bearer \(token)\r\n").status == 200) }
+        #expect(try await setup.send("/validate/x").status == 401)
+        let narrow = setup.callerToken(scope: "other")
+        #expect(try await setup.send("/validate/x", method: "POST", headers: "Authorization: Bearer \(narrow)\r\n").status == 403)
+        #expect(try await setup.send("/nowhere").status == 404)
+
+        let scrape = try await setup.admin("/metrics")
+        #expect(scrape.status == 200)
+        #expect(scrape.header("content-type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        LeakWatch.expectNoLeaks(in: scrape.bodyText, "/metrics")
+        let samples = try parsePrometheus(scrape.bodyText)
+        let main = ["listener": "main"]
+        func requests(_ route: String, _ method: String, _ status: String) -> Double? {
+            samples.value("tokengate_requests_total", main.merging(["route": route, "method": method, "status": status]) { $1 })
+        }
+        #expect(requests("inject", "GET", "2xx") == 3)
+        #expect(requests("validate", "GET", "2xx") == 2)
+        #expect(requests("validate", "GET", "4xx") == 1)
+        #expect(requests("validate", "POST", "4xx") == 1)
+        #expect(requests("", "GET", "4xx") == 1)
+        #expect(samples.value("tokengate_request_duration_seconds_count", ["route": "inject"]) == 3)
+        #expect(samples.value("tokengate_upstream_duration_seconds_count", ["route": "inject"]) == 3)
+        #expect(samples.value("tokengate_upstream_duration_seconds_count", ["route": "validate"]) == 2)
+        #expect(samples.value("tokengate_token_requests_total", ["profile": "billing", "outcome": "success"]) == 1)
+        #expect(setup.idp.calls(.token) == 1)
+        #expect(samples.value("tokengate_token_valid", ["profile": "billing"]) == 1)
+        #expect((samples.value("tokengate_token_expires_in_seconds", ["profile": "billing"]) ?? 0) > 3000)
+        #expect(samples.value("tokengate_token_backoff", ["profile": "billing"]) == 0)
+        // Token A twice (a miss, then a hit) and token B once (a miss); 401 never looked up.
+        #expect(samples.value("tokengate_introspection_requests_total", ["profile": "idp", "outcome": "active"]) == 2)
+        #expect(samples.value("tokengate_introspection_cache_hits_total", ["profile": "idp"]) == 1)
+        #expect(samples.value("tokengate_introspection_cache_misses_total", ["profile": "idp"]) == 2)
+        #expect(samples.value("tokengate_introspection_cache_entries", ["profile": "idp"]) == 2)
+        #expect(samples.value("tokengate_config_info", ["version": setup.gateway.gateway.configVersion]) == 1)
+        #expect(samples.first { $0.name == "tokengate_requests_total" }?.type == "counter")
+        #expect(samples.first { $0.name.hasPrefix("tokengate_request_duration_seconds") }?.type == "histogram")
+        await setup.stop()
+    }
+
+    @Test("upstream failures are counted by kind; a failing token endpoint shows in backoff and failure counters")
+    func failureMetrics() async throws {
+        let setup = try await ObservedSetup.start()
+        await setup.echo.stop()
+        #expect(try await setup.send("/inject/x").status == 502)
+        setup.idp.setFault(.status(503, retryAfter: nil), on: .token)
+        let token = try #require(setup.gateway.gateway.credentialProfile(named: "billing")?.currentToken())
+        setup.gateway.gateway.credentialProfile(named: "billing")?.rejected(token.value)
+        #expect(await eventually(within: .seconds(5)) { setup.idp.calls(.token) >= 2 })
+        let samples = try parsePrometheus(try await setup.admin("/metrics").bodyText)
+        #expect(samples.value("tokengate_upstream_errors_total", ["route": "inject", "kind": "connect"]) == 1)
+        #expect(samples.value("tokengate_requests_total", ["route": "inject", "status": "5xx"]) == 1)
+        #expect((samples.value("tokengate_token_requests_total", ["profile": "billing", "outcome": "server_error"]) ?? 0) >= 1)
+        #expect((samples.value("tokengate_token_refresh_failures_total", ["profile": "billing"]) ?? 0) >= 1)
+        #expect(samples.value("tokengate_token_valid", ["profile": "billing"]) == 0)
+        #expect(samples.value("tokengate_token_backoff", ["profile": "billing"]) == 1)
+        await setup.gateway.stop()
+        await setup.idp.stop()
+    }
+
+    @Test("one access log line per request: request id shared with the upstream, identity, credential, redacted query, bytes")
+    func accessLogLines() async throws {
+        let setup = try await ObservedSetup.start()
+        let injected = try await setup.send("/inject/x?page=2&access_token=leaky-query-token-1", headers: "X-Request-Id: trace-abc-123\r\n")
+        #expect(try #require(EchoReport(injected)).header("x-request-id") == "trace-abc-123")
+        let token = setup.callerToken()
+        let validated = try await setup.send("/validate/y?code=oauth-code-12345&state=s", method: "POST", headers: "Authorization: Bearer \(token)\r\nX-Request-Id: bad id \"quoted\"\r\n")
+        let generated = try #require(EchoReport(validated)?.header("x-request-id"))
+        #expect(generated.count == 24 && generated.allSatisfy(\.isHexDigit))
+        #expect(try await setup.send("/validate/z").status == 401)
+        LeakWatch.register(["leaky-query-token-1", "oauth-code-12345"])
+
+        let lines = await setup.accessLog()
+        try #require(lines.count == 3)
+        let first = lines[0], second = lines[1], third = lines[2]
+        #expect(first["request_id"] as? String == "trace-abc-123")
+        #expect(first["route"] as? String == "inject")
+        #expect(first["credential"] as? String == "billing")
+        #expect(first["path"] as? String == "/inject/x?page=2&access_token=<redacted>")
+        #expect(first["status"] as? Int == 200)
+        #expect(first["bytes_out"] as? Int == injected.body.count)
+        #expect(first["upstream_ms"] is Double)
+        #expect(second["request_id"] as? String == generated)
+        #expect(second["method"] as? String == "POST")
+        #expect(second["subject"] as? String == "alice")
+        #expect(second["client_id"] as? String == "demo-caller")
+        #expect(second["path"] as? String == "/validate/y?code=<redacted>&state=s")
+        #expect(third["status"] as? Int == 401)
+        #expect(third["error"] as? String == "unauthorized")
+        #expect(third["upstream_ms"] is NSNull)
+        #expect((third["duration_ms"] as? Double).map { $0 >= 0 } == true)
+        await setup.stop()
+    }
+
+    @Test("access_log settings: sampling keeps every error, redact_all hides every query value, enabled false writes nothing")
+    func accessLogSettings() async throws {
+        let sampled = try await ObservedSetup.start(accessLog: #", "access_log": { "sample_rate": 0, "query": "redact_all" }"#)
+        for _ in 0..<3 { #expect(try await sampled.send("/inject/x?a=1").status == 200) }
+        #expect(try await sampled.send("/validate/x?user=bob&page=1").status == 401)
+        let lines = await sampled.accessLog()
+        #expect(lines.count == 1)
+        #expect(lines.first?["path"] as? String == "/validate/x?user=<redacted>&page=<redacted>")
+        await sampled.stop()
+
+        let silent = try await ObservedSetup.start(accessLog: #", "access_log": { "enabled": false }"#)
+        #expect(try await silent.send("/inject/x").status == 200)
+        #expect(try await silent.send("/nowhere").status == 404)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(silent.gateway.logs.accessLines.isEmpty)
+        await silent.stop()
+    }
+
+    @Test("/status shows listeners, routes, each profile's token state and each cache's hit ratio")
+    func statusPage() async throws {
+        let setup = try await ObservedSetup.start()
+        #expect(try await setup.send("/inject/x").status == 200)
+        let token = setup.callerToken()
+        for _ in 0..<4 { #expect(try await setup.send("/validate/x", headers: "Authorization: Bearer \(token)\r\n").status == 200) }
+        let response = try await setup.admin("/status")
+        #expect(response.status == 200)
+        LeakWatch.expectNoLeaks(in: response.bodyText, "/status")
+        let status = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+        #expect(status["config_version"] as? String == setup.gateway.gateway.configVersion)
+        let listeners = try #require(status["listeners"] as? [[String: Any]])
+        #expect(listeners.first?["address"] as? String == "127.0.0.1:\(setup.gateway.port())")
+        let routes = try #require(status["routes"] as? [[String: Any]])
+        #expect(routes.map { $0["name"] as? String } == ["inject", "validate"])
+        let credential = try #require((status["credentials"] as? [[String: Any]])?.first)
+        #expect(credential["name"] as? String == "billing")
+        #expect(credential["has_token"] as? Bool == true)
+        #expect((credential["expires_in_seconds"] as? Int).map { $0 > 3000 } == true)
+        #expect(credential["last_refresh_at"] is String)
+        #expect(credential["last_error"] is NSNull)
+        let cache = try #require((status["introspection"] as? [[String: Any]])?.first)
+        #expect(cache["cache_entries"] as? Int == 1)
+        #expect(cache["hits"] as? Int == 3)
+        #expect(cache["misses"] as? Int == 1)
+        #expect(cache["hit_ratio"] as? Double == 0.75)
+        await setup.stop()
+    }
+}
