@@ -4,7 +4,8 @@
 One run, interleaved rounds (nginx, tokengate, nginx, tokengate, ...) so both see the same
 machine state. Prints requests per second, p99 latency and CPU time per request of each
 proxy and the ratios tokengate/nginx, then gateway memory at idle, under load and while a
-1 GiB upload and a 1 GiB download stream through it.
+1 GiB upload and a 1 GiB download stream through it. Both proxies write an access log line
+per request to a file (--no-access-log: neither does).
 
 Needs nginx and wrk (Debian: nginx-light wrk) and a release build of tokengate
 (`swift build -c release`). Everything binds to 127.0.0.1 only; every load is bounded in
@@ -144,6 +145,8 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/tokengate"))
+    parser.add_argument("--no-access-log", dest="access_log", action="store_false",
+                        help="neither proxy writes an access log (default: both log every request to a file)")
     parser.add_argument("--skip-streaming", action="store_true", help="skip the 1 GiB upload/download check")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
@@ -178,11 +181,13 @@ http {{
     location / {{ default_type application/json; return 200 '{{"ok":true}}\\n'; }}
   }}
 }}"""))
+        # Both proxies log every request to a file (what an operator runs), or neither does.
+        proxy_access_log = f"access_log {work}/nginx-access.log;" if args.access_log else "access_log off;"
         proxy = start_nginx(work, "proxy", f"""
 worker_processes {os.cpu_count()};
 events {{ worker_connections 4096; }}
 http {{
-  access_log off;
+  {proxy_access_log}
   upstream backend {{ server 127.0.0.1:{UPSTREAM}; keepalive 256; }}
   server {{
     listen 127.0.0.1:{NGINX_PROXY} backlog=4096;
@@ -216,12 +221,14 @@ http {{
                         "validate": {"introspection": "bench", "required_scopes": ["legacy:use"]}},
                        {"name": "upload", "listener": "egress", "match": {"path_prefix": "/upload"},
                         "upstream": f"http://127.0.0.1:{SINK}/", "max_body_bytes": 4 << 30}],
+            "access_log": {"enabled": args.access_log},
         }
         with open(os.path.join(work, "gateway.json"), "w") as f:
             json.dump(config, f)
         wait_for_port(IDP)
         gateway = subprocess.Popen([args.binary, "run", "--config", os.path.join(work, "gateway.json"), "--log-format", "json",
                                     "--log-level", "warning"], stderr=open(os.path.join(work, "gateway.log"), "w"),
+                                   stdout=open(os.path.join(work, "tokengate-access.log"), "w"),
                                    env=dict(os.environ, BENCH_CLIENT_SECRET="demo-billing-secret",
                                             BENCH_RS_SECRET="demo-introspection-secret"))
         procs.append(gateway)

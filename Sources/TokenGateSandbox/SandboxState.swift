@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOConcurrencyHelpers
 
 /// An answer the sandbox sends.
@@ -12,8 +12,22 @@ struct SandboxResponse {
     var delay: Duration?
 
     static func json(_ status: Int, _ object: [String: Any]) -> SandboxResponse {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return SandboxResponse(status: status, body: String(decoding: data, as: UTF8.self))
+        SandboxResponse(status: status, body: encode(object))
+    }
+
+    /// Sorted-key JSON for the sandbox's flat answers (strings, booleans, integers).
+    static func encode(_ object: [String: Any]) -> String {
+        let fields = object.keys.sorted().map { key -> String in
+            let value: String
+            switch object[key] {
+            case let text as String: value = quote(text)
+            case let flag as Bool: value = flag ? "true" : "false"
+            case let number as Int: value = String(number)
+            default: value = "null"
+            }
+            return quote(key) + ":" + value
+        }
+        return "{" + fields.joined(separator: ",") + "}"
     }
 
     static func oauthError(_ code: String, status: Int = 400, description: String? = nil) -> SandboxResponse {
@@ -86,8 +100,14 @@ final class SandboxState: Sendable {
     static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        return String(Data(bytes).base64EncodedString().compactMap { character -> Character? in
+            switch character {
+            case "+": return "-"
+            case "/": return "_"
+            case "=": return nil
+            default: return character
+            }
+        })
     }
 
     func issue(clientID: String, scope: String, username: String?, audience: String?, lifetime: Duration? = nil, withRefresh: Bool = false) -> Issued {
@@ -182,7 +202,7 @@ final class SandboxState: Sendable {
         let usedBasic: Bool
         if let authorization = request.header("authorization"), authorization.lowercased().hasPrefix("basic ") {
             usedBasic = true
-            guard let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+            guard let decoded = Data(base64Encoded: authorization.dropFirst(6).trimmingSpaces),
                   let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":"),
                   let user = SandboxForm.unescape(text[..<colon]), let password = SandboxForm.unescape(text[text.index(after: colon)...]) else {
                 return .failure(invalidClient(basic: true))
@@ -267,5 +287,15 @@ final class SandboxState: Sendable {
         if let username = record.username { object["username"] = username }
         if let audience = record.audience { object["aud"] = audience }
         return .json(200, object)
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing spaces.
+    var trimmingSpaces: String {
+        var view = self
+        while view.first == " " { view = view.dropFirst() }
+        while view.last == " " { view = view.dropLast() }
+        return String(view)
     }
 }

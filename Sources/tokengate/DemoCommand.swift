@@ -1,6 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
-import Foundation
+import FoundationEssentials
 import Synchronization
 import Logging
 import NIOCore
@@ -52,7 +52,7 @@ struct Demo: AsyncParsableCommand {
                 lines?.append(String(decoding: bytes, as: UTF8.self))
                 return true
             }
-            if !held { FileHandle.standardOutput.write(Data(bytes)) }
+            if !held { FileDescriptorOutput.write(bytes, to: 1) }
         }
         let gateway: Gateway
         do {
@@ -80,7 +80,7 @@ struct Demo: AsyncParsableCommand {
         let first = try await fetch(http, egressBase + egressPath)
         let seen = echoReport(first.body)
         print("1. Egress: the service calls GET \(egressBase)\(egressPath) with no credentials")
-        print("   → \(first.status); the upstream received \(seen["method"] ?? "?") \(seen["path"] ?? "?") with Authorization: \(masked(header("authorization", in: seen)))")
+        print("   → \(first.status); the upstream received \(seen.method) \(seen.path) with Authorization: \(masked(header("authorization", in: seen)))")
 
         // 2. Ingress without a token.
         let refused = try await fetch(http, ingressBase + "/orders")
@@ -140,13 +140,19 @@ struct Demo: AsyncParsableCommand {
         return Answer(status: Int(response.status.code), headers: response.headers, body: Data(body.readableBytesView))
     }
 
-    private func echoReport(_ body: Data) -> [String: Any] {
-        (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:]
+    /// What the echo upstream reports having received.
+    private struct EchoSeen: Decodable {
+        var method = "?"
+        var path = "?"
+        var headers: [[String]] = []
     }
 
-    private func header(_ name: String, in report: [String: Any]) -> String {
-        let headers = report["headers"] as? [[String]] ?? []
-        return headers.first { $0.count == 2 && $0[0].lowercased() == name }?[1] ?? "-"
+    private func echoReport(_ body: Data) -> EchoSeen {
+        (try? JSONDecoder().decode(EchoSeen.self, from: body)) ?? EchoSeen()
+    }
+
+    private func header(_ name: String, in report: EchoSeen) -> String {
+        report.headers.first { $0.count == 2 && $0[0].lowercased() == name }?[1] ?? "-"
     }
 
     /// `Bearer abcd…wxyz`: enough to see a token arrived, not enough to use it.

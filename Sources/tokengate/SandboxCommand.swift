@@ -18,13 +18,16 @@ struct Sandbox: AsyncParsableCommand {
     @Option(name: .long, help: "Lifetime of issued access tokens, in seconds.")
     var tokenLifetime = 3600
 
+    @Option(name: .long, help: "Address to listen on (0.0.0.0 in a container that others reach).")
+    var host = "127.0.0.1"
+
     func run() async throws {
         var configuration = SandboxAuthorizationServer.Configuration.demo
         configuration.accessTokenLifetime = .seconds(tokenLifetime)
-        let idp = try await SandboxAuthorizationServer.start(configuration, port: idpPort)
-        let echo = try await EchoUpstream.start(port: echoPort)
-        print("sandbox authorization server: \(idp.tokenURL) (introspection \(idp.introspectionURL))")
-        print("echo upstream:                http://127.0.0.1:\(echo.port)/")
+        let idp = try await SandboxAuthorizationServer.start(configuration, host: host, port: idpPort)
+        let echo = try await EchoUpstream.start(host: host, port: echoPort)
+        print("sandbox authorization server: http://\(host):\(idp.port)/oauth2/token (introspection /oauth2/introspect)")
+        print("echo upstream:                http://\(host):\(echo.port)/")
         print("clients: billing-svc / demo-billing-secret, legacy-crm / demo-crm-secret, tokengate-rs / demo-introspection-secret, demo-caller / demo-caller-secret")
         print("Ctrl-C stops it.")
         await waitForTermination()

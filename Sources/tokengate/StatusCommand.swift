@@ -1,6 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
-import Foundation
+import FoundationEssentials
 import NIOCore
 import NIOPosix
 import TokenGate
@@ -11,25 +11,14 @@ struct Status: AsyncParsableCommand {
         abstract: "Show a running gateway's state: configuration, routes, each profile's token and each introspection cache."
     )
 
-    @Option(name: .long, help: "The admin listener's base URL.")
-    var admin = "http://127.0.0.1:9901"
+    @OptionGroup var adminOptions: AdminOptions
 
     @Flag(name: .long, help: "Print the raw /status JSON instead of tables.")
     var json = false
 
     func run() async throws {
-        let url = admin.hasSuffix("/") ? admin + "status" : admin + "/status"
-        let http = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton))
-        let fetched: Result<(status: Int, body: ByteBuffer), any Error>
-        do {
-            // A refused connection is retried until this deadline (AsyncHTTPClient), so keep it short.
-            let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(3))
-            fetched = .success((Int(response.status.code), try await response.body.collect(upTo: 4 << 20)))
-        } catch {
-            fetched = .failure(error)
-        }
-        try? await http.shutdown()
-        let body: ByteBuffer
+        let (url, fetched) = await fetchAdmin(adminOptions.admin, path: "/status")
+        let text: String
         switch fetched {
         case .failure(let error):
             printToStandardError("error: cannot read \(url): \(error) (is the gateway running, and is --admin its admin address?)")
@@ -38,83 +27,183 @@ struct Status: AsyncParsableCommand {
             printToStandardError("error: \(url) answered \(answer.status)")
             throw ExitCode(1)
         case .success(let answer):
-            body = answer.body
+            text = answer.body
         }
-        let text = String(buffer: body)
         if json {
             print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
             return
         }
-        guard let status = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
-            printToStandardError("error: \(url) did not answer with a JSON object")
+        let status: GatewayStatusDocument
+        do {
+            status = try GatewayStatusDocument.decoder.decode(GatewayStatusDocument.self, from: Data(text.utf8))
+        } catch {
+            printToStandardError("error: \(url) did not answer with a TokenGate status document (\(error))")
             throw ExitCode(1)
         }
         print(StatusReport(status).text, terminator: "")
     }
 }
 
-/// Renders `/status` JSON as a header and aligned tables.
-struct StatusReport {
-    let status: [String: Any]
+/// `tokengate health`: exit 0 when the gateway answers its liveness (or readiness) probe,
+/// 1 otherwise. For container HEALTHCHECKs and exec probes, where there is no curl.
+struct Health: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Exit 0 if a running gateway is healthy (with --ready: ready to serve), 1 if not."
+    )
 
-    init(_ status: [String: Any]) { self.status = status }
+    @OptionGroup var adminOptions: AdminOptions
+
+    @Flag(name: .long, help: "Ask /readyz (configuration loaded, listeners bound) instead of /healthz.")
+    var ready = false
+
+    func run() async throws {
+        let (url, fetched) = await fetchAdmin(adminOptions.admin, path: ready ? "/readyz" : "/healthz")
+        switch fetched {
+        case .success(let answer) where answer.status == 200:
+            return
+        case .success(let answer):
+            printToStandardError("unhealthy: \(url) answered \(answer.status)")
+        case .failure(let error):
+            printToStandardError("unhealthy: cannot reach \(url): \(error)")
+        }
+        throw ExitCode(1)
+    }
+}
+
+/// Where a running gateway's admin listener is.
+struct AdminOptions: ParsableArguments {
+    @Option(name: .long, help: "The admin listener's base URL.")
+    var admin = "http://127.0.0.1:9901"
+}
+
+/// GET `path` on the admin listener at `base`: the URL asked and the status and body.
+func fetchAdmin(_ base: String, path: String) async -> (url: String, Result<(status: Int, body: String), any Error>) {
+    let url = (base.hasSuffix("/") ? String(base.dropLast()) : base) + path
+    let http = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton))
+    let fetched: Result<(status: Int, body: String), any Error>
+    do {
+        // A refused connection is retried until this deadline (AsyncHTTPClient), so keep it short.
+        let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(3))
+        let body = try await response.body.collect(upTo: 4 << 20)
+        fetched = .success((Int(response.status.code), String(buffer: body)))
+    } catch {
+        fetched = .failure(error)
+    }
+    try? await http.shutdown()
+    return (url, fetched)
+}
+
+/// `/status` as the gateway writes it (`Gateway.statusJSON`).
+struct GatewayStatusDocument: Decodable {
+    /// The document's keys are snake_case.
+    static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+
+    struct Reload: Decodable {
+        var trigger: String
+        var result: String
+        var errors: [String]
+    }
+
+    struct Listener: Decodable {
+        var name: String
+        var address: String
+    }
+
+    struct Route: Decodable {
+        var name: String
+        var listener: String
+        var pathPrefix: String
+        var host: String?
+        var upstream: String
+        var credential: String?
+        var introspection: String?
+    }
+
+    struct Credential: Decodable {
+        var name: String
+        var grant: String
+        var hasToken: Bool
+        var expiresInSeconds: Int?
+        var lastRefreshAt: String?
+        var refreshing: Bool
+        var consecutiveFailures: Int
+        var lastError: String?
+        var nextRetryInSeconds: Int?
+    }
+
+    struct Cache: Decodable {
+        var name: String
+        var cacheEntries: Int
+        var cacheCapacity: Int
+        var hits: Int
+        var misses: Int
+        var evictions: Int
+        var hitRatio: Double?
+    }
+
+    var version: String
+    var configVersion: String
+    var configFile: String?
+    var startedAt: String
+    var openConnections: Int
+    var lastReload: Reload?
+    var listeners: [Listener]
+    var routes: [Route]
+    var credentials: [Credential]
+    var introspection: [Cache]
+}
+
+/// Renders `/status` as a header and aligned tables.
+struct StatusReport {
+    let status: GatewayStatusDocument
+
+    init(_ status: GatewayStatusDocument) { self.status = status }
 
     var text: String {
-        var out = "TokenGate \(field(status, "version"))   config \(field(status, "config_version")) (\(field(status, "config_file")))"
-        out += "   started \(field(status, "started_at"))   open connections \(field(status, "open_connections"))\n"
-        if let last = status["last_reload"] as? [String: Any] {
-            out += "last reload: \(field(last, "result")) (\(field(last, "trigger")))"
-            let errors = last["errors"] as? [String] ?? []
-            out += errors.isEmpty ? "\n" : "\n" + errors.map { "  error: \($0)\n" }.joined()
+        var out = "TokenGate \(status.version)   config \(status.configVersion) (\(status.configFile ?? "-"))"
+        out += "   started \(status.startedAt)   open connections \(status.openConnections)\n"
+        if let last = status.lastReload {
+            out += "last reload: \(last.result) (\(last.trigger))\n" + last.errors.map { "  error: \($0)\n" }.joined()
         } else {
             out += "last reload: none\n"
         }
-        out += "\n" + table(["LISTENER", "ADDRESS"], rows("listeners") { [field($0, "name"), field($0, "address")] })
-        out += "\n" + table(["ROUTE", "LISTENER", "PREFIX", "HOST", "UPSTREAM", "CREDENTIAL", "INTROSPECTION"], rows("routes") {
-            [field($0, "name"), field($0, "listener"), field($0, "path_prefix"), field($0, "host"), field($0, "upstream"),
-             field($0, "credential"), field($0, "introspection")]
+        out += "\n" + table(["LISTENER", "ADDRESS"], status.listeners.map { [$0.name, $0.address] })
+        out += "\n" + table(["ROUTE", "LISTENER", "PREFIX", "HOST", "UPSTREAM", "CREDENTIAL", "INTROSPECTION"], status.routes.map {
+            [$0.name, $0.listener, $0.pathPrefix, $0.host ?? "-", $0.upstream, $0.credential ?? "-", $0.introspection ?? "-"]
         })
-        let credentials = rows("credentials") { entry -> [String] in
-            let hasToken = entry["has_token"] as? Bool ?? false
-            return [
-                field(entry, "name"), field(entry, "grant"), hasToken ? "yes" : "NO",
-                seconds(entry["expires_in_seconds"]), field(entry, "last_refresh_at"),
-                (entry["refreshing"] as? Bool ?? false) ? "yes" : "no", field(entry, "consecutive_failures"),
-                seconds(entry["next_retry_in_seconds"]), field(entry, "last_error"),
-            ]
+        if !status.credentials.isEmpty {
+            out += "\n" + table(
+                ["CREDENTIAL", "GRANT", "TOKEN", "EXPIRES IN", "LAST REFRESH", "REFRESHING", "FAILURES", "NEXT RETRY", "LAST ERROR"],
+                status.credentials.map {
+                    [$0.name, $0.grant, $0.hasToken ? "yes" : "NO", seconds($0.expiresInSeconds), $0.lastRefreshAt ?? "-",
+                     $0.refreshing ? "yes" : "no", String($0.consecutiveFailures), seconds($0.nextRetryInSeconds), $0.lastError ?? "-"]
+                }
+            )
         }
-        if !credentials.isEmpty {
-            out += "\n" + table(["CREDENTIAL", "GRANT", "TOKEN", "EXPIRES IN", "LAST REFRESH", "REFRESHING", "FAILURES", "NEXT RETRY", "LAST ERROR"], credentials)
-        }
-        let caches = rows("introspection") { entry -> [String] in
-            let ratio = (entry["hit_ratio"] as? Double).map { String(format: "%.1f%%", $0 * 100) } ?? "-"
-            return [field(entry, "name"), field(entry, "cache_entries"), field(entry, "cache_capacity"), ratio,
-                    field(entry, "hits"), field(entry, "misses"), field(entry, "evictions")]
-        }
-        if !caches.isEmpty {
-            out += "\n" + table(["INTROSPECTION", "ENTRIES", "CAPACITY", "HIT RATIO", "HITS", "MISSES", "EVICTIONS"], caches)
+        if !status.introspection.isEmpty {
+            out += "\n" + table(["INTROSPECTION", "ENTRIES", "CAPACITY", "HIT RATIO", "HITS", "MISSES", "EVICTIONS"], status.introspection.map {
+                [$0.name, String($0.cacheEntries), String($0.cacheCapacity), $0.hitRatio.map(percent) ?? "-",
+                 String($0.hits), String($0.misses), String($0.evictions)]
+            })
         }
         return out
     }
 
-    private func rows(_ key: String, _ row: ([String: Any]) -> [String]) -> [[String]] {
-        (status[key] as? [[String: Any]] ?? []).map(row)
-    }
-
-    private func field(_ object: [String: Any], _ key: String) -> String {
-        switch object[key] {
-        case let text as String: return text
-        case let number as NSNumber: return number.stringValue
-        default: return "-"
-        }
-    }
-
-    private func seconds(_ value: Any?) -> String {
-        guard let number = value as? NSNumber else { return "-" }
-        let total = number.intValue
+    private func seconds(_ value: Int?) -> String {
+        guard let total = value else { return "-" }
         if total >= 3600 { return "\(total / 3600)h\(total % 3600 / 60)m" }
         if total >= 60 { return "\(total / 60)m\(total % 60)s" }
         return "\(total)s"
+    }
+
+    /// `0.75` → `75.0%`.
+    private func percent(_ ratio: Double) -> String {
+        let tenths = Int((ratio * 1000).rounded())
+        return "\(tenths / 10).\(tenths % 10)%"
     }
 
     /// Left-aligned columns, two spaces apart.
@@ -123,7 +212,7 @@ struct StatusReport {
         let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                column == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count)
             }.joined(separator: "  ") + "\n"
         }.joined()
     }

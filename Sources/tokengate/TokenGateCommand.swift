@@ -1,5 +1,12 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import Metrics
 import Prometheus
@@ -12,7 +19,7 @@ struct TokenGateCommand: AsyncParsableCommand {
         commandName: "tokengate",
         abstract: "A reverse-proxy token gateway: OAuth 2 for services that know nothing about it.",
         version: TokenGateVersion.current,
-        subcommands: [Demo.self, Run.self, Check.self, Status.self, Token.self, Schema.self, Sandbox.self, Version.self]
+        subcommands: [Demo.self, Run.self, Check.self, Status.self, Health.self, Token.self, Schema.self, Sandbox.self, Version.self]
     )
 }
 
@@ -66,7 +73,7 @@ func loadConfig(path: String) throws(ConfigurationError) -> LoadedConfig {
 }
 
 func printToStandardError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    FileDescriptorOutput.write(text + "\n", to: 2)
 }
 
 struct Run: AsyncParsableCommand {

@@ -1,19 +1,20 @@
 import Foundation
 import Testing
+@testable import TokenGate
 import TokenGateSandbox
 
 @Suite("The tokengate command")
 struct CommandLineTests {
     @Test("check accepts the shipped gateway.json")
-    func checkShippedConfig() throws {
+    func checkShippedConfig() async throws {
         let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let result = try runTokenGate(["check", packageRoot.appendingPathComponent("gateway.json").path])
+        let result = try await runTokenGate(["check", packageRoot.appendingPathComponent("gateway.json").path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains(": OK"))
     }
 
     @Test("check lists every error with its JSON path and exits 2")
-    func checkListsAllErrors() throws {
+    func checkListsAllErrors() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let file = try directory.write("gateway.json", """
@@ -23,7 +24,7 @@ struct CommandLineTests {
           "routes": [ { "name": "billing", "listener": "egress", "match": { "path_prefix": "/billing/" },
             "upsteam": "https://billing.example.com/", "upstream": "api/", "credential": "billing-apii" } ] }
         """)
-        let result = try runTokenGate(["check", file])
+        let result = try await runTokenGate(["check", file])
         #expect(result.status == 2)
         let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
         #expect(errors == [
@@ -35,18 +36,18 @@ struct CommandLineTests {
     }
 
     @Test("run refuses a bad file with its errors and exit status 2")
-    func runRefusesBadConfig() throws {
+    func runRefusesBadConfig() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let file = try directory.write("gateway.json", #"{ "listeners": { "a": { "address": "nope" } }, "routes": [] }"#)
-        let result = try runTokenGate(["run", "--config", file])
+        let result = try await runTokenGate(["run", "--config", file])
         #expect(result.status == 2)
         #expect(result.stderr.contains(#"listeners.a.address: expected "host:port" (got "nope")"#))
     }
 
     @Test("version prints the version")
-    func version() throws {
-        let result = try runTokenGate(["version"])
+    func version() async throws {
+        let result = try await runTokenGate(["version"])
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("tokengate "))
     }
@@ -88,8 +89,26 @@ struct CommandLineTests {
         try await admin.send("GET /nope HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(try await admin.readResponse()?.status == 404)
         await admin.close()
+
+        // `tokengate health`: the probe for images without curl.
+        let base = "http://127.0.0.1:\(try #require(gateway.gateway.adminPort))"
+        #expect(try await runTokenGate(["health", "--admin", base]).status == 0)
+        #expect(try await runTokenGate(["health", "--admin", base, "--ready"]).status == 0)
+        let down = try await runTokenGate(["health", "--admin", "http://127.0.0.1:\(try await freeLoopbackPort())"])
+        #expect(down.status == 1)
+        #expect(down.stderr.contains("unhealthy"))
         await gateway.stop()
         await echo.stop()
+    }
+
+    @Test("POST /reload is taken from the gateway's own host only (loopback, also IPv4-mapped)")
+    func reloadFromLoopbackOnly() throws {
+        #expect(AdminRoutes.mayReload(from: IPAddress("127.0.0.1")))
+        #expect(AdminRoutes.mayReload(from: IPAddress("::1")))
+        #expect(AdminRoutes.mayReload(from: IPAddress("::ffff:127.0.0.1")))
+        #expect(!AdminRoutes.mayReload(from: IPAddress("10.0.0.7")))
+        #expect(!AdminRoutes.mayReload(from: IPAddress("::ffff:10.0.0.7")))
+        #expect(!AdminRoutes.mayReload(from: nil))
     }
 }
 
@@ -106,7 +125,7 @@ struct TokenCommandTests {
                                         "client_secret": { "env": "TG_TEST_BILLING_SECRET" }, "scope": "invoices:read" } },
           "routes": [ { "name": "b", "listener": "egress", "match": { "path_prefix": "/" }, "upstream": "http://127.0.0.1:1", "credential": "billing" } ] }
         """)
-        let described = try runTokenGate(["token", "billing", "--config", file], environment: ["TG_TEST_BILLING_SECRET": "demo-billing-secret"])
+        let described = try await runTokenGate(["token", "billing", "--config", file], environment: ["TG_TEST_BILLING_SECRET": "demo-billing-secret"])
         #expect(described.status == 0, "\(described.stderr)")
         #expect(described.stdout.contains("token_type: Bearer"))
         #expect(described.stdout.contains("scope:      invoices:read"))
@@ -114,11 +133,11 @@ struct TokenCommandTests {
         let first = try #require(idp.issuedAccessTokens.first)
         #expect(!described.stdout.contains(first) && !described.stderr.contains(first))
 
-        let shown = try runTokenGate(["token", "billing", "--config", file, "--show-token"], environment: ["TG_TEST_BILLING_SECRET": "demo-billing-secret"])
+        let shown = try await runTokenGate(["token", "billing", "--config", file, "--show-token"], environment: ["TG_TEST_BILLING_SECRET": "demo-billing-secret"])
         let second = try #require(idp.issuedAccessTokens.last)
         #expect(shown.stdout.split(separator: "\n").last.map(String.init) == second)
 
-        let refused = try runTokenGate(["token", "billing", "--config", file], environment: ["TG_TEST_BILLING_SECRET": "wrong"])
+        let refused = try await runTokenGate(["token", "billing", "--config", file], environment: ["TG_TEST_BILLING_SECRET": "wrong"])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("token endpoint answered 401 invalid_client"))
         #expect(!refused.stderr.contains("wrong"))
@@ -139,7 +158,7 @@ struct DemoCommandTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let file = try directory.write("gateway.json", config)
-        let result = try runTokenGate(["demo", "--config", file, "--once"])
+        let result = try await runTokenGate(["demo", "--config", file, "--once"])
         #expect(result.status == 0, "\(result.stderr)")
         let output = result.stdout
         #expect(output.contains("→ 200; the upstream received GET /api/invoices with Authorization: Bearer "))

@@ -80,7 +80,7 @@ struct ObservabilityTests {
         #expect(scrape.status == 200)
         #expect(scrape.header("content-type")?.hasPrefix("text/plain; version=0.0.4") == true)
         LeakWatch.expectNoLeaks(in: scrape.bodyText, "/metrics")
-        let samples = try parsePrometheus(scrape.bodyText)
+        let samples = try await parsePrometheus(scrape.bodyText)
         let main = ["listener": "main"]
         func requests(_ route: String, _ method: String, _ status: String) -> Double? {
             samples.value("tokengate_requests_total", main.merging(["route": route, "method": method, "status": status]) { $1 })
@@ -118,7 +118,7 @@ struct ObservabilityTests {
         let token = try #require(setup.gateway.gateway.credentialProfile(named: "billing")?.currentToken())
         setup.gateway.gateway.credentialProfile(named: "billing")?.rejected(token.value)
         #expect(await eventually(within: .seconds(5)) { setup.idp.calls(.token) >= 2 })
-        let samples = try parsePrometheus(try await setup.admin("/metrics").bodyText)
+        let samples = try await parsePrometheus(try await setup.admin("/metrics").bodyText)
         #expect(samples.value("tokengate_upstream_errors_total", ["route": "inject", "kind": "connect"]) == 1)
         #expect(samples.value("tokengate_requests_total", ["route": "inject", "status": "5xx"]) == 1)
         #expect((samples.value("tokengate_token_requests_total", ["profile": "billing", "outcome": "server_error"]) ?? 0) >= 1)
@@ -129,11 +129,19 @@ struct ObservabilityTests {
         await setup.idp.stop()
     }
 
-    @Test("one access log line per request: request id shared with the upstream, identity, credential, redacted query, bytes")
+    @Test("one access log line per request: request id shared with the upstream, identity, credential, redacted query, bytes; trace context passes through")
     func accessLogLines() async throws {
         let setup = try await ObservedSetup.start()
-        let injected = try await setup.send("/inject/x?page=2&access_token=leaky-query-token-1", headers: "X-Request-Id: trace-abc-123\r\n")
-        #expect(try #require(EchoReport(injected)).header("x-request-id") == "trace-abc-123")
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        let injected = try await setup.send(
+            "/inject/x?page=2&access_token=leaky-query-token-1",
+            headers: "X-Request-Id: trace-abc-123\r\ntraceparent: \(traceparent)\r\ntracestate: vendor=a1,other=b2\r\n"
+        )
+        let seen = try #require(EchoReport(injected))
+        #expect(seen.header("x-request-id") == "trace-abc-123")
+        // W3C trace context passes through untouched.
+        #expect(seen.header("traceparent") == traceparent)
+        #expect(seen.header("tracestate") == "vendor=a1,other=b2")
         let token = setup.callerToken()
         let validated = try await setup.send("/validate/y?code=oauth-code-12345&state=s", method: "POST", headers: "Authorization: Bearer \(token)\r\nX-Request-Id: bad id \"quoted\"\r\n")
         let generated = try #require(EchoReport(validated)?.header("x-request-id"))

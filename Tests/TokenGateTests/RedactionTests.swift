@@ -127,7 +127,7 @@ struct RedactionTests {
         #expect(try await gateway.request(gateway.egress, "GET /billing/a HTTP/1.1\r\n").status == 200)
         #expect(await eventually(within: .seconds(5)) { gateway.process.logLines.contains { $0.contains("token request refused") } })
 
-        let result = try runTokenGate(["status", "--admin", gateway.adminURL])
+        let result = try await runTokenGate(["status", "--admin", gateway.adminURL])
         #expect(result.status == 0, "\(result.stderr)")
         // Tables are separated by blank lines; each starts with its header row.
         let tables = result.stdout.components(separatedBy: "\n\n").map { $0.split(separator: "\n").map(String.init) }
@@ -142,10 +142,10 @@ struct RedactionTests {
         #expect(tables.contains { $0.first?.hasPrefix("ROUTE ") == true && $0.contains { $0.hasPrefix("app ") && $0.contains("ingress") } })
         LeakWatch.expectNoLeaks(in: result.stdout + result.stderr, "tokengate status")
 
-        let raw = try runTokenGate(["status", "--admin", gateway.adminURL, "--json"])
+        let raw = try await runTokenGate(["status", "--admin", gateway.adminURL, "--json"])
         #expect((try? JSONSerialization.jsonObject(with: Data(raw.stdout.utf8))) is [String: Any])
 
-        let unreachable = try runTokenGate(["status", "--admin", "http://127.0.0.1:\(try await freeLoopbackPort())"])
+        let unreachable = try await runTokenGate(["status", "--admin", "http://127.0.0.1:\(try await freeLoopbackPort())"])
         #expect(unreachable.status == 1)
         #expect(unreachable.stderr.contains("cannot read"))
         await gateway.stop()

@@ -19,11 +19,11 @@ struct SchemaTests {
     }
 
     @Test("the shipped gateway.schema.json is what `tokengate schema` prints")
-    func shippedFileMatches() throws {
+    func shippedFileMatches() async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let shipped = try String(contentsOf: root.appendingPathComponent("gateway.schema.json"), encoding: .utf8)
         #expect(shipped == GatewaySchema.text)
-        let printed = try runTokenGate(["schema"])
+        let printed = try await runTokenGate(["schema"])
         #expect(printed.stdout == GatewaySchema.text)
     }
 

@@ -3,7 +3,7 @@ import Testing
 import TokenGateSandbox
 
 /// A throwaway CA and a certificate for `localhost` signed by it, made with openssl.
-private func makeCertificates(in directory: TemporaryDirectory) throws -> (ca: String, cert: String, key: String) {
+private func makeCertificates(in directory: TemporaryDirectory) async throws -> (ca: String, cert: String, key: String) {
     let dir = directory.url.path
     let script = """
     set -e
@@ -13,7 +13,7 @@ private func makeCertificates(in directory: TemporaryDirectory) throws -> (ca: S
     printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ext.cnf
     openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null
     """
-    guard try runChild("/bin/sh", ["-c", script], environment: ProcessInfo.processInfo.environment).status == 0 else {
+    guard try await runChild("/bin/sh", ["-c", script], environment: ProcessInfo.processInfo.environment).status == 0 else {
         throw CertificateSetupFailed()
     }
     return ("\(dir)/ca.pem", "\(dir)/server.pem", "\(dir)/server.key")
@@ -27,7 +27,7 @@ struct UpstreamTLSTests {
     func httpsUpstreamWithCustomCA() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let files = try makeCertificates(in: directory)
+        let files = try await makeCertificates(in: directory)
         let echo = try await EchoUpstream.start(tls: (files.cert, files.key))
         let config = """
         { "listeners": { "main": { "address": "127.0.0.1:0" } }, "admin": { "address": "127.0.0.1:0" },

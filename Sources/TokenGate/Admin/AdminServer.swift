@@ -19,6 +19,18 @@ struct AdminRoutes: Sendable {
         var contentType = "application/json"
     }
 
+    /// `POST /reload` is taken from the gateway's own host only: the admin port may be open
+    /// to a cluster for probes and scraping, and a reload is an operator's act (SIGHUP, a
+    /// file change, or this endpoint from the machine itself).
+    static func mayReload(from peer: IPAddress?) -> Bool {
+        peer?.isLoopback ?? false
+    }
+
+    static let reloadForbidden = Answer(
+        status: .forbidden,
+        body: #"{"error":"forbidden","detail":"POST /reload is accepted from the gateway's own host only; send SIGHUP or change the file"}"#
+    )
+
     func answer(method: HTTPMethod, path: String) -> Answer {
         if path == "/reload" {
             return Answer(status: .methodNotAllowed, body: #"{"error":"method_not_allowed","detail":"use POST"}"#)
@@ -64,6 +76,11 @@ final class AdminHandler: ChannelInboundHandler, RemovableChannelHandler {
             request = nil
             let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
             if path == "/reload" && head.method == .POST {
+                let peer = context.channel.remoteAddress?.ipAddress.flatMap(IPAddress.init)
+                guard AdminRoutes.mayReload(from: peer) else {
+                    write(AdminRoutes.reloadForbidden, for: head, context: context)
+                    return
+                }
                 // The reload runs on the control plane; the answer comes back on this loop.
                 let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
                 let reload = routes.reload

@@ -166,8 +166,10 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
+    /// 127.0.0.0/8, ::1, and 127.x written as an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`).
     public var isLoopback: Bool {
         if bytes.count == 4 { return bytes[0] == 127 }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff { return bytes[12] == 127 }
         return bytes == [UInt8](repeating: 0, count: 15) + [1]
     }
 

@@ -39,16 +39,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public static let writeToStandardError: @Sendable (String) -> Void = { line in
-        var line = line
-        line.withUTF8 { bytes in
-            guard let base = bytes.baseAddress else { return }
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(2, base + offset, bytes.count - offset)
-                if written <= 0 { return }
-                offset += written
-            }
-        }
+        FileDescriptorOutput.write(line, to: 2)
     }
 
     /// Now, as RFC 3339 UTC with milliseconds.

@@ -67,18 +67,7 @@ public final class AccessLogWriter: Sendable {
 
     /// Standard output, as `tokengate run` uses it.
     public static func standardOutput() -> AccessLogWriter {
-        AccessLogWriter(outputIsTerminal: isatty(1) == 1) { bytes in
-            bytes.withUnsafeBytes { raw in
-                guard let base = raw.baseAddress else { return }
-                var offset = 0
-                while offset < raw.count {
-                    let written = write(1, base + offset, raw.count - offset)
-                    if written < 0 && errno == EINTR { continue }
-                    if written <= 0 { return }
-                    offset += written
-                }
-            }
-        }
+        AccessLogWriter(outputIsTerminal: isatty(1) == 1) { bytes in FileDescriptorOutput.write(bytes, to: 1) }
     }
 
     /// Logs `record` if the policy says so; `eventLoop` is the loop the request ran on

@@ -173,9 +173,23 @@ final class ChildProcess: Sendable {
     }
 }
 
-/// Runs a program to completion and returns its exit status and captured output.
+/// Runs a program to completion and returns its exit status and captured output. The
+/// waiting happens on a thread of its own: the test process has as many cooperative
+/// threads as cores (two here), and one blocked for seconds stalls unrelated tests.
 func runChild(
     _ executable: String, _ arguments: [String], environment: [String: String], directory: String? = nil, input: [UInt8]? = nil
+) async throws -> (status: Int32, stdout: [UInt8], stderr: [UInt8]) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result {
+                try runChildBlocking(executable, arguments, environment: environment, directory: directory, input: input)
+            })
+        }
+    }
+}
+
+private func runChildBlocking(
+    _ executable: String, _ arguments: [String], environment: [String: String], directory: String?, input: [UInt8]?
 ) throws -> (status: Int32, stdout: [UInt8], stderr: [UInt8]) {
     let child = try ChildProcess(executable, arguments, environment: environment, directory: directory, separateErrors: true, stdin: input != nil)
     // Both streams are drained at once, so a child filling one pipe never blocks.

@@ -48,7 +48,7 @@ struct DjangoOAuthToolkit {
             try FileManager.default.copyItem(atPath: template, toPath: database)
         } else {
             for command in [["migrate", "-v", "0"], ["setup_interop"]] {
-                let status = try run([python, "manage.py"] + command, environment: environment)
+                let status = try await run([python, "manage.py"] + command, environment: environment)
                 guard status == 0 else { throw DidNotStart(log: "manage.py \(command[0]) exited \(status)") }
             }
         }
@@ -100,8 +100,8 @@ struct DjangoOAuthToolkit {
         return response.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] } ?? [:]
     }
 
-    private static func run(_ arguments: [String], environment: [String: String]) throws -> Int32 {
-        try runChild(arguments[0], Array(arguments.dropFirst()), environment: environment, directory: project).status
+    private static func run(_ arguments: [String], environment: [String: String]) async throws -> Int32 {
+        try await runChild(arguments[0], Array(arguments.dropFirst()), environment: environment, directory: project).status
     }
 }
 

@@ -14,7 +14,7 @@ struct PrometheusParseError: Error, CustomStringConvertible {
 
 /// Parses exposition text with `prometheus_client.parser` (installed into the interop venv
 /// by `./scripts/test.sh`), so what passes here is what a Prometheus server accepts.
-func parsePrometheus(_ text: String) throws -> [PrometheusSample] {
+func parsePrometheus(_ text: String) async throws -> [PrometheusSample] {
     let python = DjangoOAuthToolkit.python
     guard FileManager.default.isExecutableFile(atPath: python) else {
         throw PrometheusParseError(description: "no Python venv at \(python): run ./scripts/test.sh (it installs prometheus-client)")
@@ -28,7 +28,7 @@ func parsePrometheus(_ text: String) throws -> [PrometheusSample] {
             out.append([family.type, sample.name, sample.labels, sample.value])
     json.dump(out, sys.stdout)
     """
-    let result = try runChild(python, ["-c", script], environment: ProcessInfo.processInfo.environment, input: Array(text.utf8))
+    let result = try await runChild(python, ["-c", script], environment: ProcessInfo.processInfo.environment, input: Array(text.utf8))
     guard result.status == 0 else {
         throw PrometheusParseError(description: "prometheus_client refused the exposition: \(String(decoding: result.stderr, as: UTF8.self))")
     }
