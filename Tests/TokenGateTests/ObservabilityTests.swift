@@ -217,4 +217,26 @@ struct ObservabilityTests {
         #expect(cache["hit_ratio"] as? Double == 0.75)
         await setup.stop()
     }
+
+    @Test("an access log line stays one valid JSON line (or one text line) whatever the values hold")
+    func accessLogEscaping() throws {
+        let record = RequestRecord(
+            listener: "main", route: "r", method: "GET", target: "/a?token=s3cr3t-value&x=1", status: 200, bytesIn: 0, bytesOut: 12,
+            duration: .microseconds(1234), upstreamDuration: .microseconds(56), clientAddress: "::1", requestID: "id-1",
+            subject: "ali\"ce\n\u{1}", clientID: "client with space", credential: nil, error: nil
+        )
+        let writer = AccessLogWriter(outputIsTerminal: false) { _ in }
+        let jsonLine = String(decoding: writer.format(record, policy: AccessLogPolicy(.default)), as: UTF8.self)
+        #expect(jsonLine.hasSuffix("}\n") && jsonLine.filter { $0 == "\n" }.count == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(jsonLine.utf8)) as? [String: Any])
+        #expect(object["subject"] as? String == "ali\"ce\n\u{1}")
+        #expect(object["path"] as? String == "/a?token=<redacted>&x=1")
+        #expect(object["duration_ms"] as? Double == 1.234)
+        #expect(object["upstream_ms"] as? Double == 0.056)
+        var text = AccessLogConfig.default
+        text.format = .text
+        let textLine = String(decoding: writer.format(record, policy: AccessLogPolicy(text)), as: UTF8.self)
+        #expect(textLine.filter { $0 == "\n" }.count == 1)
+        #expect(textLine.contains(#" main r GET /a?token=<redacted>&x=1 200 in=0 out=12 1.234ms upstream=0.056ms client=::1 id=id-1 sub="ali\"ce\n\u0001" client_id="client with space" credential=-"#))
+    }
 }

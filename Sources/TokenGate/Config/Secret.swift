@@ -55,6 +55,9 @@ public struct SecretResolver: Sendable, CustomStringConvertible, CustomReflectab
     public var environment: [String: String]
     /// Reads a whole file; injectable for tests.
     public var readFile: @Sendable (String) throws -> [UInt8]
+    /// False for `tokengate check --no-secrets`: every reference resolves to an empty value
+    /// without being read (the file is checked alone, before it meets its secrets).
+    public var readsSecrets = true
 
     public init(
         environment: [String: String],
@@ -67,7 +70,15 @@ public struct SecretResolver: Sendable, CustomStringConvertible, CustomReflectab
     public var description: String { "SecretResolver(\(environment.count) environment variables)" }
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 
+    /// Checks references without reading them (`tokengate check --no-secrets`).
+    public static let unread: SecretResolver = {
+        var resolver = SecretResolver(environment: [:])
+        resolver.readsSecrets = false
+        return resolver
+    }()
+
     public func resolve(_ reference: SecretReference) throws(SecretResolutionError) -> Redacted {
+        if !readsSecrets { return Redacted("") }
         switch reference {
         case .inline(let value):
             return value

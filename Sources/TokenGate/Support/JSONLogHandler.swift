@@ -1,10 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 
 /// Writes one JSON object per log line — what log collectors expect when TokenGate runs
@@ -44,21 +37,15 @@ public struct JSONLogHandler: LogHandler {
 
     /// Now, as RFC 3339 UTC with milliseconds.
     static func timestamp() -> String {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return timestamp(epochSeconds: Int(spec.tv_sec), milliseconds: Int(spec.tv_nsec / 1_000_000))
+        var line = LogLineBuilder(capacity: 24)
+        line.timestamp()
+        return String(decoding: line.bytes, as: UTF8.self)
     }
 
     /// A time in seconds since the epoch as RFC 3339 UTC with milliseconds.
     static func timestamp(epochSeconds: Int, milliseconds: Int = 0) -> String {
-        var seconds = time_t(epochSeconds)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(milliseconds), 3))Z"
+        var line = LogLineBuilder(capacity: 24)
+        line.timestamp(epochSeconds: epochSeconds, milliseconds: milliseconds)
+        return String(decoding: line.bytes, as: UTF8.self)
     }
 }

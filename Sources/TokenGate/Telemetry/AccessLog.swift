@@ -75,17 +75,20 @@ public final class AccessLogWriter: Sendable {
     func log(_ record: RequestRecord, policy: AccessLogPolicy, on eventLoop: (any EventLoop)?) {
         let config = policy.config
         guard config.enabled else { return }
+        if record.status < 400, config.sampleRate < 1 {
+            // Every 1/rate-th request: evenly spread, no random numbers per request.
+            let sampled = buffer.withLockedValue { buffer -> Bool in
+                buffer.sampled &+= 1
+                let before = UInt64(Double(buffer.sampled - 1) * config.sampleRate)
+                return UInt64(Double(buffer.sampled) * config.sampleRate) != before
+            }
+            if !sampled { return }
+        }
         let line = format(record, policy: policy)
         enum After { case nothing, scheduleFlush, flushNow }
         let after = buffer.withLockedValue { buffer -> After in
-            if record.status < 400, config.sampleRate < 1 {
-                // Every 1/rate-th request: evenly spread, no random numbers per request.
-                buffer.sampled &+= 1
-                let before = UInt64(Double(buffer.sampled - 1) * config.sampleRate)
-                if UInt64(Double(buffer.sampled) * config.sampleRate) == before { return .nothing }
-            }
             let wasEmpty = buffer.bytes.isEmpty
-            buffer.bytes.append(contentsOf: line.utf8)
+            buffer.bytes.append(contentsOf: line)
             if buffer.bytes.count >= Self.flushThreshold { return .flushNow }
             return wasEmpty ? .scheduleFlush : .nothing
         }
@@ -106,7 +109,8 @@ public final class AccessLogWriter: Sendable {
         if !pending.isEmpty { sink(pending) }
     }
 
-    func format(_ record: RequestRecord, policy: AccessLogPolicy) -> String {
+    /// One line, JSON or text, ending in a newline.
+    func format(_ record: RequestRecord, policy: AccessLogPolicy) -> [UInt8] {
         let target = Redaction.target(record.target, policy: policy.config.query, extra: policy.extraRedacted)
         let json: Bool
         switch policy.config.format {
@@ -114,34 +118,82 @@ public final class AccessLogWriter: Sendable {
         case .text: json = false
         case .auto: json = !outputIsTerminal
         }
-        let duration = Self.milliseconds(record.duration)
-        let upstream = record.upstreamDuration.map(Self.milliseconds)
+        var line = LogLineBuilder()
         if json {
-            var line = "{\"time\":\(JSONText.quote(JSONLogHandler.timestamp())),\"request_id\":\(Self.json(record.requestID))"
-            line += ",\"listener\":\(JSONText.quote(record.listener)),\"route\":\(Self.json(record.route.isEmpty ? nil : record.route))"
-            line += ",\"method\":\(JSONText.quote(record.method)),\"path\":\(JSONText.quote(target)),\"status\":\(record.status)"
-            line += ",\"bytes_in\":\(record.bytesIn),\"bytes_out\":\(record.bytesOut),\"duration_ms\":\(duration)"
-            line += ",\"upstream_ms\":\(upstream ?? "null"),\"client\":\(JSONText.quote(record.clientAddress))"
-            line += ",\"subject\":\(Self.json(record.subject)),\"client_id\":\(Self.json(record.clientID))"
-            line += ",\"credential\":\(Self.json(record.credential)),\"error\":\(Self.json(record.error))}\n"
-            return line
+            line.raw("{\"time\":\"")
+            line.timestamp()
+            line.raw("\",\"request_id\":")
+            line.quoted(record.requestID)
+            line.raw(",\"listener\":")
+            line.quoted(record.listener)
+            line.raw(",\"route\":")
+            line.quoted(record.route.isEmpty ? nil : record.route)
+            line.raw(",\"method\":")
+            line.quoted(record.method)
+            line.raw(",\"path\":")
+            line.quoted(target)
+            line.raw(",\"status\":")
+            line.integer(record.status)
+            line.raw(",\"bytes_in\":")
+            line.integer(record.bytesIn)
+            line.raw(",\"bytes_out\":")
+            line.integer(record.bytesOut)
+            line.raw(",\"duration_ms\":")
+            line.milliseconds(nanoseconds: record.duration.nanoseconds)
+            line.raw(",\"upstream_ms\":")
+            if let upstream = record.upstreamDuration { line.milliseconds(nanoseconds: upstream.nanoseconds) } else { line.raw("null") }
+            line.raw(",\"client\":")
+            line.quoted(record.clientAddress)
+            line.raw(",\"subject\":")
+            line.quoted(record.subject)
+            line.raw(",\"client_id\":")
+            line.quoted(record.clientID)
+            line.raw(",\"credential\":")
+            line.quoted(record.credential)
+            line.raw(",\"error\":")
+            line.quoted(record.error)
+            line.raw("}\n")
+        } else {
+            line.timestamp()
+            line.raw(" ")
+            line.field(record.listener)
+            line.raw(" ")
+            line.field(record.route)
+            line.raw(" ")
+            line.field(record.method)
+            line.raw(" ")
+            line.field(target)
+            line.raw(" ")
+            line.integer(record.status)
+            line.raw(" in=")
+            line.integer(record.bytesIn)
+            line.raw(" out=")
+            line.integer(record.bytesOut)
+            line.raw(" ")
+            line.milliseconds(nanoseconds: record.duration.nanoseconds)
+            line.raw("ms upstream=")
+            if let upstream = record.upstreamDuration {
+                line.milliseconds(nanoseconds: upstream.nanoseconds)
+                line.raw("ms")
+            } else {
+                line.raw("-")
+            }
+            line.raw(" client=")
+            line.field(record.clientAddress)
+            line.raw(" id=")
+            line.field(record.requestID)
+            line.raw(" sub=")
+            line.field(record.subject)
+            line.raw(" client_id=")
+            line.field(record.clientID)
+            line.raw(" credential=")
+            line.field(record.credential)
+            if let error = record.error {
+                line.raw(" error=")
+                line.field(error)
+            }
+            line.raw("\n")
         }
-        func text(_ value: String?) -> String {
-            guard let value, !value.isEmpty else { return "-" }
-            return value.contains(where: { $0 == " " || $0 == "\"" || $0.isNewline }) ? JSONText.quote(value) : value
-        }
-        return "\(JSONLogHandler.timestamp()) \(record.listener) \(text(record.route)) \(record.method) \(text(target)) \(record.status)"
-            + " in=\(record.bytesIn) out=\(record.bytesOut) \(duration)ms upstream=\(upstream.map { $0 + "ms" } ?? "-")"
-            + " client=\(record.clientAddress) id=\(text(record.requestID)) sub=\(text(record.subject)) client_id=\(text(record.clientID))"
-            + " credential=\(text(record.credential))\(record.error.map { " error=\($0)" } ?? "")\n"
-    }
-
-    private static func json(_ value: String?) -> String { value.map(JSONText.quote) ?? "null" }
-
-    /// Milliseconds with microsecond precision: `12.345`.
-    static func milliseconds(_ amount: TimeAmount) -> String {
-        let micros = max(0, amount.nanoseconds / 1000)
-        let fraction = String(micros % 1000)
-        return "\(micros / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+        return line.bytes
     }
 }

@@ -2,17 +2,25 @@
 /// connection, not per request) and a counter, so ids are unique across connections,
 /// restarts and replicas without a system call per request.
 struct RequestIDGenerator {
-    private let prefix: String
+    private let prefix: [UInt8]
     private var counter: UInt32 = 0
 
     init() {
-        prefix = Self.hex(UInt64.random(in: .min ... .max), digits: 16)
+        prefix = Array(Self.hex(UInt64.random(in: .min ... .max), digits: 16).utf8)
     }
 
     /// A new id: 24 lower-case hex digits.
     mutating func next() -> String {
         counter &+= 1
-        return prefix + Self.hex(UInt64(counter), digits: 8)
+        let counter = counter
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            for index in 0..<16 { buffer[index] = prefix[index] }
+            for index in 0..<8 {
+                let nibble = UInt8(truncatingIfNeeded: counter >> (28 - 4 * index)) & 0xf
+                buffer[16 + index] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+            }
+            return 24
+        }
     }
 
     /// Whether a client's `X-Request-Id` is kept: 1 to 128 characters from a set that
