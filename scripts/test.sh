@@ -17,8 +17,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The real authorization server for interop tests (django-oauth-toolkit) and the schema
-# checker (check-jsonschema) in a venv, and a migrated database each interop test copies.
+# The real authorization server for interop tests (django-oauth-toolkit), the schema
+# checker (check-jsonschema), Prometheus's parser and the deploy linters (hadolint,
+# kubernetes-validate) in a venv, and a migrated database each interop test copies.
 venv=.build-interop/venv
 if [ ! -x "$venv/bin/python" ] || ! cmp -s Tests/Interop/requirements.txt .build-interop/requirements.installed; then
   log "installing django-oauth-toolkit into $venv"
@@ -41,10 +42,13 @@ log "building (debug, with tests)"
 swift build --build-tests
 
 log "checking shipped configurations against the JSON Schema and tokengate check"
-for config in $(git ls-files '*gateway*.json' | grep -v schema); do
+for config in $(git ls-files '*gateway*.json' | grep -v schema | grep -v '^Deploy/'); do
   "$venv/bin/check-jsonschema" --schemafile gateway.schema.json "$config"
   "$(swift build --show-bin-path)/tokengate" check "$config" >/dev/null
 done
+
+log "checking the deployment files (Dockerfile, Kubernetes, systemd, compose, their configurations)"
+./scripts/check-deploy.sh
 
 log "running tests"
 swift test --skip-build --disable-xctest
