@@ -2,15 +2,13 @@
 /// metric label or `/status`. Everything that prints request data goes through here.
 ///
 /// - Secrets held by the gateway are `Redacted` values, which print as `placeholder`.
-/// - Header fields that carry credentials (`isSensitiveHeader`) are never printed.
-/// - Query strings keep their parameter names, but values of parameters that commonly
-///   carry credentials are replaced (`query(_:policy:extra:)`).
+/// - Header values are never printed at all (no log line, status or metric carries one),
+///   so `Authorization`, `Cookie`, `Set-Cookie` and `Proxy-Authorization` cannot leak.
+/// - Request targets keep their query parameter names, but values of parameters that
+///   commonly carry credentials are replaced (`target(_:policy:extra:)`).
 public enum Redaction {
     /// What is shown instead of a hidden value.
     public static let placeholder = "<redacted>"
-
-    /// Header fields whose values are credentials or session state.
-    static let sensitiveHeaders = ["authorization", "proxy-authorization", "cookie", "set-cookie"]
 
     /// Query parameters whose values are credentials in OAuth 2, OIDC and common APIs.
     static let sensitiveQueryParameters: Set<String> = [
@@ -18,12 +16,6 @@ public enum Redaction {
         "client_assertion", "assertion", "password", "passwd", "pwd", "secret", "api_key", "apikey", "key",
         "signature", "sig", "x-amz-signature", "x-amz-security-token", "session", "session_id", "sessionid", "auth",
     ]
-
-    /// Whether a header field's value must never be printed (case-insensitive). `extra`
-    /// holds configured credential header names (a profile's `header_name`).
-    public static func isSensitiveHeader(_ name: String, extra: [String] = []) -> Bool {
-        sensitiveHeaders.contains { name.caseInsensitiveEquals($0) } || extra.contains { name.caseInsensitiveEquals($0) }
-    }
 
     /// A request target fit for a log line: the path, and the query as `policy` allows,
     /// with values of sensitive parameters (and of `extra`, lower-case names) replaced.
