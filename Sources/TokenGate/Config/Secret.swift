@@ -57,7 +57,7 @@ public struct SecretResolver: Sendable, CustomStringConvertible, CustomReflectab
     public var readFile: @Sendable (String) throws -> [UInt8]
     /// False for `tokengate check --no-secrets`: every reference resolves to an empty value
     /// without being read (the file is checked alone, before it meets its secrets).
-    public var readsSecrets = true
+    public private(set) var readsSecrets = true
 
     public init(
         environment: [String: String],
