@@ -42,6 +42,7 @@ struct InteropInboundTests {
         #expect(await eventually(within: .seconds(5)) { (try? await get(token).status) == 401 })
         let logs = gateway.logs.all.joined()
         #expect(!logs.contains(token) && !logs.contains(DjangoOAuthToolkit.resourceServer.secret))
+        try await dot.registerSecrets()
         await gateway.stop()
         await echo.stop()
     }

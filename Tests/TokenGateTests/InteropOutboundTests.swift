@@ -56,6 +56,7 @@ struct InteropOutboundTests {
         #expect(!logs.contains(billingToken))
         #expect(!logs.contains(crmToken))
         await client.close()
+        try await dot.registerSecrets()
         await gateway.stop()
         await echo.stop()
     }
@@ -94,6 +95,7 @@ struct InteropOutboundTests {
         let issued = try await dot.issuedTokens(for: DjangoOAuthToolkit.billingClient.id)
         #expect(issued >= 2)
         #expect(issued <= windows, "issued \(issued) tokens in \(elapsed)")
+        try await dot.registerSecrets()
         await gateway.stop()
         await echo.stop()
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import NIOCore
 import NIOPosix
 
@@ -81,12 +82,25 @@ struct DjangoOAuthToolkit {
 
     /// Tokens issued so far, by client id.
     func issuedTokens(for clientID: String) async throws -> Int {
+        (try await stats()["issued"] as? [String: Int])?[clientID] ?? 0
+    }
+
+    /// Hands the suite's leak check every client secret and password of the fixtures and
+    /// every access and refresh token this server issued. Call it before stopping the
+    /// gateways that used this server (their logs are checked when they stop).
+    func registerSecrets() async throws {
+        LeakWatch.register([Self.billingClient.secret, Self.crmClient.secret, Self.user.password, Self.resourceServer.secret, Self.caller.secret])
+        let tokens = try await stats()["tokens"] as? [String] ?? []
+        #expect(!tokens.isEmpty, "the interop server reported no tokens")
+        LeakWatch.register(tokens)
+    }
+
+    private func stats() async throws -> [String: Any] {
         let connection = try await RawHTTPConnection.connect(port: port)
         try await connection.send("GET /interop/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         let response = try await connection.readResponse()
         await connection.close()
-        let json = response.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] }
-        return (json?["issued"] as? [String: Int])?[clientID] ?? 0
+        return response.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] } ?? [:]
     }
 
     /// Asks the server whether `token` is active (RFC 7662, as the resource server client).

@@ -1,15 +1,19 @@
 from django.http import JsonResponse
 from django.urls import include, path
-from oauth2_provider.models import AccessToken
+from oauth2_provider.models import AccessToken, RefreshToken
 
 
 def stats(request):
-    """How many access tokens the server has issued, per client id."""
+    """How many access tokens the server has issued, per client id, and every access and
+    refresh token it issued (for the test suite's leak check)."""
     counts = {}
+    tokens = []
     for token in AccessToken.objects.select_related("application"):
         key = token.application.client_id if token.application else "-"
         counts[key] = counts.get(key, 0) + 1
-    return JsonResponse({"issued": counts})
+        tokens.append(token.token)
+    tokens.extend(refresh.token for refresh in RefreshToken.objects.all())
+    return JsonResponse({"issued": counts, "tokens": tokens})
 
 
 urlpatterns = [
