@@ -1,4 +1,5 @@
 import Testing
+@testable import TokenGate
 import TokenGateSandbox
 
 @Suite("What the proxy refuses, and how it answers")
@@ -144,7 +145,7 @@ struct ProxyRefusalTests {
         }
     }
 
-    @Test("a client that trickles its request head is cut off with 408")
+    @Test("a client that trickles its request head is cut off with 408, logged and counted")
     func slowHeaders() async throws {
         try await withProxy(listenerExtras: #", "header_read_timeout_seconds": 0.3"#) { gateway, echo in
             let client = try await gateway.connect()
@@ -153,6 +154,10 @@ struct ProxyRefusalTests {
             #expect(response.status == 408)
             #expect(await client.closedByServer())
             #expect(echo.requestCount == 0)
+            #expect(await eventually { gateway.logs.accessLines.contains { $0.contains(#""status":408"#) && $0.contains(#""error":"request_timeout""#) } })
+            // Counted once: the half-read head the decoder sees at the close is not answered again.
+            #expect(gateway.gateway.metricsText.contains(#"tokengate_requests_total{listener="main",route="",method="OTHER",status="4xx"} 1"#))
+            #expect(gateway.logs.accessLines.count == 1)
         }
     }
 }

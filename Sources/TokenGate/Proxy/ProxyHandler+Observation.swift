@@ -28,18 +28,31 @@ extension ProxyHandler {
     /// Records a request the gateway refused before an exchange began; `head` is nil when
     /// not even the head could be read.
     func recordRefusal(_ answer: GatewayError, head: HTTPRequestHead?, startedAt: NIODeadline, policy: AccessLogPolicy, bytesOut: Int) {
-        let metrics = answer.route.map { environment.telemetry.metrics.route(listener: environment.name, route: $0) } ?? environment.unmatched
+        environment.recordRefusal(
+            answer, head: head, startedAt: startedAt, policy: policy, bytesOut: bytesOut, clientAddress: peerText, eventLoop: context?.eventLoop
+        )
+    }
+}
+
+extension ListenerEnvironment {
+    /// Counts and logs a request refused before any exchange began (under the route the
+    /// answer names, or none). `policy` defaults to the current snapshot's.
+    func recordRefusal(
+        _ answer: GatewayError, head: HTTPRequestHead?, startedAt: NIODeadline, policy: AccessLogPolicy? = nil, bytesOut: Int,
+        clientAddress: String, eventLoop: (any EventLoop)?
+    ) {
+        let metrics = answer.route.map { telemetry.metrics.route(listener: name, route: $0) } ?? unmatched
         let method = head?.method.rawValue ?? "-"
         let status = Int(answer.status.code)
         let duration = NIODeadline.now() - startedAt
         metrics.count(method: method, status: status)
         metrics.requestDuration.record(Duration(duration))
         let entry = RequestRecord(
-            listener: environment.name, route: answer.route ?? "", method: method, target: head?.uri ?? "-", status: status,
-            bytesIn: 0, bytesOut: bytesOut, duration: duration, upstreamDuration: nil, clientAddress: peerText,
+            listener: name, route: answer.route ?? "", method: method, target: head?.uri ?? "-", status: status,
+            bytesIn: 0, bytesOut: bytesOut, duration: duration, upstreamDuration: nil, clientAddress: clientAddress,
             requestID: nil, subject: nil, clientID: nil, credential: nil, error: answer.code
         )
-        environment.telemetry.accessLog.log(entry, policy: policy, on: context?.eventLoop)
+        telemetry.accessLog.log(entry, policy: policy ?? snapshots.current.accessLog, on: eventLoop)
     }
 }
 

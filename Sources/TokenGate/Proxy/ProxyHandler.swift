@@ -166,6 +166,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
+        if headTimer.answeredTimeout {
+            state = .closed
+            context.close(promise: nil)
+            return
+        }
         if case .idle = state, requestComplete {
             let answer: GatewayError
             switch error as? HTTPParserError {

@@ -55,7 +55,16 @@ enum ProxyListener {
                 limits.maxHeaderFieldCount = settings.maxHeaderCount + 1
                 do {
                     let sync = channel.pipeline.syncOperations
-                    let timer = RequestHeadTimer(headTimeout: TimeAmount(settings.headerReadTimeout), idleTimeout: TimeAmount(settings.idleTimeout))
+                    let peer = channel.remoteAddress?.ipAddress ?? "unknown"
+                    let eventLoop = channel.eventLoop
+                    let timer = RequestHeadTimer(
+                        headTimeout: TimeAmount(settings.headerReadTimeout), idleTimeout: TimeAmount(settings.idleTimeout),
+                        onHeadTimeout: { startedAt, bodyBytes in
+                            environment.recordRefusal(
+                                .requestTimeout(), head: nil, startedAt: startedAt, bytesOut: bodyBytes, clientAddress: peer, eventLoop: eventLoop
+                            )
+                        }
+                    )
                     try sync.addHandler(timer)
                     var encoder = HTTPResponseEncoder.Configuration()
                     encoder.automaticallySetFramingHeaders = false

@@ -17,13 +17,21 @@ final class RequestHeadTimer: ChannelInboundHandler, RemovableChannelHandler {
 
     private let headTimeout: TimeAmount
     private let idleTimeout: TimeAmount
+    /// Called when a head did not arrive in time, with when it began and the size of the
+    /// 408 body written (for metrics and the access log).
+    private let onHeadTimeout: ((_ startedAt: NIODeadline, _ bodyBytes: Int) -> Void)?
     private var phase = Phase.readingHead
+    /// The 408 went out: the connection is closing, and the half-read head the decoder
+    /// then complains about is already answered.
+    private(set) var answeredTimeout = false
+    private var headStartedAt = NIODeadline.now()
     private var timer: LazyDeadlineTimer?
     private var context: ChannelHandlerContext?
 
-    init(headTimeout: TimeAmount, idleTimeout: TimeAmount) {
+    init(headTimeout: TimeAmount, idleTimeout: TimeAmount, onHeadTimeout: ((_ startedAt: NIODeadline, _ bodyBytes: Int) -> Void)? = nil) {
         self.headTimeout = headTimeout
         self.idleTimeout = idleTimeout
+        self.onHeadTimeout = onHeadTimeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -44,7 +52,8 @@ final class RequestHeadTimer: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if phase == .idle {
             phase = .readingHead
-            timer?.set(.now() + headTimeout)
+            headStartedAt = .now()
+            timer?.set(headStartedAt + headTimeout)
         }
         context.fireChannelRead(data)
     }
@@ -68,11 +77,13 @@ final class RequestHeadTimer: ChannelInboundHandler, RemovableChannelHandler {
             context.close(promise: nil)
         case .readingHead:
             phase = .busy
+            answeredTimeout = true
             let error = GatewayError.requestTimeout()
             let body = error.body(allocator: context.channel.allocator)
             var bytes = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
             bytes.writeString("HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: \(body.readableBytes)\r\nConnection: close\r\n\r\n")
             bytes.writeImmutableBuffer(body)
+            onHeadTimeout?(headStartedAt, body.readableBytes)
             context.writeAndFlush(NIOAny(bytes)).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
