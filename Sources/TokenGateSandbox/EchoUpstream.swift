@@ -18,6 +18,7 @@ public final class EchoUpstream: Sendable {
     private let channel: any Channel
     private let group: MultiThreadedEventLoopGroup
     private let stats: Stats
+    private let stopped = NIOLockedValueBox(false)
 
     /// Counters a test can read while requests are in flight.
     final class Stats: Sendable {
@@ -92,7 +93,13 @@ public final class EchoUpstream: Sendable {
     /// The `Authorization` values of every request, in order ("" when absent).
     public var authorizationsSeen: [String] { stats.authorizations.withLockedValue { $0 } }
 
+    /// Closes the listener and its event loop; later calls do nothing.
     public func stop() async {
+        let first = stopped.withLockedValue { stopped -> Bool in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
         try? await channel.close()
         try? await group.shutdownGracefully()
     }

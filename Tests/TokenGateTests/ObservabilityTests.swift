@@ -125,8 +125,7 @@ struct ObservabilityTests {
         #expect((samples.value("tokengate_token_refresh_failures_total", ["profile": "billing"]) ?? 0) >= 1)
         #expect(samples.value("tokengate_token_valid", ["profile": "billing"]) == 0)
         #expect(samples.value("tokengate_token_backoff", ["profile": "billing"]) == 1)
-        await setup.gateway.stop()
-        await setup.idp.stop()
+        await setup.stop()
     }
 
     @Test("one access log line per request: request id shared with the upstream, identity, credential, redacted query, bytes; trace context passes through")
