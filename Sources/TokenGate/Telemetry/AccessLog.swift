@@ -57,6 +57,9 @@ public final class AccessLogWriter: Sendable {
     private let sink: Sink
     private let outputIsTerminal: Bool
     private let buffer = NIOLockedValueBox(Buffer())
+    /// Held while writing, so two loops flushing at once never interleave their bytes
+    /// (a pipe splits writes larger than PIPE_BUF).
+    private let writing = NIOLock()
     static let flushThreshold = 64 * 1024
 
     /// `outputIsTerminal` decides the `auto` format (text on a terminal, JSON otherwise).
@@ -106,7 +109,7 @@ public final class AccessLogWriter: Sendable {
             defer { buffer.bytes.removeAll(keepingCapacity: true) }
             return buffer.bytes
         }
-        if !pending.isEmpty { sink(pending) }
+        if !pending.isEmpty { writing.withLock { sink(pending) } }
     }
 
     /// One line, JSON or text, ending in a newline.
