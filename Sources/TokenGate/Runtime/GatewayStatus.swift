@@ -30,7 +30,9 @@ extension Gateway {
         root.addRaw("listeners", JSONObject.array(config.listeners.map { listener in
             var entry = JSONObject()
             entry.add("name", listener.name)
-            entry.add("address", listeners[listener.name]?.channel.localAddress.map { "\($0.ipAddress ?? listener.address.host):\($0.port ?? 0)" } ?? listener.address.description)
+            // The bound address (port 0 resolved), printed like the configuration's (`[v6]:port`).
+            let bound = listeners[listener.name]?.channel.localAddress.map { BindAddress(host: $0.ipAddress ?? listener.address.host, port: $0.port ?? 0) }
+            entry.add("address", (bound ?? listener.address).description)
             return entry
         }))
         root.addRaw("routes", JSONObject.array(config.routes.map { route in
