@@ -31,9 +31,9 @@ final class CredentialProfile: Sendable {
     private let wake = WakeSignal()
     private let metrics: CredentialMetrics
 
-    init(_ config: CredentialProfileConfig, metrics: CredentialMetrics? = nil) {
+    init(_ config: CredentialProfileConfig, metrics: CredentialMetrics) {
         self.config = config
-        self.metrics = metrics ?? .detached(config.name)
+        self.metrics = metrics
         self.inner = NIOLockedValueBox(Inner(state: TokenState(
             grant: config.grant, refreshFraction: config.refreshFraction,
             defaultLifetime: config.defaultLifetime, headerScheme: config.headerScheme

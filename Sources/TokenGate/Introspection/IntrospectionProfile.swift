@@ -42,9 +42,9 @@ final class IntrospectionProfile: Sendable {
     private let enqueue: AsyncStream<(Key, String)>.Continuation
     private let metrics: IntrospectionMetrics
 
-    init(_ config: IntrospectionProfileConfig, metrics: IntrospectionMetrics? = nil) {
+    init(_ config: IntrospectionProfileConfig, metrics: IntrospectionMetrics) {
         self.config = config
-        self.metrics = metrics ?? .detached(config.name)
+        self.metrics = metrics
         var prefix = SHA256()
         prefix.update(data: Array(config.name.utf8) + [0])
         self.keyPrefix = prefix
