@@ -166,12 +166,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        if headTimer.answeredTimeout {
-            state = .closed
-            context.close(promise: nil)
-            return
-        }
         if case .idle = state, requestComplete {
+            // A half-read head found when the connection closed (the client left, or the
+            // header timer already answered 408 and closed): nobody is left to answer.
+            guard context.channel.isActive else {
+                state = .closed
+                return
+            }
             let answer: GatewayError
             switch error as? HTTPParserError {
             case .headerOverflow?: answer = .headersTooLarge("request head is larger than the listener allows")

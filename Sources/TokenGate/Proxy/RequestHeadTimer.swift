@@ -21,9 +21,6 @@ final class RequestHeadTimer: ChannelInboundHandler, RemovableChannelHandler {
     /// 408 body written (for metrics and the access log).
     private let onHeadTimeout: ((_ startedAt: NIODeadline, _ bodyBytes: Int) -> Void)?
     private var phase = Phase.readingHead
-    /// The 408 went out: the connection is closing, and the half-read head the decoder
-    /// then complains about is already answered.
-    private(set) var answeredTimeout = false
     private var headStartedAt = NIODeadline.now()
     private var timer: LazyDeadlineTimer?
     private var context: ChannelHandlerContext?
@@ -77,7 +74,6 @@ final class RequestHeadTimer: ChannelInboundHandler, RemovableChannelHandler {
             context.close(promise: nil)
         case .readingHead:
             phase = .busy
-            answeredTimeout = true
             let error = GatewayError.requestTimeout()
             let body = error.body(allocator: context.channel.allocator)
             var bytes = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
