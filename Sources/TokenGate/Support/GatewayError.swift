@@ -56,24 +56,12 @@ struct GatewayError: Error, Sendable {
     }
 }
 
-/// JSON string quoting for the few bodies the gateway writes by hand.
+/// JSON string quoting for the few bodies the gateway writes by hand; the escaping is
+/// the access log's (`LogLineBuilder.quoted`), so there is one JSON escaper.
 enum JSONText {
     static func quote(_ text: String) -> String {
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        var builder = LogLineBuilder(capacity: text.utf8.count + 2)
+        builder.quoted(text)
+        return String(decoding: builder.bytes, as: UTF8.self)
     }
 }

@@ -7,7 +7,8 @@ import Darwin
 #endif
 
 /// Builds one log line as bytes: no intermediate strings, JSON escaping only where a
-/// value needs it. The access log writes a line per request, so this is hot-path code.
+/// value needs it. The access log writes a line per request, so this is hot-path code;
+/// its `quoted` is also the gateway's one JSON string escaper (`JSONText.quote`).
 struct LogLineBuilder {
     private(set) var bytes: [UInt8] = []
 
