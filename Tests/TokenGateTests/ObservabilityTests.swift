@@ -30,20 +30,12 @@ private struct ObservedSetup {
 
     /// Sends one request on a fresh connection.
     func send(_ path: String, method: String = "GET", headers: String = "") async throws -> TestResponse {
-        let client = try await gateway.connect()
-        try await client.send("\(method) \(path) HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\(headers)\r\n")
-        let response = try await client.readResponse()
-        await client.close()
-        return try #require(response)
+        try #require(try await RawHTTPConnection.roundTrip(port: gateway.port(), "\(method) \(path) HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\(headers)\r\n"))
     }
 
     /// GET on the admin listener.
     func admin(_ path: String) async throws -> TestResponse {
-        let client = try await RawHTTPConnection.connect(port: gateway.gateway.adminPort ?? 0)
-        try await client.send("GET \(path) HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")
-        let response = try await client.readResponse()
-        await client.close()
-        return try #require(response)
+        try #require(try await RawHTTPConnection.roundTrip(port: gateway.gateway.adminPort ?? 0, "GET \(path) HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"))
     }
 
     func callerToken(scope: String = "legacy:use") -> String {

@@ -9,7 +9,7 @@ private struct RunningGateway {
     let echo: EchoUpstream
     let directory: TemporaryDirectory
     let process: GatewayProcess
-    let adminURL: String
+    let adminPort: Int
     let egress: Int
     let ingress: Int
 
@@ -46,19 +46,17 @@ private struct RunningGateway {
         let process = try GatewayProcess(config: file, environment: environment)
         let egress = try await process.port(ofListener: "egress")
         let ingress = try await process.port(ofListener: "ingress")
-        return RunningGateway(idp: idp, echo: echo, directory: directory, process: process, adminURL: "http://127.0.0.1:\(adminPort)", egress: egress, ingress: ingress)
+        return RunningGateway(idp: idp, echo: echo, directory: directory, process: process, adminPort: adminPort, egress: egress, ingress: ingress)
     }
 
+    var adminURL: String { "http://127.0.0.1:\(adminPort)" }
+
     func request(_ port: Int, _ head: String) async throws -> TestResponse {
-        let client = try await RawHTTPConnection.connect(port: port)
-        try await client.send(head + "Host: a\r\nConnection: close\r\n\r\n")
-        let response = try await client.readResponse()
-        await client.close()
-        return try #require(response)
+        try #require(try await RawHTTPConnection.roundTrip(port: port, head + "Host: a\r\nConnection: close\r\n\r\n"))
     }
 
     func admin(_ method: String, _ path: String) async throws -> TestResponse {
-        try await request(Int(adminURL.split(separator: ":").last ?? "") ?? 0, "\(method) \(path) HTTP/1.1\r\n")
+        try await request(adminPort, "\(method) \(path) HTTP/1.1\r\n")
     }
 
     func stop() async {

@@ -22,11 +22,7 @@ private struct WatchedGateway {
     }
 
     func status(_ path: String, on listener: String = "main") async throws -> Int {
-        let client = try await RawHTTPConnection.connect(port: gateway.port(ofListener: listener) ?? 0)
-        try await client.send("GET \(path) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        let status = try await client.readResponse()?.status ?? 0
-        await client.close()
-        return status
+        try await RawHTTPConnection.roundTrip(port: gateway.port(ofListener: listener) ?? 0, "GET \(path) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")?.status ?? 0
     }
 
     func stop() async {
@@ -241,11 +237,7 @@ struct SighupTests {
         defer { gateway.stop() }
         let port = try await gateway.port(ofListener: "main")
         func status(_ path: String) async throws -> Int {
-            let client = try await RawHTTPConnection.connect(port: port)
-            try await client.send("GET \(path) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-            let status = try await client.readResponse()?.status ?? 0
-            await client.close()
-            return status
+            try await RawHTTPConnection.roundTrip(port: port, "GET \(path) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")?.status ?? 0
         }
         #expect(try await status("/b/x") == 404)
         _ = try directory.write("gateway.json", proxyConfig(upstreamPort: echo.port, prefix: "/b/"))

@@ -154,17 +154,23 @@ final class ChildProcess: Sendable {
 
     /// Reads a captured stream to its end (and closes it).
     static func readAll(_ fd: Int32?) -> [UInt8] {
-        guard let fd else { return [] }
         var data: [UInt8] = []
+        read(fd) { data.append(contentsOf: $0) }
+        return data
+    }
+
+    /// Hands each piece of a captured stream to `received` as it arrives, until the end
+    /// (then closes it). Blocks: call it on a thread of its own.
+    static func read(_ fd: Int32?, _ received: (ArraySlice<UInt8>) -> Void) {
+        guard let fd else { return }
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { break }
-            data.append(contentsOf: chunk[0..<count])
+            received(chunk[0..<count])
         }
         close(fd)
-        return data
     }
 
     private static func decode(_ status: Int32) -> Int32 {

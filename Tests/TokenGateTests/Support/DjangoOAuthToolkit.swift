@@ -96,22 +96,17 @@ struct DjangoOAuthToolkit {
     }
 
     private func stats() async throws -> [String: Any] {
-        let connection = try await RawHTTPConnection.connect(port: port)
-        try await connection.send("GET /interop/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        let response = try await connection.readResponse()
-        await connection.close()
-        return response.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] } ?? [:]
+        Self.json(try await RawHTTPConnection.roundTrip(port: port, "GET /interop/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
     }
 
     /// Asks the server whether `token` is active (RFC 7662, as the resource server client).
     func introspect(_ token: String) async throws -> [String: Any] {
         let body = "token=" + (token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? token)
         let basic = Data("\(Self.resourceServer.id):\(Self.resourceServer.secret)".utf8).base64EncodedString()
-        let connection = try await RawHTTPConnection.connect(port: port)
-        try await connection.send("POST /o/introspect/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic \(basic)\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
-        let response = try await connection.readResponse()
-        await connection.close()
-        return response.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] } ?? [:]
+        return Self.json(try await RawHTTPConnection.roundTrip(
+            port: port,
+            "POST /o/introspect/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic \(basic)\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        ))
     }
 
     private static func run(_ arguments: [String], environment: [String: String]) async throws -> Int32 {
@@ -139,10 +134,14 @@ extension DjangoOAuthToolkit {
             return (text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text).replacingOccurrences(of: "%20", with: "+")
         }
         let basic = Data("\(escape(client.id)):\(escape(client.secret))".utf8).base64EncodedString()
-        let connection = try await RawHTTPConnection.connect(port: port)
-        try await connection.send("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic \(basic)\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
-        let response = try await connection.readResponse()
-        await connection.close()
-        return response.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] } ?? [:]
+        return Self.json(try await RawHTTPConnection.roundTrip(
+            port: port,
+            "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic \(basic)\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        ))
+    }
+
+    /// A response's JSON object body ([:] when there is none).
+    private static func json(_ response: TestResponse?) -> [String: Any] {
+        response.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] } ?? [:]
     }
 }

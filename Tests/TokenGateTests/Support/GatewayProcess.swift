@@ -61,21 +61,15 @@ final class GatewayProcess: Sendable {
         let fd = process.output
         let lines = self.lines
         Thread.detachNewThread {
-            guard let fd else { return }
             var pending: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 16384)
-            while true {
-                let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                pending.append(contentsOf: chunk[0..<count])
+            ChildProcess.read(fd) { piece in
+                pending.append(contentsOf: piece)
                 while let newline = pending.firstIndex(of: 0x0A) {
                     let line = String(decoding: pending[..<newline], as: UTF8.self)
                     pending.removeSubrange(...newline)
                     lines.withLockedValue { $0.append(line) }
                 }
             }
-            close(fd)
         }
     }
 

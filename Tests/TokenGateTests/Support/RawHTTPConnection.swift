@@ -45,6 +45,21 @@ actor RawHTTPConnection {
         self.chunks = stream.makeAsyncIterator()
     }
 
+    /// Sends `request` (head and body, as written) on a connection of its own, and returns
+    /// the response, or nil when the server closed without one.
+    static func roundTrip(port: Int, _ request: String) async throws -> TestResponse? {
+        let connection = try await connect(port: port)
+        do {
+            try await connection.send(request)
+            let response = try await connection.readResponse()
+            await connection.close()
+            return response
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
     func send(_ text: String) async throws {
         try await send(bytes: Array(text.utf8))
     }
