@@ -35,6 +35,27 @@ struct CommandLineTests {
         ])
     }
 
+    @Test("check --no-secrets validates a file alone: unread secrets and CA files pass, every other error still fails")
+    func checkWithoutSecrets() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let valid = try directory.write("valid.json", """
+        { "listeners": { "egress": { "address": "127.0.0.1:8081" } },
+          "credentials": { "billing-api": { "grant": "client_credentials", "token_url": "https://idp.example.com/token",
+            "client_id": "billing", "client_secret": { "file": "/run/secrets/tg-test-never-there" }, "ca_file": "/nonexistent/ca.pem" } },
+          "routes": [ { "name": "billing", "listener": "egress", "match": { "path_prefix": "/billing/" },
+            "upstream": "https://billing.example.com/", "credential": "billing-api" } ] }
+        """)
+        #expect(try await runTokenGate(["check", valid]).status == 2)
+        let offline = try await runTokenGate(["check", "--no-secrets", valid])
+        #expect(offline.status == 0, "\(offline.stderr)")
+        #expect(offline.stdout.contains("secrets and CA files were not read"))
+        let broken = try directory.write("broken.json", #"{ "listeners": { "egress": { "address": "127.0.0.1:8081" } }, "routes": [], "acess_log": {} }"#)
+        let refused = try await runTokenGate(["check", "--no-secrets", broken])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains(#"acess_log: unknown key, did you mean "access_log"?"#))
+    }
+
     @Test("run refuses a bad file with its errors and exit status 2")
     func runRefusesBadConfig() async throws {
         let directory = try TemporaryDirectory()

@@ -229,5 +229,11 @@ struct ObservabilityTests {
         let textLine = String(decoding: writer.format(record, policy: AccessLogPolicy(text)), as: UTF8.self)
         #expect(textLine.filter { $0 == "\n" }.count == 1)
         #expect(textLine.contains(#" main r GET /a?token=<redacted>&x=1 200 in=0 out=12 1.234ms upstream=0.056ms client=::1 id=id-1 sub="ali\"ce\n\u0001" client_id="client with space" credential=-"#))
+
+        // The other query policies, and names added by redact_query_params (any case).
+        #expect(Redaction.target("/a?token=t&x=1", policy: .drop) == "/a")
+        #expect(Redaction.target("/a?Session_Ref=abc&x=1&flag", policy: .redactSensitive, extra: ["session_ref"]) == "/a?Session_Ref=<redacted>&x=1&flag")
+        #expect(Redaction.target("/a?access%5Ftoken=t", policy: .redactSensitive) == "/a?access%5Ftoken=<redacted>")
+        #expect(Redaction.target("/plain", policy: .redactAll) == "/plain")
     }
 }
