@@ -103,10 +103,14 @@ struct RedactionTests {
         #expect(try await gateway.admin("GET", "/healthz").status == 200)
 
         // The check has teeth: it knows the tokens the gateway held and the caller sent.
+        // (Booleans only, so a failure report prints no secret.)
         let known = LeakWatch.secrets
-        #expect(known.contains(caller) && known.contains("demo-crm-password") && known.contains("demo-billing-secret"))
-        #expect(gateway.idp.secretValues.allSatisfy { $0.count < 8 || known.contains($0) })
-        #expect(LeakWatch.leaks(in: "prefix \(caller) suffix") == [caller])
+        let knowsTheseSecrets = known.contains(caller) && known.contains("demo-crm-password") && known.contains("demo-billing-secret")
+        #expect(knowsTheseSecrets)
+        let knowsEveryIssuedValue = gateway.idp.secretValues.allSatisfy { $0.count < 8 || known.contains($0) }
+        #expect(knowsEveryIssuedValue)
+        let findsAPlantedToken = LeakWatch.leaks(in: "prefix \(caller) suffix") == [caller]
+        #expect(findsAPlantedToken)
 
         #expect(bodies.count == 7)
         for (index, body) in bodies.enumerated() { LeakWatch.expectNoLeaks(in: body, "gateway answer \(index)") }
