@@ -32,6 +32,8 @@ final class IntrospectionProfile: Sendable {
         var inFlight: [Key: [Waiter]] = [:]
         var hits = 0
         var misses = 0
+        /// A reload dropped or replaced this profile: lookups fail at once.
+        var stopped = false
     }
 
     let config: IntrospectionProfileConfig
@@ -64,13 +66,14 @@ final class IntrospectionProfile: Sendable {
     /// A cached answer, or `.pending` with `waiter` called once the call settles.
     func lookup(_ token: String, at now: ContinuousClock.Instant = .now, waiter: @escaping Waiter) -> Lookup {
         let key = key(for: token)
-        enum Step { case hit(IntrospectionClaims), join, start }
+        enum Step { case hit(IntrospectionClaims), join, start, stopped }
         let step = inner.withLockedValue { inner -> Step in
             if let claims = inner.cache.value(for: key, at: now) {
                 inner.hits += 1
                 return .hit(claims)
             }
             inner.misses += 1
+            if inner.stopped { return .stopped }
             if inner.inFlight[key] != nil {
                 inner.inFlight[key]?.append(waiter)
                 return .join
@@ -89,8 +92,12 @@ final class IntrospectionProfile: Sendable {
         case .join:
             metrics.misses.increment()
             return .pending
+        case .stopped:
+            return .failed(Self.reconfigured)
         }
     }
+
+    static let reconfigured = IntrospectionError(description: "the introspection profile was reconfigured; retry")
 
     /// The cached answer for a token, if any (the hot path, no waiter needed).
     func cached(_ token: String, at now: ContinuousClock.Instant = .now) -> IntrospectionClaims? {
@@ -120,9 +127,16 @@ final class IntrospectionProfile: Sendable {
         }
     }
 
-    /// Stops `run` (its stream ends).
+    /// Stops `run` (its stream ends) and answers every request still waiting on a call,
+    /// so none is left hanging on a profile a reload dropped.
     func finish() {
+        let waiters = inner.withLockedValue { inner -> [Waiter] in
+            inner.stopped = true
+            defer { inner.inFlight.removeAll() }
+            return inner.inFlight.values.flatMap { $0 }
+        }
         enqueue.finish()
+        for waiter in waiters { waiter(.failed(Self.reconfigured)) }
     }
 
     private func call(_ key: Key, _ token: String, client: IntrospectionClient, resolver: SecretResolver, logger: Logger) async {

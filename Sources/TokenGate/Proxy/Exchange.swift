@@ -1,42 +1,41 @@
 import NIOCore
 import NIOHTTP1
 
-/// One request being forwarded: its plan and how far it has got in each direction.
+/// One request being forwarded: its plan and the data that moves with it (held body, the
+/// replay copy, timings, what the access log records). Where the request stands is the
+/// connection's `ConnectionStateMachine`'s business, not this object's.
 final class Exchange {
     var plan: ForwardPlan
     let clientVersion: HTTPVersion
     let method: HTTPMethod
     /// The client's request target, for the access log.
     let target: String
+    /// When the head arrived: every wait of this exchange is counted from here or later.
     let startedAt: NIODeadline
     /// The snapshot's access log settings, read once with the route.
     let accessLog: AccessLogPolicy
-    var clientKeepAlive: Bool
     var upstream: UpstreamConnection?
-    /// Body parts that arrived before the upstream connection was ready.
+    /// Body parts that arrived before the upstream connection was ready (bounded: the
+    /// client is not read while they wait, so at most one read's worth).
     var pendingBody: [ByteBuffer] = []
     var requestBodyBytes = 0
-    var requestEnded = false
     /// When the whole request had been written upstream; the response-header timeout runs from here.
     var requestSentAt: NIODeadline?
-    var responseStarted = false
-    var retries = 0
-    var lastActivity = NIODeadline.now()
+    var lastActivity: NIODeadline
     /// The token injected into this request, to tell the profile which one an upstream refused.
     var injectedToken: Redacted?
-    /// A copy of a small request body, so the request can be sent again after an upstream
-    /// 401 with a fresh token; nil once the body outgrows `replayLimit`.
-    var replayBody: [ByteBuffer]? = []
-    private var replayBytes = 0
-    /// Times this request was re-sent with a fresh token (at most once).
-    var credentialRetries = 0
-    /// The upstream answered 401 and the gateway is discarding that answer to retry.
-    var discardingUnauthorized = false
+    /// A copy of a small request body in one buffer, so the request can be sent again after
+    /// an upstream 401 with a fresh token; nil once the body outgrows `replayLimit`. Copied,
+    /// never sliced: a slice would pin the whole read buffer it came from.
+    var replayBody: ByteBuffer?
     /// When the first upstream connection was asked for.
     var upstreamStartedAt: NIODeadline?
     /// The upstream's response status, once its head has been passed on.
     var responseStatus: Int?
     var responseBodyBytes = 0
+    /// The response keeps a transfer coding other than chunked (`gzip, chunked`): the
+    /// gateway writes the chunk framing itself, since NIO's encoder only frames plain chunked.
+    var framesChunksItself = false
     /// The validated caller, for the access log.
     var subject: String?
     var clientID: String?
@@ -46,28 +45,31 @@ final class Exchange {
     /// The largest body kept for a replay after an upstream 401.
     static let replayLimit = 64 * 1024
 
-    init(plan: ForwardPlan, head: HTTPRequestHead, startedAt: NIODeadline, accessLog: AccessLogPolicy) {
+    init(plan: ForwardPlan, head: HTTPRequestHead, startedAt: NIODeadline, accessLog: AccessLogPolicy, allocator: ByteBufferAllocator) {
         self.plan = plan
         self.clientVersion = head.version
         self.method = head.method
         self.target = head.uri
         self.startedAt = startedAt
+        self.lastActivity = startedAt
         self.accessLog = accessLog
-        self.clientKeepAlive = plan.clientKeepAlive
+        if plan.route.credential != nil, plan.hasBody, (plan.contentLength ?? 0) <= Self.replayLimit {
+            replayBody = allocator.buffer(capacity: min(plan.contentLength ?? 1024, Self.replayLimit))
+        } else if plan.route.credential != nil, !plan.hasBody {
+            replayBody = ByteBuffer()
+        }
     }
-
-    var requestSent: Bool { requestSentAt != nil }
 
     func touch() { lastActivity = .now() }
 
-    /// Keeps `buffer` for a possible replay while the body stays small.
+    /// Copies `buffer` into the replay copy while the body stays small.
     func keepForReplay(_ buffer: ByteBuffer) {
         guard replayBody != nil else { return }
-        replayBytes += buffer.readableBytes
-        if replayBytes > Self.replayLimit {
+        if (replayBody?.readableBytes ?? 0) + buffer.readableBytes > Self.replayLimit {
             replayBody = nil
         } else {
-            replayBody?.append(buffer)
+            var copy = buffer
+            replayBody?.writeBuffer(&copy)
         }
     }
 
@@ -83,27 +85,23 @@ final class Exchange {
         injectedToken = token.value
     }
 
-    enum Timeout {
-        case responseHeader
-        case idle
-    }
-
-    /// When this exchange times out if nothing happens, and which timeout that is: while
-    /// waiting for the response head, the response-header timeout; otherwise the idle
-    /// timeout since bytes last moved.
-    var deadline: (at: NIODeadline, kind: Timeout) {
+    /// The instant a wait of this exchange times out.
+    func deadline(for wait: ConnectionStateMachine.Wait) -> NIODeadline {
         let route = plan.route
-        if let sentAt = requestSentAt, !responseStarted {
-            return (sentAt + route.responseHeaderTimeout, .responseHeader)
+        switch wait {
+        case .admission: return startedAt + route.responseHeaderTimeout
+        case .responseHead: return (requestSentAt ?? startedAt) + route.responseHeaderTimeout
+        case .idle: return lastActivity + route.idleTimeout
         }
-        return (lastActivity + route.idleTimeout, .idle)
     }
 
-    /// The gateway's answer when `kind` expires.
-    func timeoutError(_ kind: Timeout) -> GatewayError {
+    /// The gateway's answer when `wait` expires.
+    func timeoutError(_ wait: ConnectionStateMachine.Wait) -> GatewayError {
         let route = plan.route
-        switch kind {
-        case .responseHeader:
+        switch wait {
+        case .admission:
+            return GatewayError(status: .serviceUnavailable, code: "admission_timeout", detail: "validating the request or obtaining its credential took longer than \(route.config.timeouts.responseHeader)", route: route.name, headers: [("Retry-After", "1")])
+        case .responseHead:
             return GatewayError(status: .gatewayTimeout, code: "upstream_timeout", detail: "the upstream sent no response within \(route.config.timeouts.responseHeader)", route: route.name)
         case .idle:
             return GatewayError(status: .gatewayTimeout, code: "upstream_timeout", detail: "no data moved for \(route.config.timeouts.idle)", route: route.name)

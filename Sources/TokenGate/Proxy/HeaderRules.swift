@@ -7,8 +7,14 @@ enum HeaderKind {
     /// Hop-by-hop (RFC 9110 §7.6.1) other than those above: never forwarded either way.
     case hopByHop
     case xForwardedFor, xForwardedProto, xForwardedHost
-    /// `Forwarded`, `X-Forwarded-Port`, `X-Real-IP`: kept only from trusted proxies.
+    /// `Forwarded`, `X-Forwarded-Port`, `X-Real-IP` and the non-standard client-address and
+    /// URL-override fields (`X-Original-URL`, `True-Client-IP`, …): kept only from trusted proxies.
     case otherForwarding
+    /// A forwarding field spelled with `_` (`X_Forwarded_For`): some servers read it as the
+    /// real one; never forwarded.
+    case forwardingAlias
+    /// `Upgrade` (hop-by-hop, but read to decide on a WebSocket tunnel).
+    case upgrade
     /// `X-Request-Id`: kept when well-formed, otherwise replaced by one the gateway makes.
     case requestID
     case other
@@ -20,7 +26,8 @@ enum HeaderKind {
         case 4: if name.caseInsensitiveEquals("host") { return .host }
         case 6: if name.caseInsensitiveEquals("expect") { return .expect }
         case 7:
-            if name.caseInsensitiveEquals("trailer") || name.caseInsensitiveEquals("upgrade") { return .hopByHop }
+            if name.caseInsensitiveEquals("upgrade") { return .upgrade }
+            if name.caseInsensitiveEquals("trailer") { return .hopByHop }
         case 9:
             if name.caseInsensitiveEquals("forwarded") || name.caseInsensitiveEquals("x-real-ip") { return .otherForwarding }
         case 12: if name.caseInsensitiveEquals("x-request-id") { return .requestID }
@@ -40,7 +47,36 @@ enum HeaderKind {
         }
         // Proxy-Connection, Proxy-Authorization, Proxy-Authenticate and the rest of Proxy-*.
         if utf8.count > 6, utf8.prefix(6).elementsEqual("proxy-".utf8, by: { $0 | 0x20 == $1 }) { return .hopByHop }
+        if utf8.contains(UInt8(ascii: "_")) {
+            return isForwardingName(name, underscoreAsDash: true) ? .forwardingAlias : .other
+        }
+        if isForwardingName(name, underscoreAsDash: false) { return .otherForwarding }
         return .other
+    }
+
+    /// Fields that name the client's address or override the request URL on some server
+    /// or framework (Spring, IIS, Symfony, Akamai, Cloudflare): only a trusted proxy may set them.
+    static let clientAddressAndURLOverrides: [String] = [
+        "x-original-url", "x-rewrite-url", "x-original-uri", "true-client-ip", "x-client-ip", "x-cluster-client-ip",
+        "cf-connecting-ip", "fastly-client-ip", "x-originating-ip", "x-remote-ip", "x-remote-addr", "x-host",
+        "x-forwarded-server", "x-forwarded-scheme", "x-forwarded-ssl", "x-forwarded-prefix", "x-real-ip", "forwarded",
+        "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port",
+    ]
+
+    /// Whether `name` (with `_` read as `-` when asked) is a forwarding or override field.
+    /// Off the hot path: called only for names no switch case above matched.
+    private static func isForwardingName(_ name: String, underscoreAsDash: Bool) -> Bool {
+        let first = name.utf8.first.map { $0 | 0x20 }
+        guard first == UInt8(ascii: "x") || first == UInt8(ascii: "t") || first == UInt8(ascii: "c")
+            || first == UInt8(ascii: "f") else { return false }
+        let count = name.utf8.count
+        return clientAddressAndURLOverrides.contains { candidate in
+            candidate.utf8.count == count && zip(candidate.utf8, name.utf8).allSatisfy { expected, byte in
+                var normal = byte >= 65 && byte <= 90 ? byte | 0x20 : byte
+                if underscoreAsDash && normal == UInt8(ascii: "_") { normal = UInt8(ascii: "-") }
+                return normal == expected
+            }
+        }
     }
 }
 
@@ -58,6 +94,10 @@ struct RequestHeaderScan {
     var connectionTokens: [String] = []
     var connectionClose = false
     var connectionKeepAlive = false
+    /// `Connection` lists `upgrade`.
+    var connectionUpgrade = false
+    /// The `Upgrade` protocols offered, in order.
+    var upgrade: [String] = []
     var expectsContinue = false
     var forwardedFor: [String] = []
     var forwardedProto: String?
@@ -87,6 +127,7 @@ struct RequestHeaderScan {
                 for token in Self.commaSeparated(value) {
                     let lowered = token.lowercased()
                     if lowered == "close" { connectionClose = true } else if lowered == "keep-alive" { connectionKeepAlive = true }
+                    if lowered == "upgrade" { connectionUpgrade = true }
                     if !Self.protectedFromConnectionList.contains(lowered) { connectionTokens.append(lowered) }
                 }
             case .expect: if value.caseInsensitiveEquals("100-continue") { expectsContinue = true }
@@ -95,9 +136,20 @@ struct RequestHeaderScan {
             case .xForwardedHost: forwardedHost = forwardedHost ?? value
             case .authorization: authorization.append(value)
             case .requestID: requestID = requestID ?? value
-            case .hopByHop, .otherForwarding, .other: break
+            case .upgrade: upgrade.append(contentsOf: Self.commaSeparated(value))
+            case .hopByHop, .otherForwarding, .forwardingAlias, .other: break
             }
         }
+    }
+
+    /// Whether NIO's decoder treats the request as an upgrade and stops parsing after it
+    /// (llhttp: `Upgrade` together with `Connection: upgrade`).
+    var endsParsing: Bool { connectionUpgrade && !upgrade.isEmpty }
+
+    /// The request offers a WebSocket upgrade (RFC 6455 §4.1), the one upgrade forwarded.
+    /// h2c and anything else is not: the request is served as plain HTTP/1.1.
+    var offersWebSocket: Bool {
+        endsParsing && upgrade.contains { $0.caseInsensitiveEquals("websocket") }
     }
 
     /// Whether the client wants the connection kept open (RFC 9112 §9.3).
@@ -138,19 +190,35 @@ extension String {
 
 /// How an upstream response head becomes the client's.
 enum ResponseRules {
-    /// Strips hop-by-hop fields (and those `Connection` names), sets framing and
-    /// `Connection` for this client. May turn off keep-alive on the exchange (an HTTP/1.0
-    /// client and a body of unknown length can only be delimited by closing).
-    static func clientHead(from upstream: HTTPResponseHead, exchange: Exchange) -> HTTPResponseHead {
+    /// The client's head, and what the exchange must do to frame the body.
+    struct ClientHead {
+        var head: HTTPResponseHead
+        /// The gateway writes chunk framing itself (a coding other than chunked is kept).
+        var framesChunksItself = false
+        /// The body can only be delimited by closing the connection.
+        var delimitedByClose = false
+    }
+
+    /// Strips hop-by-hop fields (and those `Connection` names) and sets framing for this
+    /// client (`setConnection` adds `Connection` once keep-alive is decided). A `101` keeps `Upgrade` and `Connection: upgrade`.
+    /// Transfer codings other than chunked (`gzip, chunked`) are kept in order, so the
+    /// client decodes what the upstream encoded; an HTTP/1.0 client cannot receive them
+    /// and the answer is nil (the gateway answers 502).
+    static func clientHead(from upstream: HTTPResponseHead, method: HTTPMethod, clientVersion: HTTPVersion) -> ClientHead? {
+        let switching = upstream.status == .switchingProtocols
         var listed: [String] = []
         var hasLength = false
         var needsCopy = false
+        var codings: [String] = []
         for (name, value) in upstream.headers {
             switch HeaderKind.of(name) {
             case .connection:
                 needsCopy = true
                 listed += RequestHeaderScan.commaSeparated(value).map { $0.lowercased() }
-            case .transferEncoding, .hopByHop:
+            case .transferEncoding:
+                needsCopy = true
+                codings += RequestHeaderScan.commaSeparated(value).filter { !$0.caseInsensitiveEquals("chunked") }
+            case .hopByHop, .upgrade:
                 needsCopy = true
             case .contentLength:
                 hasLength = true
@@ -165,6 +233,7 @@ enum ResponseRules {
             for (name, value) in upstream.headers {
                 switch HeaderKind.of(name) {
                 case .connection, .transferEncoding, .hopByHop: continue
+                case .upgrade: if !switching { continue }
                 case .contentLength, .host: break
                 default: if !listed.isEmpty, listed.contains(where: { $0.caseInsensitiveEquals(name) }) { continue }
                 }
@@ -173,20 +242,35 @@ enum ResponseRules {
         } else {
             headers = upstream.headers
         }
+        var result = ClientHead(head: HTTPResponseHead(version: .http1_1, status: upstream.status, headers: headers))
+        if switching {
+            result.head.headers.add(name: "Connection", value: "upgrade")
+            return result
+        }
         let status = upstream.status.code
-        let bodyless = exchange.method == .HEAD || (100..<200).contains(status) || status == 204 || status == 304
-        if !bodyless && !hasLength {
-            if exchange.clientVersion == .http1_1 {
-                headers.add(name: "Transfer-Encoding", value: "chunked")
+        let bodyless = method == .HEAD || (100..<200).contains(status) || status == 204 || status == 304
+        if !codings.isEmpty && !bodyless {
+            guard clientVersion == .http1_1 else { return nil }
+            // The length, if any, is of the encoded body before chunking: not the client's.
+            result.head.headers.remove(name: "Content-Length")
+            result.head.headers.add(name: "Transfer-Encoding", value: (codings + ["chunked"]).joined(separator: ", "))
+            result.framesChunksItself = true
+        } else if !bodyless && !hasLength {
+            if clientVersion == .http1_1 {
+                result.head.headers.add(name: "Transfer-Encoding", value: "chunked")
             } else {
-                exchange.clientKeepAlive = false
+                result.delimitedByClose = true
             }
         }
-        if !exchange.clientKeepAlive {
-            headers.add(name: "Connection", value: "close")
-        } else if exchange.clientVersion == .http1_0 {
-            headers.add(name: "Connection", value: "keep-alive")
+        return result
+    }
+
+    /// Tells the client whether the connection stays open after this response.
+    static func setConnection(_ head: inout HTTPResponseHead, keepAlive: Bool, clientVersion: HTTPVersion) {
+        if !keepAlive {
+            head.headers.add(name: "Connection", value: "close")
+        } else if clientVersion == .http1_0 {
+            head.headers.add(name: "Connection", value: "keep-alive")
         }
-        return HTTPResponseHead(version: .http1_1, status: upstream.status, headers: headers)
     }
 }

@@ -1,21 +1,37 @@
 import NIOCore
 import NIOHTTP1
 
-// Answers the gateway writes on its own behalf, and how a connection ends after them.
+// Answers the gateway writes on its own behalf, and what the connection does after them
+// (as the state machine decided).
 extension ProxyHandler {
     /// Refuses a request before any exchange began (no route, a malformed head, …).
-    func respondAndDiscard(_ answer: GatewayError, to head: HTTPRequestHead, startedAt: NIODeadline, policy: AccessLogPolicy) {
-        let hasBody = RequestPlanner.declaresBody(head)
-        // A request with a body we will not read is closed rather than drained: its framing
-        // may be the very thing that was wrong, and draining costs bandwidth for nothing.
-        // After a malformed request (400) nothing later on the connection is trusted either.
-        let keepAlive = head.isKeepAlive && !hasBody && answer.status != .badRequest && !closeAfterExchange
-        let written = respond(with: answer, version: head.version, keepAlive: keepAlive)
+    /// `closing` marks answers after which nothing on the connection is trusted.
+    func refuse(_ answer: GatewayError, head: HTTPRequestHead, startedAt: NIODeadline, policy: AccessLogPolicy, closing: Bool) {
+        let decision = machine.headRefused(
+            hasBody: RequestPlanner.declaresBody(head), keepAlive: head.isKeepAlive,
+            endsParsing: RequestPlanner.endsParsing(head), malformed: closing
+        )
+        let written = respond(with: answer, version: head.version, keepAlive: decision.keepAlive)
         recordRefusal(answer, head: head, startedAt: startedAt, policy: policy, bytesOut: written.bodyBytes)
-        if keepAlive {
-            state = .discarding
-        } else {
-            closeAfter(written.future)
+        carryOut(decision.after, after: written.future)
+    }
+
+    /// Carries out the machine's decision when forwarding cannot go on: a JSON error on the
+    /// upstream's behalf, or a close when a response is already streaming.
+    func settle(_ failure: ConnectionStateMachine.Failure, with answer: GatewayError) {
+        guard let exchange else { return }
+        exchange.upstream?.close()
+        exchange.upstream = nil
+        switch failure {
+        case .ignore:
+            return
+        case .close:
+            record(exchange, status: exchange.responseStatus ?? Int(answer.status.code), error: answer.code)
+            carryOut(.close, after: nil)
+        case .answer(let decision):
+            let written = respond(with: answer, version: exchange.clientVersion, keepAlive: decision.keepAlive)
+            record(exchange, status: Int(answer.status.code), bytesOut: written.bodyBytes, error: answer.code)
+            carryOut(decision.after, after: written.future)
         }
     }
 
@@ -35,42 +51,65 @@ extension ProxyHandler {
         return Written(future: context.writeAndFlush(wrapOutboundOut(.end(nil))), bodyBytes: bodyBytes)
     }
 
-    /// Ends the connection once `written` (the last response bytes) is on the wire. If the
-    /// client is still sending a request body, only our side is shut at first and the
-    /// rest is read and dropped for a moment (bounded in time and bytes), so the client
-    /// reads the response rather than a connection reset: nginx's lingering close.
-    func closeAfter(_ written: EventLoopFuture<Void>?, linger: Bool = true) {
+    /// Does what follows an exchange's last response bytes (`written`, when known).
+    func carryOut(_ after: ConnectionStateMachine.AfterAnswer, after written: EventLoopFuture<Void>?) {
         guard let context else { return }
-        guard linger, !requestComplete else {
-            state = .closed
+        switch after {
+        case .nextRequest:
+            exchange = nil
+            exchangeTimer?.clear()
+            headTimer.awaitingRequest()
+            drainQueue()
+        case .discardRest:
+            exchange = nil
+            exchangeTimer?.clear()
+            resumeClientReads()
+        case .close:
+            exchange = nil
+            exchangeTimer?.clear()
+            queue.removeAll()
             if let written {
                 written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             } else {
                 context.close(promise: nil)
             }
-            return
+        case .lingerThenClose:
+            // Only our side is shut at first and the rest of the request is read and
+            // dropped for a moment (bounded in time and bytes), so the client reads the
+            // response rather than a connection reset: nginx's lingering close.
+            exchange = nil
+            exchangeTimer?.clear()
+            queue.removeAll()
+            if let written {
+                written.assumeIsolated().whenComplete { _ in context.close(mode: .output, promise: nil) }
+            } else {
+                context.close(mode: .output, promise: nil)
+            }
+            context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { [weak self] in
+                guard let self, let context = self.context else { return }
+                context.close(promise: nil)
+            }
+            resumeClientReads()
         }
-        state = .lingering
-        lingeredBytes = 0
-        pipelined.removeAll()
-        written?.assumeIsolated().whenComplete { _ in context.close(mode: .output, promise: nil) }
-        context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { [weak self] in
-            guard let self, case .lingering = self.state else { return }
-            self.state = .closed
-            context.close(promise: nil)
-        }
-        resumeClientReads()
     }
 
-    func linger(_ part: HTTPServerRequestPart) {
-        switch part {
-        case .body(let buffer):
-            lingeredBytes += buffer.readableBytes
-            if lingeredBytes <= Self.lingerBytes { return }
-        case .head, .end:
-            break
-        }
-        state = .closed
-        context?.close(promise: nil)
+    /// Drops the exchange because the client is gone (logged as nginx's 499, "client
+    /// closed request") or sent something that cannot be forwarded.
+    func abandonExchange(status: Int = 499, error: String = "client_closed") {
+        guard let exchange else { return }
+        exchange.upstream?.close()
+        exchange.upstream = nil
+        self.exchange = nil
+        record(exchange, status: exchange.responseStatus ?? status, error: error)
+    }
+}
+
+extension GatewayError {
+    /// The connection was accepted on a listener address the configuration no longer has.
+    static func listenerRetired() -> GatewayError {
+        GatewayError(
+            status: .misdirectedRequest, code: "listener_retired",
+            detail: "this connection's listener address is no longer configured; connect again"
+        )
     }
 }

@@ -6,7 +6,7 @@ import NIOHTTP1
 extension ProxyHandler {
     func connect(_ exchange: Exchange, fresh: Bool) {
         guard let pool else {
-            fail(exchange, with: GatewayError(status: .internalServerError, code: "internal_error", detail: "no upstream pool for this event loop", route: exchange.plan.route.name))
+            settle(machine.fail(), with: GatewayError(status: .internalServerError, code: "internal_error", detail: "no upstream pool for this event loop", route: exchange.plan.route.name))
             return
         }
         let route = exchange.plan.route
@@ -17,7 +17,7 @@ extension ProxyHandler {
     }
 
     private func connected(_ exchange: Exchange, _ result: Result<UpstreamConnection, any Error>) {
-        guard case .forwarding(let current) = state, current === exchange else {
+        guard exchange === self.exchange else {
             // The client went away or the exchange already ended; the connection is unused.
             if case .success(let connection) = result { pool?.release(connection) }
             return
@@ -32,46 +32,32 @@ extension ProxyHandler {
             environment.logger.warning("upstream connection failed", metadata: [
                 "tg.route": "\(route.name)", "tg.upstream": "\(route.config.upstream.authority)", "error": "\(error)",
             ])
-            fail(exchange, with: timedOut
+            settle(machine.fail(), with: timedOut
                 ? GatewayError(status: .gatewayTimeout, code: "upstream_connect_timeout", detail: "could not connect to the upstream within \(route.config.timeouts.connect)", route: route.name)
                 : GatewayError(status: .badGateway, code: "upstream_unreachable", detail: "could not connect to the upstream", route: route.name))
             return
         case .success(let value):
             connection = value
         }
-        exchange.upstream = connection
-        exchange.touch()
-        connection.handler.delegate = self
-        connection.handler.write(.head(exchange.plan.upstreamHead))
-        for buffer in exchange.pendingBody { connection.handler.write(.body(.byteBuffer(buffer))) }
-        exchange.pendingBody.removeAll()
-        if exchange.requestEnded {
-            connection.handler.write(.end(nil))
+        switch machine.upstreamConnected(reused: connection.isReused) {
+        case .release:
+            pool?.release(connection)
+        case .send(let end):
+            exchange.upstream = connection
+            exchange.touch()
+            connection.handler.delegate = self
+            connection.handler.write(.head(exchange.plan.upstreamHead))
+            for buffer in exchange.pendingBody { connection.handler.write(.body(.byteBuffer(buffer))) }
+            exchange.pendingBody.removeAll()
+            if end {
+                connection.handler.write(.end(nil))
+                exchange.requestSentAt = .now()
+            }
             connection.handler.flush()
-            requestFullySent(exchange)
-        } else {
-            connection.handler.flush()
-            exchangeTimer?.set(exchange.deadline.at)
+            machine.upstreamWritabilityChanged(connection.isWritable)
+            armTimer()
+            resumeClientReads()
         }
-        resumeClientReads()
-    }
-
-    func requestFullySent(_ exchange: Exchange) {
-        exchange.requestSentAt = .now()
-        exchangeTimer?.set(exchange.deadline.at)
-    }
-
-    /// The exchange timer fired: time out if the exchange's own deadline has really passed.
-    func exchangeDeadlinePassed() {
-        guard case .forwarding(let exchange) = state else { return }
-        let deadline = exchange.deadline
-        if deadline.at > .now() {
-            exchangeTimer?.set(deadline.at)
-            return
-        }
-        exchange.plan.route.metrics.upstreamError(.timeout)
-        environment.logger.warning("upstream timed out", metadata: ["tg.route": "\(exchange.plan.route.name)", "timeout": "\(deadline.kind)"])
-        fail(exchange, with: exchange.timeoutError(deadline.kind))
     }
 }
 
@@ -81,53 +67,82 @@ extension ProxyHandler: UpstreamResponseDelegate {
     var clientIsWritable: Bool { context?.channel.isWritable ?? false }
 
     func upstreamResponseHead(_ head: HTTPResponseHead) {
-        guard case .forwarding(let exchange) = state, let context else { return }
-        if shouldRetryUnauthorized(head, exchange) {
-            // Not the client's business yet: read this answer to its end, then retry.
-            exchange.discardingUnauthorized = true
-            exchange.touch()
+        guard let exchange, let context else { return }
+        exchange.touch()
+        let route = exchange.plan.route
+        // Shaped before the machine hears of it: a head that cannot be passed on is a 502.
+        guard var shaped = ResponseRules.clientHead(from: head, method: exchange.method, clientVersion: exchange.clientVersion) else {
+            route.metrics.upstreamError(.reset)
+            settle(machine.fail(), with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream used a transfer coding an HTTP/1.0 client cannot receive", route: route.name))
             return
         }
-        exchange.responseStarted = true
-        exchange.responseStatus = Int(head.status.code)
-        exchange.touch()
-        // A response that arrives before the request body is complete ends the connection:
-        // the rest of that body has nowhere to go. So does a shutdown in progress.
-        if !exchange.requestEnded || closeAfterExchange { exchange.clientKeepAlive = false }
-        let clientHead = ResponseRules.clientHead(from: head, exchange: exchange)
-        context.write(wrapOutboundOut(.head(clientHead)), promise: nil)
-        exchangeTimer?.set(exchange.deadline.at)
+        switch machine.responseHead(status: Int(head.status.code), unauthorizedRetryable: canRetryWithFreshToken(exchange)) {
+        case .discardForRetry:
+            // Not the client's business yet: read this answer to its end, then retry.
+            armTimer()
+        case .startTunnel:
+            exchange.responseStatus = 101
+            context.writeAndFlush(wrapOutboundOut(.head(shaped.head)), promise: nil)
+        case .forward(let keepAlive):
+            exchange.responseStatus = Int(head.status.code)
+            exchange.framesChunksItself = shaped.framesChunksItself
+            if shaped.delimitedByClose { machine.responseDelimitedByClose() }
+            ResponseRules.setConnection(&shaped.head, keepAlive: keepAlive && !shaped.delimitedByClose, clientVersion: exchange.clientVersion)
+            context.write(wrapOutboundOut(.head(shaped.head)), promise: nil)
+            armTimer()
+        case .fail(let failure):
+            route.metrics.upstreamError(.reset)
+            settle(failure, with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream switched protocols without being asked to", route: route.name))
+        }
     }
 
     func upstreamResponseBody(_ buffer: ByteBuffer) {
-        guard case .forwarding(let exchange) = state, let context else { return }
+        guard let exchange, let context else { return }
         exchange.touch()
-        if exchange.discardingUnauthorized { return }
+        guard machine.forwardsResponseBody else { return }
         exchange.responseBodyBytes += buffer.readableBytes
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        if exchange.framesChunksItself {
+            guard buffer.readableBytes > 0 else { return }
+            var chunk = context.channel.allocator.buffer(capacity: buffer.readableBytes + 12)
+            chunk.writeString(String(buffer.readableBytes, radix: 16))
+            chunk.writeStaticString("\r\n")
+            var body = buffer
+            chunk.writeBuffer(&body)
+            chunk.writeStaticString("\r\n")
+            context.write(wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
     }
 
     func upstreamResponseEnd(reusable: Bool) {
-        guard case .forwarding(let exchange) = state, let context else { return }
-        if let upstream = exchange.upstream {
-            exchange.upstream = nil
-            if reusable && exchange.requestSent {
-                pool?.release(upstream)
-            } else {
-                upstream.close()
-            }
-        }
-        if exchange.discardingUnauthorized {
-            retryWithFreshToken(exchange)
+        guard let exchange, let context else { return }
+        if machine.state == .tunnel {
+            startTunnel(exchange)
             return
         }
-        record(exchange, status: exchange.responseStatus ?? 502)
-        if exchange.clientKeepAlive && !closeAfterExchange {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            finishedExchange(keepAlive: true)
-        } else {
-            exchangeTimer?.clear()
-            closeAfter(context.writeAndFlush(wrapOutboundOut(.end(nil))))
+        let decision = machine.responseEnd(reusable: reusable)
+        let reuse: Bool
+        switch decision {
+        case .retryWithFreshToken(let value): reuse = value
+        case .finish(let value, _): reuse = value
+        case .ignore: return
+        }
+        if let upstream = exchange.upstream {
+            exchange.upstream = nil
+            if reuse { pool?.release(upstream) } else { upstream.close() }
+        }
+        switch decision {
+        case .retryWithFreshToken:
+            retryWithFreshToken(exchange)
+        case .finish(_, let after):
+            record(exchange, status: exchange.responseStatus ?? 502)
+            if exchange.framesChunksItself {
+                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(staticString: "0\r\n\r\n")))), promise: nil)
+            }
+            carryOut(after, after: context.writeAndFlush(wrapOutboundOut(.end(nil))))
+        case .ignore:
+            break
         }
     }
 
@@ -136,26 +151,25 @@ extension ProxyHandler: UpstreamResponseDelegate {
     }
 
     func upstreamWritabilityChanged() {
+        machine.upstreamWritabilityChanged(exchange?.upstream?.isWritable ?? true)
         resumeClientReads()
     }
 
     func upstreamFailed(_ error: any Error) {
-        guard case .forwarding(let exchange) = state else { return }
+        guard let exchange else { return }
         let route = exchange.plan.route
-        // A pooled connection the upstream closed while it sat idle: send the request again
-        // on a new connection when that cannot repeat a side effect.
-        if !exchange.responseStarted, exchange.retries == 0, exchange.upstream?.isReused == true,
-           exchange.plan.isReplayable, exchange.requestEnded {
-            exchange.retries += 1
-            exchange.discardingUnauthorized = false
+        switch machine.upstreamFailed() {
+        case .retryOnNewConnection:
+            // A pooled connection the upstream closed while it sat idle: send the request
+            // again on a new connection (it is idempotent and bodiless).
             exchange.upstream?.close()
             exchange.upstream = nil
             exchange.requestSentAt = nil
             connect(exchange, fresh: true)
-            return
+        case .fail(let failure):
+            route.metrics.upstreamError(.reset)
+            environment.logger.warning("upstream exchange failed", metadata: ["tg.route": "\(route.name)", "error": "\(error)"])
+            settle(failure, with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream closed the connection or failed before completing the response", route: route.name))
         }
-        route.metrics.upstreamError(.reset)
-        environment.logger.warning("upstream exchange failed", metadata: ["tg.route": "\(route.name)", "error": "\(error)"])
-        fail(exchange, with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream closed the connection or failed before completing the response", route: route.name))
     }
 }

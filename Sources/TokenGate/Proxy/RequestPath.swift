@@ -29,6 +29,45 @@ enum RequestPath {
         return Target(path: path, query: query)
     }
 
+    /// Whether the path part of a target has `;` path parameters, which servers disagree on
+    /// (Tomcat and Spring drop them before matching, `..;` included).
+    static func hasPathParameters(_ uri: String) -> Bool {
+        for byte in uri.utf8 {
+            if byte == UInt8(ascii: "?") { return false }
+            if byte == UInt8(ascii: ";") { return true }
+        }
+        return false
+    }
+
+    /// The query with the bytes RFC 3986 does not allow in a query (`"`, `<`, `>`, `\`,
+    /// `^`, `` ` ``, `{`, `|`, `}`) percent-encoded: clients send them raw, upstreams and
+    /// NIO's encoder expect them encoded, and the decoded value is the same.
+    static func escapedQuery(_ query: String) -> String {
+        guard query.utf8.contains(where: needsEscapeInQuery) else { return query }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(query.utf8.count + 16)
+        for byte in query.utf8 {
+            if needsEscapeInQuery(byte) {
+                bytes.append(UInt8(ascii: "%"))
+                bytes.append(upperHex(byte >> 4))
+                bytes.append(upperHex(byte & 0x0F))
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func needsEscapeInQuery(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\\"), UInt8(ascii: "^"),
+             UInt8(ascii: "`"), UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"):
+            return true
+        default:
+            return false
+        }
+    }
+
     /// Normalises a path; nil when it must be refused.
     static func normalize(_ raw: some StringProtocol) -> String? {
         if isAlreadyNormal(raw.utf8) { return String(raw) }

@@ -20,6 +20,10 @@ struct ForwardPlan {
     let bearer: BearerCredential
     /// The `X-Request-Id` sent upstream: the client's when well-formed, else a new one.
     let requestID: String
+    /// NIO's decoder stops after this request (`Upgrade` with `Connection: upgrade`).
+    let endsParsing: Bool
+    /// Forwarded as a WebSocket upgrade: a `101` from the upstream starts a tunnel.
+    let mayUpgrade: Bool
 
     var hasBody: Bool { isChunked || (contentLength ?? 0) > 0 }
 }
@@ -30,18 +34,26 @@ struct ForwardPlan {
 final class RequestPlanner: Sendable {
     let listener: ListenerConfig
     let router: Router
+    /// Identity header names the gateway sets anywhere: never taken from a client.
+    let identityNames: IdentityHeaderNames
 
-    init(listener: ListenerConfig, router: Router) {
+    init(listener: ListenerConfig, router: Router, identityNames: IdentityHeaderNames = IdentityHeaderNames()) {
         self.listener = listener
         self.router = router
+        self.identityNames = identityNames
     }
 
     /// Plans one request. `peer` is the address seen on the socket (for trust decisions)
     /// and `peerText` its printed form (for `X-Forwarded-For`), computed once per connection;
     /// `requestIDs` makes an id when the client sent no usable `X-Request-Id`.
     func plan(_ head: HTTPRequestHead, peer: IPAddress?, peerText: String, requestIDs: inout RequestIDGenerator) -> Result<ForwardPlan, GatewayError> {
-        if head.method == .CONNECT {
-            return .failure(GatewayError(status: .methodNotAllowed, code: "method_not_allowed", detail: "CONNECT is not supported"))
+        if head.method == .CONNECT || head.method == .TRACE || head.method.rawValue == "TRACK" {
+            // CONNECT would make the gateway an open tunnel; TRACE echoes the request, injected
+            // credential included, to whoever sent it (cross-site tracing).
+            return .failure(GatewayError(
+                status: .methodNotAllowed, code: "method_not_allowed", detail: "\(head.method.rawValue) is not supported",
+                headers: [("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")]
+            ))
         }
         if head.headers.count > listener.maxHeaderCount {
             return .failure(.headersTooLarge("more than \(listener.maxHeaderCount) header fields"))
@@ -62,6 +74,11 @@ final class RequestPlanner: Sendable {
         }
         var uri = head.uri
         if let absolute = Self.originForm(ofAbsolute: uri) { uri = absolute.path }
+        if RequestPath.hasPathParameters(uri) {
+            // `/admin;x/users` is `/admin/users` to Tomcat and Spring but not to a prefix
+            // match: what the router sees must be what the upstream serves.
+            return .failure(.badRequest("path parameters (\";\") are not accepted"))
+        }
         guard let target = RequestPath.parseTarget(uri) else {
             return .failure(.badRequest("invalid request path"))
         }
@@ -73,7 +90,8 @@ final class RequestPlanner: Sendable {
         }
 
         var upstreamURI = route.upstreamPath(for: target.path)
-        if let query = target.query { upstreamURI += "?" + query }
+        if let query = target.query { upstreamURI += "?" + RequestPath.escapedQuery(query) }
+        let mayUpgrade = scan.offersWebSocket && head.version == .http1_1 && head.method == .GET
         // One pass over the client's fields: drop hop-by-hop ones and those `Connection`
         // names, drop forwarding fields (rebuilt below; from an untrusted peer all of them
         // are forgeries), and keep the rest in order.
@@ -82,8 +100,8 @@ final class RequestPlanner: Sendable {
         headers.reserveCapacity(head.headers.count + 4)
         for (name, value) in head.headers {
             switch HeaderKind.of(name) {
-            case .host, .contentLength, .transferEncoding, .connection, .expect, .hopByHop,
-                 .xForwardedFor, .xForwardedProto, .xForwardedHost, .requestID:
+            case .host, .contentLength, .transferEncoding, .connection, .expect, .hopByHop, .upgrade,
+                 .xForwardedFor, .xForwardedProto, .xForwardedHost, .requestID, .forwardingAlias:
                 continue
             case .otherForwarding:
                 if !trusted { continue }
@@ -95,8 +113,8 @@ final class RequestPlanner: Sendable {
             case .other:
                 if scan.isConnectionListed(name) { continue }
                 if let credentialHeader = route.credentialHeaderName, name.caseInsensitiveEquals(credentialHeader) { continue }
-                // Identity headers come only from the gateway, never from the client.
-                if let validation = route.validation, validation.isIdentityLookalike(name) { continue }
+                // Identity headers come only from the gateway, never from the client, on any route.
+                if identityNames.isLookalike(name) { continue }
             }
             headers.add(name: name, value: value)
         }
@@ -107,6 +125,10 @@ final class RequestPlanner: Sendable {
         headers.add(name: "X-Forwarded-Host", value: (trusted ? scan.forwardedHost : nil) ?? authority)
         let requestID = scan.requestID.flatMap { RequestIDGenerator.isAcceptable($0) ? $0 : nil } ?? requestIDs.next()
         headers.add(name: "X-Request-Id", value: requestID)
+        if mayUpgrade {
+            headers.add(name: "Connection", value: "upgrade")
+            headers.add(name: "Upgrade", value: "websocket")
+        }
         if let length = framing.contentLength {
             headers.add(name: "Content-Length", value: String(length))
         } else if framing.chunked {
@@ -125,7 +147,9 @@ final class RequestPlanner: Sendable {
             isReplayable: idempotent && !framing.chunked && (framing.contentLength ?? 0) == 0,
             bearer: route.validation == nil ? .absent
                 : BearerCredential.extract(authorization: scan.authorization, queryHasAccessToken: BearerCredential.queryHasAccessToken(target.query)),
-            requestID: requestID
+            requestID: requestID,
+            endsParsing: scan.endsParsing,
+            mayUpgrade: mayUpgrade
         ))
     }
 
@@ -160,6 +184,11 @@ final class RequestPlanner: Sendable {
         case .success(let value): return value.chunked || (value.contentLength ?? 0) > 0
         case .failure: return true
         }
+    }
+
+    /// Whether NIO's decoder stops parsing after this head (an upgrade, or CONNECT).
+    static func endsParsing(_ head: HTTPRequestHead) -> Bool {
+        head.method == .CONNECT || RequestHeaderScan(head.headers).endsParsing
     }
 
     /// The request's authority: the Host header, which must be present once (HTTP/1.1) and
@@ -208,6 +237,8 @@ final class RequestPlanner: Sendable {
             guard port.allSatisfy(\.isASCIIDigit), port.count <= 5 else { return nil }
             host = host[..<colon]
         }
+        // `example.com.` is the same host as `example.com` (a fully qualified name).
+        if host.hasSuffix("."), host.count > 1 { host = host.dropLast() }
         guard !host.isEmpty, host.utf8.allSatisfy({ byte in
             (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
                 || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")

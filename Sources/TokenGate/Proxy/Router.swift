@@ -19,19 +19,33 @@ struct UpstreamEndpoint: Sendable {
     let serverHostname: String?
 }
 
-/// A route's inbound validation at run time: its rules, its introspection profile, and the
-/// identity header names in the form used to strip look-alikes sent by clients.
+/// A route's inbound validation at run time: its rules and its introspection profile.
 struct RouteValidation: Sendable {
     let rules: InboundValidationConfig
     let profile: IntrospectionProfile
-    /// Identity header names lower-cased with `_` as `-`: a client's `X_Auth_Subject`
-    /// (which some servers treat as `X-Auth-Subject`) is removed like `x-auth-subject`.
-    let identityKeys: [String]
+}
 
-    init(rules: InboundValidationConfig, profile: IntrospectionProfile) {
-        self.rules = rules
-        self.profile = profile
-        self.identityKeys = rules.identityHeaders.map { Self.key($0.header) }
+/// Every identity header name the gateway may set, in the form used to strip look-alikes
+/// sent by clients: lower-cased, with `_` as `-` (a client's `X_Auth_Subject`, which some
+/// servers read as `X-Auth-Subject`, is removed like `x-auth-subject`).
+///
+/// It is the union over every route of the configuration (and of the one before a
+/// reload), stripped on every route of every listener: a route that does not validate
+/// must not let a client reach the same upstream with a forged `X-Auth-Subject`.
+struct IdentityHeaderNames: Sendable, Equatable {
+    private(set) var keys: [String] = []
+
+    init(_ names: some Sequence<String> = []) {
+        for name in names { insert(name) }
+    }
+
+    mutating func insert(_ name: String) {
+        let key = Self.key(name)
+        if !keys.contains(key) { keys.append(key) }
+    }
+
+    mutating func formUnion(_ other: IdentityHeaderNames) {
+        for key in other.keys where !keys.contains(key) { keys.append(key) }
     }
 
     static func key(_ name: String) -> String {
@@ -39,9 +53,9 @@ struct RouteValidation: Sendable {
     }
 
     /// Whether a client's header could be mistaken for an identity header.
-    func isIdentityLookalike(_ name: String) -> Bool {
+    func isLookalike(_ name: String) -> Bool {
         let count = name.utf8.count
-        return identityKeys.contains { key in
+        return keys.contains { key in
             key.utf8.count == count && zip(key.utf8, name.utf8).allSatisfy { expected, byte in
                 let normal = byte == UInt8(ascii: "_") ? UInt8(ascii: "-") : (byte >= 65 && byte <= 90 ? byte | 0x20 : byte)
                 return normal == expected

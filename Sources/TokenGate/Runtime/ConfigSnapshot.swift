@@ -9,6 +9,11 @@ final class ConfigSnapshot: Sendable {
     let loaded: LoadedConfig
     private let listeners: [String: RequestPlanner]
     let accessLog: AccessLogPolicy
+    /// Identity header names stripped from every client request on every route: this
+    /// configuration's and, after a reload, the previous one's.
+    let identityNames: IdentityHeaderNames
+    /// This configuration's own identity header names.
+    let ownIdentityNames: IdentityHeaderNames
 
     var config: GatewayConfig { loaded.config }
     var version: String { loaded.version }
@@ -16,13 +21,22 @@ final class ConfigSnapshot: Sendable {
     /// Builds the derived state. Fails, with path-qualified errors, only for problems that
     /// validation cannot see without doing the work (a CA file that is not a PEM bundle).
     /// `profiles` are the live credential profiles by name (they outlive snapshots, so a
-    /// reload can keep their tokens); `metrics` supplies each route's instruments.
+    /// reload can keep their tokens); `metrics` supplies each route's instruments;
+    /// `previous` is the snapshot being replaced, whose identity names stay stripped.
     init(
         _ loaded: LoadedConfig, profiles: [String: CredentialProfile] = [:], introspection: [String: IntrospectionProfile] = [:],
-        metrics: GatewayMetrics
+        metrics: GatewayMetrics, previous: ConfigSnapshot? = nil
     ) throws(ConfigurationError) {
         self.loaded = loaded
         self.accessLog = AccessLogPolicy(loaded.config.accessLog)
+        var identityNames = IdentityHeaderNames(InboundValidationConfig.defaultIdentityHeaders.map(\.header))
+        for route in loaded.config.routes {
+            for header in route.validate?.identityHeaders ?? [] { identityNames.insert(header.header) }
+        }
+        self.ownIdentityNames = identityNames
+        // Names the previous configuration set stay stripped: an upstream may still trust them.
+        if let previous { identityNames.formUnion(previous.ownIdentityNames) }
+        self.identityNames = identityNames
         var problems: [ConfigIssue] = []
         var contexts: [UpstreamEndpoint.Key: NIOSSLContext] = [:]
         var routesByListener: [String: [ProxyRoute]] = [:]
@@ -84,7 +98,9 @@ final class ConfigSnapshot: Sendable {
         }
         var listeners: [String: RequestPlanner] = [:]
         for listener in loaded.config.listeners {
-            listeners[listener.name] = RequestPlanner(listener: listener, router: Router(routes: routesByListener[listener.name] ?? []))
+            listeners[listener.name] = RequestPlanner(
+                listener: listener, router: Router(routes: routesByListener[listener.name] ?? []), identityNames: identityNames
+            )
         }
         self.listeners = listeners
     }

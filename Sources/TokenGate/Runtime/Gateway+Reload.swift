@@ -77,7 +77,7 @@ extension Gateway {
         )
         let snapshot: ConfigSnapshot
         do {
-            snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, metrics: metrics)
+            snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, metrics: metrics, previous: snapshots.current)
         } catch {
             outcome.errors = error.issues.map(\.description)
             logger.error("reload refused; the running configuration stays", metadata: ["trigger": "\(trigger)"])
@@ -117,8 +117,12 @@ extension Gateway {
         for profile in startedProfiles { startLoop(profile) }
         for profile in startedIntrospection { startLoop(profile) }
         for (name, old) in current.listeners where listeners[name]?.channel !== old.channel {
-            // Stops accepting; connections already open finish on their own.
+            // Stops accepting; connections accepted there finish their exchange and close,
+            // since the new configuration's rules were checked for other addresses.
             try? await old.channel.close()
+            if let config = current.loaded.config.listeners.first(where: { $0.name == name }) {
+                tracker.quiesceAll(listener: ProxyListener.trackingName(config))
+            }
         }
         for (name, old) in current.profiles where profiles[name] !== old { old.stop() }
         for (name, old) in current.introspection where introspection[name] !== old { old.finish() }

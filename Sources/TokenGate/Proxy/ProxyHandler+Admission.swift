@@ -1,0 +1,140 @@
+import NIOCore
+import NIOHTTP1
+
+// Admission: inbound validation, then the outbound credential. A cached introspection
+// answer and a cached token decide at once; a miss waits, reads paused and under the
+// admission deadline, for the control plane's answer delivered on this event loop.
+extension ProxyHandler {
+    /// Validates the caller's token when the route requires it, then goes on to the
+    /// outbound credential.
+    func admit(_ exchange: Exchange) {
+        guard let validation = exchange.plan.route.validation else {
+            authorize(exchange)
+            return
+        }
+        let route = exchange.plan.route.name
+        switch exchange.plan.bearer {
+        case .absent:
+            settle(machine.fail(), with: InboundPolicy.missingToken(validation.rules, route: route))
+        case .malformed(let reason):
+            settle(machine.fail(), with: InboundPolicy.invalidRequest(validation.rules, route: route, detail: reason))
+        case .token(let token):
+            if let claims = validation.profile.cached(token) {
+                decide(claims, for: exchange)
+                return
+            }
+            guard let context else { return }
+            let bound = NIOLoopBound((handler: self, exchange: exchange), eventLoop: context.eventLoop)
+            let outcome = validation.profile.lookup(token) { outcome in
+                bound.eventLoop.execute {
+                    bound.value.handler.introspectionSettled(outcome, for: bound.value.exchange)
+                }
+            }
+            if case .pending = outcome { return }
+            introspectionSettled(outcome, for: exchange)
+        }
+    }
+
+    /// Whether `exchange` is still the one waiting for admission (a late answer for an
+    /// exchange that timed out or whose client left is dropped).
+    private func isAdmitting(_ exchange: Exchange) -> Bool {
+        exchange === self.exchange && machine.request?.stage == .admitting
+    }
+
+    private func introspectionSettled(_ outcome: IntrospectionProfile.Lookup, for exchange: Exchange) {
+        guard isAdmitting(exchange) else { return }
+        switch outcome {
+        case .answer(let claims):
+            decide(claims, for: exchange)
+        case .failed(let error):
+            settle(machine.fail(), with: InboundPolicy.unavailable(error, route: exchange.plan.route.name))
+        case .pending:
+            break
+        }
+    }
+
+    private func decide(_ claims: IntrospectionClaims, for exchange: Exchange) {
+        guard let validation = exchange.plan.route.validation else { return }
+        switch InboundPolicy.evaluate(claims, validation.rules, route: exchange.plan.route.name, now: WallClock.secondsSinceEpoch()) {
+        case .success(let identity):
+            exchange.subject = claims.subject ?? claims.username
+            exchange.clientID = claims.clientID
+            for header in identity { exchange.plan.upstreamHead.headers.add(name: header.name, value: header.value) }
+            authorize(exchange)
+        case .failure(let refusal):
+            settle(machine.fail(), with: refusal)
+        }
+    }
+
+    /// Injects the route's credential (waiting for it if need be), then connects.
+    func authorize(_ exchange: Exchange) {
+        guard let profile = exchange.plan.route.credential else {
+            admitted(exchange)
+            return
+        }
+        if let token = profile.currentToken() {
+            exchange.inject(token, header: profile.config.headerName)
+            admitted(exchange)
+            return
+        }
+        guard let context else { return }
+        let bound = NIOLoopBound((handler: self, exchange: exchange), eventLoop: context.eventLoop)
+        let lookup = profile.lookup { outcome in
+            bound.eventLoop.execute {
+                bound.value.handler.credentialSettled(outcome, for: bound.value.exchange)
+            }
+        }
+        if case .pending = lookup { return }
+        credentialSettled(lookup, for: exchange)
+    }
+
+    private func credentialSettled(_ outcome: CredentialProfile.Lookup, for exchange: Exchange) {
+        guard isAdmitting(exchange), let profile = exchange.plan.route.credential else { return }
+        switch outcome {
+        case .ready(let token):
+            exchange.inject(token, header: profile.config.headerName)
+            admitted(exchange)
+        case .unavailable(let error, let retryAfter):
+            // Never forward without the credential: the caller learns why and when to retry.
+            let seconds = max(1, Int(retryAfter.components.seconds) + (retryAfter.components.attoseconds > 0 ? 1 : 0))
+            settle(machine.fail(), with: GatewayError(
+                status: .serviceUnavailable, code: "credential_unavailable", detail: error.detail,
+                route: exchange.plan.route.name, fields: [("credential", profile.name)],
+                headers: [("Retry-After", String(seconds))]
+            ))
+        case .pending:
+            break
+        }
+    }
+
+    /// Admission is complete: `100 Continue` if the client waits for it (only now, so a
+    /// refused request never has its body sent), then the upstream connection.
+    private func admitted(_ exchange: Exchange) {
+        let decision = machine.admitted()
+        if decision.sendContinue, let context {
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
+        }
+        armTimer()
+        if decision.connect { connect(exchange, fresh: false) }
+    }
+
+    /// Whether an upstream 401 could be answered by sending the request again with a fresh
+    /// token: the route injects one, and the whole body was kept.
+    func canRetryWithFreshToken(_ exchange: Exchange) -> Bool {
+        exchange.plan.route.credential != nil && exchange.replayBody != nil && exchange.injectedToken != nil
+    }
+
+    /// The discarded 401 is complete: drop the refused token and send the request again.
+    func retryWithFreshToken(_ exchange: Exchange) {
+        if let profile = exchange.plan.route.credential, let token = exchange.injectedToken {
+            profile.rejected(token)
+        }
+        exchange.requestSentAt = nil
+        if let replay = exchange.replayBody, replay.readableBytes > 0 {
+            exchange.pendingBody = [replay]
+        } else {
+            exchange.pendingBody = []
+        }
+        authorize(exchange)
+    }
+}

@@ -1,0 +1,151 @@
+import NIOCore
+
+/// One side of a byte tunnel after a protocol switch (WebSocket): what one channel reads,
+/// its partner writes. Both channels live on the same event loop and call each other
+/// directly. Backpressure: a side reads only while its partner can take more bytes.
+final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum Side { case client, upstream }
+
+    let session: TunnelSession
+    let side: Side
+    var partner: TunnelHandler?
+    private var context: ChannelHandlerContext?
+    private var readPending = false
+
+    init(session: TunnelSession, side: Side) {
+        self.session = session
+        self.side = side
+        switch side {
+        case .client: session.clientSide = self
+        case .upstream: session.upstreamSide = self
+        }
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if !context.channel.isActive { session.close() }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        partner = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        session.moved(buffer.readableBytes, from: side)
+        partner?.write(buffer)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        partner?.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        session.close()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        session.close()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { partner?.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if partner?.isWritable ?? false {
+            context.read()
+        } else {
+            readPending = true
+        }
+    }
+
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    /// The partner has room again (or the tunnel just started): read if a read waits.
+    func resumeReading() {
+        guard let context else { return }
+        guard partner?.isWritable ?? false else {
+            readPending = true
+            return
+        }
+        readPending = false
+        context.read()
+    }
+
+    private func write(_ buffer: ByteBuffer) {
+        context?.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func flush() {
+        context?.flush()
+    }
+
+    /// Ends this side once what was written to it is on the wire.
+    func close() {
+        guard let context else { return }
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+}
+
+/// What both sides of one tunnel share: byte counts for the access log, the idle
+/// timeout (the route's), and closing both sides once either ends.
+final class TunnelSession {
+    private let timer: LazyDeadlineTimer
+    private let idleTimeout: TimeAmount
+    private var lastActivity = NIODeadline.now()
+    private var bytesFromClient = 0
+    private var bytesFromUpstream = 0
+    private var closed = false
+    private let onClose: (_ bytesIn: Int, _ bytesOut: Int) -> Void
+    weak var clientSide: TunnelHandler?
+    weak var upstreamSide: TunnelHandler?
+
+    init(eventLoop: any EventLoop, idleTimeout: TimeAmount, onClose: @escaping (_ bytesIn: Int, _ bytesOut: Int) -> Void) {
+        self.timer = LazyDeadlineTimer(eventLoop: eventLoop)
+        self.idleTimeout = idleTimeout
+        self.onClose = onClose
+    }
+
+    func start() {
+        timer.onExpiry = { [weak self] in self?.idleCheck() }
+        timer.set(lastActivity + idleTimeout)
+    }
+
+    func moved(_ bytes: Int, from side: TunnelHandler.Side) {
+        switch side {
+        case .client: bytesFromClient += bytes
+        case .upstream: bytesFromUpstream += bytes
+        }
+        lastActivity = .now()
+        timer.set(lastActivity + idleTimeout)
+    }
+
+    private func idleCheck() {
+        if lastActivity + idleTimeout > .now() {
+            timer.set(lastActivity + idleTimeout)
+            return
+        }
+        close()
+    }
+
+    /// Closes both sides and records the tunnel, once.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        timer.cancel()
+        clientSide?.close()
+        upstreamSide?.close()
+        onClose(bytesFromClient, bytesFromUpstream)
+    }
+}
