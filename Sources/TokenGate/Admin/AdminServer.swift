@@ -56,18 +56,86 @@ struct AdminRoutes: Sendable {
 }
 
 /// The admin listener: a few small JSON endpoints for probes and operators.
-final class AdminHandler: ChannelInboundHandler, RemovableChannelHandler {
+///
+/// Hardened like the proxy listener: requests are served one at a time and only while the
+/// client reads the answers (a client that pipelines `GET /metrics` and never reads stops
+/// being read), at most `maxQueuedRequests` wait, and the request head and idle timeouts
+/// of `RequestHeadTimer` apply. A `Host` that is not an IP literal, `localhost` or the
+/// configured admin host is refused (421), so a DNS-rebinding page cannot read `/status`;
+/// `POST /reload` also refuses any request a browser marks as cross-site.
+final class AdminHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let routes: AdminRoutes
-    private var request: HTTPRequestHead?
+    static let maxQueuedRequests = 16
 
-    init(routes: AdminRoutes) { self.routes = routes }
+    private let routes: AdminRoutes
+    private let allowedHost: String
+    private let headTimer: RequestHeadTimer?
+    private var request: HTTPRequestHead?
+    /// A reload is running; its answer comes back later.
+    private var busy = false
+    private var queue = CircularBuffer<HTTPServerRequestPart>()
+    private var queuedHeads = 0
+    private var readPending = false
+
+    init(routes: AdminRoutes, allowedHost: String = "localhost", headTimer: RequestHeadTimer? = nil) {
+        self.routes = routes
+        self.allowedHost = allowedHost.lowercased()
+        self.headTimer = headTimer
+    }
+
+    private func mayServe(_ context: ChannelHandlerContext) -> Bool {
+        !busy && queue.isEmpty && context.channel.isWritable
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if !mayServe(context) || (request == nil && !part.isHead && !queue.isEmpty) {
+            if part.isHead {
+                queuedHeads += 1
+                guard queuedHeads <= Self.maxQueuedRequests else {
+                    queue.removeAll()
+                    context.close(promise: nil)
+                    return
+                }
+            }
+            queue.append(part)
+            return
+        }
+        serve(part, context: context)
+    }
+
+    private func drain(_ context: ChannelHandlerContext) {
+        while !busy, context.channel.isWritable, let part = queue.popFirst() {
+            if part.isHead { queuedHeads -= 1 }
+            serve(part, context: context)
+        }
+        if readPending, mayServe(context) {
+            readPending = false
+            context.read()
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if mayServe(context) { context.read() } else { readPending = true }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { drain(context) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        queue.removeAll()
+        context.fireChannelInactive()
+    }
+
+    private func serve(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
+            headTimer?.headReceived()
             request = head
         case .body:
             break
@@ -75,20 +143,28 @@ final class AdminHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard let head = request else { return }
             request = nil
             let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+            if let refusal = AdminRoutes.hostRefusal(head.headers.first(name: "host"), allowedHost: allowedHost) {
+                write(refusal, for: head, context: context)
+                return
+            }
             if path == "/reload" && head.method == .POST {
                 let peer = context.channel.remoteAddress?.ipAddress.flatMap(IPAddress.init)
-                guard AdminRoutes.mayReload(from: peer) else {
+                guard AdminRoutes.mayReload(from: peer), !AdminRoutes.isCrossSite(head.headers) else {
                     write(AdminRoutes.reloadForbidden, for: head, context: context)
                     return
                 }
                 // The reload runs on the control plane; the answer comes back on this loop.
+                busy = true
                 let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
                 let reload = routes.reload
                 Task {
                     let outcome = await reload()
                     bound.eventLoop.execute {
                         let answer = AdminRoutes.Answer(status: outcome?.succeeded == true ? .ok : .unprocessableEntity, body: outcome?.json ?? "{}")
-                        bound.value.handler.write(answer, for: head, context: bound.value.context)
+                        let handler = bound.value.handler
+                        handler.busy = false
+                        handler.write(answer, for: head, context: bound.value.context)
+                        handler.drain(bound.value.context)
                     }
                 }
                 return
@@ -104,27 +180,66 @@ final class AdminHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers.add(name: "Content-Type", value: answer.contentType)
         headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Cache-Control", value: "no-store")
-        if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        let keepAlive = head.isKeepAlive && answer.status != .misdirectedRequest
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers))), promise: nil)
         if head.method != .HEAD {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         }
-        let keepAlive = head.isKeepAlive
+        headTimer?.awaitingRequest()
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
             if !keepAlive { context.close(promise: nil) }
         }
     }
 }
 
+extension AdminRoutes {
+    static let misdirected = Answer(
+        status: .misdirectedRequest,
+        body: #"{"error":"misdirected_request","detail":"the admin listener answers to IP addresses, localhost and its configured host only"}"#
+    )
+
+    /// Refuses a `Host` a DNS-rebinding page would send: anything but an IP literal,
+    /// `localhost` or the configured admin host (probes and scrapers use IPs).
+    static func hostRefusal(_ host: String?, allowedHost: String) -> Answer? {
+        guard let host, let name = RequestPlanner.hostName(host) else { return misdirected }
+        if name.isEmpty || name == "localhost" || name == allowedHost || IPAddress(name) != nil { return nil }
+        return misdirected
+    }
+
+    /// Whether a browser marked the request as coming from another site's page: such a page
+    /// must not trigger a reload (a `POST` without preflight is a simple request).
+    static func isCrossSite(_ headers: HTTPHeaders) -> Bool {
+        if let site = headers.first(name: "sec-fetch-site"), site != "same-origin", site != "none" { return true }
+        return headers.first(name: "origin") != nil
+    }
+}
+
 enum AdminServer {
+    /// Most admin connections open at once; more are closed as they arrive.
+    static let maxConnections = 64
+    static let headTimeout = TimeAmount.seconds(10)
+    static let idleTimeout = TimeAmount.seconds(60)
+
     static func bind(_ address: BindAddress, routes: AdminRoutes, group: any EventLoopGroup, tracker: ConnectionTracker) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                tracker.add(channel)
+                guard tracker.add(channel, listener: "admin", limit: maxConnections) else {
+                    return channel.close()
+                }
                 do {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(routes: routes))
+                    let timer = RequestHeadTimer(headTimeout: headTimeout, idleTimeout: idleTimeout)
+                    try channel.pipeline.syncOperations.addHandler(timer)
+                    var limits = NIOHTTPDecoderLimitConfiguration()
+                    limits.maxHeaderListSize = 16 * 1024
+                    limits.maxHeaderFieldSize = 8 * 1024
+                    limits.maxHeaderFieldCount = 64
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withPipeliningAssistance: false, withErrorHandling: true,
+                        withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits
+                    )
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(routes: routes, allowedHost: address.host, headTimer: timer))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
