@@ -4,7 +4,7 @@ import Testing
 import TokenGateSandbox
 
 /// A gateway started from a file it watches, as `tokengate run` does.
-private struct WatchedGateway {
+struct WatchedGateway {
     let directory: TemporaryDirectory
     let path: String
     let gateway: Gateway

@@ -47,7 +47,7 @@ extension ConnectionStateMachine {
         request.response = .streaming
         // A response before the request body is complete ends the connection: the rest of
         // that body has nowhere to go. So does a shutdown in progress.
-        if !request.ended || closeAfterExchange { request.keepAlive = false }
+        if !request.ended || closesAfterThisExchange { request.keepAlive = false }
         state = .serving(request)
         return .forward(keepAlive: request.keepAlive)
     }
@@ -86,7 +86,7 @@ extension ConnectionStateMachine {
             state = .serving(request)
             return .retryWithFreshToken(reuseConnection: reuse)
         }
-        if request.keepAlive && !closeAfterExchange {
+        if request.keepAlive && !closesAfterThisExchange {
             state = .idle
             return .finish(reuseConnection: reuse, after: .nextRequest)
         }

@@ -163,6 +163,12 @@ struct ConnectionStateMachine {
         self.maxQueuedRequests = maxQueuedRequests
     }
 
+    /// Whether the exchange being served is the connection's last: after a quiesce at
+    /// once; after an overflow or garbage behind the queue, once the queue is served.
+    var closesAfterThisExchange: Bool {
+        closeAfterExchange && (!queueOverflowed || queuedRequests == 0)
+    }
+
     var request: Request? {
         if case .serving(let request) = state { return request }
         return nil
@@ -291,7 +297,7 @@ struct ConnectionStateMachine {
         if endsParsing { parsingEnded = true }
         // A body the gateway will not read is not drained: its framing may be what was
         // wrong, and draining costs bandwidth for nothing.
-        let keep = keepAlive && !hasBody && !malformed && !endsParsing && !closeAfterExchange
+        let keep = keepAlive && !hasBody && !malformed && !endsParsing && !closesAfterThisExchange
         if keep {
             state = .discarding
             return Answer(keepAlive: true, after: .discardRest)
@@ -375,7 +381,7 @@ struct ConnectionStateMachine {
             return .close
         }
         let requestDone = request.ended || !request.facts.hasBody
-        let keep = request.keepAlive && requestDone && !closeAfterExchange
+        let keep = request.keepAlive && requestDone && !closesAfterThisExchange
         guard keep else { return .answer(closingAnswer(requestComplete: request.ended)) }
         if request.ended {
             state = .idle

@@ -27,7 +27,7 @@ final class Exchange {
     /// A copy of a small request body in one buffer, so the request can be sent again after
     /// an upstream 401 with a fresh token; nil once the body outgrows `replayLimit`. Copied,
     /// never sliced: a slice would pin the whole read buffer it came from.
-    var replayBody: ByteBuffer?
+    var replayBody: ReplayCopy?
     /// When the first upstream connection was asked for.
     var upstreamStartedAt: NIODeadline?
     /// The upstream's response status, once its head has been passed on.
@@ -53,10 +53,8 @@ final class Exchange {
         self.startedAt = startedAt
         self.lastActivity = startedAt
         self.accessLog = accessLog
-        if plan.route.credential != nil, plan.hasBody, (plan.contentLength ?? 0) <= Self.replayLimit {
-            replayBody = allocator.buffer(capacity: min(plan.contentLength ?? 1024, Self.replayLimit))
-        } else if plan.route.credential != nil, !plan.hasBody {
-            replayBody = ByteBuffer()
+        if plan.route.credential != nil, (plan.contentLength ?? 0) <= Self.replayLimit {
+            replayBody = ReplayCopy(capacity: plan.hasBody ? min(plan.contentLength ?? 1024, Self.replayLimit) : 0, limit: Self.replayLimit, allocator: allocator)
         }
     }
 
@@ -65,12 +63,7 @@ final class Exchange {
     /// Copies `buffer` into the replay copy while the body stays small.
     func keepForReplay(_ buffer: ByteBuffer) {
         guard replayBody != nil else { return }
-        if (replayBody?.readableBytes ?? 0) + buffer.readableBytes > Self.replayLimit {
-            replayBody = nil
-        } else {
-            var copy = buffer
-            replayBody?.writeBuffer(&copy)
-        }
+        if replayBody?.append(buffer) == false { replayBody = nil }
     }
 
     /// Puts `token` into the upstream request, replacing any earlier one.
@@ -106,5 +99,26 @@ final class Exchange {
         case .idle:
             return GatewayError(status: .gatewayTimeout, code: "upstream_timeout", detail: "no data moved for \(route.config.timeouts.idle)", route: route.name)
         }
+    }
+}
+
+/// A copy of a request body in one buffer, up to a limit. Copied, never sliced: a slice
+/// keeps the whole read buffer it came from alive, so a body sent in 1-byte segments would
+/// pin a hundred times its size.
+struct ReplayCopy {
+    private(set) var buffer: ByteBuffer
+    let limit: Int
+
+    init(capacity: Int, limit: Int, allocator: ByteBufferAllocator) {
+        self.buffer = allocator.buffer(capacity: capacity)
+        self.limit = limit
+    }
+
+    /// Appends `part`; false when the body outgrows the limit (the copy is then useless).
+    mutating func append(_ part: ByteBuffer) -> Bool {
+        guard buffer.readableBytes + part.readableBytes <= limit else { return false }
+        var part = part
+        buffer.writeBuffer(&part)
+        return true
     }
 }

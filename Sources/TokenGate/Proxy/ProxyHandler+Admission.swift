@@ -130,7 +130,7 @@ extension ProxyHandler {
             profile.rejected(token)
         }
         exchange.requestSentAt = nil
-        if let replay = exchange.replayBody, replay.readableBytes > 0 {
+        if let replay = exchange.replayBody?.buffer, replay.readableBytes > 0 {
             exchange.pendingBody = [replay]
         } else {
             exchange.pendingBody = []

@@ -84,6 +84,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        // NIO reports writability changes a tick late; a new request must see the truth.
+        if part.isHead { machine.clientWritabilityChanged(context.channel.isWritable) }
         switch machine.partArrived(isHead: part.isHead, bytes: part.bodyBytes) {
         case .process: dispatch(part)
         case .enqueue: queue.append(part)
@@ -102,7 +104,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Hands held-back pipelined parts over while the machine takes them, then reads on.
     func drainQueue() {
-        while let part = queue.first, machine.takeQueued(isHead: part.isHead) {
+        while let part = queue.first {
+            if part.isHead, let context { machine.clientWritabilityChanged(context.channel.isWritable) }
+            guard machine.takeQueued(isHead: part.isHead) else { break }
             queue.removeFirst()
             dispatch(part)
         }

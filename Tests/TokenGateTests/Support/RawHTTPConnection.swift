@@ -26,11 +26,18 @@ actor RawHTTPConnection {
     private var buffer: [UInt8] = []
     private var closed = false
 
-    static func connect(port: Int) async throws -> RawHTTPConnection {
+    /// `receiveBuffer` sets a small `SO_RCVBUF` and `reading: false` reads nothing until
+    /// `startReading()`: a client that does not read its answers.
+    static func connect(port: Int, receiveBuffer: Int? = nil, reading: Bool = true) async throws -> RawHTTPConnection {
         let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             // Like curl, keep sending after the server shuts its side (lingering close).
             .channelOption(.allowRemoteHalfClosure, value: true)
+        if let receiveBuffer {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
+        }
+        if !reading { bootstrap = bootstrap.channelOption(.autoRead, value: false) }
+        let channel = try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(Collector(continuation: continuation))
@@ -88,6 +95,23 @@ actor RawHTTPConnection {
 
     func close() async {
         try? await channel.close()
+    }
+
+    /// Starts reading on a connection made with `reading: false`.
+    func startReading() async throws {
+        try await channel.setOption(.autoRead, value: true)
+    }
+
+    /// Everything the server sends until it closes the connection.
+    func readUntilClosed(timeout: Duration = .seconds(20)) async throws -> [UInt8] {
+        try await withTimeout(timeout) { await self.drainToEnd() }
+    }
+
+    private func drainToEnd() async -> [UInt8] {
+        while await fill() {}
+        let all = buffer
+        buffer = []
+        return all
     }
 
     /// Reads more bytes into the buffer; false at end of stream.
@@ -157,7 +181,7 @@ actor RawHTTPConnection {
         } while (100..<200).contains(status)
         var response = TestResponse(status: status, headers: headers, body: [])
         if status == 204 || status == 304 { return response }
-        if response.header("transfer-encoding")?.lowercased() == "chunked" {
+        if response.header("transfer-encoding")?.lowercased().hasSuffix("chunked") == true {
             while true {
                 guard let sizeLine = try await line(), let size = Int(sizeLine.split(separator: ";")[0], radix: 16) else {
                     throw MalformedResponse(description: "bad chunk size")
