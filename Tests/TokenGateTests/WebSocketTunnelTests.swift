@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+@testable import TokenGate
+import TokenGateSandbox
+
+/// A real WebSocket server (Python's `websockets`) started for one test.
+private struct WebSocketServer {
+    let process: ChildProcess
+    let port: Int
+
+    static var script: String { DjangoOAuthToolkit.packageRoot.appendingPathComponent("Tests/Interop/websocket_probe.py").path }
+
+    static func start() async throws -> WebSocketServer {
+        guard FileManager.default.isExecutableFile(atPath: DjangoOAuthToolkit.python) else { throw DjangoOAuthToolkit.NotInstalled() }
+        let port = try await freeLoopbackPort()
+        let process = try ChildProcess(DjangoOAuthToolkit.python, [script, "serve", "\(port)"], environment: [:], stdout: .discard)
+        let server = WebSocketServer(process: process, port: port)
+        guard await eventually(within: .seconds(20), { (try? await RawHTTPConnection.connect(port: port).close()) != nil }) else {
+            server.stop()
+            throw DjangoOAuthToolkit.DidNotStart(log: "the websockets server did not listen")
+        }
+        return server
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.signal(SIGKILL)
+            _ = process.wait()
+        }
+    }
+
+    /// Runs the client through `url` and decodes what it printed.
+    static func client(_ url: String, token: String?) async throws -> [String: Any] {
+        let result = try await runChild(DjangoOAuthToolkit.python, [script, "client", url] + (token.map { [$0] } ?? []), environment: [:])
+        let line = String(decoding: result.stdout, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        return (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]) ?? ["output": line]
+    }
+}
+
+@Suite("WebSocket upgrades through the gateway")
+struct WebSocketTunnelTests {
+    @Test("a validated WebSocket upgrade becomes a tunnel both ways; identity headers reach the server; no token is 401")
+    func tunnelThroughValidatingRoute() async throws {
+        let idp = try await startSandbox(.demo)
+        let server = try await WebSocketServer.start()
+        let gateway = try await TestGateway.start("""
+        { "listeners": { "main": { "address": "127.0.0.1:0" } }, "admin": { "address": "127.0.0.1:0" },
+          "introspection": { "idp": { "url": "\(idp.introspectionURL)", "client_id": "tokengate-rs", "client_secret": { "env": "RS_SECRET" } } },
+          "routes": [ { "name": "ws", "listener": "main", "match": { "path_prefix": "/ws/" }, "strip_prefix": true,
+                        "upstream": "http://127.0.0.1:\(server.port)/", "validate": { "introspection": "idp" } } ] }
+        """, environment: ["RS_SECRET": "demo-introspection-secret"])
+        let url = "ws://127.0.0.1:\(gateway.port())/ws/chat"
+
+        let refused = try await WebSocketServer.client(url, token: nil)
+        #expect(refused["connected"] as? Bool == false)
+        #expect(refused["status"] as? Int == 401)
+
+        let token = idp.issueToken(clientID: "demo-caller", scope: "chat", username: "alice")
+        let result = try await WebSocketServer.client(url, token: token)
+        #expect(result["connected"] as? Bool == true, "\(result)")
+        #expect(result["text_ok"] as? Bool == true)
+        #expect(result["binary_ok"] as? Bool == true)
+        let seen = result["headers"] as? [String: String] ?? [:]
+        #expect(seen["x-auth-subject"] == "alice")
+        #expect(seen["authorization"] == nil, "the caller's token is not forwarded")
+
+        #expect(await eventually { gateway.logs.accessLines.contains { $0.contains(#""status":101"#) && $0.contains(#""route":"ws""#) } })
+        let tunnelLine = gateway.logs.accessLines.first { $0.contains(#""status":101"#) } ?? ""
+        #expect(tunnelLine.contains(#""bytes_in":"#))
+        await gateway.stop()
+        server.stop()
+        await idp.stop()
+    }
+}
