@@ -24,6 +24,7 @@ public final class EchoUpstream: Sendable {
     final class Stats: Sendable {
         let requests = NIOLockedValueBox(0)
         let connections = NIOLockedValueBox(0)
+        let closedConnections = NIOLockedValueBox(0)
         let bodyBytes = NIOLockedValueBox(0)
         let lastHeaders = NIOLockedValueBox<[(String, String)]>([])
         let rejectedAuthorizations = NIOLockedValueBox<Set<String>>([])
@@ -49,6 +50,7 @@ public final class EchoUpstream: Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
                     stats.connections.withLockedValue { $0 += 1 }
+                    channel.closeFuture.whenComplete { _ in stats.closedConnections.withLockedValue { $0 += 1 } }
                     do {
                         if let tlsContext {
                             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
@@ -77,6 +79,8 @@ public final class EchoUpstream: Sendable {
     public var port: Int { channel.localAddress?.port ?? 0 }
     /// Connections accepted so far.
     public var connectionCount: Int { stats.connections.withLockedValue { $0 } }
+    /// Connections that have closed (either side).
+    public var closedConnectionCount: Int { stats.closedConnections.withLockedValue { $0 } }
     /// Requests whose head arrived.
     public var requestCount: Int { stats.requests.withLockedValue { $0 } }
     /// Request body bytes received so far, across all requests (grows while a body streams).

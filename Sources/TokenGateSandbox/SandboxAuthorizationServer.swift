@@ -114,6 +114,8 @@ public final class SandboxAuthorizationServer: Sendable {
         public var uri: String
         public var headers: [(name: String, value: String)]
         public var body: String
+        /// When the request arrived.
+        public var receivedAt: ContinuousClock.Instant = .now
 
         public func header(_ name: String) -> String? {
             headers.first { $0.name.lowercased() == name.lowercased() }?.value

@@ -81,12 +81,12 @@ struct CommandLineTests {
         defer { directory.remove() }
         let file = try directory.write("gateway.json", proxyConfig(upstreamPort: echo.port))
         let gateway = try GatewayProcess(config: file)
-        defer { gateway.stop() }
+        defer { gateway.kill() }
         let port = try await gateway.port(ofListener: "main")
 
         let slow = try await RawHTTPConnection.connect(port: port)
         try await slow.send("GET /slow HTTP/1.1\r\nHost: a\r\nX-Echo-Delay-Ms: 1500\r\n\r\n")
-        while echo.requestCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await eventually(within: .seconds(10)) { echo.requestCount > 0 })
         gateway.signal(SIGTERM)
 
         let response = try #require(try await slow.readResponse(timeout: .seconds(10)))
@@ -94,6 +94,7 @@ struct CommandLineTests {
         #expect(response.header("connection") == "close")
         #expect(await gateway.exitStatus(within: .seconds(10)) == 0)
         await #expect(throws: (any Error).self) { _ = try await RawHTTPConnection.connect(port: port) }
+        await gateway.stop()
     }
 
     @Test("admin /healthz and /readyz answer while running")
@@ -101,13 +102,13 @@ struct CommandLineTests {
         let echo = try await EchoUpstream.start()
         let gateway = try await TestGateway.start(proxyConfig(upstreamPort: echo.port))
         let admin = try await RawHTTPConnection.connect(port: try #require(gateway.gateway.adminPort))
-        try await admin.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        try await admin.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         #expect(try await admin.readResponse()?.status == 200)
-        try await admin.send("GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n")
+        try await admin.send("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         let ready = try #require(try await admin.readResponse())
         #expect(ready.status == 200)
         #expect(ready.bodyText.contains("ready"))
-        try await admin.send("GET /nope HTTP/1.1\r\nHost: a\r\n\r\n")
+        try await admin.send("GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         #expect(try await admin.readResponse()?.status == 404)
         await admin.close()
 

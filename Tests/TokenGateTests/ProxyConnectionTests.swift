@@ -24,7 +24,9 @@ struct ProxyConnectionTests {
 
     @Test("upstream connections are reused across client connections, and replaced after they idle out")
     func upstreamPoolReuse() async throws {
-        try await withProxy { gateway, echo in
+        let echo = try await EchoUpstream.start()
+        let gateway = try await TestGateway.start(proxyConfig(upstreamPort: echo.port), upstreamIdleTimeout: .seconds(2))
+        do {
             // Pools are per event loop: at most one upstream connection per loop for sequential requests.
             let loops = System.coreCount
             for _ in 0..<(3 * loops) {
@@ -36,14 +38,16 @@ struct ProxyConnectionTests {
             #expect(echo.requestCount == 3 * loops)
             let reused = echo.connectionCount
             #expect(reused <= loops)
-            // The pool closes connections idle for 4 seconds; the next request opens a new one.
-            try await Task.sleep(for: .milliseconds(4500))
+            // The pool closes connections idle past its timeout; the next request opens a new one.
+            #expect(await eventually(within: .seconds(10)) { echo.closedConnectionCount == reused })
             let client = try await gateway.connect()
             try await client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
             _ = try await client.readEcho()
             #expect(echo.connectionCount == reused + 1)
             await client.close()
         }
+        await gateway.stop()
+        await echo.stop()
     }
 
     @Test("an HTTP/1.0 client gets a body of unknown length delimited by closing the connection")

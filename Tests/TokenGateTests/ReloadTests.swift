@@ -117,14 +117,14 @@ struct ReloadTests {
         #expect(watched.gateway.configVersion == versionBefore)
         #expect(try await watched.status("/a/x") == 200)
         let admin = try await RawHTTPConnection.connect(port: watched.gateway.adminPort ?? 0)
-        try await admin.send("GET /status HTTP/1.1\r\nHost: a\r\n\r\n")
+        try await admin.send("GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         let status = try #require(try await admin.readResponse())
         #expect(status.bodyText.contains(#""result":"failed""#))
         #expect(status.bodyText.contains(expected))
-        try await admin.send("POST /reload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+        try await admin.send("POST /reload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
         #expect(try await admin.readResponse()?.status == 422)
         try config(echoPort: echo.port).write(toFile: watched.path, atomically: true, encoding: .utf8)
-        try await admin.send("POST /reload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+        try await admin.send("POST /reload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
         #expect(try await admin.readResponse()?.status == 200)
         await admin.close()
         await watched.stop()
@@ -234,7 +234,7 @@ struct SighupTests {
         defer { directory.remove() }
         let file = try directory.write("gateway.json", proxyConfig(upstreamPort: echo.port, prefix: "/a/"))
         let gateway = try GatewayProcess(config: file, extraArguments: ["--no-watch"])
-        defer { gateway.stop() }
+        defer { gateway.kill() }
         let port = try await gateway.port(ofListener: "main")
         func status(_ path: String) async throws -> Int {
             try await RawHTTPConnection.roundTrip(port: port, "GET \(path) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")?.status ?? 0
@@ -244,6 +244,7 @@ struct SighupTests {
         gateway.signal(SIGHUP)
         #expect(await eventually(within: .seconds(5)) { (try? await status("/b/x")) == 200 })
         #expect(gateway.logLines.contains { $0.contains("configuration reloaded") && $0.contains("SIGHUP") })
+        await gateway.stop()
         await echo.stop()
     }
 }

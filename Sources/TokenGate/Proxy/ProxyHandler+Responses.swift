@@ -11,8 +11,9 @@ extension ProxyHandler {
             hasBody: RequestPlanner.declaresBody(head), keepAlive: head.isKeepAlive,
             endsParsing: RequestPlanner.endsParsing(head), malformed: closing
         )
-        let written = respond(with: answer, version: head.version, keepAlive: decision.keepAlive)
-        recordRefusal(answer, head: head, startedAt: startedAt, policy: policy, bytesOut: written.bodyBytes)
+        let written = respond(with: answer, version: head.version, keepAlive: decision.keepAlive) { bodyBytes in
+            recordRefusal(answer, head: head, startedAt: startedAt, policy: policy, bytesOut: bodyBytes)
+        }
         carryOut(decision.after, after: written.future)
     }
 
@@ -29,8 +30,9 @@ extension ProxyHandler {
             record(exchange, status: exchange.responseStatus ?? Int(answer.status.code), error: answer.code)
             carryOut(.close, after: nil)
         case .answer(let decision):
-            let written = respond(with: answer, version: exchange.clientVersion, keepAlive: decision.keepAlive)
-            record(exchange, status: Int(answer.status.code), bytesOut: written.bodyBytes, error: answer.code)
+            let written = respond(with: answer, version: exchange.clientVersion, keepAlive: decision.keepAlive) { bodyBytes in
+                record(exchange, status: Int(answer.status.code), bytesOut: bodyBytes, error: answer.code)
+            }
             carryOut(decision.after, after: written.future)
         }
     }
@@ -42,12 +44,15 @@ extension ProxyHandler {
     }
 
     /// Writes a complete JSON error response (with `Connection: close` unless `keepAlive`).
-    func respond(with answer: GatewayError, version: HTTPVersion, keepAlive: Bool) -> Written {
+    /// `recording` gets the body size and runs before anything is flushed, so the access
+    /// log and metrics have the request before the client has the answer.
+    func respond(with answer: GatewayError, version: HTTPVersion, keepAlive: Bool, recording: (Int) -> Void = { _ in }) -> Written {
         guard let context else { return Written(future: nil, bodyBytes: 0) }
         let body = answer.body(allocator: context.channel.allocator)
         let bodyBytes = body.readableBytes
         context.write(wrapOutboundOut(.head(answer.head(version: version, contentLength: bodyBytes, keepAlive: keepAlive))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        recording(bodyBytes)
         return Written(future: context.writeAndFlush(wrapOutboundOut(.end(nil))), bodyBytes: bodyBytes)
     }
 

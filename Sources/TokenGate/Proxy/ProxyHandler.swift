@@ -149,8 +149,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             default: answer = .badRequest("malformed HTTP request")
             }
             let startedAt = NIODeadline.now()
-            let written = respond(with: answer, version: .http1_1, keepAlive: false)
-            recordRefusal(answer, head: nil, startedAt: startedAt, policy: environment.snapshots.current.accessLog, bytesOut: written.bodyBytes)
+            let policy = environment.snapshots.current.accessLog
+            let written = respond(with: answer, version: .http1_1, keepAlive: false) { bodyBytes in
+                recordRefusal(answer, head: nil, startedAt: startedAt, policy: policy, bytesOut: bodyBytes)
+            }
             carryOut(.close, after: written.future)
         case .abandonAndClose:
             // The request being forwarded is itself malformed (a broken chunk, say): the

@@ -40,7 +40,9 @@ final class UpstreamPool {
     let idleTimeout: TimeAmount
     private var idle: [UpstreamEndpoint.Key: [UpstreamConnection]] = [:]
 
-    init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int = 256, idleTimeout: TimeAmount = .seconds(4)) {
+    static let defaultIdleTimeout = TimeAmount.seconds(4)
+
+    init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int = 256, idleTimeout: TimeAmount = defaultIdleTimeout) {
         self.eventLoop = eventLoop
         self.maxIdlePerEndpoint = maxIdlePerEndpoint
         self.idleTimeout = idleTimeout
@@ -160,8 +162,11 @@ final class UpstreamPool {
 /// Each pool is created on first use, on its own loop, and only ever touched there.
 struct UpstreamPools: Sendable {
     private let pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>]
+    /// How long an unused upstream connection stays open (see `UpstreamPool.idleTimeout`).
+    let idleTimeout: TimeAmount
 
-    init(group: any EventLoopGroup) {
+    init(group: any EventLoopGroup, idleTimeout: TimeAmount = UpstreamPool.defaultIdleTimeout) {
+        self.idleTimeout = idleTimeout
         var pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>] = [:]
         for loop in group.makeIterator() {
             pools[ObjectIdentifier(loop)] = NIOLoopBoundBox.makeEmptyBox(valueType: UpstreamPool.self, eventLoop: loop)
@@ -173,7 +178,7 @@ struct UpstreamPools: Sendable {
     func pool(for eventLoop: any EventLoop) -> UpstreamPool? {
         guard let box = pools[ObjectIdentifier(eventLoop)] else { return nil }
         if let pool = box.value { return pool }
-        let pool = UpstreamPool(eventLoop: eventLoop)
+        let pool = UpstreamPool(eventLoop: eventLoop, idleTimeout: idleTimeout)
         box.value = pool
         return pool
     }

@@ -49,7 +49,8 @@ public final class Gateway: Sendable {
         resolver: SecretResolver = .processEnvironment(),
         watch: Bool = false,
         telemetry: Telemetry = Telemetry(),
-        eventLoopGroup: MultiThreadedEventLoopGroup? = nil
+        eventLoopGroup: MultiThreadedEventLoopGroup? = nil,
+        upstreamIdleTimeout: Duration = .seconds(4)
     ) async throws -> Gateway {
         let metrics = telemetry.metrics
         var profiles: [String: CredentialProfile] = [:]
@@ -61,7 +62,7 @@ public final class Gateway: Sendable {
         let snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, metrics: metrics)
         let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let snapshots = SnapshotStore(snapshot)
-        let pools = UpstreamPools(group: group)
+        let pools = UpstreamPools(group: group, idleTimeout: TimeAmount(upstreamIdleTimeout))
         let tracker = ConnectionTracker()
         let ready = NIOLockedValueBox(false)
         var bound: [String: (address: BindAddress, channel: any Channel)] = [:]

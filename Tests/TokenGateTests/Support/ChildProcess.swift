@@ -136,6 +136,18 @@ final class ChildProcess: Sendable {
         return exitStatus ?? decoded
     }
 
+    /// Waits for the child to exit, on a thread of its own (never blocking the cooperative
+    /// pool), for at most `timeout`; nil when it is still running then.
+    func exited(within timeout: Duration) async -> Int32? {
+        if let known = exitStatus { return known }
+        let waited: Int32? = try? await withTimeout(timeout) {
+            await withCheckedContinuation { continuation in
+                Thread.detachNewThread { continuation.resume(returning: self.wait()) }
+            }
+        }
+        return waited ?? exitStatus
+    }
+
     func signal(_ number: Int32) {
         if isRunning { kill(pid, number) }
     }

@@ -94,24 +94,26 @@ final class GatewayProcess: Sendable {
 
     /// Waits for the process to exit and returns its status, or nil on timeout.
     func exitStatus(within timeout: Duration) async -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return process.exitStatus
+        await process.exited(within: timeout)
     }
 
     /// SIGTERM, then SIGKILL if it is still running after 5 s; then checks that nothing
     /// the process wrote (logs and access log) holds a known secret or token.
-    func stop(sourceLocation: SourceLocation = #_sourceLocation) {
+    func stop(sourceLocation: SourceLocation = #_sourceLocation) async {
         if process.isRunning {
             process.signal(SIGTERM)
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { usleep(20_000) }
-            process.signal(SIGKILL)
-            process.wait()
+            if await process.exited(within: .seconds(5)) == nil {
+                process.signal(SIGKILL)
+                _ = await process.exited(within: .seconds(5))
+            }
         }
         LeakWatch.expectNoLeaks(in: logLines.joined(separator: "\n"), "tokengate run's output", sourceLocation: sourceLocation)
+    }
+
+    /// Kills the process without waiting: for a test's error path (`defer`), where `stop`
+    /// cannot be awaited.
+    func kill() {
+        process.signal(SIGKILL)
     }
 }
 

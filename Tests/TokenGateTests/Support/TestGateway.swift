@@ -43,14 +43,17 @@ struct TestGateway {
 
     /// Loads `json` through the same loader as `tokengate run` and starts it. Its secrets
     /// join the suite's leak check.
-    static func start(_ json: String, environment: [String: String] = [:]) async throws -> TestGateway {
+    /// `upstreamIdleTimeout` replaces the pool's 4 s, for tests of idle upstream connections.
+    static func start(_ json: String, environment: [String: String] = [:], upstreamIdleTimeout: Duration = .seconds(4)) async throws -> TestGateway {
         let resolver = SecretResolver(environment: environment)
         let loaded = try ConfigLoader(resolver: resolver).load(bytes: Array(json.utf8))
         LeakWatch.register(environment.values)
         LeakWatch.register(loaded.config.credentials.flatMap { [$0.clientSecret, $0.password].compactMap(\.?.inlineValue) })
         LeakWatch.register(loaded.config.introspection.compactMap(\.clientSecret.inlineValue))
         let logs = LogCapture()
-        let gateway = try await Gateway.start(loaded, logger: logs.logger(), resolver: resolver, telemetry: logs.telemetry())
+        let gateway = try await Gateway.start(
+            loaded, logger: logs.logger(), resolver: resolver, telemetry: logs.telemetry(), upstreamIdleTimeout: upstreamIdleTimeout
+        )
         return TestGateway(gateway: gateway, logs: logs)
     }
 
