@@ -1,0 +1,111 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import Testing
+@testable import TokenGate
+
+/// The proxy and admin handlers in an `EmbeddedChannel`: the handler carries out what the
+/// state machine decides, observed as the bytes it writes.
+@Suite("Proxy and admin handlers in an EmbeddedChannel")
+struct ProxyHandlerEmbeddedTests {
+    /// A client channel with the listener's pipeline in front of a handler for `config`.
+    private func proxyChannel(_ json: String) throws -> EmbeddedChannel {
+        let loaded = try ConfigLoader(resolver: SecretResolver(environment: [:])).load(bytes: Array(json.utf8))
+        let telemetry = Telemetry(accessLog: AccessLogWriter(outputIsTerminal: false) { _ in })
+        let snapshot = try ConfigSnapshot(loaded, metrics: telemetry.metrics)
+        let channel = EmbeddedChannel()
+        let environment = ListenerEnvironment(
+            name: "main", snapshots: SnapshotStore(snapshot), pools: UpstreamPools(group: channel.embeddedEventLoop),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), telemetry: telemetry
+        )
+        let timer = RequestHeadTimer(headTimeout: .seconds(10), idleTimeout: .seconds(60))
+        try channel.pipeline.syncOperations.addHandler(timer)
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+        try channel.pipeline.syncOperations.addHandler(ProxyHandler(environment: environment, headTimer: timer))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return channel
+    }
+
+    private let noRoutes = """
+    { "listeners": { "main": { "address": "127.0.0.1:0" } }, "admin": { "address": "127.0.0.1:0" },
+      "routes": [ { "name": "api", "listener": "main", "match": { "path_prefix": "/api/" }, "upstream": "http://127.0.0.1:1/" } ] }
+    """
+
+    /// Everything the handler wrote, as text.
+    private func written(_ channel: EmbeddedChannel) throws -> String {
+        var text = ""
+        while var buffer = try channel.readOutbound(as: ByteBuffer.self) {
+            text += buffer.readString(length: buffer.readableBytes) ?? ""
+        }
+        return text
+    }
+
+    @Test("pipelined requests wait while the client is not writable and are answered, in order, once it is")
+    func answersWaitForWritability() throws {
+        let channel = try proxyChannel(noRoutes)
+        channel.isWritable = false
+        try channel.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n"))
+        #expect(try written(channel).isEmpty, "nothing is answered to a client that cannot take it")
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()
+        let answers = try written(channel)
+        #expect(answers.components(separatedBy: "HTTP/1.1 404").count - 1 == 2)
+        #expect(channel.isActive, "both were keep-alive")
+        _ = try? channel.finish()
+    }
+
+    @Test("TRACE is answered 405 by the handler and the connection stays usable")
+    func traceRefused() throws {
+        let channel = try proxyChannel(noRoutes)
+        try channel.writeInbound(ByteBuffer(string: "TRACE /api/x HTTP/1.1\r\nHost: a\r\n\r\n"))
+        let answer = try written(channel)
+        #expect(answer.hasPrefix("HTTP/1.1 405"))
+        #expect(answer.contains(#""error":"method_not_allowed""#))
+        #expect(channel.isActive)
+        _ = try? channel.finish()
+    }
+
+    @Test("a request arriving on a listener address the configuration no longer has gets 421 and the connection closes")
+    func retiredListener() throws {
+        let loaded = try ConfigLoader(resolver: SecretResolver(environment: [:])).load(bytes: Array(noRoutes.utf8))
+        let telemetry = Telemetry(accessLog: AccessLogWriter(outputIsTerminal: false) { _ in })
+        let channel = EmbeddedChannel()
+        let environment = ListenerEnvironment(
+            name: "main", snapshots: SnapshotStore(try ConfigSnapshot(loaded, metrics: telemetry.metrics)),
+            pools: UpstreamPools(group: channel.embeddedEventLoop), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            telemetry: telemetry
+        )
+        let timer = RequestHeadTimer(headTimeout: .seconds(10), idleTimeout: .seconds(60))
+        try channel.pipeline.syncOperations.addHandler(timer)
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+        try channel.pipeline.syncOperations.addHandler(ProxyHandler(
+            environment: environment, headTimer: timer, acceptedOn: BindAddress(host: "0.0.0.0", port: 8080)
+        ))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        #expect(channel.isActive)
+        try channel.writeInbound(ByteBuffer(string: "GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n"))
+        let answer = try written(channel)
+        #expect(answer.hasPrefix("HTTP/1.1 421"))
+        #expect(answer.contains("Connection: close"))
+        #expect(!channel.isActive)
+    }
+
+    @Test("the admin handler refuses a rebinding Host with 421 and serves a loopback one")
+    func adminHost() throws {
+        let routes = AdminRoutes(isReady: { true }, status: { "{}" }, metrics: { "" }, reload: { nil })
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false)
+        try channel.pipeline.syncOperations.addHandler(AdminHandler(routes: routes, allowedHost: "127.0.0.1"))
+        try channel.writeInbound(ByteBuffer(string: "GET /status HTTP/1.1\r\nHost: attacker.example\r\n\r\n"))
+        #expect(try written(channel).hasPrefix("HTTP/1.1 421"))
+
+        let second = EmbeddedChannel()
+        try second.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false)
+        try second.pipeline.syncOperations.addHandler(AdminHandler(routes: routes, allowedHost: "127.0.0.1"))
+        try second.writeInbound(ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: localhost:9901\r\n\r\n"))
+        #expect(try written(second).hasPrefix("HTTP/1.1 200"))
+        _ = try? channel.finish()
+        _ = try? second.finish()
+    }
+}
