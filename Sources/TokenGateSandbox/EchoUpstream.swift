@@ -11,6 +11,7 @@ import NIOSSL
 /// Request headers steer it, so tests can shape responses through the gateway:
 /// - `X-Echo-Delay-Ms: N` waits N ms before answering;
 /// - `X-Echo-Status: N` answers with that status;
+/// - `X-Echo-WWW-Authenticate: V` adds that challenge to the answer;
 /// - `X-Echo-Response-Bytes: N` answers with N bytes of body instead of the JSON,
 ///   streamed in 64 KiB pieces as fast as the client reads (`X-Echo-Chunked: 1` sends it
 ///   without Content-Length).
@@ -156,10 +157,14 @@ private final class EchoHandler: ChannelInboundHandler {
         guard context.channel.isActive else { return }
         var status = HTTPResponseStatus(statusCode: Int(head.headers.first(name: "x-echo-status") ?? "") ?? 200)
         let authorization = head.headers.first(name: "authorization") ?? ""
+        var headers = HTTPHeaders()
         if !authorization.isEmpty, stats.rejectedAuthorizations.withLockedValue({ $0.contains(authorization) }) {
             status = .unauthorized
+            headers.add(name: "WWW-Authenticate", value: #"Bearer realm="echo", error="invalid_token""#)
         }
-        var headers = HTTPHeaders()
+        if let challenge = head.headers.first(name: "x-echo-www-authenticate") {
+            headers.add(name: "WWW-Authenticate", value: challenge)
+        }
         if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
         if let size = Int(head.headers.first(name: "x-echo-response-bytes") ?? ""), size >= 0 {
             headers.add(name: "Content-Type", value: "application/octet-stream")

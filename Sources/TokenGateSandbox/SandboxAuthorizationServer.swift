@@ -102,6 +102,9 @@ public final class SandboxAuthorizationServer: Sendable {
         case status(Int, retryAfter: Int? = nil)
         /// Answer 200 with a body that is not JSON.
         case malformedJSON
+        /// Answer 200 with exactly this body: a hostile or broken server's answer
+        /// (`"expires_in": 1e16`, `"exp": 1e19`, a token with a space, …).
+        case body(String)
         /// Reset the connection without answering.
         case connectionReset
         /// Answer with an RFC 6749 §5.2 error code and status.

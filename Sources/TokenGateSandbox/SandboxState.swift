@@ -153,6 +153,8 @@ final class SandboxState: Sendable {
             return response
         case .malformedJSON?:
             return SandboxResponse(status: 200, body: "{\"access_token\": \"truncated")
+        case .body(let text)?:
+            return SandboxResponse(status: 200, body: text)
         case .connectionReset?:
             return SandboxResponse(status: 0, body: "", reset: true)
         case .oauthError(let code, let status)?:

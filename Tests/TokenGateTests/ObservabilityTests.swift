@@ -108,7 +108,7 @@ struct ObservabilityTests {
         #expect(try await setup.send("/inject/x").status == 502)
         setup.idp.setFault(.status(503, retryAfter: nil), on: .token)
         let token = try #require(setup.gateway.gateway.credentialProfile(named: "billing")?.currentToken())
-        setup.gateway.gateway.credentialProfile(named: "billing")?.rejected(token.value)
+        _ = setup.gateway.gateway.credentialProfile(named: "billing")?.rejected(token.value)
         #expect(await eventually(within: .seconds(5)) { setup.idp.calls(.token) >= 2 })
         let samples = try await parsePrometheus(try await setup.admin("/metrics").bodyText)
         #expect(samples.value("tokengate_upstream_errors_total", ["route": "inject", "kind": "connect"]) == 1)

@@ -3,7 +3,7 @@ import Testing
 import TokenGateSandbox
 
 /// A gateway whose route `/api/` injects the `billing` profile's token, against the sandbox.
-private struct OutboundSetup {
+struct OutboundSetup {
     let idp: SandboxAuthorizationServer
     let echo: EchoUpstream
     let gateway: TestGateway
@@ -44,7 +44,7 @@ private struct OutboundSetup {
     }
 }
 
-private func json(_ response: TestResponse) -> [String: Any] {
+func json(_ response: TestResponse) -> [String: Any] {
     (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
 }
 
@@ -83,7 +83,8 @@ struct OutboundCredentialTests {
         #expect(body["error"] as? String == "credential_unavailable")
         #expect(body["route"] as? String == "api")
         #expect(body["credential"] as? String == "billing")
-        #expect(body["detail"] as? String == "token endpoint answered 503")
+        #expect(body["detail"] as? String == "the token endpoint answered 503")
+        #expect(body["cause"] as? String == "server_error")
         #expect(Int(refused.header("retry-after") ?? "") ?? 0 >= 1)
         #expect(setup.echo.requestCount == 0, "never forwarded without its credential")
         setup.idp.setFault(nil, on: .token)
@@ -95,12 +96,12 @@ struct OutboundCredentialTests {
     @Test("the token endpoint failing while a valid token exists: requests keep succeeding")
     func failureWithValidToken() async throws {
         var sandbox = SandboxAuthorizationServer.Configuration.demo
-        sandbox.accessTokenLifetime = .seconds(3)
-        let setup = try await OutboundSetup.start(sandbox: sandbox)
+        sandbox.accessTokenLifetime = .seconds(30)
+        let setup = try await OutboundSetup.start(sandbox: sandbox, profileExtras: #", "refresh_at_lifetime_fraction": 0.11"#)
         #expect(try await setup.get().status == 200)
         setup.idp.setFault(.status(500), on: .token)
-        // The refresh is due after 2.4 s and fails; the token stays valid until 3 s.
-        #expect(await eventually(within: .seconds(5)) { setup.idp.calls(.token) >= 2 })
+        // The refresh is due after 3.3 s and fails; the token stays valid until 30 s.
+        #expect(await eventually(within: .seconds(10)) { setup.idp.calls(.token) >= 2 })
         #expect(try await setup.get().status == 200)
         await setup.stop()
     }
@@ -125,7 +126,9 @@ struct OutboundCredentialTests {
         let setup = try await OutboundSetup.start { idp in idp.setFault(.malformedJSON, on: .token) }
         let refused = try await setup.get()
         #expect(refused.status == 503)
-        #expect(json(refused)["detail"] as? String == "token endpoint response is not a JSON object")
+        #expect(json(refused)["detail"] as? String == "the token endpoint's answer could not be used")
+        #expect(json(refused)["cause"] as? String == "malformed_response")
+        #expect(setup.gateway.logs.all.contains { $0.contains("token endpoint response is not a JSON object") }, "the cause is logged")
         await setup.stop()
     }
 
@@ -134,7 +137,8 @@ struct OutboundCredentialTests {
         let setup = try await OutboundSetup.start(environment: ["BILLING_SECRET": "wrong-secret"])
         let refused = try await setup.get()
         #expect(refused.status == 503)
-        #expect(json(refused)["detail"] as? String == "token endpoint answered 401 invalid_client")
+        #expect(json(refused)["detail"] as? String == "the token endpoint refused the token request (401)")
+        #expect(!refused.bodyText.contains("invalid_client"), "the authorization server's words stay in the log")
         #expect(setup.gateway.logs.all.contains { $0.contains("configuration problem") && $0.contains("invalid_client") })
         await setup.stop()
     }
@@ -146,7 +150,7 @@ struct OutboundCredentialTests {
         let setup = try await OutboundSetup.start(sandbox: sandbox)
         let refused = try await setup.get()
         #expect(refused.status == 503)
-        #expect((json(refused)["detail"] as? String)?.contains("only Bearer tokens") == true)
+        #expect(json(refused)["cause"] as? String == "unsupported_token_type")
         #expect(setup.echo.requestCount == 0)
         await setup.stop()
     }
@@ -180,13 +184,30 @@ struct OutboundCredentialTests {
         await setup.stop()
     }
 
-    @Test("upstream 401 always: one retry with one new token, then the 401 is passed on; no loop")
+    @Test("upstream 401 invalid_token always: one retry with one new token, then the 401 is passed on; no loop")
     func upstream401Always() async throws {
         let setup = try await OutboundSetup.start()
-        let response = try await setup.get(headers: "X-Echo-Status: 401\r\n")
+        let response = try await setup.get(headers: "X-Echo-Status: 401\r\nX-Echo-WWW-Authenticate: Bearer error=\"invalid_token\"\r\n")
         #expect(response.status == 401)
         #expect(setup.echo.requestCount == 2)
         #expect(setup.idp.calls(.token) == 2)
+        // A second one within forced_refresh_min_interval_seconds costs no token request.
+        #expect(try await setup.get(headers: "X-Echo-Status: 401\r\nX-Echo-WWW-Authenticate: Bearer error=\"invalid_token\"\r\n").status == 401)
+        #expect(setup.idp.calls(.token) == 2)
+        await setup.stop()
+    }
+
+    @Test("an upstream that answers 401 for its own reasons (no challenge, or another one) costs no token request")
+    func upstream401NotAboutTheToken() async throws {
+        let setup = try await OutboundSetup.start()
+        #expect(await eventually { setup.idp.calls(.token) == 1 })
+        for _ in 0..<10 { #expect(try await setup.get(headers: "X-Echo-Status: 401\r\n").status == 401) }
+        for _ in 0..<10 {
+            #expect(try await setup.get(headers: "X-Echo-Status: 401\r\nX-Echo-WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n").status == 401)
+        }
+        #expect(setup.echo.requestCount == 20, "each passed on, none retried")
+        #expect(setup.idp.calls(.token) == 1)
+        #expect(try await setup.get().status == 200, "the token is still in use")
         await setup.stop()
     }
 

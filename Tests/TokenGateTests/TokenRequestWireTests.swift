@@ -149,11 +149,48 @@ struct TokenStateTests {
         var state = TokenState(grant: .clientCredentials, refreshFraction: 0.8, defaultLifetime: .seconds(300), headerScheme: "Bearer")
         state.fetchSucceeded(issued("old"), at: start)
         state.fetchSucceeded(issued("new"), at: start)
-        let droppedOld = state.invalidate(Redacted("old"))
-        #expect(!droppedOld)
+        let old = state.upstreamRejected(Redacted("old"), challenge: .invalidToken, at: start, minInterval: .seconds(10))
+        #expect(old == .retry, "a newer token is current: retry with it")
         #expect(state.usableToken(at: start)?.value.revealed == "new")
-        let droppedNew = state.invalidate(Redacted("new"))
-        #expect(droppedNew)
+        let new = state.upstreamRejected(Redacted("new"), challenge: .invalidToken, at: start, minInterval: .seconds(10))
+        #expect(new == .retry)
+        #expect(state.usableToken(at: start) == nil)
         #expect(state.next(at: start) == .fetch(.clientCredentials))
+    }
+
+    @Test("a 401 drops the token only when it blames the token, at most once per interval, and keeps the backoff")
+    func upstreamRejectionRules() {
+        var state = TokenState(grant: .clientCredentials, refreshFraction: 0.8, defaultLifetime: .seconds(300), headerScheme: "Bearer")
+        state.fetchSucceeded(issued("t1"), at: start)
+        #expect(state.upstreamRejected(Redacted("t1"), challenge: .other, at: start + .seconds(60), minInterval: .seconds(10)) == .passThrough)
+        #expect(state.upstreamRejected(Redacted("t1"), challenge: .none, at: start + .seconds(1), minInterval: .seconds(10)) == .passThrough,
+                "a brand-new token refused without a challenge is the upstream's business")
+        #expect(state.usableToken(at: start + .seconds(1)) != nil)
+        #expect(state.upstreamRejected(Redacted("t1"), challenge: .none, at: start + .seconds(60), minInterval: .seconds(10)) == .retry)
+        state.fetchFailed(CredentialError(kind: .serverError(status: 503), detail: "x"), kind: .clientCredentials, at: start + .seconds(60), jitter: 0)
+        let retryAt = state.retryAt
+        state.fetchSucceeded(issued("t2"), at: start + .seconds(61))
+        #expect(state.upstreamRejected(Redacted("t2"), challenge: .invalidToken, at: start + .seconds(65), minInterval: .seconds(10)) == .passThrough,
+                "a second forced refresh within 10 s is refused")
+        #expect(state.upstreamRejected(Redacted("t2"), challenge: .invalidToken, at: start + .seconds(71), minInterval: .seconds(10)) == .retry)
+        #expect(retryAt != nil)
+        #expect(TokenState.challenge([]) == .none)
+        #expect(TokenState.challenge([#"Bearer realm="api", error="invalid_token""#]) == .invalidToken)
+        #expect(TokenState.challenge([#"Bearer error="insufficient_scope""#]) == .other)
+        #expect(TokenState.challenge(["Basic realm=x"]) == .other)
+    }
+
+    @Test("expires_in: non-finite is malformed, tiny and huge are clamped, and the refresh never spins")
+    func lifetimeBounds() {
+        #expect(TokenResponseParser.lifetime(.infinity) == nil)
+        #expect(TokenResponseParser.lifetime(.nan) == nil)
+        #expect(TokenResponseParser.lifetime(0.0001) == .seconds(1))
+        #expect(TokenResponseParser.lifetime(-5) == .seconds(1))
+        #expect(TokenResponseParser.lifetime(1e16) == .seconds(365 * 24 * 3600))
+        var state = TokenState(grant: .clientCredentials, refreshFraction: 0.5, defaultLifetime: .seconds(300), headerScheme: "Bearer")
+        var token = issued("t")
+        token.expiresIn = .seconds(1)
+        state.fetchSucceeded(token, at: start)
+        #expect(state.next(at: start) == .wait(until: start + TokenState.minimumRefreshInterval))
     }
 }

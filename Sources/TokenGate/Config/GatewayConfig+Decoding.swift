@@ -16,9 +16,11 @@ struct GatewayConfigDecoder {
     static let credentialKeys = [
         "grant", "token_url", "client_id", "client_secret", "auth_method", "scope", "audience", "resource",
         "extra_params", "username", "password", "timeout_seconds", "ca_file", "default_lifetime_seconds",
-        "refresh_at_lifetime_fraction", "header_name", "header_scheme",
+        "refresh_at_lifetime_fraction", "header_name", "header_scheme", "allow_insecure_http", "forced_refresh_min_interval_seconds",
     ]
-    static let introspectionKeys = ["url", "client_id", "client_secret", "auth_method", "timeout_seconds", "ca_file", "cache"]
+    static let introspectionKeys = [
+        "url", "client_id", "client_secret", "auth_method", "timeout_seconds", "ca_file", "cache", "max_in_flight", "allow_insecure_http",
+    ]
     static let validateKeys = [
         "introspection", "required_scopes", "audience", "issuer", "forward_authorization", "identity_headers", "realm",
     ]
@@ -206,6 +208,8 @@ struct GatewayConfigDecoder {
             for pair in pairs {
                 if !HeaderName.isValid(pair.key) {
                     diagnostics.error(block.path.key("identity_headers").key(pair.key), "is not a valid header name")
+                } else if let reason = HeaderName.reservedReason(pair.key) {
+                    diagnostics.error(block.path.key("identity_headers").key(pair.key), "\(reason); choose a name of your own, such as X-Auth-\(pair.value.prefix(24))")
                 } else if pair.value.isEmpty {
                     diagnostics.error(block.path.key("identity_headers").key(pair.key), "claim name must not be empty")
                 } else {
@@ -282,7 +286,7 @@ struct GatewayConfigDecoder {
             diagnostics.error(path.key("header_name"), "\(headerName) frames or routes the request; it cannot carry a credential")
         }
         guard let grant, let tokenURL, let clientID, let clientSecret else { return nil }
-        return CredentialProfileConfig(
+        var profile = CredentialProfileConfig(
             name: name, grant: grant, tokenURL: tokenURL, clientID: clientID, clientSecret: clientSecret,
             authMethod: authMethod, scope: block.string("scope"), audience: block.string("audience"),
             resource: block.string("resource"), extraParameters: extra, username: username, password: password,
@@ -291,6 +295,9 @@ struct GatewayConfigDecoder {
             defaultLifetime: block.seconds("default_lifetime_seconds", default: .seconds(300)),
             refreshFraction: fraction, headerName: headerName, headerScheme: headerScheme
         )
+        profile.allowInsecureHTTP = block.bool("allow_insecure_http", default: false)
+        profile.forcedRefreshMinInterval = block.seconds("forced_refresh_min_interval_seconds", default: .seconds(10), maximum: 3600)
+        return profile
     }
 
     private func authMethod(_ block: ConfigObject) -> CredentialProfileConfig.AuthMethod {
@@ -306,22 +313,46 @@ struct GatewayConfigDecoder {
         var maxEntries = 10_000
         var maxTTL = Duration.seconds(300)
         var negativeTTL = Duration.seconds(10)
-        if let cache = block.object("cache", keys: ["max_entries", "max_ttl_seconds", "negative_ttl_seconds"]) {
+        var negativeMaxEntries = 1024
+        if let cache = block.object("cache", keys: ["max_entries", "max_ttl_seconds", "negative_ttl_seconds", "negative_max_entries"]) {
             maxEntries = cache.integer("max_entries", default: maxEntries, in: 1...10_000_000)
             maxTTL = cache.seconds("max_ttl_seconds", default: maxTTL)
             negativeTTL = cache.seconds("negative_ttl_seconds", default: negativeTTL)
+            negativeMaxEntries = cache.integer("negative_max_entries", default: negativeMaxEntries, in: 1...1_000_000)
         }
         guard let endpoint, let clientID, let clientSecret else { return nil }
-        return IntrospectionProfileConfig(
+        var profile = IntrospectionProfileConfig(
             name: name, url: endpoint, clientID: clientID, clientSecret: clientSecret, authMethod: authMethod,
             timeout: block.seconds("timeout_seconds", default: .seconds(5), maximum: 300),
             caFile: block.string("ca_file"), maxEntries: maxEntries, maxTTL: maxTTL, negativeTTL: negativeTTL
         )
+        profile.negativeMaxEntries = negativeMaxEntries
+        profile.maxInFlight = block.integer("max_in_flight", default: 64, in: 1...100_000)
+        profile.allowInsecureHTTP = block.bool("allow_insecure_http", default: false)
+        return profile
     }
 }
 
 /// HTTP field-name syntax (RFC 9110 §5.1: a token).
 enum HeaderName {
+    /// Why `name` cannot carry a value the gateway sets (an identity header), or nil: it
+    /// frames or routes the message, is hop-by-hop, is a forwarding field, or is the
+    /// caller's credential.
+    static func reservedReason(_ name: String) -> String? {
+        switch HeaderKind.of(name) {
+        case .host, .contentLength, .transferEncoding, .expect: return "\(name) frames or routes the request"
+        case .connection, .hopByHop, .upgrade: return "\(name) is hop-by-hop"
+        case .xForwardedFor, .xForwardedProto, .xForwardedHost, .otherForwarding, .forwardingAlias:
+            return "\(name) is a forwarding field the gateway sets or strips"
+        case .authorization: return "\(name) carries credentials"
+        case .requestID: return "\(name) is the request id"
+        case .other:
+            let lower = name.lowercased()
+            if lower == "cookie" || lower == "set-cookie" { return "\(name) carries credentials" }
+            return nil
+        }
+    }
+
     static func isValid(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.allSatisfy(isTokenByte)
     }

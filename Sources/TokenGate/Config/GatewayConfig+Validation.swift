@@ -65,6 +65,12 @@ struct GatewayConfigValidator {
             if let validate = route.validate, config.introspectionProfile(named: validate.introspection) == nil {
                 reportDangling(path.key("validate").key("introspection"), kind: "introspection profile", name: validate.introspection, defined: config.introspection.map(\.name))
             }
+            if let validate = route.validate, validate.audience == nil, validate.issuer == nil {
+                diagnostics.warning(
+                    path.key("validate"),
+                    "checks neither \"audience\" nor \"issuer\": any active token the authorization server knows passes, tokens issued for other services included"
+                )
+            }
             if let caFile = route.upstreamTLS.caFile {
                 if !route.upstream.isTLS {
                     diagnostics.error(path.key("upstream_tls"), "applies only to an https upstream")
@@ -82,7 +88,7 @@ struct GatewayConfigValidator {
             resolve(profile.clientSecret, at: path.key("client_secret"))
             if let password = profile.password { resolve(password, at: path.key("password")) }
             checkCAFile(profile.caFile, at: path.key("ca_file"))
-            warnIfClearText(profile.tokenURL, at: path.key("token_url"))
+            refuseClearText(profile.tokenURL, allowed: profile.allowInsecureHTTP, at: path.key("token_url"))
             if !usedCredentials.contains(profile.name) {
                 diagnostics.warning(path, "no route uses this credential profile")
             }
@@ -92,7 +98,7 @@ struct GatewayConfigValidator {
             let path = ConfigPath.root.key("introspection").key(profile.name)
             resolve(profile.clientSecret, at: path.key("client_secret"))
             checkCAFile(profile.caFile, at: path.key("ca_file"))
-            warnIfClearText(profile.url, at: path.key("url"))
+            refuseClearText(profile.url, allowed: profile.allowInsecureHTTP, at: path.key("url"))
             if !usedIntrospection.contains(profile.name) {
                 diagnostics.warning(path, "no route uses this introspection profile")
             }
@@ -111,9 +117,15 @@ struct GatewayConfigValidator {
         if let file, !fileExists(file) { diagnostics.error(path, "file \(file) cannot be read") }
     }
 
-    private func warnIfClearText(_ url: UpstreamURL, at path: ConfigPath) {
-        if !url.isTLS && !url.isLoopback {
+    /// Plain http to a remote authorization server sends secrets in clear text and lets
+    /// anyone in the middle answer `active: true`: an error unless the profile says
+    /// `allow_insecure_http` (then a warning).
+    private func refuseClearText(_ url: UpstreamURL, allowed: Bool, at path: ConfigPath) {
+        guard !url.isTLS && !url.isLoopback else { return }
+        if allowed {
             diagnostics.warning(path, "plain http to a remote host sends client secrets and tokens in clear text; use https")
+        } else {
+            diagnostics.error(path, "plain http to a remote host sends client secrets and tokens in clear text and trusts any answer; use https, or set \"allow_insecure_http\": true")
         }
     }
 

@@ -225,6 +225,12 @@ public struct CredentialProfileConfig: Sendable, Equatable {
     public var headerName: String
     /// `header_scheme`: the word before the token. Default `Bearer`; `""` sends the bare token.
     public var headerScheme: String
+    /// `allow_insecure_http`: permit a plain-http `token_url` to a non-loopback host. Default
+    /// false (it is a configuration error: secrets would travel in clear text).
+    public var allowInsecureHTTP: Bool = false
+    /// `forced_refresh_min_interval_seconds`: an upstream 401 drops the token and forces a
+    /// new one at most this often. Default 10. Reloads.
+    public var forcedRefreshMinInterval: Duration = .seconds(10)
 }
 
 /// `introspection.NAME`: an RFC 7662 endpoint and its cache.
@@ -247,4 +253,12 @@ public struct IntrospectionProfileConfig: Sendable, Equatable {
     public var maxTTL: Duration
     /// `cache.negative_ttl_seconds`: how long an inactive answer is reused. Default 10.
     public var negativeTTL: Duration
+    /// `cache.negative_max_entries`: inactive answers are cached apart from active ones, in
+    /// a cache of this size, so random tokens cannot evict real ones. Default 1024.
+    public var negativeMaxEntries: Int = 1024
+    /// `max_in_flight`: most introspection calls in flight at once; past it a request is
+    /// answered 503 at once with `Retry-After`. Default 64.
+    public var maxInFlight: Int = 64
+    /// `allow_insecure_http`: permit a plain-http `url` to a non-loopback host. Default false.
+    public var allowInsecureHTTP: Bool = false
 }

@@ -196,6 +196,14 @@ public enum GatewaySchema {
           },
           "header_scheme": {
             "type": "string"
+          },
+          "allow_insecure_http": {
+            "type": "boolean"
+          },
+          "forced_refresh_min_interval_seconds": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 3600
           }
         },
         "if": {
@@ -264,8 +272,21 @@ public enum GatewaySchema {
                 "type": "number",
                 "exclusiveMinimum": 0,
                 "maximum": 86400
+              },
+              "negative_max_entries": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 1000000
               }
             }
+          },
+          "max_in_flight": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100000
+          },
+          "allow_insecure_http": {
+            "type": "boolean"
           }
         }
       }

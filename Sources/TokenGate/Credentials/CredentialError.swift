@@ -42,6 +42,25 @@ struct CredentialError: Error, Sendable, Equatable, CustomStringConvertible {
     var description: String { detail }
 }
 
+extension CredentialError {
+    /// What a client may be told: a sentence of the gateway's own, naming what kind of
+    /// failure it was. The authorization server's text and file paths stay in `detail`,
+    /// which goes to the log only.
+    var publicDetail: String {
+        switch kind {
+        case .network: return "the token endpoint could not be reached"
+        case .timeout: return "the token endpoint did not answer in time"
+        case .serverError(let status): return "the token endpoint answered \(status)"
+        case .rateLimited: return "the token endpoint is rate limiting token requests"
+        case .malformedResponse: return "the token endpoint's answer could not be used"
+        case .oauth(_, let status): return "the token endpoint refused the token request (\(status))"
+        case .unsupportedTokenType: return "the token endpoint issued a token that is not a Bearer token"
+        case .unexpectedStatus(let status): return "the token endpoint answered \(status)"
+        case .secretUnavailable: return "the profile's secret could not be read"
+        }
+    }
+}
+
 extension CredentialError.Kind {
     /// A fixed word for metrics and status: never the server's own text.
     var label: String {
@@ -72,6 +91,20 @@ struct IssuedToken: Sendable {
 enum TokenResponseParser {
     /// The largest response body read from a token endpoint.
     static let maxBodyBytes = 64 * 1024
+    /// The longest access token accepted (it is sent in a header).
+    static let maxTokenBytes = 16 * 1024
+    /// `expires_in` is clamped to this range: a shorter lifetime would make the refresh
+    /// spin, a longer one is no lifetime at all.
+    static let lifetimeRange = Duration.seconds(1)...Duration.seconds(365 * 24 * 3600)
+
+    /// A lifetime from `expires_in` seconds, clamped to `lifetimeRange`; nil when the number
+    /// is not finite. Zero and negative values clamp to the floor (already expired, but the
+    /// refresh schedule must not spin).
+    static func lifetime(_ seconds: Double) -> Duration? {
+        guard seconds.isFinite else { return nil }
+        let clamped = min(max(seconds, 1), 365 * 24 * 3600)
+        return .milliseconds(Int64(clamped * 1000))
+    }
 
     static func parse(status: Int, retryAfter: String?, body: [UInt8]) -> Result<IssuedToken, CredentialError> {
         let delay = retryAfter.flatMap { Int($0.trimmingCharacters(in: " ")) }.map { Duration.seconds(max(0, $0)) }
@@ -103,6 +136,10 @@ enum TokenResponseParser {
         guard case .string(let token)? = value("access_token"), !token.isEmpty else {
             return malformed("has no access_token")
         }
+        // The token goes into a header: only RFC 6750 b64token characters, of a sane size.
+        guard token.utf8.count <= Self.maxTokenBytes, BearerCredential.isB64Token(token) else {
+            return malformed("has an access_token that is not a valid bearer token (RFC 6750 b64token, at most \(Self.maxTokenBytes) bytes)")
+        }
         guard case .string(let type)? = value("token_type") else {
             return malformed("has no token_type")
         }
@@ -111,13 +148,19 @@ enum TokenResponseParser {
         }
         var expiresIn: Duration?
         switch value("expires_in") {
-        case .number(let seconds)? where seconds > 0:
-            expiresIn = .milliseconds(Int64(seconds * 1000))
+        case .number(let seconds)?:
+            guard let lifetime = Self.lifetime(seconds) else { return malformed("has an expires_in that is not a finite number of seconds") }
+            expiresIn = lifetime
         case .string(let text)?:
             // Some servers send the number as a string.
-            if let seconds = Double(text), seconds > 0 { expiresIn = .milliseconds(Int64(seconds * 1000)) }
-        default:
+            guard let seconds = Double(text), let lifetime = Self.lifetime(seconds) else {
+                return malformed("has an expires_in that is not a finite number of seconds")
+            }
+            expiresIn = lifetime
+        case nil, .null?:
             break
+        default:
+            return malformed("has an expires_in that is not a number")
         }
         var refresh: Redacted?
         if case .string(let text)? = value("refresh_token"), !text.isEmpty { refresh = Redacted(text) }

@@ -62,10 +62,19 @@ final class CredentialProfile: Sendable {
         return result
     }
 
-    /// An upstream answered 401 to `token`: forget it (if still current) and fetch anew.
-    func rejected(_ token: Redacted) {
-        let dropped = inner.withLockedValue { $0.state.invalidate(token) }
-        if dropped { wake.signal() }
+    /// An upstream answered 401 to a request carrying `token`: whether to send it again
+    /// (see `TokenState.upstreamRejected`). A dropped token wakes the refresher.
+    func rejected(_ token: Redacted, challenge: TokenState.Challenge = .invalidToken, at now: ContinuousClock.Instant = .now) -> TokenState.Rejection {
+        let (outcome, dropped) = inner.withLockedValue { inner -> (TokenState.Rejection, Bool) in
+            let before = inner.state.token != nil
+            let outcome = inner.state.upstreamRejected(token, challenge: challenge, at: now, minInterval: config.forcedRefreshMinInterval)
+            return (outcome, before && inner.state.token == nil)
+        }
+        if dropped {
+            metrics.forcedRefresh()
+            wake.signal()
+        }
+        return outcome
     }
 
     /// A snapshot for status pages and tests.

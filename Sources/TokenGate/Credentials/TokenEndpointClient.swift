@@ -9,13 +9,14 @@ import NIOSSL
 struct TokenEndpointClient: Sendable {
     let http: HTTPClient
 
-    /// An HTTP client suitable for token and introspection endpoints.
-    static func makeHTTPClient(eventLoopGroup: any EventLoopGroup) -> HTTPClient {
+    /// An HTTP client suitable for token and introspection endpoints; `connectionsPerHost`
+    /// bounds its HTTP/1.1 connections to one authorization server.
+    static func makeHTTPClient(eventLoopGroup: any EventLoopGroup, connectionsPerHost: Int = 8) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
-        configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
         return HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
     }
 

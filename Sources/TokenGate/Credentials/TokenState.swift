@@ -26,6 +26,30 @@ struct TokenState {
 
     static let initialBackoff = Duration.seconds(1)
     static let maximumBackoff = Duration.seconds(60)
+    /// A refresh never starts sooner than this after a token was obtained, whatever its
+    /// lifetime (which the parser already clamps to at least 1 s): the schedule cannot spin.
+    static let minimumRefreshInterval = Duration.seconds(1)
+    /// An upstream 401 without any challenge counts as a token rejection only for a token
+    /// at least this old: a fresh token is more likely refused for the upstream's own reasons.
+    static let unchallengedRejectionMinAge = Duration.seconds(5)
+
+    /// What an upstream's `WWW-Authenticate` said about a 401.
+    enum Challenge: Equatable {
+        /// `Bearer … error="invalid_token"`: the token itself was refused.
+        case invalidToken
+        /// No challenge at all.
+        case none
+        /// A challenge that blames something else (another scheme, `insufficient_scope`, …).
+        case other
+    }
+
+    /// What to do about an upstream 401.
+    enum Rejection: Equatable {
+        /// Send the request again: another token is current, or a new one is on its way.
+        case retry
+        /// Pass the 401 on: it is not about the token, or a forced refresh happened too recently.
+        case passThrough
+    }
 
     let grant: CredentialProfileConfig.Grant
     let refreshFraction: Double
@@ -40,6 +64,8 @@ struct TokenState {
     /// No attempt before this, after a failure.
     private(set) var retryAt: ContinuousClock.Instant?
     private(set) var lastSuccess: ContinuousClock.Instant?
+    /// When an upstream 401 last dropped the token.
+    private(set) var lastForcedRefresh: ContinuousClock.Instant?
 
     init(grant: CredentialProfileConfig.Grant, refreshFraction: Double, defaultLifetime: Duration, headerScheme: String) {
         self.grant = grant
@@ -80,7 +106,7 @@ struct TokenState {
             headerValue: Redacted(headerScheme.isEmpty ? value.revealed : headerScheme + " " + value.revealed),
             scope: issued.scope,
             obtainedAt: now,
-            refreshAt: now + lifetime * refreshFraction,
+            refreshAt: now + max(lifetime * refreshFraction, Self.minimumRefreshInterval),
             expiresAt: now + lifetime
         )
         // RFC 6749 §6: without a new refresh token the old one stays valid.
@@ -111,12 +137,36 @@ struct TokenState {
         retryAt = now + delay
     }
 
-    /// An upstream refused `value`. Drops it only if it is still the current token (so a
-    /// burst of 401s for an old token does not throw away a fresh one). True if dropped.
-    mutating func invalidate(_ value: Redacted) -> Bool {
-        guard let token, token.value == value else { return false }
+    /// An upstream answered 401 to a request that carried `value`.
+    ///
+    /// It counts as the token being refused only when the challenge says `invalid_token`,
+    /// or there is no challenge and the token is not brand new; an upstream that answers
+    /// 401 for its own reasons must not make the gateway hammer the authorization server.
+    /// A refused token that is still current is dropped (a new one is fetched) at most once
+    /// per `minInterval`; the backoff after failures is kept. A burst of 401s for an old
+    /// token never throws away a fresh one.
+    mutating func upstreamRejected(
+        _ value: Redacted, challenge: Challenge, at now: ContinuousClock.Instant, minInterval: Duration
+    ) -> Rejection {
+        guard challenge != .other else { return .passThrough }
+        guard let token else { return .retry }
+        guard token.value == value else { return .retry }
+        if challenge == .none, now - token.obtainedAt < Self.unchallengedRejectionMinAge { return .passThrough }
+        if let last = lastForcedRefresh, now - last < minInterval { return .passThrough }
+        lastForcedRefresh = now
         self.token = nil
-        retryAt = nil
-        return true
+        return .retry
+    }
+
+    /// Reads the `WWW-Authenticate` values of an upstream 401.
+    static func challenge(_ values: [String]) -> Challenge {
+        guard !values.isEmpty else { return .none }
+        for value in values {
+            let lower = value.lowercased()
+            if lower.hasPrefix("bearer"), lower.contains("error=\"invalid_token\"") || lower.contains("error=invalid_token") {
+                return .invalidToken
+            }
+        }
+        return .other
     }
 }

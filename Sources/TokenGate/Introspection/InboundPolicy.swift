@@ -58,6 +58,9 @@ enum BearerCredential: Equatable {
 /// A route's inbound rules applied to an introspection answer, on every request (cache
 /// hit or not), so an answer cached for a lenient route never passes a stricter one.
 enum InboundPolicy {
+    /// Allowance for clocks that disagree, on `nbf`.
+    static let clockSkew = 60
+
     /// The identity headers to send upstream, or the RFC 6750 refusal.
     static func evaluate(_ claims: IntrospectionClaims, _ rules: InboundValidationConfig, route: String, now: Int) -> Result<[(name: String, value: String)], GatewayError> {
         guard claims.active else {
@@ -65,6 +68,12 @@ enum InboundPolicy {
         }
         if let expiresAt = claims.expiresAt, expiresAt <= now {
             return .failure(invalidToken(rules, route: route, detail: "the token has expired"))
+        }
+        if let notBefore = claims.notBefore, notBefore > now + Self.clockSkew {
+            return .failure(invalidToken(rules, route: route, detail: "the token is not valid yet"))
+        }
+        if let type = claims.tokenType, !IntrospectionClaims.isAccessTokenType(type) {
+            return .failure(invalidToken(rules, route: route, detail: "the token is not an access token"))
         }
         if let audience = rules.audience, !claims.audiences.contains(audience) {
             return .failure(invalidToken(rules, route: route, detail: "the token is not for this audience"))

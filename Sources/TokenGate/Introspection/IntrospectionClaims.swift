@@ -12,6 +12,10 @@ struct IntrospectionClaims: Sendable {
     var subject: String?
     /// `exp`, seconds since the epoch.
     var expiresAt: Int?
+    /// `nbf`, seconds since the epoch: not to be accepted before.
+    var notBefore: Int?
+    /// `token_type` as the server reported it, when it did.
+    var tokenType: String?
     var issuer: String?
     var audiences: [String]
     /// Every other member with a string, number or boolean value, for identity headers.
@@ -47,8 +51,29 @@ struct IntrospectionClaims: Sendable {
         }
     }
 
-    /// Parses a response body; nil when it is not an RFC 7662 answer (`active` missing).
-    static func parse(_ body: [UInt8]) -> IntrospectionClaims? {
+    /// Times further than this from now (`exp`, `nbf`, `iat`) make an answer malformed.
+    static let timeRange = 100 * 365 * 24 * 3600
+
+    /// A time claim as whole seconds since the epoch; nil when it is not finite or further
+    /// than 100 years from `now` (a server answering 1e19 must not crash or fool anyone).
+    static func epochSeconds(_ value: Double, now: Int) -> Int? {
+        guard value.isFinite, abs(value - Double(now)) <= Double(timeRange) else { return nil }
+        return Int(exactly: value.rounded(.down))
+    }
+
+    /// `token_type` values that name an access token (RFC 7662 §2.2 uses RFC 6749's types;
+    /// RFC 8693 URIs are accepted too). Anything else (`refresh_token`, `id_token`, …) is
+    /// not an access token and is refused.
+    static func isAccessTokenType(_ type: String) -> Bool {
+        switch type.lowercased() {
+        case "bearer", "access_token", "urn:ietf:params:oauth:token-type:access_token": return true
+        default: return false
+        }
+    }
+
+    /// Parses a response body; nil when it is not an RFC 7662 answer (`active` missing) or
+    /// a time claim is not a sane number.
+    static func parse(_ body: [UInt8], now: Int = WallClock.secondsSinceEpoch()) -> IntrospectionClaims? {
         guard let document = try? JSONParser.parse(body), case .object(let members) = document else { return nil }
         guard case .bool(let active)? = members.first(where: { $0.key == "active" })?.value else { return nil }
         guard active else { return .inactive }
@@ -60,7 +85,18 @@ struct IntrospectionClaims: Sendable {
             case ("username", .string(let text)): claims.username = text
             case ("sub", .string(let text)): claims.subject = text
             case ("iss", .string(let text)): claims.issuer = text
-            case ("exp", .number(let seconds)): claims.expiresAt = Int(seconds)
+            case ("exp", .number(let seconds)):
+                guard let value = epochSeconds(seconds, now: now) else { return nil }
+                claims.expiresAt = value
+            case ("nbf", .number(let seconds)):
+                guard let value = epochSeconds(seconds, now: now) else { return nil }
+                claims.notBefore = value
+            case ("iat", .number(let seconds)):
+                guard let value = epochSeconds(seconds, now: now) else { return nil }
+                claims.other[key] = String(value)
+            case ("exp", _), ("nbf", _), ("iat", _):
+                return nil
+            case ("token_type", .string(let text)): claims.tokenType = text
             case ("aud", .string(let text)): claims.audiences = [text]
             case ("aud", .array(let items)):
                 claims.audiences = items.compactMap { if case .string(let text) = $0 { return text } else { return nil } }

@@ -9,10 +9,14 @@ import Crypto
 import Logging
 import NIOConcurrencyHelpers
 
-/// One introspection profile at run time: its bounded cache of answers and the calls in
+/// One introspection profile at run time: its bounded caches of answers and the calls in
 /// flight. Requests read the cache under a short lock; a miss joins the call already in
 /// flight for that token or queues one, so however many requests carry a token at once,
 /// the endpoint sees one call.
+///
+/// Hostile load is bounded: at most `max_in_flight` calls run at once (past it a new token
+/// is refused with 503 at once, never queued), and inactive answers live in a small cache
+/// of their own, so a flood of random tokens can neither evict real ones nor grow memory.
 final class IntrospectionProfile: Sendable {
     enum Lookup: Sendable {
         case answer(IntrospectionClaims)
@@ -28,7 +32,10 @@ final class IntrospectionProfile: Sendable {
     }
 
     private struct Inner {
+        /// Active answers.
         var cache: LRUCache<Key, IntrospectionClaims>
+        /// Inactive answers, apart: random tokens only ever evict each other.
+        var negative: LRUCache<Key, IntrospectionClaims>
         var inFlight: [Key: [Waiter]] = [:]
         var hits = 0
         var misses = 0
@@ -50,7 +57,9 @@ final class IntrospectionProfile: Sendable {
         var prefix = SHA256()
         prefix.update(data: Array(config.name.utf8) + [0])
         self.keyPrefix = prefix
-        self.inner = NIOLockedValueBox(Inner(cache: LRUCache(capacity: config.maxEntries)))
+        self.inner = NIOLockedValueBox(Inner(
+            cache: LRUCache(capacity: config.maxEntries), negative: LRUCache(capacity: config.negativeMaxEntries)
+        ))
         (queue, enqueue) = AsyncStream.makeStream(of: (Key, String).self)
     }
 
@@ -66,9 +75,9 @@ final class IntrospectionProfile: Sendable {
     /// A cached answer, or `.pending` with `waiter` called once the call settles.
     func lookup(_ token: String, at now: ContinuousClock.Instant = .now, waiter: @escaping Waiter) -> Lookup {
         let key = key(for: token)
-        enum Step { case hit(IntrospectionClaims), join, start, stopped }
+        enum Step { case hit(IntrospectionClaims), join, start, stopped, overloaded }
         let step = inner.withLockedValue { inner -> Step in
-            if let claims = inner.cache.value(for: key, at: now) {
+            if let claims = inner.cache.value(for: key, at: now) ?? inner.negative.value(for: key, at: now) {
                 inner.hits += 1
                 return .hit(claims)
             }
@@ -78,6 +87,7 @@ final class IntrospectionProfile: Sendable {
                 inner.inFlight[key]?.append(waiter)
                 return .join
             }
+            if inner.inFlight.count >= config.maxInFlight { return .overloaded }
             inner.inFlight[key] = [waiter]
             return .start
         }
@@ -94,16 +104,20 @@ final class IntrospectionProfile: Sendable {
             return .pending
         case .stopped:
             return .failed(Self.reconfigured)
+        case .overloaded:
+            metrics.call("overloaded")
+            return .failed(Self.overloaded)
         }
     }
 
     static let reconfigured = IntrospectionError(description: "the introspection profile was reconfigured; retry")
+    static let overloaded = IntrospectionError(description: "too many introspection calls in flight")
 
     /// The cached answer for a token, if any (the hot path, no waiter needed).
     func cached(_ token: String, at now: ContinuousClock.Instant = .now) -> IntrospectionClaims? {
         let key = key(for: token)
         let claims = inner.withLockedValue { inner in
-            let claims = inner.cache.value(for: key, at: now)
+            let claims = inner.cache.value(for: key, at: now) ?? inner.negative.value(for: key, at: now)
             if claims != nil { inner.hits += 1 }
             return claims
         }
@@ -151,7 +165,11 @@ final class IntrospectionProfile: Sendable {
         let (waiters, evicted) = inner.withLockedValue { inner -> ([Waiter], Int) in
             let before = inner.cache.evictions
             if case .success(let claims) = result {
-                inner.cache.set(claims, for: key, expires: now + ttl(claims))
+                if claims.active {
+                    inner.cache.set(claims, for: key, expires: now + ttl(claims))
+                } else {
+                    inner.negative.set(claims, for: key, expires: now + ttl(claims))
+                }
             }
             return (inner.inFlight.removeValue(forKey: key) ?? [], inner.cache.evictions - before)
         }

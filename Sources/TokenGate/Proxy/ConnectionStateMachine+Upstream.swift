@@ -30,6 +30,12 @@ extension ConnectionStateMachine {
         case fail(Failure)
     }
 
+    /// Whether a 401 now could still be retried (the first one, the request fully sent).
+    var mayRetryUnauthorized: Bool {
+        guard let request, request.stage == .forwarding else { return false }
+        return request.credentialRetries == 0 && request.ended
+    }
+
     /// The upstream's response head. `unauthorizedRetryable` says the route could send the
     /// request again with a fresh token (it injects one and kept the body).
     mutating func responseHead(status: Int, unauthorizedRetryable: Bool) -> ResponseHeadAction {

@@ -98,8 +98,8 @@ extension ProxyHandler {
             // Never forward without the credential: the caller learns why and when to retry.
             let seconds = max(1, Int(retryAfter.components.seconds) + (retryAfter.components.attoseconds > 0 ? 1 : 0))
             settle(machine.fail(), with: GatewayError(
-                status: .serviceUnavailable, code: "credential_unavailable", detail: error.detail,
-                route: exchange.plan.route.name, fields: [("credential", profile.name)],
+                status: .serviceUnavailable, code: "credential_unavailable", detail: error.publicDetail,
+                route: exchange.plan.route.name, fields: [("credential", profile.name), ("cause", error.kind.label)],
                 headers: [("Retry-After", String(seconds))]
             ))
         case .pending:
@@ -124,11 +124,9 @@ extension ProxyHandler {
         exchange.plan.route.credential != nil && exchange.replayBody != nil && exchange.injectedToken != nil
     }
 
-    /// The discarded 401 is complete: drop the refused token and send the request again.
+    /// The discarded 401 is complete (the profile already dropped the refused token, or has
+    /// a newer one): send the request again with whatever token is current.
     func retryWithFreshToken(_ exchange: Exchange) {
-        if let profile = exchange.plan.route.credential, let token = exchange.injectedToken {
-            profile.rejected(token)
-        }
         exchange.requestSentAt = nil
         if let replay = exchange.replayBody?.buffer, replay.readableBytes > 0 {
             exchange.pendingBody = [replay]

@@ -76,7 +76,13 @@ extension ProxyHandler: UpstreamResponseDelegate {
             settle(machine.fail(), with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream used a transfer coding an HTTP/1.0 client cannot receive", route: route.name))
             return
         }
-        switch machine.responseHead(status: Int(head.status.code), unauthorizedRetryable: canRetryWithFreshToken(exchange)) {
+        var retryable = false
+        if head.status == .unauthorized, machine.mayRetryUnauthorized, canRetryWithFreshToken(exchange),
+           let profile = route.credential, let token = exchange.injectedToken {
+            // Only a 401 that blames the token (and not too often) costs a token request.
+            retryable = profile.rejected(token, challenge: TokenState.challenge(head.headers["www-authenticate"])) == .retry
+        }
+        switch machine.responseHead(status: Int(head.status.code), unauthorizedRetryable: retryable) {
         case .discardForRetry:
             // Not the client's business yet: read this answer to its end, then retry.
             armTimer()

@@ -28,7 +28,11 @@ public final class Gateway: Sendable {
     private let adminChannel: any Channel
     let logger: Logger
     private let ready: NIOLockedValueBox<Bool>
+    /// Token requests. Apart from introspection's client, so an ingress flood of unknown
+    /// tokens queueing for connections never delays an egress refresh.
     let httpClient: HTTPClient
+    /// Introspection calls.
+    let introspectionHTTPClient: HTTPClient
     let controlPlane: ControlPlane
     let running: NIOLockedValueBox<Running>
     let resolver: SecretResolver
@@ -99,7 +103,9 @@ public final class Gateway: Sendable {
                 let watcher = ConfigFileWatcher(path: path, initial: loaded.version)
                 // The cycle gateway → control plane → watcher → gateway ends at `shutdown`.
                 gateway.controlPlane.spawn {
-                    await watcher.run { await gateway.reload(trigger: "file change") }
+                    await watcher.run { retry in
+                        await gateway.reload(trigger: retry ? "file change (retry)" : "file change").succeeded
+                    }
                 }
             }
             ready.withLockedValue { $0 = true }
@@ -132,6 +138,7 @@ public final class Gateway: Sendable {
         self.resolver = resolver
         self.running = NIOLockedValueBox(running)
         self.httpClient = TokenEndpointClient.makeHTTPClient(eventLoopGroup: group)
+        self.introspectionHTTPClient = TokenEndpointClient.makeHTTPClient(eventLoopGroup: group, connectionsPerHost: 32)
         self.controlPlane = ControlPlane()
     }
 
@@ -155,7 +162,7 @@ public final class Gateway: Sendable {
     }
 
     func startLoop(_ profile: IntrospectionProfile) {
-        let client = IntrospectionClient(http: httpClient)
+        let client = IntrospectionClient(http: introspectionHTTPClient)
         let resolver = resolver
         let logger = logger
         controlPlane.spawn { await profile.run(client: client, resolver: resolver, logger: logger) }
@@ -204,6 +211,7 @@ public final class Gateway: Sendable {
         for profile in introspection { profile.finish() }
         await controlPlane.shutdown()
         try? await httpClient.shutdown()
+        try? await introspectionHTTPClient.shutdown()
         await pools.closeAllIdle()
         telemetry.accessLog.flush()
         if ownsGroup { try? await group.shutdownGracefully() }

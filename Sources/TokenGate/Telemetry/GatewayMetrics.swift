@@ -175,6 +175,11 @@ struct CredentialMetrics: Sendable {
             registry.makeCounter(descriptor: MetricName.tokenRefreshFailures, labels: [("profile", profile)]).increment()
         }
     }
+
+    /// Counts a token dropped because an upstream refused it (a forced refresh).
+    func forcedRefresh() {
+        registry.makeCounter(descriptor: MetricName.forcedRefreshes, labels: [("profile", profile)]).increment()
+    }
 }
 
 /// An introspection profile's counters; hits are counted on the hot path (one atomic add).
@@ -222,6 +227,10 @@ enum MetricName {
     static var tokenRequests: MetricNameDescriptor {
         tokengate("token_requests", unit: "total", "Token endpoint requests by credential profile and outcome.")
     }
+    static var forcedRefreshes: MetricNameDescriptor {
+        tokengate("token_forced_refreshes", unit: "total", "Tokens dropped because an upstream answered 401 invalid_token, by profile.")
+    }
+
     static var tokenRefreshFailures: MetricNameDescriptor {
         tokengate("token_refresh_failures", unit: "total", "Failed attempts to obtain or refresh a credential profile's token.")
     }
