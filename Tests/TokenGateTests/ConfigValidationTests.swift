@@ -70,7 +70,10 @@ struct ConfigValidationTests {
         #expect(config.introspectionProfile(named: "idp")?.maxEntries == 100_000)
         #expect(config.routes[0].stripPrefix)
         #expect(config.routes[2].validate?.requiredScopes == ["legacy:use"])
-        #expect(loaded.warnings.isEmpty)
+        // The example's ingress route checks scopes only: `check` points that out.
+        #expect(loaded.warnings.map(\.description) == [
+            #"routes[2].validate: checks neither "audience" nor "issuer": any active token the authorization server knows passes, tokens issued for other services included"#,
+        ])
         let resolver = SecretResolver(environment: environment) { _ in Array("from-file\n".utf8) }
         #expect(try resolver.resolve(config.credential(named: "crm")!.clientSecret).revealed == "from-file")
         #expect(try resolver.resolve(config.credential(named: "billing-api")!.clientSecret).revealed == "b-secret")
@@ -205,6 +208,53 @@ struct ConfigValidationTests {
         }
         #expect(!dumped.contains("Sup3r"))
         #expect("\(resolver)" == "SecretResolver(1 environment variables)")
+    }
+}
+
+@Suite("Configuration rules against hostile or careless authorization-server settings")
+struct ControlPlaneConfigTests {
+    private let introspecting = """
+    { "listeners": { "ingress": { "address": "127.0.0.1:8080" } },
+      "introspection": { "idp": { "url": "URL", "client_id": "rs", "client_secret": { "env": "S" }EXTRA } },
+      "routes": [ { "name": "app", "listener": "ingress", "match": { "path_prefix": "/" }, "upstream": "http://127.0.0.1:3000",
+                    "validate": { "introspection": "idp"VALIDATE } } ] }
+    """
+
+    private func document(url: String = "https://idp.example.com/introspect", extra: String = "", validate: String = #", "audience": "app""#) -> String {
+        introspecting.replacingOccurrences(of: "URL", with: url).replacingOccurrences(of: "EXTRA", with: extra)
+            .replacingOccurrences(of: "VALIDATE", with: validate)
+    }
+
+    @Test("plain http to a remote authorization server is an error unless allow_insecure_http says so")
+    func plainHTTPRefused() throws {
+        #expect(errors(document(url: "http://idp.example.com/introspect"), environment: ["S": "x"]).contains {
+            $0.hasPrefix("introspection.idp.url: plain http to a remote host") && $0.contains("allow_insecure_http")
+        })
+        let allowed = try load(document(url: "http://idp.example.com/introspect", extra: #", "allow_insecure_http": true"#), environment: ["S": "x"]).get()
+        #expect(allowed.warnings.contains { $0.description.hasPrefix("introspection.idp.url: plain http") })
+        #expect(errors(document(url: "http://127.0.0.1:9000/introspect"), environment: ["S": "x"]).isEmpty, "loopback is fine")
+        let token = egress(
+            extra: billingProfile.replacingOccurrences(of: "https://idp.example.com", with: "http://idp.example.com"),
+            route: #", "credential": "billing-api""#
+        )
+        #expect(errors(token, environment: ["BILLING_SECRET": "x"]).contains { $0.hasPrefix("credentials.billing-api.token_url: plain http") })
+    }
+
+    @Test(
+        "identity header names that frame, route, forward or authenticate are refused",
+        arguments: ["Host", "Content-Length", "Transfer-Encoding", "Authorization", "X-Forwarded-For", "Connection", "Cookie", "X_Real_IP"]
+    )
+    func reservedIdentityHeaders(name: String) {
+        let json = document(validate: #", "audience": "app", "identity_headers": { "\#(name)": "sub" }"#)
+        #expect(errors(json, environment: ["S": "x"]).contains { $0.hasPrefix("routes[0].validate.identity_headers.\(name):") })
+    }
+
+    @Test("check warns when a validating route checks neither audience nor issuer")
+    func audienceOrIssuerWarning() throws {
+        let open = try load(document(validate: ""), environment: ["S": "x"]).get()
+        #expect(open.warnings.contains { $0.description.hasPrefix(#"routes[0].validate: checks neither "audience" nor "issuer""#) })
+        let scoped = try load(document(validate: #", "issuer": "https://idp.example.com""#), environment: ["S": "x"]).get()
+        #expect(!scoped.warnings.contains { $0.description.contains("checks neither") })
     }
 }
 
