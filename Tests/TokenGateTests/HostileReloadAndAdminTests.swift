@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import Testing
 @testable import TokenGate
 import TokenGateSandbox
@@ -21,6 +22,26 @@ struct HostileReloadAndAdminTests {
         #expect(await watched.gateway.reload(trigger: "test").succeeded)
         #expect(await client.closedByServer(), "the old connection must not go on under the new configuration")
         #expect(echo.requestCount == 1)
+        await watched.stop()
+        await echo.stop()
+    }
+
+    @Test("a reload that failed for a transient reason (a port still held) is retried without another edit")
+    func failedReloadRetried() async throws {
+        let echo = try await EchoUpstream.start()
+        let first = """
+        { "listeners": { "main": { "address": "127.0.0.1:0" } }, "admin": { "address": "127.0.0.1:0" },
+          "routes": [ { "name": "a", "listener": "main", "match": { "path_prefix": "/" }, "upstream": "http://127.0.0.1:\(echo.port)" } ] }
+        """
+        let watched = try await WatchedGateway.start(first, watch: true)
+        let holder = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = holder.localAddress?.port ?? 0
+        try first.replacingOccurrences(of: "127.0.0.1:0\" } }, \"admin", with: "127.0.0.1:\(port)\" } }, \"admin")
+            .write(toFile: watched.path, atomically: true, encoding: .utf8)
+        #expect(await eventually(within: .seconds(10)) { watched.gateway.lastReload?.succeeded == false })
+        try await holder.close()
+        #expect(await eventually(within: .seconds(20)) { watched.gateway.port(ofListener: "main") == port })
+        #expect(watched.gateway.lastReload?.trigger == "file change (retry)")
         await watched.stop()
         await echo.stop()
     }
