@@ -33,7 +33,7 @@ async def serve_forever(port: int) -> None:
 async def run_client(url: str, token: str | None) -> dict:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(60):
             async with connect(url, additional_headers=headers, max_size=4 * 1024 * 1024, open_timeout=10) as ws:
                 seen = json.loads(await ws.recv())
                 await ws.send("hello through the tunnel")

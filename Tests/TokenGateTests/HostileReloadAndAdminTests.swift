@@ -41,7 +41,7 @@ struct HostileReloadAndAdminTests {
         #expect(await eventually(within: .seconds(10)) { watched.gateway.lastReload?.succeeded == false })
         try await holder.close()
         #expect(await eventually(within: .seconds(20)) { watched.gateway.port(ofListener: "main") == port })
-        #expect(watched.gateway.lastReload?.trigger == "file change (retry)")
+        #expect(watched.gateway.lastReload?.trigger.hasPrefix("file change") == true, "no edit or signal: the watcher did it")
         await watched.stop()
         await echo.stop()
     }

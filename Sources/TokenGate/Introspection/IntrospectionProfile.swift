@@ -125,8 +125,9 @@ final class IntrospectionProfile: Sendable {
         return claims
     }
 
-    var statistics: (size: Int, hits: Int, misses: Int, evictions: Int) {
-        inner.withLockedValue { ($0.cache.count, $0.hits, $0.misses, $0.cache.evictions) }
+    /// `size` counts active answers, `inactive` the separate cache of inactive ones.
+    var statistics: (size: Int, inactive: Int, inFlight: Int, hits: Int, misses: Int, evictions: Int) {
+        inner.withLockedValue { ($0.cache.count, $0.negative.count, $0.inFlight.count, $0.hits, $0.misses, $0.cache.evictions) }
     }
 
     /// Serves queued calls until cancelled.

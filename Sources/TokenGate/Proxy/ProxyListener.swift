@@ -6,31 +6,55 @@ import NIOPosix
 /// Knows every open client connection and the listener it came through, so shutdown can
 /// ask each to finish and close, and a reload can retire those of a listener that moved.
 final class ConnectionTracker: Sendable {
-    private let channels = NIOLockedValueBox<[ObjectIdentifier: (channel: any Channel, listener: String)]>([:])
+    private struct Inner {
+        var channels: [ObjectIdentifier: (channel: any Channel, listener: String)] = [:]
+        /// Waiting for the count to reach zero (shutdown's drain).
+        var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let inner = NIOLockedValueBox(Inner())
 
     /// Registers `channel` unless `limit` connections of `listener` are open already.
     @discardableResult
     func add(_ channel: any Channel, listener: String = "", limit: Int = .max) -> Bool {
         let id = ObjectIdentifier(channel)
-        let admitted = channels.withLockedValue { channels -> Bool in
-            if limit < .max, channels.values.lazy.filter({ $0.listener == listener }).count >= limit { return false }
-            channels[id] = (channel, listener)
+        let admitted = inner.withLockedValue { inner -> Bool in
+            if limit < .max, inner.channels.values.lazy.filter({ $0.listener == listener }).count >= limit { return false }
+            inner.channels[id] = (channel, listener)
             return true
         }
         guard admitted else { return false }
         channel.closeFuture.whenComplete { [weak self] _ in
-            self?.channels.withLockedValue { _ = $0.removeValue(forKey: id) }
+            let waiters = self?.inner.withLockedValue { inner -> [CheckedContinuation<Void, Never>] in
+                inner.channels.removeValue(forKey: id)
+                guard inner.channels.isEmpty else { return [] }
+                defer { inner.drainWaiters.removeAll() }
+                return inner.drainWaiters
+            } ?? []
+            for waiter in waiters { waiter.resume() }
         }
         return true
     }
 
-    var count: Int { channels.withLockedValue { $0.count } }
+    var count: Int { inner.withLockedValue { $0.channels.count } }
+
+    /// Returns once no connection is open (at once if none is).
+    func drained() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = inner.withLockedValue { inner -> Bool in
+                if inner.channels.isEmpty { return true }
+                inner.drainWaiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
 
     /// Asks every connection (or those of `listener`) to finish its current request and
     /// close: keep-alive connections close at once when idle, or after their response.
     func quiesceAll(listener: String? = nil) {
-        let selected = channels.withLockedValue { channels in
-            channels.values.filter { listener == nil || $0.listener == listener }.map(\.channel)
+        let selected = inner.withLockedValue { inner in
+            inner.channels.values.filter { listener == nil || $0.listener == listener }.map(\.channel)
         }
         for channel in selected {
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
@@ -38,7 +62,7 @@ final class ConnectionTracker: Sendable {
     }
 
     func closeAll() {
-        for entry in channels.withLockedValue({ Array($0.values) }) {
+        for entry in inner.withLockedValue({ Array($0.channels.values) }) {
             entry.channel.close(promise: nil)
         }
     }

@@ -199,13 +199,19 @@ public final class Gateway: Sendable {
         for channel in channels { try? await channel.close() }
         try? await adminChannel.close()
         tracker.quiesceAll()
-        let deadline = ContinuousClock.now + grace
-        while tracker.count > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        if tracker.count > 0 {
-            logger.warning("grace period over, closing connections", metadata: ["connections": "\(tracker.count)"])
-            tracker.closeAll()
+        // Wait for the last connection to close, or the grace period to end; then close
+        // the rest (which also lets the drain wait end).
+        let tracker = tracker
+        let logger = logger
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await tracker.drained() }
+            group.addTask { try? await Task.sleep(for: grace) }
+            await group.next()
+            if tracker.count > 0 {
+                logger.warning("grace period over, closing connections", metadata: ["connections": "\(tracker.count)"])
+                tracker.closeAll()
+            }
+            group.cancelAll()
         }
         for profile in profiles { profile.stop() }
         for profile in introspection { profile.finish() }
