@@ -4,7 +4,8 @@
 One run, interleaved rounds (nginx, tokengate, nginx, tokengate, ...) so both see the same
 machine state. Prints requests per second, p99 latency and CPU time per request of each
 proxy and the ratios tokengate/nginx, then gateway memory at idle, under load and while a
-1 GiB upload and a 1 GiB download stream through it. Both proxies write an access log line
+1 GiB upload and a 1 GiB download stream through it. With --baseline BINARY an earlier build
+runs beside them in the same interleaved rounds. Both proxies write an access log line
 per request to a file (--no-access-log: neither does).
 
 Needs nginx and wrk (Debian: nginx-light wrk) and a release build of tokengate
@@ -15,6 +16,7 @@ import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, s
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPSTREAM, NGINX_PROXY, GATEWAY, ADMIN, SINK, IDP, IDP_ECHO = 18080, 18081, 18082, 18083, 18084, 18085, 18086
+BASELINE, BASELINE_ADMIN = 18087, 18088
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -149,6 +151,7 @@ def main():
                         help="neither proxy writes an access log (default: both log every request to a file)")
     parser.add_argument("--skip-streaming", action="store_true", help="skip the 1 GiB upload/download check")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--baseline", help="another tokengate binary (an earlier build) measured in the same interleaved rounds")
     args = parser.parse_args()
     for tool in ("nginx", "wrk", "curl"):
         if not shutil.which(tool):
@@ -232,6 +235,20 @@ http {{
                                    env=dict(os.environ, BENCH_CLIENT_SECRET="demo-billing-secret",
                                             BENCH_RS_SECRET="demo-introspection-secret"))
         procs.append(gateway)
+        baseline = None
+        if args.baseline:
+            other = json.loads(json.dumps(config))
+            other["listeners"]["egress"]["address"] = f"127.0.0.1:{BASELINE}"
+            other["admin"]["address"] = f"127.0.0.1:{BASELINE_ADMIN}"
+            with open(os.path.join(work, "baseline.json"), "w") as f:
+                json.dump(other, f)
+            baseline = subprocess.Popen([args.baseline, "run", "--config", os.path.join(work, "baseline.json"), "--log-format", "json",
+                                         "--log-level", "warning"], stderr=open(os.path.join(work, "baseline.log"), "w"),
+                                        stdout=open(os.path.join(work, "baseline-access.log"), "w"),
+                                        env=dict(os.environ, BENCH_CLIENT_SECRET="demo-billing-secret",
+                                                 BENCH_RS_SECRET="demo-introspection-secret"))
+            procs.append(baseline)
+            wait_for(BASELINE_ADMIN, "/readyz")
         for port in (UPSTREAM, NGINX_PROXY):
             wait_for(port)
         wait_for_port(SINK)
@@ -251,6 +268,10 @@ http {{
         wrk(GATEWAY, 2, args.connections, args.threads, path="/inject/x")
         wrk(GATEWAY, 2, args.connections, args.threads, header=bearer, path="/validate/x")
         results = {"nginx": [], "tokengate": [], "tokengate_inject": [], "tokengate_validate": []}
+        if baseline:
+            for path, header in (("/bench/x", None), ("/inject/x", None), ("/validate/x", bearer)):
+                wrk(BASELINE, 2, args.connections, args.threads, header=header, path=path)
+            results.update({"baseline": [], "baseline_inject": [], "baseline_validate": []})
         runs = [
             ("nginx", lambda: measure("nginx (fixed bearer)", NGINX_PROXY, nginx_pids, args)),
             ("tokengate", lambda: measure("tokengate (plain proxy)", GATEWAY, [gateway.pid], args)),
@@ -258,6 +279,13 @@ http {{
             ("tokengate_validate", lambda: measure("tokengate (validated, cached)", GATEWAY, [gateway.pid], args,
                                                    header=bearer, path="/validate/x")),
         ]
+        if baseline:
+            runs += [
+                ("baseline", lambda: measure("baseline (plain proxy)", BASELINE, [baseline.pid], args)),
+                ("baseline_inject", lambda: measure("baseline (injected token)", BASELINE, [baseline.pid], args, path="/inject/x")),
+                ("baseline_validate", lambda: measure("baseline (validated, cached)", BASELINE, [baseline.pid], args,
+                                                      header=bearer, path="/validate/x")),
+            ]
         for round_number in range(1, args.rounds + 1):
             print(f"round {round_number}")
             # Rotate the order each round so no variant always runs in the same slot.
@@ -269,7 +297,8 @@ http {{
         def median(name, key):
             return statistics.median(r[key] for r in results[name])
 
-        variants = ("tokengate", "tokengate_inject", "tokengate_validate")
+        variants = ("tokengate", "tokengate_inject", "tokengate_validate") + (
+            ("baseline", "baseline_inject", "baseline_validate") if baseline else ())
         summary = {}
         for key in ("rps", "p99_ms", "cpu_us_per_request"):
             n = median("nginx", key)
@@ -282,8 +311,11 @@ http {{
         print("\nmedians (ratio to nginx)      nginx           plain          inject        validate")
         for key, label in (("rps", "requests/s"), ("p99_ms", "p99 ms"), ("cpu_us_per_request", "CPU µs/req")):
             row = summary[key]
-            cells = "".join(f" {row[v]:>8.2f} ({row[v + '_ratio']:.2f})" for v in variants)
+            cells = "".join(f" {row[v]:>8.2f} ({row[v + '_ratio']:.2f})" for v in variants[:3])
             print(f"  {label:<14} {row['nginx']:>12.2f} {cells}")
+            if baseline:
+                cells = "".join(f" {row[v]:>8.2f} ({row[v + '_ratio']:.2f})" for v in variants[3:])
+                print(f"  {'  baseline':<14} {'':>12} {cells}")
         plain, inject = summary["rps"]["tokengate"], summary["rps"]["tokengate_inject"]
         print(f"  injection vs plain proxy: {inject / plain:.3f} of the plain path's requests/s")
         print(f"  failed requests: {failed}")

@@ -99,7 +99,7 @@ actor RawHTTPConnection {
 
     /// Starts reading on a connection made with `reading: false`.
     func startReading() async throws {
-        try await channel.setOption(.autoRead, value: true)
+        try await channel.setOption(.autoRead, value: true).get()
     }
 
     /// Everything the server sends until it closes the connection.
