@@ -54,7 +54,7 @@ final class Exchange {
         self.lastActivity = startedAt
         self.accessLog = accessLog
         if plan.route.credential != nil, (plan.contentLength ?? 0) <= Self.replayLimit {
-            replayBody = ReplayCopy(capacity: plan.hasBody ? min(plan.contentLength ?? 1024, Self.replayLimit) : 0, limit: Self.replayLimit, allocator: allocator)
+            replayBody = ReplayCopy(capacity: min(plan.contentLength ?? 1024, Self.replayLimit), limit: Self.replayLimit, allocator: allocator)
         }
     }
 
@@ -106,19 +106,26 @@ final class Exchange {
 /// keeps the whole read buffer it came from alive, so a body sent in 1-byte segments would
 /// pin a hundred times its size.
 struct ReplayCopy {
-    private(set) var buffer: ByteBuffer
+    /// Allocated at the first part: a request without a body costs nothing.
+    private(set) var buffer: ByteBuffer?
     let limit: Int
+    private let capacity: Int
+    private let allocator: ByteBufferAllocator
 
     init(capacity: Int, limit: Int, allocator: ByteBufferAllocator) {
-        self.buffer = allocator.buffer(capacity: capacity)
+        self.capacity = capacity
         self.limit = limit
+        self.allocator = allocator
     }
+
+    var readableBytes: Int { buffer?.readableBytes ?? 0 }
 
     /// Appends `part`; false when the body outgrows the limit (the copy is then useless).
     mutating func append(_ part: ByteBuffer) -> Bool {
-        guard buffer.readableBytes + part.readableBytes <= limit else { return false }
+        guard readableBytes + part.readableBytes <= limit else { return false }
         var part = part
-        buffer.writeBuffer(&part)
+        if buffer == nil { buffer = allocator.buffer(capacity: max(capacity, part.readableBytes)) }
+        buffer?.writeBuffer(&part)
         return true
     }
 }

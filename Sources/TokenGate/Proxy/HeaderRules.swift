@@ -47,11 +47,7 @@ enum HeaderKind {
         }
         // Proxy-Connection, Proxy-Authorization, Proxy-Authenticate and the rest of Proxy-*.
         if utf8.count > 6, utf8.prefix(6).elementsEqual("proxy-".utf8, by: { $0 | 0x20 == $1 }) { return .hopByHop }
-        if utf8.contains(UInt8(ascii: "_")) {
-            return isForwardingName(name, underscoreAsDash: true) ? .forwardingAlias : .other
-        }
-        if isForwardingName(name, underscoreAsDash: false) { return .otherForwarding }
-        return .other
+        return forwardingKind(name)
     }
 
     /// Fields that name the client's address or override the request URL on some server
@@ -63,20 +59,33 @@ enum HeaderKind {
         "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port",
     ]
 
-    /// Whether `name` (with `_` read as `-` when asked) is a forwarding or override field.
-    /// Off the hot path: called only for names no switch case above matched.
-    private static func isForwardingName(_ name: String, underscoreAsDash: Bool) -> Bool {
-        let first = name.utf8.first.map { $0 | 0x20 }
-        guard first == UInt8(ascii: "x") || first == UInt8(ascii: "t") || first == UInt8(ascii: "c")
-            || first == UInt8(ascii: "f") else { return false }
-        let count = name.utf8.count
-        return clientAddressAndURLOverrides.contains { candidate in
-            candidate.utf8.count == count && zip(candidate.utf8, name.utf8).allSatisfy { expected, byte in
-                var normal = byte >= 65 && byte <= 90 ? byte | 0x20 : byte
-                if underscoreAsDash && normal == UInt8(ascii: "_") { normal = UInt8(ascii: "-") }
-                return normal == expected
+    /// `clientAddressAndURLOverrides` by length, so a name is compared with the few of its length only.
+    private static let overridesByLength: [[String]] = {
+        var table = [[String]](repeating: [], count: 24)
+        for name in clientAddressAndURLOverrides where name.utf8.count < table.count { table[name.utf8.count].append(name) }
+        return table
+    }()
+
+    /// `.otherForwarding` for a forwarding or override field, `.forwardingAlias` for one
+    /// spelled with `_`, else `.other`. Every such name starts with x, t, c or f, which
+    /// turns most names away after one byte.
+    private static func forwardingKind(_ name: String) -> HeaderKind {
+        let utf8 = name.utf8
+        guard let first = utf8.first.map({ $0 | 0x20 }),
+              first == UInt8(ascii: "x") || first == UInt8(ascii: "t") || first == UInt8(ascii: "c") || first == UInt8(ascii: "f"),
+              utf8.count < overridesByLength.count else { return .other }
+        for candidate in overridesByLength[utf8.count] {
+            var alias = false
+            let matches = utf8.elementsEqual(candidate.utf8) { byte, expected in
+                if byte == UInt8(ascii: "_") && expected == UInt8(ascii: "-") {
+                    alias = true
+                    return true
+                }
+                return (byte >= 65 && byte <= 90 ? byte | 0x20 : byte) == expected
             }
+            if matches { return alias ? .forwardingAlias : .otherForwarding }
         }
+        return .other
     }
 }
 

@@ -84,9 +84,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        // NIO reports writability changes a tick late; a new request must see the truth.
-        if part.isHead { machine.clientWritabilityChanged(context.channel.isWritable) }
-        switch machine.partArrived(isHead: part.isHead, bytes: part.bodyBytes) {
+        let arrival: ConnectionStateMachine.Arrival
+        switch part {
+        case .head:
+            // NIO reports writability changes a tick late; a new request must see the truth.
+            machine.clientWritabilityChanged(context.channel.isWritable)
+            arrival = machine.partArrived(isHead: true)
+        case .body(let buffer):
+            arrival = machine.partArrived(isHead: false, bytes: buffer.readableBytes)
+        case .end:
+            arrival = machine.partArrived(isHead: false)
+        }
+        switch arrival {
         case .process: dispatch(part)
         case .enqueue: queue.append(part)
         case .drop: break
@@ -282,13 +291,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 }
 
 extension HTTPServerRequestPart {
+    /// Off the hot path (queued parts, the admin listener).
     var isHead: Bool {
         if case .head = self { return true }
         return false
-    }
-
-    var bodyBytes: Int {
-        if case .body(let buffer) = self { return buffer.readableBytes }
-        return 0
     }
 }
