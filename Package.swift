@@ -35,7 +35,11 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            // Release builds skip the run-time exclusivity checks (a `swift_beginAccess` on
+            // every stored-property access of a handler class, thousands of instructions per
+            // request); debug builds, which run the tests, keep them.
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .target(
             name: "TokenGateSandbox",

@@ -60,6 +60,15 @@ final class Exchange {
 
     func touch() { lastActivity = .now() }
 
+    /// What the connection's state machine needs to know of this request.
+    var facts: ConnectionStateMachine.RequestFacts {
+        ConnectionStateMachine.RequestFacts(
+            hasBody: plan.hasBody, keepAlive: plan.clientKeepAlive, expectsContinue: plan.expectsContinue,
+            endsParsing: plan.endsParsing, mayUpgrade: plan.mayUpgrade, replayable: plan.isReplayable,
+            maxBodyBytes: plan.route.config.maxBodyBytes
+        )
+    }
+
     /// Copies `buffer` into the replay copy while the body stays small.
     func keepForReplay(_ buffer: ByteBuffer) {
         guard replayBody != nil else { return }

@@ -30,7 +30,10 @@ extension ProxyHandler {
                     bound.value.handler.introspectionSettled(outcome, for: bound.value.exchange)
                 }
             }
-            if case .pending = outcome { return }
+            if case .pending = outcome {
+                armTimer()
+                return
+            }
             introspectionSettled(outcome, for: exchange)
         }
     }
@@ -84,7 +87,10 @@ extension ProxyHandler {
                 bound.value.handler.credentialSettled(outcome, for: bound.value.exchange)
             }
         }
-        if case .pending = lookup { return }
+        if case .pending = lookup {
+            armTimer()
+            return
+        }
         credentialSettled(lookup, for: exchange)
     }
 
@@ -114,7 +120,8 @@ extension ProxyHandler {
         if decision.sendContinue, let context {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
         }
-        armTimer()
+        // No wait of ours while connecting (the pool's connect timeout bounds it); a pending
+        // admission deadline is simply left to fire and find nothing to do.
         if decision.connect { connect(exchange, fresh: false) }
     }
 

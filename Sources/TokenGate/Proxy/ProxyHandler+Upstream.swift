@@ -146,7 +146,13 @@ extension ProxyHandler: UpstreamResponseDelegate {
             if exchange.framesChunksItself {
                 context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(staticString: "0\r\n\r\n")))), promise: nil)
             }
-            carryOut(after, after: context.writeAndFlush(wrapOutboundOut(.end(nil))))
+            if after == .nextRequest {
+                // Keep-alive, the common case: no promise to allocate and complete.
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                carryOut(after, after: nil)
+            } else {
+                carryOut(after, after: context.writeAndFlush(wrapOutboundOut(.end(nil))))
+            }
         case .ignore:
             break
         }

@@ -219,12 +219,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 allocator: context?.channel.allocator ?? ByteBufferAllocator()
             )
             self.exchange = exchange
-            machine.headAccepted(ConnectionStateMachine.RequestFacts(
-                hasBody: plan.hasBody, keepAlive: plan.clientKeepAlive, expectsContinue: plan.expectsContinue,
-                endsParsing: plan.endsParsing, mayUpgrade: plan.mayUpgrade, replayable: plan.isReplayable,
-                maxBodyBytes: plan.route.config.maxBodyBytes
-            ))
-            armTimer()
+            machine.headAccepted(exchange.facts)
+            // The admission deadline is armed only if admission has to wait (see +Admission).
             admit(exchange)
         }
     }

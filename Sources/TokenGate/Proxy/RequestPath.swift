@@ -152,9 +152,10 @@ enum RequestPath {
         }
     }
 
-    /// pchar minus `%` (handled separately): unreserved, sub-delims, `:` and `@` (RFC 3986 §3.3).
+    /// pchar minus `%` (handled separately): unreserved, sub-delims, `:` and `@` (RFC 3986
+    /// §3.3), less `;`: path parameters are refused, since servers disagree on them.
     private static func isAllowedPathByte(_ byte: UInt8) -> Bool {
-        isUnreserved(byte) || "!$&'()*+,;=:@".utf8.contains(byte)
+        isUnreserved(byte) || "!$&'()*+,=:@".utf8.contains(byte)
     }
 
     /// Query bytes: printable ASCII except `#`, plus nothing else (no spaces, no controls).

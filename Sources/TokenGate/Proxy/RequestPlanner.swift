@@ -74,12 +74,10 @@ final class RequestPlanner: Sendable {
         }
         var uri = head.uri
         if let absolute = Self.originForm(ofAbsolute: uri) { uri = absolute.path }
-        if RequestPath.hasPathParameters(uri) {
+        guard let target = RequestPath.parseTarget(uri) else {
             // `/admin;x/users` is `/admin/users` to Tomcat and Spring but not to a prefix
             // match: what the router sees must be what the upstream serves.
-            return .failure(.badRequest("path parameters (\";\") are not accepted"))
-        }
-        guard let target = RequestPath.parseTarget(uri) else {
+            if RequestPath.hasPathParameters(uri) { return .failure(.badRequest("path parameters (\";\") are not accepted")) }
             return .failure(.badRequest("invalid request path"))
         }
         guard let route = router.route(host: hostName, path: target.path) else {
@@ -238,7 +236,7 @@ final class RequestPlanner: Sendable {
             host = host[..<colon]
         }
         // `example.com.` is the same host as `example.com` (a fully qualified name).
-        if host.hasSuffix("."), host.count > 1 { host = host.dropLast() }
+        if host.utf8.last == UInt8(ascii: "."), host.utf8.count > 1 { host = host.dropLast() }
         guard !host.isEmpty, host.utf8.allSatisfy({ byte in
             (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
                 || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")

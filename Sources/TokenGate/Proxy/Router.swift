@@ -34,6 +34,9 @@ struct RouteValidation: Sendable {
 /// must not let a client reach the same upstream with a forged `X-Auth-Subject`.
 struct IdentityHeaderNames: Sendable, Equatable {
     private(set) var keys: [String] = []
+    /// Bit n set when some key is n bytes long (n < 64), so most names are turned away
+    /// without a comparison.
+    private var lengths: UInt64 = 0
 
     init(_ names: some Sequence<String> = []) {
         for name in names { insert(name) }
@@ -42,10 +45,15 @@ struct IdentityHeaderNames: Sendable, Equatable {
     mutating func insert(_ name: String) {
         let key = Self.key(name)
         if !keys.contains(key) { keys.append(key) }
+        lengths |= Self.lengthBit(key.utf8.count)
     }
 
     mutating func formUnion(_ other: IdentityHeaderNames) {
-        for key in other.keys where !keys.contains(key) { keys.append(key) }
+        for key in other.keys { insert(key) }
+    }
+
+    private static func lengthBit(_ count: Int) -> UInt64 {
+        count < 64 ? 1 << UInt64(count) : 1 << 63
     }
 
     static func key(_ name: String) -> String {
@@ -55,6 +63,7 @@ struct IdentityHeaderNames: Sendable, Equatable {
     /// Whether a client's header could be mistaken for an identity header.
     func isLookalike(_ name: String) -> Bool {
         let count = name.utf8.count
+        guard lengths & Self.lengthBit(count) != 0 else { return false }
         return keys.contains { key in
             key.utf8.count == count && zip(key.utf8, name.utf8).allSatisfy { expected, byte in
                 let normal = byte == UInt8(ascii: "_") ? UInt8(ascii: "-") : (byte >= 65 && byte <= 90 ? byte | 0x20 : byte)
