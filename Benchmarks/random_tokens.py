@@ -60,8 +60,8 @@ def main():
     parser.add_argument("--tokens", type=int, default=10_000)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=120, help="upper bound on the flood's duration")
-    parser.add_argument("--token-lifetime", type=int, default=60,
-                        help="access token lifetime at the sandbox; egress refreshes at 11 %% of it (default 60 s: every 6.6 s)")
+    parser.add_argument("--token-lifetime", type=int, default=20,
+                        help="access token lifetime at the sandbox; egress refreshes at 11 %% of it (default 20 s: every 2.2 s)")
     args = parser.parse_args()
     if not os.access(args.binary, os.X_OK):
         raise SystemExit(f"{args.binary} is missing: run `swift build -c release` first")
