@@ -12,36 +12,16 @@ introspected (from the gateway's metrics: it is the only active one), how many e
 requests failed and how many tokens were fetched, and the gateway's RSS before, at peak and
 after. Everything binds to 127.0.0.1; the load is bounded by --tokens and --seconds.
 """
-import argparse, base64, http.client, json, os, re, secrets, socket, subprocess, sys, tempfile, threading, time, urllib.parse
+import argparse, base64, http.client, json, os, secrets, socket, subprocess, sys, tempfile, threading, time
+
+from benchsupport import free_port, rss_kib, wait_for_port
+
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0
-
-
-def wait_for_port(port, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on port {port}")
+    return rss_kib(pid) / 1024
 
 
 def metric(text, name, **labels):
