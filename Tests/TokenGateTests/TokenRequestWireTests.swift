@@ -178,6 +178,7 @@ struct TokenStateTests {
         #expect(TokenState.challenge([#"Bearer realm="api", error="invalid_token""#]) == .invalidToken)
         #expect(TokenState.challenge([#"Bearer error="insufficient_scope""#]) == .other)
         #expect(TokenState.challenge(["Basic realm=x"]) == .other)
+        #expect(TokenState.challenge([#"Basic realm="x", Bearer error="invalid_token""#]) == .invalidToken)
     }
 
     @Test("expires_in: non-finite is malformed, tiny and huge are clamped, and the refresh never spins")

@@ -162,8 +162,9 @@ struct TokenState {
     static func challenge(_ values: [String]) -> Challenge {
         guard !values.isEmpty else { return .none }
         for value in values {
+            // A field may carry several challenges (`Basic realm="x", Bearer error="…"`).
             let lower = value.lowercased()
-            if lower.hasPrefix("bearer"), lower.contains("error=\"invalid_token\"") || lower.contains("error=invalid_token") {
+            if lower.contains("bearer"), lower.contains("error=\"invalid_token\"") || lower.contains("error=invalid_token") {
                 return .invalidToken
             }
         }
