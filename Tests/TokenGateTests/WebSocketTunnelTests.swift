@@ -39,6 +39,23 @@ private struct WebSocketServer {
 
 @Suite("WebSocket upgrades through the gateway")
 struct WebSocketTunnelTests {
+    @Test("bytes the upstream sends in the same segment as its 101 reach the client, and the client's reach the upstream")
+    func bytesBehindThe101() async throws {
+        let upstream = try await ScriptedUpstream.start { _ in
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello-from-upstream"
+        }
+        let gateway = try await TestGateway.start(proxyConfig(upstreamPort: upstream.port))
+        let client = try await gateway.connect()
+        try await client.send("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        let head = try #require(try await client.readHeadOnly())
+        #expect(head.status == 101)
+        #expect(head.header("upgrade") == "websocket")
+        #expect(String(decoding: try await client.read(exactly: 19), as: UTF8.self) == "hello-from-upstream")
+        await client.close()
+        await gateway.stop()
+        await upstream.stop()
+    }
+
     @Test("a validated WebSocket upgrade becomes a tunnel both ways; identity headers reach the server; no token is 401")
     func tunnelThroughValidatingRoute() async throws {
         let idp = try await startSandbox(.demo)

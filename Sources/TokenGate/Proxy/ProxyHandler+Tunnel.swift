@@ -56,7 +56,11 @@ extension ProxyHandler {
         if let validator = try? remote.context(handlerType: NIOHTTPRequestHeadersValidator.self) {
             remote.removeHandler(context: validator, promise: nil)
         }
-        remote.removeHandler(context: try remote.context(handlerType: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: nil)
+        // The decoder leaves the pipeline on a later tick and only then hands over what it
+        // held; flush the client side once it has.
+        let handedOver = upstream.channel.eventLoop.makePromise(of: Void.self)
+        handedOver.futureResult.assumeIsolated().whenComplete { _ in clientSide.flush() }
+        remote.removeHandler(context: try remote.context(handlerType: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: handedOver)
 
         session.start()
         client.removeHandler(context: context, promise: nil)

@@ -85,7 +85,7 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context?.write(wrapOutboundOut(buffer), promise: nil)
     }
 
-    private func flush() {
+    func flush() {
         context?.flush()
     }
 

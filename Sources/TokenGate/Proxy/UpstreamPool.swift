@@ -133,7 +133,9 @@ final class UpstreamPool {
                     }
                     var encoder = HTTPRequestEncoder.Configuration()
                     encoder.automaticallySetFramingHeaders = false
-                    try sync.addHTTPClientHandlers(encoderConfiguration: encoder)
+                    // Bytes an upstream sends right behind a 101 belong to the tunnel: the
+                    // decoder hands them on when the tunnel removes it.
+                    try sync.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, encoderConfiguration: encoder)
                     try sync.addHandler(UpstreamHandler())
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {

@@ -1,6 +1,11 @@
-/// The gateway's long-running background work (token refresh loops, introspection calls,
-/// the config file watcher) as children of one task, so that shutdown cancels and awaits
-/// all of it. Work can be added while it runs (a reload starts new profiles' loops).
+import ServiceLifecycle
+
+/// Runs the gateway's long-running background work, the `Service`s of
+/// `ControlPlaneServices.swift` (token refreshers, introspection workers, the file
+/// watcher, the reload worker), as children of one task, so that shutdown cancels and
+/// awaits all of it. A `ServiceGroup` cannot take services while it runs, and a reload
+/// starts new profiles' services, so this runs them instead; each still ends on
+/// cancellation or on its ServiceGroup's graceful shutdown.
 final class ControlPlane: Sendable {
     typealias Job = @Sendable () async -> Void
 
@@ -23,6 +28,11 @@ final class ControlPlane: Sendable {
 
     func spawn(_ job: @escaping Job) {
         submit.yield(job)
+    }
+
+    /// Runs `service` until it ends or the control plane shuts down.
+    func start(_ service: some Service) {
+        spawn { try? await service.run() }
     }
 
     /// Cancels every job and waits for all of them to end.

@@ -4,26 +4,6 @@ import NIOCore
 import ServiceLifecycle
 import UnixSignals
 
-/// Runs reloads one at a time, in arrival order.
-actor ReloadQueue {
-    private var busy = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    func run<T: Sendable>(_ body: @Sendable () async -> T) async -> T {
-        if busy {
-            await withCheckedContinuation { waiting.append($0) }
-        }
-        busy = true
-        let result = await body()
-        if waiting.isEmpty {
-            busy = false
-        } else {
-            waiting.removeFirst().resume()
-        }
-        return result
-    }
-}
-
 extension Gateway {
     /// Reads the configuration file again and, only if it is completely valid (decoded,
     /// validated, secrets resolved, snapshot built, new listener addresses bound), swaps it
@@ -33,12 +13,13 @@ extension Gateway {
     /// nothing and is logged (every error with its JSON path) and shown in `/status`.
     @discardableResult
     public func reload(trigger: String) async -> ReloadOutcome {
-        let outcome = await reloads.run { await self.performReload(trigger: trigger) }
+        let outcome = await reloads.reload(trigger: trigger)
         telemetry.metrics.reloaded(succeeded: outcome.succeeded)
         return outcome
     }
 
-    private func performReload(trigger: String) async -> ReloadOutcome {
+    /// One reload, run by the `ReloadWorker` (never two at once).
+    func performReload(trigger: String) async -> ReloadOutcome {
         let current = running.withLockedValue { $0 }
         var outcome = ReloadOutcome(trigger: trigger, time: WallClock.secondsSinceEpoch(), succeeded: false, version: current.loaded.version, errors: [])
         defer { running.withLockedValue { $0.lastReload = outcome } }

@@ -40,7 +40,7 @@ public final class Gateway: Sendable {
     /// When this gateway started, in seconds since the epoch.
     let startedAt = WallClock.secondsSinceEpoch()
     /// Serialises reloads (SIGHUP, the file watcher and `POST /reload` may coincide).
-    let reloads = ReloadQueue()
+    let reloads: ReloadWorker
 
     /// Binds every listener of `loaded` and the admin listener. If any address cannot be
     /// bound, nothing stays bound and the error says which listener failed.
@@ -96,17 +96,19 @@ public final class Gateway: Sendable {
                 running: Running(loaded: loaded, listeners: bound, profiles: profiles, introspection: introspection)
             )
             box.withLockedValue { $0 = gateway }
+            gateway.reloads.attach { [weak gateway] trigger in
+                await gateway?.performReload(trigger: trigger)
+                    ?? ReloadOutcome(trigger: trigger, time: WallClock.secondsSinceEpoch(), succeeded: false, version: "", errors: ["the gateway has stopped"])
+            }
+            gateway.controlPlane.start(gateway.reloads)
             metrics.configLoaded(version: loaded.version)
             for profile in profiles.values { gateway.startLoop(profile) }
             for profile in introspection.values { gateway.startLoop(profile) }
             if watch, let path = loaded.source {
-                let watcher = ConfigFileWatcher(path: path, initial: loaded.version)
                 // The cycle gateway → control plane → watcher → gateway ends at `shutdown`.
-                gateway.controlPlane.spawn {
-                    await watcher.run { retry in
-                        await gateway.reload(trigger: retry ? "file change (retry)" : "file change").succeeded
-                    }
-                }
+                gateway.controlPlane.start(ConfigWatcherService(watcher: ConfigFileWatcher(path: path, initial: loaded.version)) { retry in
+                    await gateway.reload(trigger: retry ? "file change (retry)" : "file change").succeeded
+                })
             }
             ready.withLockedValue { $0 = true }
             for (name, entry) in bound {
@@ -140,6 +142,7 @@ public final class Gateway: Sendable {
         self.httpClient = TokenEndpointClient.makeHTTPClient(eventLoopGroup: group)
         self.introspectionHTTPClient = TokenEndpointClient.makeHTTPClient(eventLoopGroup: group, connectionsPerHost: 32)
         self.controlPlane = ControlPlane()
+        self.reloads = ReloadWorker()
     }
 
     static func bindListener(
@@ -155,17 +158,11 @@ public final class Gateway: Sendable {
     }
 
     func startLoop(_ profile: CredentialProfile) {
-        let client = TokenEndpointClient(http: httpClient)
-        let resolver = resolver
-        let logger = logger
-        controlPlane.spawn { await profile.run(client: client, resolver: resolver, logger: logger) }
+        controlPlane.start(CredentialRefresher(profile: profile, client: TokenEndpointClient(http: httpClient), resolver: resolver, logger: logger))
     }
 
     func startLoop(_ profile: IntrospectionProfile) {
-        let client = IntrospectionClient(http: introspectionHTTPClient)
-        let resolver = resolver
-        let logger = logger
-        controlPlane.spawn { await profile.run(client: client, resolver: resolver, logger: logger) }
+        controlPlane.start(IntrospectionWorker(profile: profile, client: IntrospectionClient(http: introspectionHTTPClient), resolver: resolver, logger: logger))
     }
 
     /// The port a listener is bound to (useful with port 0), or nil for an unknown name.

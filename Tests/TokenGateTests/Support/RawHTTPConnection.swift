@@ -97,6 +97,11 @@ actor RawHTTPConnection {
         try? await channel.close()
     }
 
+    /// Exactly `count` bytes (after a protocol switch, say).
+    func read(exactly count: Int, timeout: Duration = .seconds(10)) async throws -> [UInt8] {
+        try await withTimeout(timeout) { try await self.take(count) }
+    }
+
     /// Starts reading on a connection made with `reading: false`.
     func startReading() async throws {
         try await channel.setOption(.autoRead, value: true).get()

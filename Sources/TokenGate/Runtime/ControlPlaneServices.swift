@@ -1,0 +1,96 @@
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+// The gateway's long-running background work as swift-service-lifecycle `Service`s, run by
+// the `ControlPlane` (which can take new ones while it runs: a reload starts the loops of
+// new profiles). Each ends when its task is cancelled or graceful shutdown begins.
+
+/// Keeps one credential profile's token fresh (`CredentialProfile.run`).
+struct CredentialRefresher: Service {
+    let profile: CredentialProfile
+    let client: TokenEndpointClient
+    let resolver: SecretResolver
+    let logger: Logger
+
+    func run() async {
+        await cancelWhenGracefulShutdown { [self] in
+            await profile.run(client: client, resolver: resolver, logger: logger)
+        }
+    }
+}
+
+/// Serves one introspection profile's queued calls (`IntrospectionProfile.run`).
+struct IntrospectionWorker: Service {
+    let profile: IntrospectionProfile
+    let client: IntrospectionClient
+    let resolver: SecretResolver
+    let logger: Logger
+
+    func run() async {
+        await cancelWhenGracefulShutdown { [self] in
+            await profile.run(client: client, resolver: resolver, logger: logger)
+        }
+    }
+}
+
+/// Watches the configuration file and reloads through the reload worker.
+struct ConfigWatcherService: Service {
+    let watcher: ConfigFileWatcher
+    let reload: @Sendable (_ retry: Bool) async -> Bool
+
+    func run() async {
+        await cancelWhenGracefulShutdown { [self] in
+            await watcher.run(reload)
+        }
+    }
+}
+
+/// Runs reloads one at a time, whoever asked (SIGHUP, the file watcher, `POST /reload`),
+/// in the order asked. A request still queued at shutdown is answered as not done.
+final class ReloadWorker: Service, Sendable {
+    typealias Request = (trigger: String, reply: CheckedContinuation<ReloadOutcome, Never>)
+
+    typealias Perform = @Sendable (String) async -> ReloadOutcome
+
+    private let requests: AsyncStream<Request>
+    private let submit: AsyncStream<Request>.Continuation
+    /// Set once the gateway exists (it owns this worker, so it cannot be passed in).
+    private let performer = NIOLockedValueBox<Perform?>(nil)
+
+    init() {
+        (requests, submit) = AsyncStream.makeStream(of: Request.self)
+    }
+
+    /// What a reload does; set before the worker runs.
+    func attach(_ perform: @escaping Perform) {
+        performer.withLockedValue { $0 = perform }
+    }
+
+    /// Queues a reload and waits for its outcome.
+    func reload(trigger: String) async -> ReloadOutcome {
+        await withCheckedContinuation { reply in
+            if case .terminated = submit.yield((trigger, reply)) {
+                reply.resume(returning: Self.notDone(trigger))
+            }
+        }
+    }
+
+    func run() async {
+        await withTaskCancellationOrGracefulShutdownHandler {
+            for await request in requests {
+                guard !Task.isCancelled, let perform = performer.withLockedValue({ $0 }) else {
+                    request.reply.resume(returning: Self.notDone(request.trigger))
+                    continue
+                }
+                request.reply.resume(returning: await perform(request.trigger))
+            }
+        } onCancelOrGracefulShutdown: { [submit] in
+            submit.finish()
+        }
+    }
+
+    private static func notDone(_ trigger: String) -> ReloadOutcome {
+        ReloadOutcome(trigger: trigger, time: WallClock.secondsSinceEpoch(), succeeded: false, version: "", errors: ["the gateway is shutting down"])
+    }
+}
