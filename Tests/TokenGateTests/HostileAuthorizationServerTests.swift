@@ -102,6 +102,42 @@ struct HostileAuthorizationServerTests {
         await setup.stop()
     }
 
+    @Test("introspection calls stuck at the authorization server never delay a token request: separate client pools")
+    func introspectionFloodDoesNotStarveRefresh() async throws {
+        let idp = try await startSandbox(.demo)
+        let echo = try await EchoUpstream.start()
+        idp.setFault(.status(503), on: .token)
+        let gateway = try await TestGateway.start("""
+        { "listeners": { "main": { "address": "127.0.0.1:0" } }, "admin": { "address": "127.0.0.1:0" },
+          "credentials": { "billing": { "grant": "client_credentials", "token_url": "\(idp.tokenURL)", "client_id": "billing-svc",
+                                        "client_secret": "demo-billing-secret", "timeout_seconds": 5 } },
+          "introspection": { "idp": { "url": "\(idp.introspectionURL)", "client_id": "tokengate-rs",
+                                      "client_secret": "demo-introspection-secret", "timeout_seconds": 60 } },
+          "routes": [ { "name": "app", "listener": "main", "match": { "path_prefix": "/app/" }, "upstream": "http://127.0.0.1:\(echo.port)/",
+                        "validate": { "introspection": "idp", "audience": "x" } },
+                      { "name": "api", "listener": "main", "match": { "path_prefix": "/api/" }, "upstream": "http://127.0.0.1:\(echo.port)/",
+                        "credential": "billing" } ] }
+        """)
+        // Twenty introspection calls the server holds for 30 s: more than one pool's connections.
+        idp.setFault(.delay(.seconds(30)), on: .introspection)
+        var stuck: [RawHTTPConnection] = []
+        for index in 0..<20 {
+            let client = try await gateway.connect()
+            try await client.send("GET /app/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer stuck-token-\(index)\r\n\r\n")
+            stuck.append(client)
+        }
+        #expect(await eventually(within: .seconds(10)) { idp.requests(.introspection).count >= 8 })
+        idp.setFault(nil, on: .token)
+        let served = await eventually(within: .seconds(15)) {
+            (try? await RawHTTPConnection.roundTrip(port: gateway.port(), "GET /api/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"))?.status == 200
+        }
+        #expect(served, "the token request went through while introspection calls were stuck")
+        for client in stuck { await client.close() }
+        await gateway.stop()
+        await echo.stop()
+        await idp.stop()
+    }
+
     @Test(
         "a token endpoint answer with a hostile expires_in or access_token never crashes and never forwards a bad token",
         arguments: [
