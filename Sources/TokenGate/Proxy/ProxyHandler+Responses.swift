@@ -11,7 +11,9 @@ extension ProxyHandler {
             hasBody: RequestPlanner.declaresBody(head), keepAlive: head.isKeepAlive,
             endsParsing: RequestPlanner.endsParsing(head), malformed: closing
         )
-        let written = respond(with: answer, version: head.version, keepAlive: decision.keepAlive) { bodyBytes in
+        // NIO's encoder sends no body in a response to CONNECT: say so, rather than promise
+        // a body that never comes.
+        let written = respond(with: answer, version: head.version, keepAlive: decision.keepAlive, bodyless: head.method == .CONNECT) { bodyBytes in
             recordRefusal(answer, head: head, startedAt: startedAt, policy: policy, bytesOut: bodyBytes)
         }
         carryOut(decision.after, after: written.future)
@@ -46,12 +48,13 @@ extension ProxyHandler {
     /// Writes a complete JSON error response (with `Connection: close` unless `keepAlive`).
     /// `recording` gets the body size and runs before anything is flushed, so the access
     /// log and metrics have the request before the client has the answer.
-    func respond(with answer: GatewayError, version: HTTPVersion, keepAlive: Bool, recording: (Int) -> Void = { _ in }) -> Written {
+    /// `bodyless` sends the head alone, with `Content-Length: 0`.
+    func respond(with answer: GatewayError, version: HTTPVersion, keepAlive: Bool, bodyless: Bool = false, recording: (Int) -> Void = { _ in }) -> Written {
         guard let context else { return Written(future: nil, bodyBytes: 0) }
-        let body = answer.body(allocator: context.channel.allocator)
+        let body = bodyless ? ByteBuffer() : answer.body(allocator: context.channel.allocator)
         let bodyBytes = body.readableBytes
         context.write(wrapOutboundOut(.head(answer.head(version: version, contentLength: bodyBytes, keepAlive: keepAlive))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        if bodyBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         recording(bodyBytes)
         return Written(future: context.writeAndFlush(wrapOutboundOut(.end(nil))), bodyBytes: bodyBytes)
     }
