@@ -92,7 +92,7 @@ final class AdminHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if !mayServe(context) || (request == nil && !part.isHead && !queue.isEmpty) {
+        if !mayServe(context) {
             if part.isHead {
                 queuedHeads += 1
                 guard queuedHeads <= Self.maxQueuedRequests else {
