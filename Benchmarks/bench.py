@@ -14,6 +14,8 @@ time by wrk's -d and stops by itself.
 """
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
+from benchsupport import wait_for_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPSTREAM, NGINX_PROXY, GATEWAY, ADMIN, SINK, IDP, IDP_ECHO = 18080, 18081, 18082, 18083, 18084, 18085, 18086
 BASELINE, BASELINE_ADMIN = 18087, 18088
@@ -57,15 +59,6 @@ def wait_for(port, path="/", timeout=15):
     raise SystemExit(f"nothing answered on port {port}")
 
 
-def wait_for_port(port, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on port {port}")
 
 
 def start_nginx(work, name, body):
@@ -126,6 +119,15 @@ class Sink(http.server.BaseHTTPRequestHandler):
         pass
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
 """
+
+
+def start_gateway(binary, work, name):
+    """`tokengate run` on WORK/NAME.json, its log in NAME.log and access log in NAME-access.log."""
+    return subprocess.Popen([binary, "run", "--config", os.path.join(work, f"{name}.json"), "--log-format", "json",
+                             "--log-level", "warning"], stderr=open(os.path.join(work, f"{name}.log"), "w"),
+                            stdout=open(os.path.join(work, f"{name}-access.log"), "w"),
+                            env=dict(os.environ, BENCH_CLIENT_SECRET="demo-billing-secret",
+                                     BENCH_RS_SECRET="demo-introspection-secret"))
 
 
 def stream_test(gateway_pid, work):
@@ -229,11 +231,7 @@ http {{
         with open(os.path.join(work, "gateway.json"), "w") as f:
             json.dump(config, f)
         wait_for_port(IDP)
-        gateway = subprocess.Popen([args.binary, "run", "--config", os.path.join(work, "gateway.json"), "--log-format", "json",
-                                    "--log-level", "warning"], stderr=open(os.path.join(work, "gateway.log"), "w"),
-                                   stdout=open(os.path.join(work, "tokengate-access.log"), "w"),
-                                   env=dict(os.environ, BENCH_CLIENT_SECRET="demo-billing-secret",
-                                            BENCH_RS_SECRET="demo-introspection-secret"))
+        gateway = start_gateway(args.binary, work, "gateway")
         procs.append(gateway)
         baseline = None
         if args.baseline:
@@ -242,11 +240,7 @@ http {{
             other["admin"]["address"] = f"127.0.0.1:{BASELINE_ADMIN}"
             with open(os.path.join(work, "baseline.json"), "w") as f:
                 json.dump(other, f)
-            baseline = subprocess.Popen([args.baseline, "run", "--config", os.path.join(work, "baseline.json"), "--log-format", "json",
-                                         "--log-level", "warning"], stderr=open(os.path.join(work, "baseline.log"), "w"),
-                                        stdout=open(os.path.join(work, "baseline-access.log"), "w"),
-                                        env=dict(os.environ, BENCH_CLIENT_SECRET="demo-billing-secret",
-                                                 BENCH_RS_SECRET="demo-introspection-secret"))
+            baseline = start_gateway(args.baseline, work, "baseline")
             procs.append(baseline)
             wait_for(BASELINE_ADMIN, "/readyz")
         for port in (UPSTREAM, NGINX_PROXY):
