@@ -1,5 +1,6 @@
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 import ServiceLifecycle
 
 // The gateway's long-running background work as swift-service-lifecycle `Service`s, run by
@@ -37,11 +38,12 @@ struct IntrospectionWorker: Service {
 /// Watches the configuration file and reloads through the reload worker.
 struct ConfigWatcherService: Service {
     let watcher: ConfigFileWatcher
+    let group: any EventLoopGroup
     let reload: @Sendable (_ retry: Bool) async -> Bool
 
     func run() async {
         await cancelWhenGracefulShutdown { [self] in
-            await watcher.run(reload)
+            await watcher.run(group: group, reload)
         }
     }
 }

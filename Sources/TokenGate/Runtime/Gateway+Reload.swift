@@ -140,46 +140,6 @@ extension Gateway {
     }
 }
 
-/// Watches a configuration file by content: every second it reads the file through its
-/// path (so a Kubernetes ConfigMap's `..data` symlink swap and an editor's
-/// write-and-rename are both seen) and reloads when the bytes changed and then stayed the
-/// same for one more look (a burst of writes causes one reload).
-///
-/// A reload that fails is tried again with the same bytes, with backoff (2 s doubling to
-/// 60 s, at most `maxRetries` times): a port still held by the old process or a secret
-/// file that appears a moment after the ConfigMap are transient. An edit starts afresh.
-struct ConfigFileWatcher: Sendable {
-    let path: String
-    let initial: String
-    var interval: Duration = .seconds(1)
-    var settle: Duration = .milliseconds(200)
-    var firstRetry: Duration = .seconds(2)
-    var maxRetry: Duration = .seconds(60)
-    var maxRetries = 10
-
-    /// `reload` gets whether this is a retry and returns whether it succeeded.
-    func run(_ reload: @Sendable (_ retry: Bool) async -> Bool) async {
-        var seen = initial
-        var retry: (at: ContinuousClock.Instant, delay: Duration, left: Int)?
-        while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            if let version = fingerprint(), version != seen {
-                try? await Task.sleep(for: settle)
-                guard let settled = fingerprint(), settled == version else { continue }
-                seen = settled
-                retry = await reload(false) ? nil : (.now + firstRetry, firstRetry, maxRetries)
-            } else if let pending = retry, ContinuousClock.now >= pending.at {
-                let delay = min(pending.delay * 2, maxRetry)
-                retry = await reload(true) || pending.left <= 1 ? nil : (.now + delay, delay, pending.left - 1)
-            }
-        }
-    }
-
-    private func fingerprint() -> String? {
-        (try? FileReader.readAll(path: path, limit: 16 << 20)).map(ConfigLoader.fingerprint)
-    }
-}
-
 /// Runs a gateway inside a `ServiceGroup`: serves until graceful shutdown (SIGTERM,
 /// SIGINT) and drains within the configured grace period; SIGHUP and a change of the
 /// configuration file reload it.

@@ -106,7 +106,7 @@ public final class Gateway: Sendable {
             for profile in introspection.values { gateway.startLoop(profile) }
             if watch, let path = loaded.source {
                 // The cycle gateway → control plane → watcher → gateway ends at `shutdown`.
-                gateway.controlPlane.start(ConfigWatcherService(watcher: ConfigFileWatcher(path: path, initial: loaded.version)) { retry in
+                gateway.controlPlane.start(ConfigWatcherService(watcher: ConfigFileWatcher(path: path, initial: loaded.version), group: group) { retry in
                     await gateway.reload(trigger: retry ? "file change (retry)" : "file change").succeeded
                 })
             }
