@@ -102,8 +102,8 @@ enum TokenResponseParser {
     /// refresh schedule must not spin).
     static func lifetime(_ seconds: Double) -> Duration? {
         guard seconds.isFinite else { return nil }
-        let clamped = min(max(seconds, 1), 365 * 24 * 3600)
-        return .milliseconds(Int64(clamped * 1000))
+        // Finite and clamped, so no conversion below can trap.
+        return .seconds(min(max(seconds, 1), 365 * 24 * 3600))
     }
 
     static func parse(status: Int, retryAfter: String?, body: [UInt8]) -> Result<IssuedToken, CredentialError> {
