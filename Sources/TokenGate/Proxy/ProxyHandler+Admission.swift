@@ -23,18 +23,29 @@ extension ProxyHandler {
                 decide(claims, for: exchange)
                 return
             }
-            guard let context else { return }
-            let bound = NIOLoopBound((handler: self, exchange: exchange), eventLoop: context.eventLoop)
-            let outcome = validation.profile.lookup(token) { outcome in
-                bound.eventLoop.execute {
-                    bound.value.handler.introspectionSettled(outcome, for: bound.value.exchange)
-                }
-            }
+            guard let waiter = waiter(for: exchange, settled: { $0.introspectionSettled($1, for: $2) }) else { return }
+            let outcome = validation.profile.lookup(token, waiter: waiter)
             if case .pending = outcome {
                 armTimer()
                 return
             }
             introspectionSettled(outcome, for: exchange)
+        }
+    }
+
+    /// A waiter for a control-plane lookup: the answer comes back on this connection's
+    /// event loop (it arrives on the control plane's thread) and goes to `settled` with
+    /// the exchange it was asked for. Nil once the handler has left its pipeline.
+    private func waiter<Outcome: Sendable>(
+        for exchange: Exchange, settled: @escaping (ProxyHandler, Outcome, Exchange) -> Void
+    ) -> (@Sendable (Outcome) -> Void)? {
+        guard let context else { return nil }
+        let bound = NIOLoopBound((handler: self, exchange: exchange, settled: settled), eventLoop: context.eventLoop)
+        return { outcome in
+            bound.eventLoop.execute {
+                let value = bound.value
+                value.settled(value.handler, outcome, value.exchange)
+            }
         }
     }
 
@@ -80,13 +91,8 @@ extension ProxyHandler {
             admitted(exchange)
             return
         }
-        guard let context else { return }
-        let bound = NIOLoopBound((handler: self, exchange: exchange), eventLoop: context.eventLoop)
-        let lookup = profile.lookup { outcome in
-            bound.eventLoop.execute {
-                bound.value.handler.credentialSettled(outcome, for: bound.value.exchange)
-            }
-        }
+        guard let waiter = waiter(for: exchange, settled: { $0.credentialSettled($1, for: $2) }) else { return }
+        let lookup = profile.lookup(waiter: waiter)
         if case .pending = lookup {
             armTimer()
             return

@@ -7,9 +7,9 @@ extension ProxyHandler {
     /// Refuses a request before any exchange began (no route, a malformed head, …).
     /// `closing` marks answers after which nothing on the connection is trusted.
     func refuse(_ answer: GatewayError, head: HTTPRequestHead, startedAt: NIODeadline, policy: AccessLogPolicy, closing: Bool) {
+        let facts = RequestPlanner.refusalFacts(head)
         let decision = machine.headRefused(
-            hasBody: RequestPlanner.declaresBody(head), keepAlive: head.isKeepAlive,
-            endsParsing: RequestPlanner.endsParsing(head), malformed: closing
+            hasBody: facts.hasBody, keepAlive: head.isKeepAlive, endsParsing: facts.endsParsing, malformed: closing
         )
         // NIO's encoder sends no body in a response to CONNECT: say so, rather than promise
         // a body that never comes.

@@ -175,18 +175,17 @@ final class RequestPlanner: Sendable {
         return .success((length, false))
     }
 
-    /// Whether a request declares a body (used when refusing it, to decide whether the
-    /// connection can stay open); a request whose framing is itself invalid counts as one.
-    static func declaresBody(_ head: HTTPRequestHead) -> Bool {
-        switch framing(RequestHeaderScan(head.headers), version: head.version) {
-        case .success(let value): return value.chunked || (value.contentLength ?? 0) > 0
-        case .failure: return true
+    /// What a refused request's head says about the connection, from one scan of its
+    /// fields: whether it declares a body (a request whose framing is itself invalid counts
+    /// as one), and whether NIO's decoder stops parsing after it (an upgrade, or CONNECT).
+    static func refusalFacts(_ head: HTTPRequestHead) -> (hasBody: Bool, endsParsing: Bool) {
+        let scan = RequestHeaderScan(head.headers)
+        let hasBody: Bool
+        switch framing(scan, version: head.version) {
+        case .success(let value): hasBody = value.chunked || (value.contentLength ?? 0) > 0
+        case .failure: hasBody = true
         }
-    }
-
-    /// Whether NIO's decoder stops parsing after this head (an upgrade, or CONNECT).
-    static func endsParsing(_ head: HTTPRequestHead) -> Bool {
-        head.method == .CONNECT || RequestHeaderScan(head.headers).endsParsing
+        return (hasBody, head.method == .CONNECT || scan.endsParsing)
     }
 
     /// The request's authority: the Host header, which must be present once (HTTP/1.1) and
