@@ -11,9 +11,7 @@ extension ProxyHandler {
         let decision = machine.headRefused(
             hasBody: facts.hasBody, keepAlive: head.isKeepAlive, endsParsing: facts.endsParsing, malformed: closing
         )
-        // NIO's encoder sends no body in a response to CONNECT: say so, rather than promise
-        // a body that never comes.
-        let written = respond(with: answer, version: head.version, keepAlive: decision.keepAlive, bodyless: head.method == .CONNECT) { bodyBytes in
+        let written = respond(with: answer, version: head.version, keepAlive: decision.keepAlive, method: head.method) { bodyBytes in
             recordRefusal(answer, head: head, startedAt: startedAt, policy: policy, bytesOut: bodyBytes)
         }
         carryOut(decision.after, after: written.future)
@@ -32,7 +30,7 @@ extension ProxyHandler {
             record(exchange, status: exchange.responseStatus ?? Int(answer.status.code), error: answer.code)
             carryOut(.close, after: nil)
         case .answer(let decision):
-            let written = respond(with: answer, version: exchange.clientVersion, keepAlive: decision.keepAlive) { bodyBytes in
+            let written = respond(with: answer, version: exchange.clientVersion, keepAlive: decision.keepAlive, method: exchange.method) { bodyBytes in
                 record(exchange, status: Int(answer.status.code), bytesOut: bodyBytes, error: answer.code)
             }
             carryOut(decision.after, after: written.future)
@@ -48,12 +46,14 @@ extension ProxyHandler {
     /// Writes a complete JSON error response (with `Connection: close` unless `keepAlive`).
     /// `recording` gets the body size and runs before anything is flushed, so the access
     /// log and metrics have the request before the client has the answer.
-    /// `bodyless` sends the head alone, with `Content-Length: 0`.
-    func respond(with answer: GatewayError, version: HTTPVersion, keepAlive: Bool, bodyless: Bool = false, recording: (Int) -> Void = { _ in }) -> Written {
+    /// The answer to a `HEAD` is the head alone, with the length a `GET` would have had (RFC 9110
+    /// §9.3.2); to a `CONNECT`, the head alone with `Content-Length: 0`, since a client would
+    /// take any body after a 2xx as tunnel bytes.
+    func respond(with answer: GatewayError, version: HTTPVersion, keepAlive: Bool, method: HTTPMethod = .GET, recording: (Int) -> Void = { _ in }) -> Written {
         guard let context else { return Written(future: nil, bodyBytes: 0) }
-        let body = bodyless ? ByteBuffer() : answer.body(allocator: context.channel.allocator)
-        let bodyBytes = body.readableBytes
-        context.write(wrapOutboundOut(.head(answer.head(version: version, contentLength: bodyBytes, keepAlive: keepAlive))), promise: nil)
+        let body = method == .CONNECT ? ByteBuffer() : answer.body(allocator: context.channel.allocator)
+        context.write(wrapOutboundOut(.head(answer.head(version: version, contentLength: body.readableBytes, keepAlive: keepAlive))), promise: nil)
+        let bodyBytes = method == .HEAD ? 0 : body.readableBytes
         if bodyBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         recording(bodyBytes)
         return Written(future: context.writeAndFlush(wrapOutboundOut(.end(nil))), bodyBytes: bodyBytes)

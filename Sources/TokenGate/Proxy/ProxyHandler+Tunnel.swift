@@ -41,10 +41,7 @@ extension ProxyHandler {
         let client = context.pipeline.syncOperations
         try client.addHandler(clientSide)
         client.removeHandler(context: try client.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
-        client.removeHandler(context: try client.context(handlerType: HTTPResponseEncoder.self), promise: nil)
-        if let validator = try? client.context(handlerType: NIOHTTPResponseHeadersValidator.self) {
-            client.removeHandler(context: validator, promise: nil)
-        }
+        client.removeHandler(context: try client.context(handlerType: ClientResponseEncoder.self), promise: nil)
         client.removeHandler(context: try client.context(handlerType: RequestHeadTimer.self), promise: nil)
 
         // Upstream pipeline: bytes the upstream sent right after its 101 are still in the
@@ -52,10 +49,7 @@ extension ProxyHandler {
         let remote = upstream.channel.pipeline.syncOperations
         remote.removeHandler(context: try remote.context(handlerType: UpstreamHandler.self), promise: nil)
         try remote.addHandler(upstreamSide)
-        remote.removeHandler(context: try remote.context(handlerType: HTTPRequestEncoder.self), promise: nil)
-        if let validator = try? remote.context(handlerType: NIOHTTPRequestHeadersValidator.self) {
-            remote.removeHandler(context: validator, promise: nil)
-        }
+        remote.removeHandler(context: try remote.context(handlerType: UpstreamRequestEncoder.self), promise: nil)
         // The decoder leaves the pipeline on a later tick and only then hands over what it
         // held; flush the client side once it has.
         let handedOver = upstream.channel.eventLoop.makePromise(of: Void.self)

@@ -107,14 +107,9 @@ enum ProxyListener {
                         }
                     )
                     try sync.addHandler(timer)
-                    var encoder = HTTPResponseEncoder.Configuration()
-                    encoder.automaticallySetFramingHeaders = false
-                    try sync.configureHTTPServerPipeline(
-                        withPipeliningAssistance: false,
-                        withErrorHandling: false,
-                        withEncoderConfiguration: encoder,
-                        withDecoderLimitConfiguration: limits
-                    )
+                    // NIO's llhttp decoder parses; the gateway's own encoder writes (and checks) what goes back.
+                    try sync.addHandler(ClientResponseEncoder())
+                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
                     try sync.addHandler(ProxyHandler(environment: environment, headTimer: timer, acceptedOn: listener.address))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {

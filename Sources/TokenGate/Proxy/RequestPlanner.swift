@@ -206,42 +206,72 @@ final class RequestPlanner: Sendable {
 
     /// Splits `http://authority/path` into its authority and origin-form path.
     static func originForm(ofAbsolute uri: String) -> (authority: String, path: String)? {
-        let lower = uri.prefix(8).lowercased()
+        // Origin-form (`/…`), the usual case, is turned away at the first byte.
+        guard let first = uri.utf8.first, ASCII.lowered(first) == UInt8(ascii: "h") else { return nil }
         let schemeLength: Int
-        if lower.hasPrefix("http://") { schemeLength = 7 } else if lower.hasPrefix("https://") { schemeLength = 8 } else { return nil }
+        if ASCII.equalsIgnoringCase(uri.prefix(7), "http://") {
+            schemeLength = 7
+        } else if ASCII.equalsIgnoringCase(uri.prefix(8), "https://") {
+            schemeLength = 8
+        } else {
+            return nil
+        }
         let rest = uri.dropFirst(schemeLength)
-        let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        let slash = rest.utf8.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) ?? rest.endIndex
         var path = String(rest[slash...])
         if !path.hasPrefix("/") { path = "/" + path }
         return (String(rest[..<slash]), path)
     }
 
     /// The lower-case host without port; nil when the Host value is not a valid authority.
-    /// An empty Host (HTTP/1.0 without one) is "".
+    /// An empty Host (HTTP/1.0 without one) is "". Works on bytes: a host already in lower
+    /// case without a port is returned as it is.
     static func hostName(_ authority: String) -> String? {
-        if authority.isEmpty { return "" }
-        var host = Substring(authority)
-        if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { return nil }
-            let after = host[host.index(after: close)...]
-            guard after.isEmpty || (after.hasPrefix(":") && after.dropFirst().allSatisfy(\.isASCIIDigit)) else { return nil }
-            host = host[host.index(after: host.startIndex)..<close]
-            guard IPAddress(String(host)) != nil else { return nil }
-            return host.lowercased()
+        let utf8 = authority.utf8
+        guard let first = utf8.first else { return "" }
+        if first == UInt8(ascii: "[") { return ipv6HostName(authority) }
+        var end = utf8.endIndex
+        if let colon = utf8.firstIndex(of: UInt8(ascii: ":")) {
+            let port = utf8[utf8.index(after: colon)...]
+            guard port.count <= 5, port.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }) else { return nil }
+            end = colon
         }
-        if let colon = host.firstIndex(of: ":") {
-            let port = host[host.index(after: colon)...]
-            guard port.allSatisfy(\.isASCIIDigit), port.count <= 5 else { return nil }
-            host = host[..<colon]
-        }
+        var host = utf8[utf8.startIndex..<end]
         // `example.com.` is the same host as `example.com` (a fully qualified name).
-        if host.utf8.last == UInt8(ascii: "."), host.utf8.count > 1 { host = host.dropLast() }
-        guard !host.isEmpty, host.utf8.allSatisfy({ byte in
-            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
-                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
-                || byte == UInt8(ascii: "_")
-        }) else { return nil }
-        return host.lowercased()
+        if host.last == UInt8(ascii: "."), host.count > 1 { host = host.dropLast() }
+        guard !host.isEmpty else { return nil }
+        var hasUpperCase = false
+        for byte in host {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"):
+                continue
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                hasUpperCase = true
+            default:
+                return nil
+            }
+        }
+        if !hasUpperCase && host.count == utf8.count { return authority }
+        return String(unsafeUninitializedCapacity: host.count) { out in
+            var index = 0
+            for byte in host {
+                out[index] = ASCII.lowered(byte)
+                index += 1
+            }
+            return index
+        }
+    }
+
+    /// `[v6]` or `[v6]:port`: the address, lower-cased, when it is one.
+    private static func ipv6HostName(_ authority: String) -> String? {
+        let host = Substring(authority)
+        guard let close = host.firstIndex(of: "]") else { return nil }
+        let after = host[host.index(after: close)...]
+        guard after.isEmpty || (after.hasPrefix(":") && after.dropFirst().allSatisfy(\.isASCIIDigit)) else { return nil }
+        let address = host[host.index(after: host.startIndex)..<close]
+        guard IPAddress(String(address)) != nil else { return nil }
+        return address.lowercased()
     }
 }
 

@@ -131,11 +131,12 @@ final class UpstreamPool {
                     if let tlsContext {
                         try sync.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: serverHostname))
                     }
-                    var encoder = HTTPRequestEncoder.Configuration()
-                    encoder.automaticallySetFramingHeaders = false
-                    // Bytes an upstream sends right behind a 101 belong to the tunnel: the
-                    // decoder hands them on when the tunnel removes it.
-                    try sync.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, encoderConfiguration: encoder)
+                    // The gateway's own encoder writes (and checks) the request; NIO's llhttp
+                    // decoder parses the response, and sees each request head go by, so it
+                    // knows a HEAD's response has no body. Bytes an upstream sends right behind
+                    // a 101 belong to the tunnel: the decoder hands them on when the tunnel removes it.
+                    try sync.addHandler(UpstreamRequestEncoder())
+                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)))
                     try sync.addHandler(UpstreamHandler())
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {

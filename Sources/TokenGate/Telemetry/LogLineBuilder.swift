@@ -22,17 +22,22 @@ struct LogLineBuilder {
 
     /// Text as it is (a caller made sure it needs no quoting).
     mutating func plain(_ text: String) {
-        bytes.append(contentsOf: text.utf8)
+        if text.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
+            bytes.append(contentsOf: text.utf8)
+        }
     }
 
     /// A JSON string literal.
     mutating func quoted(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
-        let utf8 = text.utf8
-        if !utf8.contains(where: Self.needsEscape) {
+        let copied: Bool? = text.utf8.withContiguousStorageIfAvailable { utf8 in
+            // The usual value needs no escape: one scan, one copy.
+            for byte in utf8 where Self.needsEscape(byte) { return false }
             bytes.append(contentsOf: utf8)
-        } else {
-            for byte in utf8 {
+            return true
+        }
+        if copied != true {
+            for byte in text.utf8 {
                 switch byte {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"):
                     bytes.append(UInt8(ascii: "\\"))
@@ -65,13 +70,21 @@ struct LogLineBuilder {
     }
 
     mutating func integer(_ value: Int) {
-        if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
-            integer(-value)
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var rest = value.magnitude
+        if rest < 10 {
+            bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest))
             return
         }
-        if value >= 10 { integer(value / 10) }
-        bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = digits.count
+            while rest > 0 {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+        }
     }
 
     /// Milliseconds with microsecond precision: `12.345`.
@@ -89,34 +102,43 @@ struct LogLineBuilder {
         timestamp(epochSeconds: Int(spec.tv_sec), milliseconds: Int(spec.tv_nsec) / 1_000_000)
     }
 
-    /// A time in seconds since the epoch, as RFC 3339 UTC with milliseconds.
+    /// A time in seconds since the epoch, as RFC 3339 UTC with milliseconds. The civil date
+    /// comes from arithmetic (Howard Hinnant's `civil_from_days`), not `gmtime_r`.
     mutating func timestamp(epochSeconds: Int, milliseconds: Int) {
-        var seconds = time_t(epochSeconds)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        padded(Int(parts.tm_year) + 1900, width: 4)
+        let days = epochSeconds >= 0 ? epochSeconds / 86_400 : (epochSeconds - 86_399) / 86_400
+        let secondOfDay = epochSeconds - days * 86_400
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        padded(year, width: 4)
         bytes.append(UInt8(ascii: "-"))
-        padded(Int(parts.tm_mon) + 1, width: 2)
+        padded(month, width: 2)
         bytes.append(UInt8(ascii: "-"))
-        padded(Int(parts.tm_mday), width: 2)
+        padded(day, width: 2)
         bytes.append(UInt8(ascii: "T"))
-        padded(Int(parts.tm_hour), width: 2)
+        padded(secondOfDay / 3600, width: 2)
         bytes.append(UInt8(ascii: ":"))
-        padded(Int(parts.tm_min), width: 2)
+        padded(secondOfDay / 60 % 60, width: 2)
         bytes.append(UInt8(ascii: ":"))
-        padded(Int(parts.tm_sec), width: 2)
+        padded(secondOfDay % 60, width: 2)
         bytes.append(UInt8(ascii: "."))
         padded(milliseconds, width: 3)
         bytes.append(UInt8(ascii: "Z"))
     }
 
+    /// `value` in exactly `width` decimal digits (the low ones), zero-padded.
     private mutating func padded(_ value: Int, width: Int) {
         var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
-        var rest = value
+        for _ in 1..<width { divisor &*= 10 }
+        let rest = value.magnitude
         while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
-            rest %= divisor
+            bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest / UInt(divisor) % 10))
             divisor /= 10
         }
     }
