@@ -21,7 +21,7 @@ struct ProxyHandlerEmbeddedTests {
         )
         let timer = RequestHeadTimer(headTimeout: .seconds(10), idleTimeout: .seconds(60))
         try channel.pipeline.syncOperations.addHandler(timer)
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
         try channel.pipeline.syncOperations.addHandler(ProxyHandler(environment: environment, headTimer: timer))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
@@ -78,7 +78,7 @@ struct ProxyHandlerEmbeddedTests {
         )
         let timer = RequestHeadTimer(headTimeout: .seconds(10), idleTimeout: .seconds(60))
         try channel.pipeline.syncOperations.addHandler(timer)
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
         try channel.pipeline.syncOperations.addHandler(ProxyHandler(
             environment: environment, headTimer: timer, acceptedOn: BindAddress(host: "0.0.0.0", port: 8080)
         ))

@@ -5,7 +5,7 @@ import NIOHTTP1
 /// replay copy, timings, what the access log records). Where the request stands is the
 /// connection's `ConnectionStateMachine`'s business, not this object's.
 final class Exchange {
-    var plan: ForwardPlan
+    let plan: ForwardPlan
     let clientVersion: HTTPVersion
     let method: HTTPMethod
     /// The client's request target, for the access log.
@@ -33,9 +33,12 @@ final class Exchange {
     /// The upstream's response status, once its head has been passed on.
     var responseStatus: Int?
     var responseBodyBytes = 0
-    /// The response keeps a transfer coding other than chunked (`gzip, chunked`): the
-    /// gateway writes the chunk framing itself, since NIO's encoder only frames plain chunked.
-    var framesChunksItself = false
+    /// The gateway writes the response body to the client in chunks (see `ResponseRules.ClientHead`).
+    var chunksResponse = false
+    /// The injected credential field, sent after the planned head (replaced on a retry).
+    var credentialField: (name: String, value: String)?
+    /// The caller's identity fields from validation, sent after the planned head.
+    var identityFields: [(name: String, value: String)] = []
     /// The validated caller, for the access log.
     var subject: String?
     var clientID: String?
@@ -75,16 +78,21 @@ final class Exchange {
         if replayBody?.append(buffer) == false { replayBody = nil }
     }
 
-    /// Puts `token` into the upstream request, replacing any earlier one.
+    /// Puts `token` into the upstream request, replacing any earlier one. (The planner
+    /// already dropped the client's own field of this name.)
     func inject(_ token: TokenState.Token, header: String) {
-        // The planner already dropped the client's own header of this name, so the first
-        // injection only adds; a retry replaces the refused token.
-        if injectedToken == nil {
-            plan.upstreamHead.headers.add(name: header, value: token.headerValue.revealed)
-        } else {
-            plan.upstreamHead.headers.replaceOrAdd(name: header, value: token.headerValue.revealed)
-        }
+        credentialField = (header, token.headerValue.revealed)
         injectedToken = token.value
+    }
+
+    /// What follows the planned head on the wire: the credential, the identity fields and
+    /// the empty line. Invalid (never sent) if any of them has a byte a field may not have.
+    func headTail(allocator: ByteBufferAllocator) -> HTTPHeadBuilder {
+        var tail = HTTPHeadBuilder(capacity: credentialField == nil && identityFields.isEmpty ? 2 : 256, allocator: allocator)
+        if let credentialField { tail.field(credentialField.name, credentialField.value) }
+        for field in identityFields { tail.field(field.name, field.value) }
+        tail.end()
+        return tail
     }
 
     /// The instant a wait of this exchange times out.

@@ -73,7 +73,7 @@ extension ProxyHandler {
         case .success(let identity):
             exchange.subject = claims.subject ?? claims.username
             exchange.clientID = claims.clientID
-            for header in identity { exchange.plan.upstreamHead.headers.add(name: header.name, value: header.value) }
+            exchange.identityFields = identity
             authorize(exchange)
         case .failure(let refusal):
             settle(machine.fail(), with: refusal)
@@ -124,7 +124,7 @@ extension ProxyHandler {
     private func admitted(_ exchange: Exchange) {
         let decision = machine.admitted()
         if decision.sendContinue, let context {
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
         }
         // No wait of ours while connecting (the pool's connect timeout bounds it); a pending
         // admission deadline is simply left to fire and find nothing to do.

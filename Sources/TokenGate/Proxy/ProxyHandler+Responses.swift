@@ -52,11 +52,19 @@ extension ProxyHandler {
     func respond(with answer: GatewayError, version: HTTPVersion, keepAlive: Bool, method: HTTPMethod = .GET, recording: (Int) -> Void = { _ in }) -> Written {
         guard let context else { return Written(future: nil, bodyBytes: 0) }
         let body = method == .CONNECT ? ByteBuffer() : answer.body(allocator: context.channel.allocator)
-        context.write(wrapOutboundOut(.head(answer.head(version: version, contentLength: body.readableBytes, keepAlive: keepAlive))), promise: nil)
+        let head = HTTPHeadBuilder.response(answer.head(version: version, contentLength: body.readableBytes, keepAlive: keepAlive), allocator: context.channel.allocator)
         let bodyBytes = method == .HEAD ? 0 : body.readableBytes
-        if bodyBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        // The gateway's own fields are always valid; should one not be, nothing is sent.
+        guard head.isValid else {
+            context.close(promise: nil)
+            return Written(future: nil, bodyBytes: 0)
+        }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.write(wrapOutboundOut(head.buffer), promise: bodyBytes > 0 ? nil : written)
+        if bodyBytes > 0 { context.write(wrapOutboundOut(body), promise: written) }
         recording(bodyBytes)
-        return Written(future: context.writeAndFlush(wrapOutboundOut(.end(nil))), bodyBytes: bodyBytes)
+        context.flush()
+        return Written(future: written.futureResult, bodyBytes: bodyBytes)
     }
 
     /// Does what follows an exchange's last response bytes (`written`, when known).

@@ -41,7 +41,6 @@ extension ProxyHandler {
         let client = context.pipeline.syncOperations
         try client.addHandler(clientSide)
         client.removeHandler(context: try client.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
-        client.removeHandler(context: try client.context(handlerType: ClientResponseEncoder.self), promise: nil)
         client.removeHandler(context: try client.context(handlerType: RequestHeadTimer.self), promise: nil)
 
         // Upstream pipeline: bytes the upstream sent right after its 101 are still in the
@@ -49,12 +48,11 @@ extension ProxyHandler {
         let remote = upstream.channel.pipeline.syncOperations
         remote.removeHandler(context: try remote.context(handlerType: UpstreamHandler.self), promise: nil)
         try remote.addHandler(upstreamSide)
-        remote.removeHandler(context: try remote.context(handlerType: UpstreamRequestEncoder.self), promise: nil)
         // The decoder leaves the pipeline on a later tick and only then hands over what it
         // held; flush the client side once it has.
         let handedOver = upstream.channel.eventLoop.makePromise(of: Void.self)
         handedOver.futureResult.assumeIsolated().whenComplete { _ in clientSide.flush() }
-        remote.removeHandler(context: try remote.context(handlerType: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: handedOver)
+        remote.removeHandler(context: try remote.context(handlerType: ByteToMessageHandler<UpstreamResponseDecoder>.self), promise: handedOver)
 
         session.start()
         client.removeHandler(context: context, promise: nil)

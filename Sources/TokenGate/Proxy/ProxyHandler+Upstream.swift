@@ -39,6 +39,17 @@ extension ProxyHandler {
         case .success(let value):
             connection = value
         }
+        let tail = exchange.headTail(allocator: connection.channel.allocator)
+        guard tail.isValid else {
+            // Only the gateway's own fields are added here, from a credential or validated
+            // claims: a bad byte among them is the gateway's fault, never forwarded.
+            pool?.release(connection)
+            settle(machine.fail(), with: GatewayError(
+                status: .internalServerError, code: "internal_error",
+                detail: "\(tail.problem ?? "a field") the gateway adds is not a valid header field", route: route.name
+            ))
+            return
+        }
         switch machine.upstreamConnected(reused: connection.isReused) {
         case .release:
             pool?.release(connection)
@@ -46,11 +57,11 @@ extension ProxyHandler {
             exchange.upstream = connection
             exchange.touch()
             connection.handler.delegate = self
-            connection.handler.write(.head(exchange.plan.upstreamHead))
-            for buffer in exchange.pendingBody { connection.handler.write(.body(.byteBuffer(buffer))) }
+            connection.handler.sendHead(exchange.plan.upstreamHead, tail: tail.buffer)
+            for buffer in exchange.pendingBody { connection.handler.sendBody(buffer) }
             exchange.pendingBody.removeAll()
             if end {
-                connection.handler.write(.end(nil))
+                connection.handler.sendEnd()
                 exchange.requestSentAt = .now()
             }
             connection.handler.flush()
@@ -71,9 +82,16 @@ extension ProxyHandler: UpstreamResponseDelegate {
         exchange.touch()
         let route = exchange.plan.route
         // Shaped before the machine hears of it: a head that cannot be passed on is a 502.
-        guard var shaped = ResponseRules.clientHead(from: head, method: exchange.method, clientVersion: exchange.clientVersion) else {
+        guard var shaped = ResponseRules.clientHead(
+            from: head, method: exchange.method, clientVersion: exchange.clientVersion, allocator: context.channel.allocator
+        ) else {
             route.metrics.upstreamError(.reset)
             settle(machine.fail(), with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream used a transfer coding an HTTP/1.0 client cannot receive", route: route.name))
+            return
+        }
+        guard shaped.head.isValid else {
+            route.metrics.upstreamError(.reset)
+            settle(machine.fail(), with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream's response head has \(shaped.head.problem ?? "a field") that is not valid", route: route.name))
             return
         }
         var retryable = false
@@ -88,13 +106,14 @@ extension ProxyHandler: UpstreamResponseDelegate {
             armTimer()
         case .startTunnel:
             exchange.responseStatus = 101
-            context.writeAndFlush(wrapOutboundOut(.head(shaped.head)), promise: nil)
+            shaped.head.end()
+            context.writeAndFlush(wrapOutboundOut(shaped.head.buffer), promise: nil)
         case .forward(let keepAlive):
             exchange.responseStatus = Int(head.status.code)
-            exchange.framesChunksItself = shaped.framesChunksItself
+            exchange.chunksResponse = shaped.chunked
             if shaped.delimitedByClose { machine.responseDelimitedByClose() }
-            ResponseRules.setConnection(&shaped.head, keepAlive: keepAlive && !shaped.delimitedByClose, clientVersion: exchange.clientVersion)
-            context.write(wrapOutboundOut(.head(shaped.head)), promise: nil)
+            ResponseRules.finish(&shaped.head, keepAlive: keepAlive && !shaped.delimitedByClose, clientVersion: exchange.clientVersion)
+            context.write(wrapOutboundOut(shaped.head.buffer), promise: nil)
             armTimer()
         case .fail(let failure):
             route.metrics.upstreamError(.reset)
@@ -107,17 +126,10 @@ extension ProxyHandler: UpstreamResponseDelegate {
         exchange.touch()
         guard machine.forwardsResponseBody else { return }
         exchange.responseBodyBytes += buffer.readableBytes
-        if exchange.framesChunksItself {
-            guard buffer.readableBytes > 0 else { return }
-            var chunk = context.channel.allocator.buffer(capacity: buffer.readableBytes + 12)
-            chunk.writeString(String(buffer.readableBytes, radix: 16))
-            chunk.writeStaticString("\r\n")
-            var body = buffer
-            chunk.writeBuffer(&body)
-            chunk.writeStaticString("\r\n")
-            context.write(wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
+        if exchange.chunksResponse {
+            ChunkedCoding.frame(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
         } else {
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            context.write(wrapOutboundOut(buffer), promise: nil)
         }
     }
 
@@ -143,15 +155,14 @@ extension ProxyHandler: UpstreamResponseDelegate {
             retryWithFreshToken(exchange)
         case .finish(_, let after):
             record(exchange, status: exchange.responseStatus ?? 502)
-            if exchange.framesChunksItself {
-                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(staticString: "0\r\n\r\n")))), promise: nil)
-            }
+            let end = exchange.chunksResponse ? context.channel.allocator.buffer(staticString: ChunkedCoding.lastChunk) : nil
             if after == .nextRequest {
                 // Keep-alive, the common case: no promise to allocate and complete.
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                if let end { context.write(wrapOutboundOut(end), promise: nil) }
+                context.flush()
                 carryOut(after, after: nil)
             } else {
-                carryOut(after, after: context.writeAndFlush(wrapOutboundOut(.end(nil))))
+                carryOut(after, after: context.writeAndFlush(wrapOutboundOut(end ?? context.channel.allocator.buffer(capacity: 0))))
             }
         case .ignore:
             break

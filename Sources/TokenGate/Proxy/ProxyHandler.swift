@@ -32,8 +32,9 @@ struct ListenerEnvironment: Sendable {
 /// not pipeline, which saves two `epoll_ctl` calls a request over `HTTPServerPipelineHandler`.
 final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = ByteBuffer
+    /// Responses go out as bytes the handler builds (`HTTPHeadBuilder`, `ChunkedCoding`).
+    typealias OutboundOut = ByteBuffer
 
     /// Lingering close bound in time (nginx's `lingering_time`).
     static let lingerTime = TimeAmount.seconds(2)
@@ -210,7 +211,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             refuse(.listenerRetired(), head: head, startedAt: startedAt, policy: snapshot.accessLog, closing: true)
             return
         }
-        switch planner.plan(head, peer: peer, peerText: peerText, requestIDs: &requestIDs) {
+        switch planner.plan(head, peer: peer, peerText: peerText, requestIDs: &requestIDs, allocator: context?.channel.allocator ?? ByteBufferAllocator()) {
         case .failure(let answer):
             refuse(answer, head: head, startedAt: startedAt, policy: snapshot.accessLog, closing: answer.status == .badRequest)
         case .success(let plan):
@@ -232,7 +233,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             exchange.requestBodyBytes += buffer.readableBytes
             exchange.touch()
             exchange.keepForReplay(buffer)
-            exchange.upstream?.handler.write(.body(.byteBuffer(buffer)))
+            exchange.upstream?.handler.sendBody(buffer)
         case .hold:
             exchange.requestBodyBytes += buffer.readableBytes
             exchange.keepForReplay(buffer)
@@ -249,7 +250,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch machine.endArrived() {
         case .forwardEnd:
             guard let exchange, let upstream = exchange.upstream else { return }
-            upstream.handler.write(.end(nil))
+            upstream.handler.sendEnd()
             upstream.handler.flush()
             exchange.requestSentAt = .now()
             armTimer()

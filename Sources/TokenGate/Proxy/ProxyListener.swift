@@ -107,8 +107,8 @@ enum ProxyListener {
                         }
                     )
                     try sync.addHandler(timer)
-                    // NIO's llhttp decoder parses; the gateway's own encoder writes (and checks) what goes back.
-                    try sync.addHandler(ClientResponseEncoder())
+                    // NIO's llhttp decoder parses requests; the proxy handler writes (and checks)
+                    // the response bytes itself.
                     try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
                     try sync.addHandler(ProxyHandler(environment: environment, headTimer: timer, acceptedOn: listener.address))
                     return channel.eventLoop.makeSucceededVoidFuture()

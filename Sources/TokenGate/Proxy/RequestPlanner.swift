@@ -1,10 +1,13 @@
+import NIOCore
 import NIOHTTP1
 
 /// What the gateway decided to do with one request head: the route, the head the
 /// upstream will receive, and the facts the exchange needs about framing.
 struct ForwardPlan {
     let route: ProxyRoute
-    var upstreamHead: HTTPRequestHead
+    /// The request line and fields the upstream receives, as bytes; the injected credential
+    /// and identity fields and the empty line follow when it is sent.
+    let upstreamHead: UpstreamRequestHead
     /// Declared body length, when framed by `Content-Length`.
     let contentLength: Int?
     /// The body is chunked (length unknown up front).
@@ -46,7 +49,8 @@ final class RequestPlanner: Sendable {
     /// Plans one request. `peer` is the address seen on the socket (for trust decisions)
     /// and `peerText` its printed form (for `X-Forwarded-For`), computed once per connection;
     /// `requestIDs` makes an id when the client sent no usable `X-Request-Id`.
-    func plan(_ head: HTTPRequestHead, peer: IPAddress?, peerText: String, requestIDs: inout RequestIDGenerator) -> Result<ForwardPlan, GatewayError> {
+    func plan(_ head: HTTPRequestHead, peer: IPAddress?, peerText: String, requestIDs: inout RequestIDGenerator,
+              allocator: ByteBufferAllocator) -> Result<ForwardPlan, GatewayError> {
         if head.method == .CONNECT || head.method == .TRACE || head.method.rawValue == "TRACK" {
             // CONNECT would make the gateway an open tunnel; TRACE echoes the request, injected
             // credential included, to whoever sent it (cross-site tracing).
@@ -94,8 +98,8 @@ final class RequestPlanner: Sendable {
         // names, drop forwarding fields (rebuilt below; from an untrusted peer all of them
         // are forgeries), and keep the rest in order.
         let trusted = peer.map { address in listener.trustedProxies.contains { $0.contains(address) } } ?? false
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count + 4)
+        var out = HTTPHeadBuilder(capacity: 512 + upstreamURI.utf8.count, allocator: allocator)
+        out.requestLine(method: head.method, target: upstreamURI)
         for (name, value) in head.headers {
             switch HeaderKind.of(name) {
             case .host, .contentLength, .transferEncoding, .connection, .expect, .hopByHop, .upgrade,
@@ -114,30 +118,33 @@ final class RequestPlanner: Sendable {
                 // Identity headers come only from the gateway, never from the client, on any route.
                 if identityNames.isLookalike(name) { continue }
             }
-            headers.add(name: name, value: value)
+            out.field(name, value)
         }
-        headers.add(name: "Host", value: route.config.preserveHost ? authority : route.upstreamAuthority)
-        let chain = trusted ? scan.forwardedFor.joined(separator: ", ") : ""
-        headers.add(name: "X-Forwarded-For", value: chain.isEmpty ? peerText : chain + ", " + peerText)
-        headers.add(name: "X-Forwarded-Proto", value: (trusted ? scan.forwardedProto : nil) ?? "http")
-        headers.add(name: "X-Forwarded-Host", value: (trusted ? scan.forwardedHost : nil) ?? authority)
+        out.field("Host", route.config.preserveHost ? authority : route.upstreamAuthority)
+        let chain = trusted && !scan.forwardedFor.isEmpty ? scan.forwardedFor.joined(separator: ", ") : ""
+        out.field("X-Forwarded-For", chain.isEmpty ? peerText : chain + ", " + peerText)
+        if trusted, let proto = scan.forwardedProto { out.field("X-Forwarded-Proto", proto) } else { out.fixedField("X-Forwarded-Proto", "http") }
+        out.field("X-Forwarded-Host", (trusted ? scan.forwardedHost : nil) ?? authority)
         let requestID = scan.requestID.flatMap { RequestIDGenerator.isAcceptable($0) ? $0 : nil } ?? requestIDs.next()
-        headers.add(name: "X-Request-Id", value: requestID)
+        out.field("X-Request-Id", requestID)
         if mayUpgrade {
-            headers.add(name: "Connection", value: "upgrade")
-            headers.add(name: "Upgrade", value: "websocket")
+            out.fixedField("Connection", "upgrade")
+            out.fixedField("Upgrade", "websocket")
         }
         if let length = framing.contentLength {
-            headers.add(name: "Content-Length", value: String(length))
+            out.numericField("Content-Length", length)
         } else if framing.chunked {
-            headers.add(name: "Transfer-Encoding", value: "chunked")
+            out.fixedField("Transfer-Encoding", "chunked")
+        }
+        guard out.isValid else {
+            return .failure(.badRequest("invalid \(out.problem ?? "header field")"))
         }
 
         let idempotent = head.method == .GET || head.method == .HEAD || head.method == .OPTIONS
             || head.method == .TRACE || head.method == .PUT || head.method == .DELETE
         return .success(ForwardPlan(
             route: route,
-            upstreamHead: HTTPRequestHead(version: .http1_1, method: head.method, uri: upstreamURI, headers: headers),
+            upstreamHead: UpstreamRequestHead(method: head.method, bytes: out.buffer, chunked: framing.chunked),
             contentLength: framing.contentLength,
             isChunked: framing.chunked,
             expectsContinue: scan.expectsContinue && head.version == .http1_1,

@@ -1,75 +1,60 @@
+import NIOCore
 import NIOHTTP1
 
-/// How an upstream response head becomes the client's.
+/// How an upstream response head becomes the client's, written as bytes.
 enum ResponseRules {
-    /// The client's head, and what the exchange must do to frame the body.
+    /// The client's head (without `Connection` and the empty line: `finish` adds them once
+    /// keep-alive is decided), and how the exchange frames the body.
     struct ClientHead {
-        var head: HTTPResponseHead
-        /// The gateway writes chunk framing itself (a coding other than chunked is kept).
-        var framesChunksItself = false
+        var head: HTTPHeadBuilder
+        /// The gateway writes the body in chunks: the upstream's length was unknown to an
+        /// HTTP/1.1 client, or a coding other than chunked (`gzip, chunked`) is kept.
+        var chunked = false
         /// The body can only be delimited by closing the connection.
         var delimitedByClose = false
     }
 
-    /// Strips hop-by-hop fields (and those `Connection` names) and sets framing for this
-    /// client (`setConnection` adds `Connection` once keep-alive is decided). A `101` keeps `Upgrade` and `Connection: upgrade`.
-    /// Transfer codings other than chunked (`gzip, chunked`) are kept in order, so the
-    /// client decodes what the upstream encoded; an HTTP/1.0 client cannot receive them
-    /// and the answer is nil (the gateway answers 502).
-    static func clientHead(from upstream: HTTPResponseHead, method: HTTPMethod, clientVersion: HTTPVersion) -> ClientHead? {
-        let switching = upstream.status == .switchingProtocols
+    /// What one pass over the upstream's fields found.
+    private struct Facts {
+        /// Field names the upstream's `Connection` lists (hop-by-hop for this message).
         var listed: [String] = []
-        var hasLength = false
-        var needsCopy = false
+        /// Transfer codings other than chunked, in order.
         var codings: [String] = []
-        for (name, value) in upstream.headers {
-            switch HeaderKind.of(name) {
-            case .connection:
-                needsCopy = true
-                listed += RequestHeaderScan.commaSeparated(value)
-            case .transferEncoding:
-                needsCopy = true
-                codings += RequestHeaderScan.commaSeparated(value).filter { !$0.caseInsensitiveEquals("chunked") }
-            case .hopByHop, .upgrade:
-                needsCopy = true
-            case .contentLength:
-                hasLength = true
-            default:
-                break
-            }
-        }
-        var headers: HTTPHeaders
-        if needsCopy {
-            headers = HTTPHeaders()
-            headers.reserveCapacity(upstream.headers.count + 2)
-            for (name, value) in upstream.headers {
-                switch HeaderKind.of(name) {
-                case .connection, .transferEncoding, .hopByHop: continue
-                case .upgrade: if !switching { continue }
-                case .contentLength, .host: break
-                default: if !listed.isEmpty, listed.contains(where: { $0.caseInsensitiveEquals(name) }) { continue }
-                }
-                headers.add(name: name, value: value)
-            }
-        } else {
-            headers = upstream.headers
-        }
-        var result = ClientHead(head: HTTPResponseHead(version: .http1_1, status: upstream.status, headers: headers))
-        if switching {
-            result.head.headers.add(name: "Connection", value: "upgrade")
-            return result
-        }
+        var hasLength = false
+    }
+
+    /// Strips hop-by-hop fields (and those `Connection` names) and sets framing for this
+    /// client. A `101` keeps `Upgrade` and says `Connection: upgrade`. Transfer codings
+    /// other than chunked (`gzip, chunked`) are kept in order, so the client decodes what
+    /// the upstream encoded; an HTTP/1.0 client cannot receive them and the answer is nil
+    /// (the gateway answers 502).
+    static func clientHead(from upstream: HTTPResponseHead, method: HTTPMethod, clientVersion: HTTPVersion,
+                           allocator: ByteBufferAllocator) -> ClientHead? {
+        let switching = upstream.status == .switchingProtocols
         let status = upstream.status.code
         let bodyless = method == .HEAD || (100..<200).contains(status) || status == 204 || status == 304
-        if !codings.isEmpty && !bodyless {
+        var facts = Facts()
+        var head = write(upstream, switching: switching, dropping: [], dropLength: false, facts: &facts, allocator: allocator)
+        let keepsCodings = !facts.codings.isEmpty && !bodyless
+        if !facts.listed.isEmpty || (keepsCodings && facts.hasLength) {
+            // Rare: fields named by a later `Connection`, or a length that is of the encoded
+            // body before chunking (not the client's). Written again without them.
+            var unused = Facts()
+            head = write(upstream, switching: switching, dropping: facts.listed, dropLength: keepsCodings, facts: &unused, allocator: allocator)
+        }
+        var result = ClientHead(head: head)
+        if switching {
+            result.head.fixedField("Connection", "upgrade")
+            return result
+        }
+        if keepsCodings {
             guard clientVersion == .http1_1 else { return nil }
-            // The length, if any, is of the encoded body before chunking: not the client's.
-            result.head.headers.remove(name: "Content-Length")
-            result.head.headers.add(name: "Transfer-Encoding", value: (codings + ["chunked"]).joined(separator: ", "))
-            result.framesChunksItself = true
-        } else if !bodyless && !hasLength {
+            result.head.field("Transfer-Encoding", (facts.codings + ["chunked"]).joined(separator: ", "))
+            result.chunked = true
+        } else if !bodyless && !facts.hasLength {
             if clientVersion == .http1_1 {
-                result.head.headers.add(name: "Transfer-Encoding", value: "chunked")
+                result.head.fixedField("Transfer-Encoding", "chunked")
+                result.chunked = true
             } else {
                 result.delimitedByClose = true
             }
@@ -77,12 +62,50 @@ enum ResponseRules {
         return result
     }
 
-    /// Tells the client whether the connection stays open after this response.
-    static func setConnection(_ head: inout HTTPResponseHead, keepAlive: Bool, clientVersion: HTTPVersion) {
-        if !keepAlive {
-            head.headers.add(name: "Connection", value: "close")
-        } else if clientVersion == .http1_0 {
-            head.headers.add(name: "Connection", value: "keep-alive")
+    /// The status line and the fields that pass, noting what decides framing.
+    private static func write(_ upstream: HTTPResponseHead, switching: Bool, dropping listed: [String], dropLength: Bool,
+                              facts: inout Facts, allocator: ByteBufferAllocator) -> HTTPHeadBuilder {
+        var head = HTTPHeadBuilder(capacity: 512, allocator: allocator)
+        head.statusLine(version: .http1_1, status: upstream.status)
+        for (name, value) in upstream.headers {
+            switch HeaderKind.of(name) {
+            case .connection:
+                RequestHeaderScan.forEachListed(value) { token in
+                    if !ASCII.equalsIgnoringCase(token, "close"), !ASCII.equalsIgnoringCase(token, "keep-alive"),
+                       !ASCII.equalsIgnoringCase(token, "upgrade") {
+                        facts.listed.append(String(token))
+                    }
+                }
+                continue
+            case .transferEncoding:
+                RequestHeaderScan.forEachListed(value) { coding in
+                    if !ASCII.equalsIgnoringCase(coding, "chunked") { facts.codings.append(String(coding)) }
+                }
+                continue
+            case .hopByHop:
+                continue
+            case .upgrade:
+                if !switching { continue }
+            case .contentLength:
+                facts.hasLength = true
+                if dropLength { continue }
+            case .host:
+                break
+            default:
+                if !listed.isEmpty, listed.contains(where: { $0.caseInsensitiveEquals(name) }) { continue }
+            }
+            head.field(name, value)
         }
+        return head
+    }
+
+    /// Tells the client whether the connection stays open after this response, and ends the head.
+    static func finish(_ head: inout HTTPHeadBuilder, keepAlive: Bool, clientVersion: HTTPVersion) {
+        if !keepAlive {
+            head.fixedField("Connection", "close")
+        } else if clientVersion == .http1_0 {
+            head.fixedField("Connection", "keep-alive")
+        }
+        head.end()
     }
 }

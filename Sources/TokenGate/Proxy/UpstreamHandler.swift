@@ -24,8 +24,16 @@ struct UpstreamClosedError: Error, CustomStringConvertible {
 /// delegate and holds reads while the client side is not writable (backpressure).
 final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// The connection's response decoder, told the method of each request sent.
+    private let decoder: HTTPResponseDecoder
+    /// The last request head handed to the decoder: it reads only the method, so one head
+    /// per method serves every request.
+    private var methodHead: HTTPRequestHead?
+    /// The request body goes out in chunks.
+    private var bodyChunked = false
 
     /// The exchange using this connection; nil while it sits in the pool.
     var delegate: (any UpstreamResponseDelegate)?
@@ -35,6 +43,10 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     private var readPending = false
     private var responseKeepAlive = true
+
+    init(decoder: HTTPResponseDecoder) {
+        self.decoder = decoder
+    }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
@@ -99,9 +111,34 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.read()
     }
 
-    /// Writes a request part without flushing.
-    func write(_ part: HTTPClientRequestPart) {
-        context?.write(wrapOutboundOut(part), promise: nil)
+    /// Writes a planned head and what follows it (credential, identity, the empty line),
+    /// without flushing.
+    func sendHead(_ head: UpstreamRequestHead, tail: ByteBuffer) {
+        guard let context else { return }
+        if methodHead?.method != head.method {
+            methodHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: "/")
+        }
+        if let methodHead { decoder.write(data: .head(methodHead)) }
+        bodyChunked = head.chunked
+        context.write(wrapOutboundOut(head.bytes), promise: nil)
+        context.write(wrapOutboundOut(tail), promise: nil)
+    }
+
+    /// Writes a part of the request body (chunk-framed when the head said so), without flushing.
+    func sendBody(_ buffer: ByteBuffer) {
+        guard let context else { return }
+        if bodyChunked {
+            ChunkedCoding.frame(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
+        } else {
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        }
+    }
+
+    /// Ends the request body (the last chunk when chunked), without flushing.
+    func sendEnd() {
+        guard bodyChunked, let context else { return }
+        bodyChunked = false
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(staticString: ChunkedCoding.lastChunk)), promise: nil)
     }
 
     func flush() {

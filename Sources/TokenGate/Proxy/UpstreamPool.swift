@@ -131,13 +131,12 @@ final class UpstreamPool {
                     if let tlsContext {
                         try sync.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: serverHostname))
                     }
-                    // The gateway's own encoder writes (and checks) the request; NIO's llhttp
-                    // decoder parses the response, and sees each request head go by, so it
-                    // knows a HEAD's response has no body. Bytes an upstream sends right behind
-                    // a 101 belong to the tunnel: the decoder hands them on when the tunnel removes it.
-                    try sync.addHandler(UpstreamRequestEncoder())
-                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)))
-                    try sync.addHandler(UpstreamHandler())
+                    // The gateway writes (and checks) the request bytes itself; NIO's llhttp
+                    // decoder parses the response. Bytes an upstream sends right behind a 101
+                    // belong to the tunnel: the decoder hands them on when the tunnel removes it.
+                    let decoder = UpstreamResponseDecoder(leftOverBytesStrategy: .forwardBytes)
+                    try sync.addHandler(ByteToMessageHandler(decoder))
+                    try sync.addHandler(UpstreamHandler(decoder: decoder.decoder))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
