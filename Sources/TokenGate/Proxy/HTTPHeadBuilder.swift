@@ -54,29 +54,37 @@ struct HTTPHeadBuilder {
         buffer.writeStaticString("\r\n")
     }
 
-    /// `name: value`, both copied and checked in one pass.
+    /// `name: value`, checked byte by byte, then copied in one go.
     mutating func field(_ name: String, _ value: String) {
         guard isValid else { return }
-        var valid = true
-        let nameLength = name.utf8.count
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: nameLength &+ value.utf8.count &+ 4) { out in
+        var name = name
+        var value = value
+        name.withUTF8 { name in
+            value.withUTF8 { value in append(name: name, value: value) }
+        }
+    }
+
+    private mutating func append(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+        var nameValid = !name.isEmpty
+        for byte in name where !Self.isTokenByte(byte) { nameValid = false }
+        guard nameValid else { return refuse("a field name") }
+        for byte in value where !Self.isFieldValueByte(byte) {
+            return refuse("the value of \(String(decoding: name, as: UTF8.self))")
+        }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: name.count &+ value.count &+ 4) { out in
+            guard let target = out.baseAddress else { return 0 }
             var at = 0
-            guard nameLength > 0, Self.copy(name, into: out, at: &at, allowed: Self.isTokenByte) else {
-                valid = false
-                return 0
-            }
+            if let source = name.baseAddress { (target + at).copyMemory(from: source, byteCount: name.count) }
+            at &+= name.count
             out[at] = UInt8(ascii: ":")
             out[at &+ 1] = UInt8(ascii: " ")
             at &+= 2
-            guard Self.copy(value, into: out, at: &at, allowed: Self.isFieldValueByte) else {
-                valid = false
-                return 0
-            }
+            if let source = value.baseAddress { (target + at).copyMemory(from: source, byteCount: value.count) }
+            at &+= value.count
             out[at] = UInt8(ascii: "\r")
             out[at &+ 1] = UInt8(ascii: "\n")
             return at &+ 2
         }
-        if !valid { refuse(nameLength > 0 && name.utf8.allSatisfy(Self.isTokenByte) ? "the value of \(name)" : "a field name") }
     }
 
     /// A field whose value is a decimal number.
@@ -117,29 +125,6 @@ struct HTTPHeadBuilder {
     private mutating func refuse(_ what: String) {
         if isValid { problem = what }
         isValid = false
-    }
-
-    /// Copies `text`'s bytes to `out` at `at` while every byte is `allowed`.
-    @inline(__always)
-    private static func copy(_ text: String, into out: UnsafeMutableRawBufferPointer, at: inout Int, allowed: (UInt8) -> Bool) -> Bool {
-        var position = at
-        var valid = true
-        let contiguous: Void? = text.utf8.withContiguousStorageIfAvailable { bytes in
-            for byte in bytes {
-                guard allowed(byte) else { valid = false; return }
-                out[position] = byte
-                position &+= 1
-            }
-        }
-        if contiguous == nil {
-            for byte in text.utf8 {
-                guard allowed(byte) else { return false }
-                out[position] = byte
-                position &+= 1
-            }
-        }
-        at = position
-        return valid
     }
 
     /// RFC 9110 §5.6.2 `tchar`.

@@ -114,6 +114,7 @@ extension ProxyHandler: UpstreamResponseDelegate {
             if shaped.delimitedByClose { machine.responseDelimitedByClose() }
             ResponseRules.finish(&shaped.head, keepAlive: keepAlive && !shaped.delimitedByClose, clientVersion: exchange.clientVersion)
             context.write(wrapOutboundOut(shaped.head.buffer), promise: nil)
+            clientUnflushed = true
             armTimer()
         case .fail(let failure):
             route.metrics.upstreamError(.reset)
@@ -126,6 +127,7 @@ extension ProxyHandler: UpstreamResponseDelegate {
         exchange.touch()
         guard machine.forwardsResponseBody else { return }
         exchange.responseBodyBytes += buffer.readableBytes
+        clientUnflushed = true
         if exchange.chunksResponse {
             ChunkedCoding.frame(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
         } else {
@@ -156,6 +158,7 @@ extension ProxyHandler: UpstreamResponseDelegate {
         case .finish(_, let after):
             record(exchange, status: exchange.responseStatus ?? 502)
             let end = exchange.chunksResponse ? context.channel.allocator.buffer(staticString: ChunkedCoding.lastChunk) : nil
+            clientUnflushed = false
             if after == .nextRequest {
                 // Keep-alive, the common case: no promise to allocate and complete.
                 if let end { context.write(wrapOutboundOut(end), promise: nil) }
@@ -170,7 +173,10 @@ extension ProxyHandler: UpstreamResponseDelegate {
     }
 
     func upstreamReadComplete() {
-        context?.flush()
+        // The response's end already flushed, in the common case of a whole response in one read.
+        guard clientUnflushed, let context else { return }
+        clientUnflushed = false
+        context.flush()
     }
 
     func upstreamWritabilityChanged() {

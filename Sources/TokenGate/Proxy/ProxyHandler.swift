@@ -55,6 +55,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Parts of pipelined requests, waiting for the exchange before them (bounded by the machine).
     var queue = CircularBuffer<HTTPServerRequestPart>()
     var exchangeTimer: LazyDeadlineTimer?
+    /// Response bytes were written to the client since the last flush.
+    var clientUnflushed = false
 
     init(environment: ListenerEnvironment, headTimer: RequestHeadTimer, acceptedOn: BindAddress? = nil,
          maxQueuedRequests: Int = ConnectionStateMachine.defaultMaxQueuedRequests) {

@@ -51,7 +51,7 @@ struct RequestHeaderScan {
                         connectionUpgrade = true
                     } else if !ASCII.equalsIgnoringCase(token, "content-length"), !ASCII.equalsIgnoringCase(token, "host") {
                         // Removing these would break framing or routing rather than remove a hop-by-hop extension.
-                        connectionTokens.append(String(token))
+                        connectionTokens.append(String(decoding: token, as: UTF8.self))
                     }
                 }
             case .expect: if value.caseInsensitiveEquals("100-continue") { expectsContinue = true }
@@ -89,32 +89,26 @@ struct RequestHeaderScan {
     /// The elements of a comma-separated list, trimmed, empty ones dropped.
     static func commaSeparated(_ value: String) -> [String] {
         var elements: [String] = []
-        forEachListed(value) { elements.append(String($0)) }
+        forEachListed(value) { elements.append(String(decoding: $0, as: UTF8.self)) }
         return elements
     }
 
-    /// Calls `body` with each element of a comma-separated list, trimmed, empty ones
-    /// skipped; slices of `value`, so nothing is allocated.
-    static func forEachListed(_ value: String, _ body: (Substring) -> Void) {
-        var rest = Substring(value)
-        while !rest.isEmpty {
-            let comma = rest.utf8.firstIndex(of: UInt8(ascii: ",")) ?? rest.endIndex
-            let element = trimmed(rest[..<comma])
-            if !element.isEmpty { body(element) }
-            rest = comma == rest.endIndex ? rest[rest.endIndex...] : rest[rest.utf8.index(after: comma)...]
+    /// Calls `body` with the bytes of each element of a comma-separated list, trimmed of
+    /// spaces and tabs, empty ones skipped: views into `value`, so nothing is allocated.
+    static func forEachListed(_ value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var value = value
+        value.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end &+= 1 }
+                var first = start
+                var last = end
+                while first < last, bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t") { first &+= 1 }
+                while last > first, bytes[last &- 1] == UInt8(ascii: " ") || bytes[last &- 1] == UInt8(ascii: "\t") { last &-= 1 }
+                if first < last { body(UnsafeBufferPointer(rebasing: bytes[first..<last])) }
+                start = end &+ 1
+            }
         }
-    }
-
-    private static func trimmed(_ text: Substring) -> Substring {
-        let utf8 = text.utf8
-        var start = utf8.startIndex
-        var end = utf8.endIndex
-        while start < end, utf8[start] == UInt8(ascii: " ") || utf8[start] == UInt8(ascii: "\t") { start = utf8.index(after: start) }
-        while end > start {
-            let last = utf8.index(before: end)
-            guard utf8[last] == UInt8(ascii: " ") || utf8[last] == UInt8(ascii: "\t") else { break }
-            end = last
-        }
-        return text[start..<end]
     }
 }

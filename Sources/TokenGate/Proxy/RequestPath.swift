@@ -19,9 +19,9 @@ enum RequestPath {
     static func parseTarget(_ uri: String) -> Target? {
         var pathPart = Substring(uri)
         var query: String?
-        if let mark = uri.firstIndex(of: "?") {
+        if let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
             pathPart = uri[..<mark]
-            let rest = uri[uri.index(after: mark)...]
+            let rest = uri[uri.utf8.index(after: mark)...]
             guard rest.utf8.allSatisfy(isAllowedQueryByte) else { return nil }
             query = String(rest)
         }

@@ -73,13 +73,13 @@ enum ResponseRules {
                 RequestHeaderScan.forEachListed(value) { token in
                     if !ASCII.equalsIgnoringCase(token, "close"), !ASCII.equalsIgnoringCase(token, "keep-alive"),
                        !ASCII.equalsIgnoringCase(token, "upgrade") {
-                        facts.listed.append(String(token))
+                        facts.listed.append(String(decoding: token, as: UTF8.self))
                     }
                 }
                 continue
             case .transferEncoding:
                 RequestHeaderScan.forEachListed(value) { coding in
-                    if !ASCII.equalsIgnoringCase(coding, "chunked") { facts.codings.append(String(coding)) }
+                    if !ASCII.equalsIgnoringCase(coding, "chunked") { facts.codings.append(String(decoding: coding, as: UTF8.self)) }
                 }
                 continue
             case .hopByHop:

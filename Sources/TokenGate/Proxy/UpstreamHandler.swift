@@ -34,6 +34,8 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var methodHead: HTTPRequestHead?
     /// The request body goes out in chunks.
     private var bodyChunked = false
+    /// Bytes were written since the last flush.
+    private var unflushed = false
 
     /// The exchange using this connection; nil while it sits in the pool.
     var delegate: (any UpstreamResponseDelegate)?
@@ -120,6 +122,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if let methodHead { decoder.write(data: .head(methodHead)) }
         bodyChunked = head.chunked
+        unflushed = true
         context.write(wrapOutboundOut(head.bytes), promise: nil)
         context.write(wrapOutboundOut(tail), promise: nil)
     }
@@ -127,6 +130,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Writes a part of the request body (chunk-framed when the head said so), without flushing.
     func sendBody(_ buffer: ByteBuffer) {
         guard let context else { return }
+        unflushed = true
         if bodyChunked {
             ChunkedCoding.frame(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
         } else {
@@ -138,10 +142,15 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func sendEnd() {
         guard bodyChunked, let context else { return }
         bodyChunked = false
+        unflushed = true
         context.write(wrapOutboundOut(context.channel.allocator.buffer(staticString: ChunkedCoding.lastChunk)), promise: nil)
     }
 
+    /// Flushes what was written since the last flush (a flush with nothing to send still
+    /// walks the pipeline, so it is skipped).
     func flush() {
-        context?.flush()
+        guard unflushed, let context else { return }
+        unflushed = false
+        context.flush()
     }
 }

@@ -11,7 +11,8 @@ final class UpstreamConnection {
     /// True once it has served an exchange and come back from the pool: such a connection
     /// may have been closed by the upstream in the meantime.
     fileprivate(set) var isReused = false
-    fileprivate var idleTimer: Scheduled<Void>?
+    /// When it last came back to the pool.
+    fileprivate var idleSince = NIODeadline.now()
 
     init(channel: any Channel, handler: UpstreamHandler, key: UpstreamEndpoint.Key) {
         self.channel = channel
@@ -38,7 +39,17 @@ final class UpstreamPool {
     /// connections on their own schedule (Node.js after 5 s) and a connection they closed
     /// is only found dead when the next request is sent on it.
     let idleTimeout: TimeAmount
-    private var idle: [UpstreamEndpoint.Key: [UpstreamConnection]] = [:]
+    /// Idle connections per upstream, most recently used last (taken first).
+    private var idle: [UpstreamEndpoint.Key: IdleList] = [:]
+    /// One timer for the whole pool, due when the longest-idle connection expires; nil
+    /// while no connection is idle. Releasing a connection costs no timer of its own.
+    private var sweep: LazyDeadlineTimer?
+    private var sweepDue: NIODeadline?
+
+    /// A mutable list in the dictionary: taken from and added to without copying.
+    private final class IdleList {
+        var connections: [UpstreamConnection] = []
+    }
 
     static let defaultIdleTimeout = TimeAmount.seconds(4)
 
@@ -56,18 +67,13 @@ final class UpstreamPool {
         _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) {
         eventLoop.assertInEventLoop()
-        if !fresh, var list = idle[endpoint.key] {
-            while let connection = list.popLast() {
-                connection.idleTimer?.cancel()
-                connection.idleTimer = nil
+        if !fresh, let list = idle[endpoint.key] {
+            while let connection = list.connections.popLast() {
                 if connection.channel.isActive {
-                    idle[endpoint.key] = list
-                    connection.handler.onIdleClose = nil
                     completion(.success(connection))
                     return
                 }
             }
-            idle[endpoint.key] = nil
         }
         connect(endpoint, timeout: connectTimeout, completion)
     }
@@ -76,43 +82,68 @@ final class UpstreamPool {
     func release(_ connection: UpstreamConnection) {
         eventLoop.assertInEventLoop()
         connection.handler.delegate = nil
-        guard connection.channel.isActive, (idle[connection.key]?.count ?? 0) < maxIdlePerEndpoint else {
+        let list: IdleList
+        if let existing = idle[connection.key] {
+            list = existing
+        } else {
+            list = IdleList()
+            idle[connection.key] = list
+        }
+        guard connection.channel.isActive, list.connections.count < maxIdlePerEndpoint else {
             connection.close()
             return
         }
         connection.isReused = true
-        idle[connection.key, default: []].append(connection)
-        connection.handler.onIdleClose = { [weak self, weak connection] in
-            guard let connection else { return }
-            self?.remove(connection)
-        }
-        connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) { [weak self, weak connection] in
-            guard let connection else { return }
-            self?.remove(connection)
-            connection.close()
-        }
+        connection.idleSince = .now()
+        list.connections.append(connection)
+        if sweepDue == nil { armSweep(at: connection.idleSince + idleTimeout) }
     }
 
     /// Closes every idle connection (shutdown, tests).
     func closeIdle() {
         eventLoop.assertInEventLoop()
-        let all = idle.values.flatMap { $0 }
+        let all = idle.values.flatMap(\.connections)
         idle.removeAll()
-        for connection in all {
-            connection.idleTimer?.cancel()
-            connection.close()
-        }
+        for connection in all { connection.close() }
     }
 
-    var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
+    var idleCount: Int { idle.values.reduce(0) { $0 + $1.connections.count } }
 
-    private func remove(_ connection: UpstreamConnection) {
-        guard var list = idle[connection.key], let index = list.firstIndex(where: { $0 === connection }) else { return }
-        connection.idleTimer?.cancel()
-        connection.idleTimer = nil
-        connection.handler.onIdleClose = nil
-        list.remove(at: index)
-        idle[connection.key] = list.isEmpty ? nil : list
+    /// Drops a connection that closed while idle.
+    fileprivate func remove(_ connection: UpstreamConnection) {
+        guard let list = idle[connection.key], let index = list.connections.firstIndex(where: { $0 === connection }) else { return }
+        list.connections.remove(at: index)
+    }
+
+    private func armSweep(at due: NIODeadline) {
+        sweepDue = due
+        if sweep == nil {
+            let timer = LazyDeadlineTimer(eventLoop: eventLoop)
+            timer.onExpiry = { [weak self] in self?.sweepIdle() }
+            sweep = timer
+        }
+        sweep?.set(due)
+    }
+
+    /// Closes the connections idle for `idleTimeout`, and re-arms for the next to expire.
+    private func sweepIdle() {
+        sweepDue = nil
+        let now = NIODeadline.now()
+        var next: NIODeadline?
+        for (key, list) in idle {
+            var kept: [UpstreamConnection] = []
+            for connection in list.connections {
+                let expiry = connection.idleSince + idleTimeout
+                if expiry <= now {
+                    connection.close()
+                } else {
+                    kept.append(connection)
+                    next = min(next ?? expiry, expiry)
+                }
+            }
+            if kept.isEmpty { idle[key] = nil } else { list.connections = kept }
+        }
+        if let next { armSweep(at: next) }
     }
 
     private func connect(
@@ -148,7 +179,12 @@ final class UpstreamPool {
             case .success(let channel):
                 do {
                     let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-                    completion(.success(UpstreamConnection(channel: channel, handler: handler, key: key)))
+                    let connection = UpstreamConnection(channel: channel, handler: handler, key: key)
+                    // Only an idle connection closes without a delegate to tell: the pool drops it.
+                    handler.onIdleClose = { [weak self, weak connection] in
+                        if let self, let connection { self.remove(connection) }
+                    }
+                    completion(.success(connection))
                 } catch {
                     channel.close(promise: nil)
                     completion(.failure(error))

@@ -60,8 +60,6 @@ struct GatewayError: Error, Sendable {
 /// the access log's (`LogLineBuilder.quoted`), so there is one JSON escaper.
 enum JSONText {
     static func quote(_ text: String) -> String {
-        var builder = LogLineBuilder(capacity: text.utf8.count + 2)
-        builder.quoted(text)
-        return String(decoding: builder.bytes, as: UTF8.self)
+        LogLineBuilder.string(capacity: LogLineBuilder.bound(text)) { $0.quoted(text) }
     }
 }

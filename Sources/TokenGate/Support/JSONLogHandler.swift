@@ -37,15 +37,11 @@ public struct JSONLogHandler: LogHandler {
 
     /// Now, as RFC 3339 UTC with milliseconds.
     static func timestamp() -> String {
-        var line = LogLineBuilder(capacity: 24)
-        line.timestamp()
-        return String(decoding: line.bytes, as: UTF8.self)
+        LogLineBuilder.string(capacity: LogLineBuilder.timestampBound) { $0.timestamp() }
     }
 
     /// A time in seconds since the epoch as RFC 3339 UTC with milliseconds.
     static func timestamp(epochSeconds: Int, milliseconds: Int = 0) -> String {
-        var line = LogLineBuilder(capacity: 24)
-        line.timestamp(epochSeconds: epochSeconds, milliseconds: milliseconds)
-        return String(decoding: line.bytes, as: UTF8.self)
+        LogLineBuilder.string(capacity: LogLineBuilder.timestampBound) { $0.timestamp(epochSeconds: epochSeconds, milliseconds: milliseconds) }
     }
 }

@@ -49,7 +49,8 @@ public final class AccessLogWriter: Sendable {
     public typealias Sink = @Sendable ([UInt8]) -> Void
 
     private struct Buffer {
-        var bytes: [UInt8] = []
+        /// Lines not yet written out; each is formatted straight into it.
+        var bytes = ByteBufferAllocator().buffer(capacity: 16 * 1024)
         /// Requests seen below 400, for deterministic sampling.
         var sampled: UInt64 = 0
     }
@@ -87,12 +88,15 @@ public final class AccessLogWriter: Sendable {
             }
             if !sampled { return }
         }
-        let line = format(record, policy: policy)
+        let target = Redaction.target(record.target, policy: config.query, extra: policy.extraRedacted)
+        let json = isJSON(policy)
         enum After { case nothing, scheduleFlush, flushNow }
         let after = buffer.withLockedValue { buffer -> After in
-            let wasEmpty = buffer.bytes.isEmpty
-            buffer.bytes.append(contentsOf: line)
-            if buffer.bytes.count >= Self.flushThreshold { return .flushNow }
+            let wasEmpty = buffer.bytes.readableBytes == 0
+            buffer.bytes.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.bound(record, target: target)) { out in
+                Self.format(record, target: target, json: json, into: out)
+            }
+            if buffer.bytes.readableBytes >= Self.flushThreshold { return .flushNow }
             return wasEmpty ? .scheduleFlush : .nothing
         }
         switch after {
@@ -106,8 +110,8 @@ public final class AccessLogWriter: Sendable {
     /// Writes out whatever is buffered.
     func flush() {
         let pending = buffer.withLockedValue { buffer -> [UInt8] in
-            defer { buffer.bytes.removeAll(keepingCapacity: true) }
-            return buffer.bytes
+            defer { buffer.bytes.clear() }
+            return Array(buffer.bytes.readableBytesView)
         }
         if !pending.isEmpty { writing.withLock { sink(pending) } }
     }
@@ -115,13 +119,32 @@ public final class AccessLogWriter: Sendable {
     /// One line, JSON or text, ending in a newline.
     func format(_ record: RequestRecord, policy: AccessLogPolicy) -> [UInt8] {
         let target = Redaction.target(record.target, policy: policy.config.query, extra: policy.extraRedacted)
-        let json: Bool
-        switch policy.config.format {
-        case .json: json = true
-        case .text: json = false
-        case .auto: json = !outputIsTerminal
+        let json = isJSON(policy)
+        return [UInt8](unsafeUninitializedCapacity: Self.bound(record, target: target)) { out, count in
+            count = Self.format(record, target: target, json: json, into: UnsafeMutableRawBufferPointer(out))
         }
-        var line = LogLineBuilder()
+    }
+
+    private func isJSON(_ policy: AccessLogPolicy) -> Bool {
+        switch policy.config.format {
+        case .json: return true
+        case .text: return false
+        case .auto: return !outputIsTerminal
+        }
+    }
+
+    /// The most bytes a line for `record` can take, in either format.
+    private static func bound(_ record: RequestRecord, target: String) -> Int {
+        256 + LogLineBuilder.timestampBound + 6 * LogLineBuilder.numberBound
+            + LogLineBuilder.bound(record.listener) + LogLineBuilder.bound(record.route) + LogLineBuilder.bound(record.method)
+            + LogLineBuilder.bound(target) + LogLineBuilder.bound(record.clientAddress) + LogLineBuilder.bound(record.requestID)
+            + LogLineBuilder.bound(record.subject) + LogLineBuilder.bound(record.clientID) + LogLineBuilder.bound(record.credential)
+            + LogLineBuilder.bound(record.error)
+    }
+
+    /// Writes one line into `out` (at least `bound` bytes); the bytes written.
+    private static func format(_ record: RequestRecord, target: String, json: Bool, into out: UnsafeMutableRawBufferPointer) -> Int {
+        var line = LogLineBuilder(into: out)
         if json {
             line.raw("{\"time\":\"")
             line.timestamp()
@@ -197,6 +220,6 @@ public final class AccessLogWriter: Sendable {
             }
             line.raw("\n")
         }
-        return line.bytes
+        return line.count
     }
 }

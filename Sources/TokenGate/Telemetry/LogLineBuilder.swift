@@ -6,55 +6,93 @@ import Musl
 import Darwin
 #endif
 
-/// Builds one log line as bytes: no intermediate strings, JSON escaping only where a
-/// value needs it. The access log writes a line per request, so this is hot-path code;
-/// its `quoted` is also the gateway's one JSON string escaper (`JSONText.quote`).
+/// Writes one log line as bytes into memory its caller provides, sized with `bound(_:)`:
+/// no intermediate strings, no capacity check per piece, JSON escaping only where a value
+/// needs it. The access log writes a line per request, so this is hot-path code; its
+/// `quoted` is also the gateway's one JSON string escaper (`JSONText.quote`). Every write
+/// is checked against the end of the memory: a wrong bound truncates, it never overflows.
 struct LogLineBuilder {
-    private(set) var bytes: [UInt8] = []
+    private let out: UnsafeMutableRawBufferPointer
+    /// Bytes written so far.
+    private(set) var count = 0
 
-    init(capacity: Int = 384) {
-        bytes.reserveCapacity(capacity)
+    init(into out: UnsafeMutableRawBufferPointer) {
+        self.out = out
+    }
+
+    /// A string of what `body` writes (at most `capacity` bytes).
+    static func string(capacity: Int, _ body: (inout LogLineBuilder) -> Void) -> String {
+        String(unsafeUninitializedCapacity: capacity) { memory in
+            var builder = LogLineBuilder(into: UnsafeMutableRawBufferPointer(memory))
+            body(&builder)
+            return builder.count
+        }
+    }
+
+    /// The most `quoted` or `field` writes for `text`: every byte escaped as `\u00XX`, and
+    /// the quotes (or `null`).
+    static func bound(_ text: String?) -> Int {
+        6 &* (text?.utf8.count ?? 0) &+ 4
+    }
+
+    /// The most `integer` or `milliseconds` writes.
+    static let numberBound = 24
+    /// What `timestamp` writes.
+    static let timestampBound = 24
+
+    @inline(__always)
+    private mutating func byte(_ value: UInt8) {
+        guard count < out.count else { return }
+        out[count] = value
+        count &+= 1
+    }
+
+    @inline(__always)
+    private mutating func bytes(_ source: UnsafeRawBufferPointer) {
+        guard let base = source.baseAddress, let target = out.baseAddress, source.count <= out.count &- count else { return }
+        (target + count).copyMemory(from: base, byteCount: source.count)
+        count &+= source.count
     }
 
     mutating func raw(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// Text as it is (a caller made sure it needs no quoting).
     mutating func plain(_ text: String) {
-        if text.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
-            bytes.append(contentsOf: text.utf8)
+        if text.utf8.withContiguousStorageIfAvailable({ bytes(UnsafeRawBufferPointer($0)) }) == nil {
+            for value in text.utf8 { byte(value) }
         }
     }
 
     /// A JSON string literal.
     mutating func quoted(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
+        byte(UInt8(ascii: "\""))
         let copied: Bool? = text.utf8.withContiguousStorageIfAvailable { utf8 in
             // The usual value needs no escape: one scan, one copy.
-            for byte in utf8 where Self.needsEscape(byte) { return false }
-            bytes.append(contentsOf: utf8)
+            for value in utf8 where Self.needsEscape(value) { return false }
+            bytes(UnsafeRawBufferPointer(utf8))
             return true
         }
         if copied != true {
-            for byte in text.utf8 {
-                switch byte {
+            for value in text.utf8 {
+                switch value {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                    bytes.append(UInt8(ascii: "\\"))
-                    bytes.append(byte)
+                    byte(UInt8(ascii: "\\"))
+                    byte(value)
                 case UInt8(ascii: "\n"): raw("\\n")
                 case UInt8(ascii: "\r"): raw("\\r")
                 case UInt8(ascii: "\t"): raw("\\t")
                 case 0..<0x20:
                     raw("\\u00")
-                    bytes.append(Self.hexDigit(byte >> 4))
-                    bytes.append(Self.hexDigit(byte & 0xf))
+                    byte(Self.hexDigit(value >> 4))
+                    byte(Self.hexDigit(value & 0xf))
                 default:
-                    bytes.append(byte)
+                    byte(value)
                 }
             }
         }
-        bytes.append(UInt8(ascii: "\""))
+        byte(UInt8(ascii: "\""))
     }
 
     /// A JSON string literal, or `null`.
@@ -70,20 +108,14 @@ struct LogLineBuilder {
     }
 
     mutating func integer(_ value: Int) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        if value < 0 { byte(UInt8(ascii: "-")) }
         var rest = value.magnitude
-        if rest < 10 {
-            bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest))
-            return
-        }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var start = digits.count
-            while rest > 0 {
-                start -= 1
-                digits[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-                rest /= 10
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+        var divisor: UInt = 1
+        while divisor <= rest / 10 { divisor &*= 10 }
+        while divisor > 0 {
+            byte(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest / divisor))
+            rest %= divisor
+            divisor /= 10
         }
     }
 
@@ -91,7 +123,7 @@ struct LogLineBuilder {
     mutating func milliseconds(nanoseconds: Int64) {
         let micros = Int(max(0, nanoseconds / 1000))
         integer(micros / 1000)
-        bytes.append(UInt8(ascii: "."))
+        byte(UInt8(ascii: "."))
         padded(micros % 1000, width: 3)
     }
 
@@ -117,19 +149,19 @@ struct LogLineBuilder {
         let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
         padded(year, width: 4)
-        bytes.append(UInt8(ascii: "-"))
+        byte(UInt8(ascii: "-"))
         padded(month, width: 2)
-        bytes.append(UInt8(ascii: "-"))
+        byte(UInt8(ascii: "-"))
         padded(day, width: 2)
-        bytes.append(UInt8(ascii: "T"))
+        byte(UInt8(ascii: "T"))
         padded(secondOfDay / 3600, width: 2)
-        bytes.append(UInt8(ascii: ":"))
+        byte(UInt8(ascii: ":"))
         padded(secondOfDay / 60 % 60, width: 2)
-        bytes.append(UInt8(ascii: ":"))
+        byte(UInt8(ascii: ":"))
         padded(secondOfDay % 60, width: 2)
-        bytes.append(UInt8(ascii: "."))
+        byte(UInt8(ascii: "."))
         padded(milliseconds, width: 3)
-        bytes.append(UInt8(ascii: "Z"))
+        byte(UInt8(ascii: "Z"))
     }
 
     /// `value` in exactly `width` decimal digits (the low ones), zero-padded.
@@ -138,7 +170,7 @@ struct LogLineBuilder {
         for _ in 1..<width { divisor &*= 10 }
         let rest = value.magnitude
         while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest / UInt(divisor) % 10))
+            byte(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest / UInt(divisor) % 10))
             divisor /= 10
         }
     }
