@@ -31,21 +31,21 @@ enum BearerCredential: Equatable {
 
     /// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
     static func isB64Token(_ text: String) -> Bool {
-        var sawPadding = false
-        var count = 0
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "="):
-                sawPadding = true
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"):
-                if sawPadding { return false }
-                count += 1
-            default:
-                return false
-            }
+        var text = text
+        return text.withUTF8 { bytes in
+            var index = 0
+            while index < bytes.count, isB64Character(bytes[index]) { index &+= 1 }
+            guard index > 0 else { return false }
+            while index < bytes.count, bytes[index] == UInt8(ascii: "=") { index &+= 1 }
+            return index == bytes.count
         }
-        return count > 0
+    }
+
+    @inline(__always)
+    private static func isB64Character(_ byte: UInt8) -> Bool {
+        (byte | 0x20) &- UInt8(ascii: "a") < 26 || byte &- UInt8(ascii: "0") < 10
+            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+            || byte == UInt8(ascii: "~") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "/")
     }
 
     /// Whether a query string has an `access_token` parameter.
@@ -89,6 +89,7 @@ enum InboundPolicy {
             ))
         }
         var identity: [(name: String, value: String)] = []
+        identity.reserveCapacity(rules.identityHeaders.count)
         for (header, claim) in rules.identityHeaders {
             if let value = claims.value(of: claim) {
                 identity.append((header, sanitized(value)))

@@ -65,10 +65,8 @@ struct IntrospectionClaims: Sendable {
     /// RFC 8693 URIs are accepted too). Anything else (`refresh_token`, `id_token`, …) is
     /// not an access token and is refused.
     static func isAccessTokenType(_ type: String) -> Bool {
-        switch type.lowercased() {
-        case "bearer", "access_token", "urn:ietf:params:oauth:token-type:access_token": return true
-        default: return false
-        }
+        type.caseInsensitiveEquals("bearer") || type.caseInsensitiveEquals("access_token")
+            || type.caseInsensitiveEquals("urn:ietf:params:oauth:token-type:access_token")
     }
 
     /// Parses a response body; nil when it is not an RFC 7662 answer (`active` missing) or

@@ -30,22 +30,52 @@ struct HTTPHeadBuilder {
 
     /// `METHOD target HTTP/1.1`.
     mutating func requestLine(method: HTTPMethod, target: String) {
-        let name = method.rawValue
-        guard !name.isEmpty, name.utf8.allSatisfy(Self.isTokenByte) else { return refuse("method") }
-        guard !target.isEmpty, target.utf8.allSatisfy(Self.isTargetByte) else { return refuse("request target") }
-        buffer.writeString(name)
-        buffer.writeInteger(UInt8(ascii: " "))
-        buffer.writeString(target)
+        switch method {
+        case .GET: buffer.writeStaticString("GET ")
+        case .POST: buffer.writeStaticString("POST ")
+        case .HEAD: buffer.writeStaticString("HEAD ")
+        case .PUT: buffer.writeStaticString("PUT ")
+        default:
+            let name = method.rawValue
+            guard !name.isEmpty, name.utf8.allSatisfy(ByteClass.token.contains) else { return refuse("method") }
+            buffer.writeString(name)
+            buffer.writeInteger(UInt8(ascii: " "))
+        }
+        var target = target
+        let valid = target.withUTF8 { bytes in
+            guard !bytes.isEmpty, ByteClass.target.containsAll(bytes) else { return false }
+            buffer.writeBytes(UnsafeRawBufferPointer(bytes))
+            return true
+        }
+        guard valid else { return refuse("request target") }
         buffer.writeStaticString(" HTTP/1.1\r\n")
     }
 
     /// `HTTP/1.x code reason`: HTTP/1.0 to a 1.0 client, HTTP/1.1 otherwise.
     mutating func statusLine(version: HTTPVersion, status: HTTPResponseStatus) {
+        let isHTTP10 = version.major == 1 && version.minor == 0
+        if !isHTTP10 {
+            // The usual answers, as one constant each.
+            let line: StaticString?
+            switch status {
+            case .ok: line = "HTTP/1.1 200 OK\r\n"
+            case .created: line = "HTTP/1.1 201 Created\r\n"
+            case .noContent: line = "HTTP/1.1 204 No Content\r\n"
+            case .found: line = "HTTP/1.1 302 Found\r\n"
+            case .notModified: line = "HTTP/1.1 304 Not Modified\r\n"
+            case .notFound: line = "HTTP/1.1 404 Not Found\r\n"
+            default: line = nil
+            }
+            if let line {
+                buffer.writeStaticString(line)
+                return
+            }
+        }
         let reason = status.reasonPhrase
         let code = status.code
         guard (100...999).contains(code) else { return refuse("status code") }
-        guard reason.utf8.allSatisfy(Self.isFieldValueByte) else { return refuse("reason phrase") }
-        buffer.writeStaticString(version.major == 1 && version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        guard reason.utf8.allSatisfy(ByteClass.fieldValue.contains) else { return refuse("reason phrase") }
+        buffer.writeStaticString(isHTTP10 ? "HTTP/1.0 " : "HTTP/1.1 ")
         buffer.writeInteger(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: code / 100))
         buffer.writeInteger(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: code / 10 % 10))
         buffer.writeInteger(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: code % 10))
@@ -65,10 +95,8 @@ struct HTTPHeadBuilder {
     }
 
     private mutating func append(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
-        var nameValid = !name.isEmpty
-        for byte in name where !Self.isTokenByte(byte) { nameValid = false }
-        guard nameValid else { return refuse("a field name") }
-        for byte in value where !Self.isFieldValueByte(byte) {
+        guard !name.isEmpty, ByteClass.token.containsAll(name) else { return refuse("a field name") }
+        guard ByteClass.fieldValue.containsAll(value) else {
             return refuse("the value of \(String(decoding: name, as: UTF8.self))")
         }
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: name.count &+ value.count &+ 4) { out in
@@ -126,10 +154,42 @@ struct HTTPHeadBuilder {
         if isValid { problem = what }
         isValid = false
     }
+}
 
-    /// RFC 9110 §5.6.2 `tchar`.
+/// A set of bytes as a 256-bit mask: one shift and one test per byte, for the checks that
+/// run over every byte the gateway writes into a head.
+struct ByteClass {
+    private let low: UInt64
+    private let midLow: UInt64
+    private let midHigh: UInt64
+    private let high: UInt64
+
+    init(_ member: (UInt8) -> Bool) {
+        var words: [UInt64] = [0, 0, 0, 0]
+        for byte in UInt8.min...UInt8.max where member(byte) { words[Int(byte >> 6)] |= 1 << UInt64(byte & 63) }
+        (low, midLow, midHigh, high) = (words[0], words[1], words[2], words[3])
+    }
+
     @inline(__always)
-    static func isTokenByte(_ byte: UInt8) -> Bool {
+    func contains(_ byte: UInt8) -> Bool {
+        let word: UInt64
+        switch byte >> 6 {
+        case 0: word = low
+        case 1: word = midLow
+        case 2: word = midHigh
+        default: word = high
+        }
+        return word >> UInt64(byte & 63) & 1 == 1
+    }
+
+    @inline(__always)
+    func containsAll(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in bytes where !contains(byte) { return false }
+        return true
+    }
+
+    /// RFC 9110 §5.6.2 `tchar`: field names and methods.
+    static let token = ByteClass { byte in
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
@@ -143,15 +203,9 @@ struct HTTPHeadBuilder {
     }
 
     /// RFC 9110 §5.5 field content: visible characters, obs-text, SP and HTAB.
-    @inline(__always)
-    static func isFieldValueByte(_ byte: UInt8) -> Bool {
-        byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
-    }
+    static let fieldValue = ByteClass { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
 
     /// A request-target byte: anything visible (the planner has already normalised and
-    /// escaped it); never whitespace or a control.
-    @inline(__always)
-    static func isTargetByte(_ byte: UInt8) -> Bool {
-        byte > 0x20 && byte != 0x7F
-    }
+    /// escaped the target); never whitespace or a control.
+    static let target = ByteClass { $0 > 0x20 && $0 != 0x7F }
 }

@@ -234,39 +234,41 @@ final class RequestPlanner: Sendable {
     /// An empty Host (HTTP/1.0 without one) is "". Works on bytes: a host already in lower
     /// case without a port is returned as it is.
     static func hostName(_ authority: String) -> String? {
-        let utf8 = authority.utf8
-        guard let first = utf8.first else { return "" }
-        if first == UInt8(ascii: "[") { return ipv6HostName(authority) }
-        var end = utf8.endIndex
-        if let colon = utf8.firstIndex(of: UInt8(ascii: ":")) {
-            let port = utf8[utf8.index(after: colon)...]
-            guard port.count <= 5, port.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }) else { return nil }
-            end = colon
-        }
-        var host = utf8[utf8.startIndex..<end]
-        // `example.com.` is the same host as `example.com` (a fully qualified name).
-        if host.last == UInt8(ascii: "."), host.count > 1 { host = host.dropLast() }
-        guard !host.isEmpty else { return nil }
-        var hasUpperCase = false
-        for byte in host {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"):
-                continue
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"):
-                hasUpperCase = true
-            default:
-                return nil
+        if authority.isEmpty { return "" }
+        if authority.utf8.first == UInt8(ascii: "[") { return ipv6HostName(authority) }
+        enum Outcome { case invalid, unchanged, rewritten(String) }
+        var bytes = authority
+        let outcome = bytes.withUTF8 { bytes -> Outcome in
+            var end = bytes.count
+            for index in 0..<bytes.count where bytes[index] == UInt8(ascii: ":") {
+                let port = UnsafeBufferPointer(rebasing: bytes[(index + 1)...])
+                guard port.count <= 5, port.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }) else { return .invalid }
+                end = index
+                break
             }
-        }
-        if !hasUpperCase && host.count == utf8.count { return authority }
-        return String(unsafeUninitializedCapacity: host.count) { out in
-            var index = 0
-            for byte in host {
-                out[index] = ASCII.lowered(byte)
-                index += 1
+            // `example.com.` is the same host as `example.com` (a fully qualified name).
+            if end > 1, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
+            guard end > 0 else { return .invalid }
+            var hasUpperCase = false
+            for index in 0..<end {
+                let byte = bytes[index]
+                if byte &- UInt8(ascii: "A") < 26 {
+                    hasUpperCase = true
+                } else if !(byte &- UInt8(ascii: "a") < 26 || byte &- UInt8(ascii: "0") < 10 || byte == UInt8(ascii: "-")
+                            || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")) {
+                    return .invalid
+                }
             }
-            return index
+            if !hasUpperCase && end == bytes.count { return .unchanged }
+            return .rewritten(String(unsafeUninitializedCapacity: end) { out in
+                for index in 0..<end { out[index] = ASCII.lowered(bytes[index]) }
+                return end
+            })
+        }
+        switch outcome {
+        case .invalid: return nil
+        case .unchanged: return authority
+        case .rewritten(let host): return host
         }
     }
 
