@@ -12,9 +12,9 @@ enum BearerCredential: Equatable {
         if authorization.count > 1 { return .malformed("more than one Authorization header") }
         let utf8 = value.utf8
         guard let space = utf8.firstIndex(of: UInt8(ascii: " ")) else {
-            return String(value).caseInsensitiveEquals("bearer") ? .malformed("the Bearer token is empty") : .absent
+            return value.caseInsensitiveEquals("bearer") ? .malformed("the Bearer token is empty") : .absent
         }
-        guard String(value[..<space]).caseInsensitiveEquals("bearer") else {
+        guard ASCII.equalsIgnoringCase(value[..<space], "bearer") else {
             // Another scheme (Basic, …) carries no bearer token.
             return .absent
         }

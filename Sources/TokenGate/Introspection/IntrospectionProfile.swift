@@ -73,8 +73,8 @@ final class IntrospectionProfile: Sendable {
     }
 
     /// A cached answer, or `.pending` with `waiter` called once the call settles.
-    func lookup(_ token: String, at now: ContinuousClock.Instant = .now, waiter: @escaping Waiter) -> Lookup {
-        let key = key(for: token)
+    func lookup(_ token: String, key: Key? = nil, at now: ContinuousClock.Instant = .now, waiter: @escaping Waiter) -> Lookup {
+        let key = key ?? self.key(for: token)
         enum Step { case hit(IntrospectionClaims), join, start, stopped, overloaded }
         let step = inner.withLockedValue { inner -> Step in
             if let claims = inner.cache.value(for: key, at: now) ?? inner.negative.value(for: key, at: now) {
@@ -115,7 +115,11 @@ final class IntrospectionProfile: Sendable {
 
     /// The cached answer for a token, if any (the hot path, no waiter needed).
     func cached(_ token: String, at now: ContinuousClock.Instant = .now) -> IntrospectionClaims? {
-        let key = key(for: token)
+        cached(key: key(for: token), at: now)
+    }
+
+    /// A cached answer for the token whose `key(for:)` is `key`.
+    func cached(key: Key, at now: ContinuousClock.Instant = .now) -> IntrospectionClaims? {
         let claims = inner.withLockedValue { inner in
             let claims = inner.cache.value(for: key, at: now) ?? inner.negative.value(for: key, at: now)
             if claims != nil { inner.hits += 1 }

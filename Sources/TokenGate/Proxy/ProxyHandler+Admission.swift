@@ -19,12 +19,13 @@ extension ProxyHandler {
         case .malformed(let reason):
             settle(machine.fail(), with: InboundPolicy.invalidRequest(validation.rules, route: route, detail: reason))
         case .token(let token):
-            if let claims = validation.profile.cached(token) {
+            let key = tokenKeys.key(for: token, in: validation.profile)
+            if let claims = validation.profile.cached(key: key) {
                 decide(claims, for: exchange)
                 return
             }
             guard let waiter = waiter(for: exchange, settled: { $0.introspectionSettled($1, for: $2) }) else { return }
-            let outcome = validation.profile.lookup(token, waiter: waiter)
+            let outcome = validation.profile.lookup(token, key: key, waiter: waiter)
             if case .pending = outcome {
                 armTimer()
                 return

@@ -57,6 +57,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var exchangeTimer: LazyDeadlineTimer?
     /// Response bytes were written to the client since the last flush.
     var clientUnflushed = false
+    /// The cache key of the last bearer token this client sent.
+    var tokenKeys = TokenKeyMemo()
 
     init(environment: ListenerEnvironment, headTimer: RequestHeadTimer, acceptedOn: BindAddress? = nil,
          maxQueuedRequests: Int = ConnectionStateMachine.defaultMaxQueuedRequests) {

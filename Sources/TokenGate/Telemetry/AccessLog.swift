@@ -53,6 +53,7 @@ public final class AccessLogWriter: Sendable {
         var bytes = ByteBufferAllocator().buffer(capacity: 16 * 1024)
         /// Requests seen below 400, for deterministic sampling.
         var sampled: UInt64 = 0
+        var clock = TimestampCache()
     }
 
     private let sink: Sink
@@ -94,7 +95,7 @@ public final class AccessLogWriter: Sendable {
         let after = buffer.withLockedValue { buffer -> After in
             let wasEmpty = buffer.bytes.readableBytes == 0
             buffer.bytes.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.bound(record, target: target)) { out in
-                Self.format(record, target: target, json: json, into: out)
+                Self.format(record, target: target, json: json, clock: &buffer.clock, into: out)
             }
             if buffer.bytes.readableBytes >= Self.flushThreshold { return .flushNow }
             return wasEmpty ? .scheduleFlush : .nothing
@@ -120,8 +121,9 @@ public final class AccessLogWriter: Sendable {
     func format(_ record: RequestRecord, policy: AccessLogPolicy) -> [UInt8] {
         let target = Redaction.target(record.target, policy: policy.config.query, extra: policy.extraRedacted)
         let json = isJSON(policy)
+        var clock = TimestampCache()
         return [UInt8](unsafeUninitializedCapacity: Self.bound(record, target: target)) { out, count in
-            count = Self.format(record, target: target, json: json, into: UnsafeMutableRawBufferPointer(out))
+            count = Self.format(record, target: target, json: json, clock: &clock, into: UnsafeMutableRawBufferPointer(out))
         }
     }
 
@@ -143,11 +145,12 @@ public final class AccessLogWriter: Sendable {
     }
 
     /// Writes one line into `out` (at least `bound` bytes); the bytes written.
-    private static func format(_ record: RequestRecord, target: String, json: Bool, into out: UnsafeMutableRawBufferPointer) -> Int {
+    private static func format(_ record: RequestRecord, target: String, json: Bool, clock: inout TimestampCache,
+                               into out: UnsafeMutableRawBufferPointer) -> Int {
         var line = LogLineBuilder(into: out)
         if json {
             line.raw("{\"time\":\"")
-            line.timestamp()
+            line.timestamp(cache: &clock)
             line.raw("\",\"request_id\":")
             line.quoted(record.requestID)
             line.raw(",\"listener\":")
@@ -180,7 +183,7 @@ public final class AccessLogWriter: Sendable {
             line.quoted(record.error)
             line.raw("}\n")
         } else {
-            line.timestamp()
+            line.timestamp(cache: &clock)
             line.raw(" ")
             line.field(record.listener)
             line.raw(" ")

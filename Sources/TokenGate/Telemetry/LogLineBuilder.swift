@@ -129,9 +129,23 @@ struct LogLineBuilder {
 
     /// Now, as RFC 3339 UTC with milliseconds: `2026-11-29T08:01:51.538Z`.
     mutating func timestamp() {
+        var cache = TimestampCache()
+        timestamp(cache: &cache)
+    }
+
+    /// Now, with the date and time of day taken from `cache` while the second is the same.
+    mutating func timestamp(cache: inout TimestampCache) {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
-        timestamp(epochSeconds: Int(spec.tv_sec), milliseconds: Int(spec.tv_nsec) / 1_000_000)
+        let seconds = Int(spec.tv_sec)
+        if seconds != cache.second {
+            // `2026-11-29T08:01:51.`: everything before the milliseconds.
+            cache.prefix = Array(Self.string(capacity: Self.timestampBound) { $0.timestamp(epochSeconds: seconds, milliseconds: 0) }.utf8.prefix(20))
+            cache.second = seconds
+        }
+        cache.prefix.withUnsafeBytes { bytes($0) }
+        padded(Int(spec.tv_nsec) / 1_000_000, width: 3)
+        byte(UInt8(ascii: "Z"))
     }
 
     /// A time in seconds since the epoch, as RFC 3339 UTC with milliseconds. The civil date
@@ -182,4 +196,10 @@ struct LogLineBuilder {
     private static func hexDigit(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
+}
+
+/// The formatted date and time of day of the last second a line was written in.
+struct TimestampCache {
+    fileprivate var second = Int.min
+    fileprivate var prefix: [UInt8] = []
 }

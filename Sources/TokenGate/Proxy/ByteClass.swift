@@ -1,0 +1,42 @@
+/// A set of bytes as a 256-entry table: one load per byte, for the checks that run over
+/// every byte the gateway writes into a head.
+struct ByteClass: Sendable {
+    private let members: [Bool]
+
+    init(_ member: (UInt8) -> Bool) {
+        members = (0...255).map { member(UInt8($0)) }
+    }
+
+    @inline(__always)
+    func contains(_ byte: UInt8) -> Bool {
+        members.withUnsafeBufferPointer { $0[Int(byte)] }
+    }
+
+    func containsAll(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        members.withUnsafeBufferPointer { table in
+            for byte in bytes where !table[Int(byte)] { return false }
+            return true
+        }
+    }
+
+    /// RFC 9110 §5.6.2 `tchar`: field names and methods.
+    static let token = ByteClass { byte in
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// RFC 9110 §5.5 field content: visible characters, obs-text, SP and HTAB.
+    static let fieldValue = ByteClass { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
+
+    /// A request-target byte: anything visible (the planner has already normalised and
+    /// escaped the target); never whitespace or a control.
+    static let target = ByteClass { $0 > 0x20 && $0 != 0x7F }
+}
