@@ -9,7 +9,7 @@ runs beside them in the same interleaved rounds. Both proxies write an access lo
 per request to a file (--no-access-log: neither does).
 
 Needs nginx and wrk (Debian: nginx-light wrk) and a release build of tokengate
-(`swift build -c release`). Everything binds to 127.0.0.1 only; every load is bounded in
+(`scripts/build-release.sh`). Everything binds to 127.0.0.1 only; every load is bounded in
 time by wrk's -d and stops by itself.
 """
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
@@ -159,7 +159,7 @@ def main():
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is missing (Debian: apt-get install nginx-light wrk curl)")
     if not os.access(args.binary, os.X_OK):
-        raise SystemExit(f"{args.binary} is missing: run `swift build -c release` first")
+        raise SystemExit(f"{args.binary} is missing: run `scripts/build-release.sh` first")
 
     work = tempfile.mkdtemp(prefix="tokengate-bench-")
     os.chmod(work, 0o755)  # nginx workers run as an unprivileged user

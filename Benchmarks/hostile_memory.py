@@ -118,7 +118,7 @@ def main():
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     if not os.access(args.binary, os.X_OK):
-        raise SystemExit(f"{args.binary} is missing: run `swift build -c release` first")
+        raise SystemExit(f"{args.binary} is missing: run `scripts/build-release.sh` first")
 
     upstream = SilentUpstream()
     listen, admin = free_port(), free_port()

@@ -44,7 +44,7 @@ def main():
                         help="access token lifetime at the sandbox; egress refreshes at 11 %% of it (default 20 s: every 2.2 s)")
     args = parser.parse_args()
     if not os.access(args.binary, os.X_OK):
-        raise SystemExit(f"{args.binary} is missing: run `swift build -c release` first")
+        raise SystemExit(f"{args.binary} is missing: run `scripts/build-release.sh` first")
 
     idp, echo, ingress, egress, admin = (free_port() for _ in range(5))
     work = tempfile.mkdtemp()

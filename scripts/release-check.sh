@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "==> swift build -c release --static-swift-stdlib"
-swift build -c release --static-swift-stdlib --product tokengate
-bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/tokengate"
+echo "==> scripts/build-release.sh"
+./scripts/build-release.sh
+bin="$(./scripts/build-release.sh --show-bin-path)/tokengate"
 
 work=$(mktemp -d)
 pid=""

@@ -97,6 +97,27 @@ struct CommandLineTests {
         await gateway.stop()
     }
 
+    @Test("workers sets the number of event-loop threads; /status and the start-up log show it")
+    func workersSetting() async throws {
+        let echo = try await EchoUpstream.start()
+        defer { Task { await echo.stop() } }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let admin = try await freeLoopbackPort()
+        let file = try directory.write("gateway.json", """
+        { "workers": 1, "listeners": { "main": { "address": "127.0.0.1:0" } }, "admin": { "address": "127.0.0.1:\(admin)" },
+          "routes": [ { "name": "echo", "listener": "main", "match": { "path_prefix": "/" }, "upstream": "http://127.0.0.1:\(echo.port)/" } ] }
+        """)
+        let gateway = try GatewayProcess(config: file)
+        defer { gateway.kill() }
+        let port = try await gateway.port(ofListener: "main")
+        #expect(try await RawHTTPConnection.roundTrip(port: port, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")?.status == 200)
+        let status = try #require(try await RawHTTPConnection.roundTrip(port: admin, "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
+        #expect(status.bodyText.contains(#""workers":1"#))
+        #expect(gateway.logLines.contains { $0.contains(#""msg":"admin listening""#) && $0.contains(#""workers":"1""#) })
+        await gateway.stop()
+    }
+
     @Test("admin /healthz and /readyz answer while running")
     func adminProbes() async throws {
         let echo = try await EchoUpstream.start()

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Testing
 @testable import TokenGate
 
@@ -247,6 +248,20 @@ struct ControlPlaneConfigTests {
     func reservedIdentityHeaders(name: String) {
         let json = document(validate: #", "audience": "app", "identity_headers": { "\#(name)": "sub" }"#)
         #expect(errors(json, environment: ["S": "x"]).contains { $0.hasPrefix("routes[0].validate.identity_headers.\(name):") })
+    }
+
+    @Test("workers: a thread count from 1 to 512 or \"auto\"; auto is the CPUs the process may use")
+    func workersSetting() throws {
+        let auto = try load(egress()).get()
+        #expect(auto.config.workers == nil)
+        #expect(auto.config.workerCount == System.coreCount)
+        #expect(try load(egress(extra: #""workers": "auto","#)).get().config.workers == nil)
+        #expect(try load(egress(extra: #""workers": 1,"#)).get().config.workerCount == 1)
+        #expect(try load(egress(extra: #""workers": 512,"#)).get().config.workerCount == 512)
+        for bad in ["0", "513", "1.5", "-2", #""many""#, "true"] {
+            let found = errors(egress(extra: "\"workers\": \(bad),"))
+            #expect(found.count == 1 && found[0].contains("workers"), "workers: \(bad) → \(found)")
+        }
     }
 
     @Test("check warns when a validating route checks neither audience nor issuer")

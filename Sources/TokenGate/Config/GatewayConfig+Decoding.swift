@@ -3,7 +3,7 @@
 struct GatewayConfigDecoder {
     let diagnostics: ConfigDiagnostics
 
-    static let topLevelKeys = ["$schema", "listeners", "admin", "credentials", "introspection", "routes", "shutdown", "access_log"]
+    static let topLevelKeys = ["$schema", "listeners", "admin", "credentials", "introspection", "routes", "shutdown", "access_log", "workers"]
     static let accessLogKeys = ["enabled", "format", "sample_rate", "query", "redact_query_params"]
     static let listenerKeys = [
         "address", "trusted_proxies", "max_header_bytes", "max_headers", "header_read_timeout_seconds",
@@ -41,11 +41,23 @@ struct GatewayConfigDecoder {
             shutdown.grace = block.seconds("grace_seconds", default: ShutdownConfig.defaultGrace, maximum: 3600)
         }
         let accessLog = decodeAccessLog(root)
+        let workers = decodeWorkers(root)
         guard let listeners, let routes else { return nil }
         return GatewayConfig(
             listeners: listeners, admin: admin, credentials: credentials, introspection: introspection,
-            routes: routes, shutdown: shutdown, accessLog: accessLog
+            routes: routes, shutdown: shutdown, accessLog: accessLog, workers: workers
         )
+    }
+
+    /// `workers`: a whole number from 1 to 512, or `"auto"` (nil).
+    private func decodeWorkers(_ root: ConfigObject) -> Int? {
+        guard let value = root["workers"] else { return nil }
+        if case .string("auto") = value { return nil }
+        guard case .number = value else {
+            diagnostics.error(root.path.key("workers"), "expected a number of threads from 1 to 512, or \"auto\"")
+            return nil
+        }
+        return root.integer("workers", default: 1, in: 1...512)
     }
 
     private func decodeListeners(_ root: ConfigObject) -> [ListenerConfig]? {

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// The whole of `gateway.json`, decoded and validated: an immutable value that a
 /// request reads through a snapshot. Each property's doc comment names its JSON key,
 /// its default and whether a reload changes it.
@@ -17,6 +19,15 @@ public struct GatewayConfig: Sendable {
     public var shutdown: ShutdownConfig
     /// `access_log`: one line per request on standard output. A reload changes it.
     public var accessLog: AccessLogConfig
+    /// `workers`: event-loop threads, which serve every connection (nginx's
+    /// `worker_processes`, Envoy's `--concurrency`). A number from 1 to 512, or `"auto"`
+    /// (the default): the CPUs the process may use, from its affinity mask and its cgroup
+    /// CPU limit, so a sidecar limited to one CPU runs one loop. nil is `auto`. Changing it
+    /// takes a restart; a reload keeps the running number and says so.
+    public var workers: Int? = nil
+
+    /// The number of event-loop threads `workers` asks for.
+    public var workerCount: Int { workers ?? System.coreCount }
 
     public func listener(named name: String) -> ListenerConfig? { listeners.first { $0.name == name } }
     public func credential(named name: String) -> CredentialProfileConfig? { credentials.first { $0.name == name } }

@@ -104,6 +104,13 @@ public enum GatewaySchema {
         }
       }
     },
+    "workers": {
+      "description": "Event-loop threads: 1 to 512, or \"auto\" (the CPUs the process may use, cgroup limit included). A restart applies a change.",
+      "oneOf": [
+        { "type": "integer", "minimum": 1, "maximum": 512 },
+        { "const": "auto" }
+      ]
+    },
     "shutdown": {
       "type": "object",
       "additionalProperties": false,

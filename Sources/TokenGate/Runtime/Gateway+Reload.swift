@@ -46,6 +46,13 @@ extension Gateway {
             return outcome
         }
 
+        if loaded.config.workers != current.loaded.config.workers {
+            // Event loops hold every connection: the number changes at the next start only.
+            logger.warning("workers changes take effect at the next restart; the running number stays", metadata: [
+                "trigger": "\(trigger)", "workers": "\(loaded.config.workers.map(String.init) ?? "auto")",
+            ])
+        }
+
         // Profiles: keep the live object (and its token or cache) when nothing changed.
         let metrics = telemetry.metrics
         let (profiles, startedProfiles) = Self.reconcile(

@@ -64,7 +64,7 @@ public final class Gateway: Sendable {
             introspection[profile.name] = IntrospectionProfile(profile, metrics: metrics.introspection(profile.name))
         }
         let snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, metrics: metrics)
-        let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: loaded.config.workerCount)
         let snapshots = SnapshotStore(snapshot)
         let pools = UpstreamPools(group: group, idleTimeout: TimeAmount(upstreamIdleTimeout))
         let tracker = ConnectionTracker()
@@ -114,7 +114,10 @@ public final class Gateway: Sendable {
             for (name, entry) in bound {
                 logger.info("listening", metadata: ["tg.listener": "\(name)", "address": "\(entry.channel.localAddress.map { "\($0)" } ?? "?")"])
             }
-            logger.info("admin listening", metadata: ["address": "\(admin.localAddress.map { "\($0)" } ?? "?")"])
+            logger.info("admin listening", metadata: [
+                "address": "\(admin.localAddress.map { "\($0)" } ?? "?")",
+                "workers": "\(group.makeIterator().reduce(0) { count, _ in count + 1 })",
+            ])
             return gateway
         } catch {
             for entry in bound.values { try? await entry.channel.close() }

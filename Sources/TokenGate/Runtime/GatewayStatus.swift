@@ -27,6 +27,8 @@ extension Gateway {
         root.add("started_at", JSONLogHandler.timestamp(epochSeconds: startedAt))
         root.addRaw("last_reload", last?.json ?? "null")
         root.add("open_connections", tracker.count)
+        // The running number of event-loop threads (a change to `workers` waits for a restart).
+        root.add("workers", group.makeIterator().reduce(0) { count, _ in count + 1 })
         root.addRaw("listeners", JSONObject.array(config.listeners.map { listener in
             var entry = JSONObject()
             entry.add("name", listener.name)
