@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""Side-by-side load test: TokenGate and nginx proxying to the same nginx upstream.
+"""Side-by-side load test: TokenGate beside nginx, HAProxy and Caddy, all proxying to the same nginx upstream.
 
-One run, interleaved rounds (nginx, tokengate, nginx, tokengate, ...) so both see the same
-machine state. Prints requests per second, p99 latency and CPU time per request of each
-proxy and the ratios tokengate/nginx, then gateway memory at idle, under load and while a
-1 GiB upload and a 1 GiB download stream through it. With --baseline BINARY an earlier build
-runs beside them in the same interleaved rounds. Both proxies write an access log line
-per request to a file (--no-access-log: neither does).
+Each peer does TokenGate's injection job: it replaces `Authorization` with a fixed bearer
+token and sets the forwarding headers. One run, interleaved rounds (the order rotated each
+round) so all see the same machine state. Prints requests per second, p99 latency and CPU
+time per request of each proxy and the ratios to nginx, then the user-space instructions
+per request that callgrind counts for nginx, HAProxy and the TokenGate paths (the figure
+that does not move between runs or machines; --no-instructions skips it), then gateway
+memory at idle, under load and while a 1 GiB upload and a 1 GiB download stream through
+it. With --baseline BINARY an earlier build runs beside them. Every proxy writes an access
+log line per request to a file (--no-access-log: none does).
 
-Needs nginx and wrk (Debian: nginx-light wrk) and a release build of tokengate
+Needs nginx, haproxy, caddy, wrk, and for instructions valgrind and ab (Debian: nginx-light
+haproxy caddy wrk valgrind apache2-utils) and a release build of tokengate
 (`scripts/build-release.sh`). Everything binds to 127.0.0.1 only; every load is bounded in
-time by wrk's -d and stops by itself.
+time (wrk's -d) or count (ab's -n) and stops by itself.
 """
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
@@ -19,6 +23,10 @@ from benchsupport import wait_for_port
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPSTREAM, NGINX_PROXY, GATEWAY, ADMIN, SINK, IDP, IDP_ECHO = 18080, 18081, 18082, 18083, 18084, 18085, 18086
 BASELINE, BASELINE_ADMIN = 18087, 18088
+HAPROXY, CADDY = 18089, 18090
+INSTR_NGINX, INSTR_HAPROXY, INSTR_GATEWAY, INSTR_ADMIN = 18091, 18092, 18093, 18094
+FIXED_BEARER = "Bearer fixed-benchmark-token-0123456789"
+INSTR_TOOL = os.path.join(ROOT, "Benchmarks", "instr-per-request.sh")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -70,6 +78,129 @@ error_log {work}/{name}-error.log warn;
 {body}
 """)
     return subprocess.Popen(["nginx", "-p", work, "-c", conf, "-g", "daemon off;"])
+
+
+def nginx_proxy_body(port, workers, access_log_line):
+    """The nginx proxy: the fixed bearer and forwarding headers, keep-alive to the upstream."""
+    return f"""
+worker_processes {workers};
+events {{ worker_connections 4096; }}
+http {{
+  {access_log_line}
+  upstream backend {{ server 127.0.0.1:{UPSTREAM}; keepalive 256; }}
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    keepalive_requests 1000000;
+    location / {{
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host 127.0.0.1:{UPSTREAM};
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header Authorization "{FIXED_BEARER}";
+    }}
+  }}
+}}"""
+
+
+def haproxy_config(work, name, port, threads, access_log):
+    """HAProxy doing the same job; its access log goes to standard output (NAME-access.log)."""
+    conf = os.path.join(work, f"{name}.cfg")
+    logging = ("  log stdout format raw local0\n", "  log global\n  option httplog\n") if access_log else ("", "")
+    with open(conf, "w") as f:
+        f.write(f"""global
+  nbthread {threads}
+  maxconn 20000
+{logging[0]}
+defaults
+  mode http
+{logging[1]}  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  http-reuse always
+
+frontend proxy
+  bind 127.0.0.1:{port}
+  default_backend upstream
+
+backend upstream
+  option forwardfor
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  http-request set-header Host 127.0.0.1:{UPSTREAM}
+  http-request set-header Authorization "{FIXED_BEARER}"
+  server upstream 127.0.0.1:{UPSTREAM} maxconn 1000
+""")
+    return conf
+
+
+def start_haproxy(work, access_log):
+    conf = haproxy_config(work, "haproxy", HAPROXY, os.cpu_count(), access_log)
+    return subprocess.Popen(["haproxy", "-db", "-f", conf], stdout=open(os.path.join(work, "haproxy-access.log"), "w"),
+                            stderr=open(os.path.join(work, "haproxy.log"), "w"))
+
+
+def start_caddy(work, access_log):
+    """Caddy doing the same job (it sets X-Forwarded-* itself); access log to a file."""
+    conf = os.path.join(work, "Caddyfile")
+    log = f"\tlog {{\n\t\toutput file {work}/caddy-access.log\n\t}}\n" if access_log else ""
+    with open(conf, "w") as f:
+        f.write(f"""{{
+\tadmin off
+\tauto_https off
+}}
+http://127.0.0.1:{CADDY} {{
+\tbind 127.0.0.1
+{log}\treverse_proxy 127.0.0.1:{UPSTREAM} {{
+\t\theader_up Host 127.0.0.1:{UPSTREAM}
+\t\theader_up Authorization "{FIXED_BEARER}"
+\t}}
+}}
+""")
+    env = dict(os.environ, XDG_DATA_HOME=work, XDG_CONFIG_HOME=work, HOME=work)
+    return subprocess.Popen(["caddy", "run", "--config", conf, "--adapter", "caddyfile"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "caddy.log"), "w"))
+
+
+def instructions(url, command, header=None):
+    """User-space instructions per request under callgrind (Benchmarks/instr-per-request.sh)."""
+    env = dict(os.environ, AB_HEADER=header or "")
+    run = subprocess.run([INSTR_TOOL, url, "--"] + command, capture_output=True, text=True, env=env, timeout=900)
+    if run.returncode != 0 or not run.stdout.strip().isdigit():
+        print(f"  instructions for {url} failed: {run.stderr.strip()[-300:]}", flush=True)
+        return None
+    return int(run.stdout.strip())
+
+
+def count_instructions(args, work, gateway_config, bearer):
+    """nginx, HAProxy and the three TokenGate paths, one process at a time under callgrind."""
+    results = {}
+    with open(os.path.join(work, "instr-nginx.conf"), "w") as f:
+        log = f"access_log {work}/instr-nginx-access.log;" if args.access_log else "access_log off;"
+        f.write(f"pid {work}/instr-nginx.pid;\nerror_log {work}/instr-nginx-error.log warn;\n" + nginx_proxy_body(INSTR_NGINX, 1, log))
+        f.flush()
+    results["nginx"] = instructions(f"http://127.0.0.1:{INSTR_NGINX}/bench/x",
+                                    ["nginx", "-p", work, "-c", os.path.join(work, "instr-nginx.conf"), "-g", "daemon off; master_process off;"])
+    print(f"  nginx                        {results['nginx']} instructions/request", flush=True)
+    conf = haproxy_config(work, "instr-haproxy", INSTR_HAPROXY, 1, args.access_log)
+    results["haproxy"] = instructions(f"http://127.0.0.1:{INSTR_HAPROXY}/bench/x", ["haproxy", "-db", "-f", conf])
+    print(f"  haproxy                      {results['haproxy']} instructions/request", flush=True)
+    stripped = os.path.join(work, "tokengate-stripped")
+    subprocess.run(["strip", "-o", stripped, args.binary], check=True)
+    config = json.loads(json.dumps(gateway_config))
+    config["listeners"]["egress"]["address"] = f"127.0.0.1:{INSTR_GATEWAY}"
+    config["admin"]["address"] = f"127.0.0.1:{INSTR_ADMIN}"
+    with open(os.path.join(work, "instr-gateway.json"), "w") as f:
+        json.dump(config, f)
+    command = [stripped, "run", "--config", os.path.join(work, "instr-gateway.json"), "--no-watch"]
+    for name, path, header in (("tokengate", "/bench/x", None), ("tokengate_inject", "/inject/x", None),
+                               ("tokengate_validate", "/validate/x", bearer)):
+        results[name] = instructions(f"http://127.0.0.1:{INSTR_GATEWAY}{path}", command, header)
+        print(f"  {name:<28} {results[name]} instructions/request", flush=True)
+    return results
 
 
 def wrk(port, seconds, connections, threads, header=None, path="/bench/x"):
@@ -154,10 +285,13 @@ def main():
     parser.add_argument("--skip-streaming", action="store_true", help="skip the 1 GiB upload/download check")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--baseline", help="another tokengate binary (an earlier build) measured in the same interleaved rounds")
+    parser.add_argument("--no-instructions", dest="instructions", action="store_false",
+                        help="skip the callgrind instruction counts (about five minutes)")
     args = parser.parse_args()
-    for tool in ("nginx", "wrk", "curl"):
+    tools = ["nginx", "haproxy", "caddy", "wrk", "curl"] + (["valgrind", "callgrind_control", "ab", "strip"] if args.instructions else [])
+    for tool in tools:
         if not shutil.which(tool):
-            raise SystemExit(f"{tool} is missing (Debian: apt-get install nginx-light wrk curl)")
+            raise SystemExit(f"{tool} is missing (Debian: apt-get install nginx-light haproxy caddy wrk curl valgrind apache2-utils binutils)")
     if not os.access(args.binary, os.X_OK):
         raise SystemExit(f"{args.binary} is missing: run `scripts/build-release.sh` first")
 
@@ -188,28 +322,12 @@ http {{
 }}"""))
         # Both proxies log every request to a file (what an operator runs), or neither does.
         proxy_access_log = f"access_log {work}/nginx-access.log;" if args.access_log else "access_log off;"
-        proxy = start_nginx(work, "proxy", f"""
-worker_processes {os.cpu_count()};
-events {{ worker_connections 4096; }}
-http {{
-  {proxy_access_log}
-  upstream backend {{ server 127.0.0.1:{UPSTREAM}; keepalive 256; }}
-  server {{
-    listen 127.0.0.1:{NGINX_PROXY} backlog=4096;
-    keepalive_requests 1000000;
-    location / {{
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host 127.0.0.1:{UPSTREAM};
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header Authorization "Bearer fixed-benchmark-token-0123456789";
-    }}
-  }}
-}}""")
+        proxy = start_nginx(work, "proxy", nginx_proxy_body(NGINX_PROXY, os.cpu_count(), proxy_access_log))
         procs.append(proxy)
+        haproxy = start_haproxy(work, args.access_log)
+        procs.append(haproxy)
+        caddy = start_caddy(work, args.access_log)
+        procs.append(caddy)
         config = {
             "listeners": {"egress": {"address": f"127.0.0.1:{GATEWAY}"}},
             "admin": {"address": f"127.0.0.1:{ADMIN}"},
@@ -243,7 +361,7 @@ http {{
             baseline = start_gateway(args.baseline, work, "baseline")
             procs.append(baseline)
             wait_for(BASELINE_ADMIN, "/readyz")
-        for port in (UPSTREAM, NGINX_PROXY):
+        for port in (UPSTREAM, NGINX_PROXY, HAPROXY, CADDY):
             wait_for(port)
         wait_for_port(SINK)
         wait_for(ADMIN, "/readyz")
@@ -254,6 +372,8 @@ http {{
         print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {args.rounds} interleaved rounds, {os.cpu_count()} cores")
         print("warm-up")
         wrk(NGINX_PROXY, 2, args.connections, args.threads)
+        wrk(HAPROXY, 2, args.connections, args.threads)
+        wrk(CADDY, 2, args.connections, args.threads)
         wrk(GATEWAY, 2, args.connections, args.threads)
         caller_token = json.loads(subprocess.run(
             ["curl", "-s", "-u", "demo-caller:demo-caller-secret", "-d", "grant_type=client_credentials",
@@ -261,13 +381,15 @@ http {{
         bearer = f"Authorization: Bearer {caller_token}"
         wrk(GATEWAY, 2, args.connections, args.threads, path="/inject/x")
         wrk(GATEWAY, 2, args.connections, args.threads, header=bearer, path="/validate/x")
-        results = {"nginx": [], "tokengate": [], "tokengate_inject": [], "tokengate_validate": []}
+        results = {"nginx": [], "haproxy": [], "caddy": [], "tokengate": [], "tokengate_inject": [], "tokengate_validate": []}
         if baseline:
             for path, header in (("/bench/x", None), ("/inject/x", None), ("/validate/x", bearer)):
                 wrk(BASELINE, 2, args.connections, args.threads, header=header, path=path)
             results.update({"baseline": [], "baseline_inject": [], "baseline_validate": []})
         runs = [
             ("nginx", lambda: measure("nginx (fixed bearer)", NGINX_PROXY, nginx_pids, args)),
+            ("haproxy", lambda: measure("haproxy (fixed bearer)", HAPROXY, [haproxy.pid], args)),
+            ("caddy", lambda: measure("caddy (fixed bearer)", CADDY, [caddy.pid], args)),
             ("tokengate", lambda: measure("tokengate (plain proxy)", GATEWAY, [gateway.pid], args)),
             ("tokengate_inject", lambda: measure("tokengate (injected token)", GATEWAY, [gateway.pid], args, path="/inject/x")),
             ("tokengate_validate", lambda: measure("tokengate (validated, cached)", GATEWAY, [gateway.pid], args,
@@ -291,25 +413,34 @@ http {{
         def median(name, key):
             return statistics.median(r[key] for r in results[name])
 
+        peers = ("haproxy", "caddy")
         variants = ("tokengate", "tokengate_inject", "tokengate_validate") + (
             ("baseline", "baseline_inject", "baseline_validate") if baseline else ())
         summary = {}
         for key in ("rps", "p99_ms", "cpu_us_per_request"):
             n = median("nginx", key)
             summary[key] = {"nginx": n}
-            for variant in variants:
+            for variant in peers + variants:
                 t = median(variant, key)
                 summary[key][variant] = t
                 summary[key][variant + "_ratio"] = t / n if n else float("nan")
         failed = sum(r["failed"] for rs in results.values() for r in rs)
-        print("\nmedians (ratio to nginx)      nginx           plain          inject        validate")
+        print("\nmedians (ratio to nginx)      nginx          haproxy            caddy  tokengate plain           inject         validate")
         for key, label in (("rps", "requests/s"), ("p99_ms", "p99 ms"), ("cpu_us_per_request", "CPU µs/req")):
             row = summary[key]
-            cells = "".join(f" {row[v]:>8.2f} ({row[v + '_ratio']:.2f})" for v in variants[:3])
+            cells = "".join(f" {row[v]:>9.2f} ({row[v + '_ratio']:.2f})" for v in peers + variants[:3])
             print(f"  {label:<14} {row['nginx']:>12.2f} {cells}")
             if baseline:
                 cells = "".join(f" {row[v]:>8.2f} ({row[v + '_ratio']:.2f})" for v in variants[3:])
                 print(f"  {'  baseline':<14} {'':>12} {cells}")
+        instructions_per_request = None
+        if args.instructions:
+            print("\ninstructions per request (callgrind, one worker each, keep-alive)")
+            instructions_per_request = count_instructions(args, work, config, bearer)
+            reference = instructions_per_request.get("nginx")
+            if reference:
+                cells = ", ".join(f"{name} {count / reference:.2f}" for name, count in instructions_per_request.items() if count)
+                print(f"  × nginx: {cells}")
         plain, inject = summary["rps"]["tokengate"], summary["rps"]["tokengate_inject"]
         print(f"  injection vs plain proxy: {inject / plain:.3f} of the plain path's requests/s")
         print(f"  failed requests: {failed}")
@@ -321,7 +452,7 @@ http {{
                   f"gateway peak RSS {streaming['peak_rss_before_mib']:.1f} → {streaming['peak_rss_after_mib']:.1f} MiB")
         if args.json:
             with open(args.json, "w") as f:
-                json.dump({"rounds": results, "summary": summary, "failed": failed, "idle_rss_mib": idle_rss,
+                json.dump({"rounds": results, "summary": summary, "instructions": instructions_per_request, "failed": failed, "idle_rss_mib": idle_rss,
                            "peak_rss_mib": loaded_rss, "streaming": streaming}, f, indent=2)
         if failed:
             sys.exit(1)
