@@ -112,7 +112,7 @@ def haproxy_config(work, name, port, threads, access_log):
     with open(conf, "w") as f:
         f.write(f"""global
   nbthread {threads}
-  maxconn 20000
+  maxconn 4000
 {logging[0]}
 defaults
   mode http

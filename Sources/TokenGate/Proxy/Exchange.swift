@@ -85,14 +85,15 @@ final class Exchange {
         injectedToken = token.value
     }
 
-    /// What follows the planned head on the wire: the credential, the identity fields and
-    /// the empty line. Invalid (never sent) if any of them has a byte a field may not have.
-    func headTail(allocator: ByteBufferAllocator) -> HTTPHeadBuilder {
-        var tail = HTTPHeadBuilder(capacity: credentialField == nil && identityFields.isEmpty ? 2 : 256, allocator: allocator)
-        if let credentialField { tail.field(credentialField.name, credentialField.value) }
-        for field in identityFields { tail.field(field.name, field.value) }
-        tail.end()
-        return tail
+    /// This attempt's whole head, in one buffer: the planned bytes (copied, so a retry
+    /// starts from them again), then the credential, the identity fields and the empty
+    /// line. Invalid (never sent) if any of those has a byte a field may not have.
+    func upstreamHead() -> HTTPHeadBuilder {
+        var head = HTTPHeadBuilder(continuing: plan.upstreamHead.bytes)
+        if let credentialField { head.field(credentialField.name, credentialField.value) }
+        for field in identityFields { head.field(field.name, field.value) }
+        head.end()
+        return head
     }
 
     /// The instant a wait of this exchange times out.

@@ -123,12 +123,9 @@ struct HTTPHeadBuilder {
         buffer.writeStaticString("\r\n")
     }
 
-    /// A field the gateway spells out itself (name and value known to be valid).
-    mutating func fixedField(_ name: StaticString, _ value: StaticString) {
-        buffer.writeStaticString(name)
-        buffer.writeStaticString(": ")
-        buffer.writeStaticString(value)
-        buffer.writeStaticString("\r\n")
+    /// A whole field line the gateway spells out itself (`"Connection: close\r\n"`).
+    mutating func fixedLine(_ line: StaticString) {
+        buffer.writeStaticString(line)
     }
 
     /// Every field of `headers`.

@@ -39,14 +39,14 @@ extension ProxyHandler {
         case .success(let value):
             connection = value
         }
-        let tail = exchange.headTail(allocator: connection.channel.allocator)
-        guard tail.isValid else {
+        let head = exchange.upstreamHead()
+        guard head.isValid else {
             // Only the gateway's own fields are added here, from a credential or validated
             // claims: a bad byte among them is the gateway's fault, never forwarded.
             pool?.release(connection)
             settle(machine.fail(), with: GatewayError(
                 status: .internalServerError, code: "internal_error",
-                detail: "\(tail.problem ?? "a field") the gateway adds is not a valid header field", route: route.name
+                detail: "\(head.problem ?? "a field") the gateway adds is not a valid header field", route: route.name
             ))
             return
         }
@@ -57,7 +57,7 @@ extension ProxyHandler {
             exchange.upstream = connection
             exchange.touch()
             connection.handler.delegate = self
-            connection.handler.sendHead(exchange.plan.upstreamHead, tail: tail.buffer)
+            connection.handler.sendHead(head.buffer, method: exchange.plan.upstreamHead.method, chunkedBody: exchange.plan.upstreamHead.chunked)
             for buffer in exchange.pendingBody { connection.handler.sendBody(buffer) }
             exchange.pendingBody.removeAll()
             if end {

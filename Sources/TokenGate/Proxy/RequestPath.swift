@@ -171,8 +171,8 @@ enum RequestPath {
     /// between them: `/api/` + `/invoices` → `/api/invoices`.
     static func join(base: String, _ rest: String) -> String {
         if rest.isEmpty { return base }
-        switch (base.hasSuffix("/"), rest.hasPrefix("/")) {
-        case (true, true): return base + rest.dropFirst()
+        switch (base.utf8.last == UInt8(ascii: "/"), rest.utf8.first == UInt8(ascii: "/")) {
+        case (true, true): return base + Substring(rest.utf8.dropFirst())
         case (false, false): return base + "/" + rest
         default: return base + rest
         }

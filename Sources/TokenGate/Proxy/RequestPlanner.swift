@@ -123,18 +123,18 @@ final class RequestPlanner: Sendable {
         out.field("Host", route.config.preserveHost ? authority : route.upstreamAuthority)
         let chain = trusted && !scan.forwardedFor.isEmpty ? scan.forwardedFor.joined(separator: ", ") : ""
         out.field("X-Forwarded-For", chain.isEmpty ? peerText : chain + ", " + peerText)
-        if trusted, let proto = scan.forwardedProto { out.field("X-Forwarded-Proto", proto) } else { out.fixedField("X-Forwarded-Proto", "http") }
+        if trusted, let proto = scan.forwardedProto { out.field("X-Forwarded-Proto", proto) } else { out.fixedLine("X-Forwarded-Proto: http\r\n") }
         out.field("X-Forwarded-Host", (trusted ? scan.forwardedHost : nil) ?? authority)
         let requestID = scan.requestID.flatMap { RequestIDGenerator.isAcceptable($0) ? $0 : nil } ?? requestIDs.next()
         out.field("X-Request-Id", requestID)
         if mayUpgrade {
-            out.fixedField("Connection", "upgrade")
-            out.fixedField("Upgrade", "websocket")
+            out.fixedLine("Connection: upgrade\r\n")
+            out.fixedLine("Upgrade: websocket\r\n")
         }
         if let length = framing.contentLength {
             out.numericField("Content-Length", length)
         } else if framing.chunked {
-            out.fixedField("Transfer-Encoding", "chunked")
+            out.fixedLine("Transfer-Encoding: chunked\r\n")
         }
         guard out.isValid else {
             return .failure(.badRequest("invalid \(out.problem ?? "header field")"))

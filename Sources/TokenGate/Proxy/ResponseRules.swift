@@ -44,7 +44,7 @@ enum ResponseRules {
         }
         var result = ClientHead(head: head)
         if switching {
-            result.head.fixedField("Connection", "upgrade")
+            result.head.fixedLine("Connection: upgrade\r\n")
             return result
         }
         if keepsCodings {
@@ -53,7 +53,7 @@ enum ResponseRules {
             result.chunked = true
         } else if !bodyless && !facts.hasLength {
             if clientVersion == .http1_1 {
-                result.head.fixedField("Transfer-Encoding", "chunked")
+                result.head.fixedLine("Transfer-Encoding: chunked\r\n")
                 result.chunked = true
             } else {
                 result.delimitedByClose = true
@@ -102,9 +102,9 @@ enum ResponseRules {
     /// Tells the client whether the connection stays open after this response, and ends the head.
     static func finish(_ head: inout HTTPHeadBuilder, keepAlive: Bool, clientVersion: HTTPVersion) {
         if !keepAlive {
-            head.fixedField("Connection", "close")
+            head.fixedLine("Connection: close\r\n")
         } else if clientVersion == .http1_0 {
-            head.fixedField("Connection", "keep-alive")
+            head.fixedLine("Connection: keep-alive\r\n")
         }
         head.end()
     }

@@ -113,12 +113,11 @@ final class ProxyRoute: Sendable {
 
     /// The path the upstream receives for a normalised request path.
     func upstreamPath(for path: String) -> String {
-        var rest = Substring(path)
-        if config.stripPrefix {
-            rest = path.dropFirst(config.pathPrefix.count)
-            // Keep a leading slash when the prefix ended with one: "/billing/" + "x" → "/x".
-            if config.pathPrefix.hasSuffix("/") { return RequestPath.join(base: config.upstream.path, "/" + rest) }
-        }
+        guard config.stripPrefix else { return RequestPath.join(base: config.upstream.path, path) }
+        // The prefix matched, so its byte count is a character boundary of `path`.
+        let rest = Substring(path.utf8.dropFirst(config.pathPrefix.utf8.count))
+        // Keep a leading slash when the prefix ended with one: "/billing/" + "x" → "/x".
+        if config.pathPrefix.utf8.last == UInt8(ascii: "/") { return RequestPath.join(base: config.upstream.path, "/" + rest) }
         return RequestPath.join(base: config.upstream.path, String(rest))
     }
 

@@ -113,18 +113,16 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.read()
     }
 
-    /// Writes a planned head and what follows it (credential, identity, the empty line),
-    /// without flushing.
-    func sendHead(_ head: UpstreamRequestHead, tail: ByteBuffer) {
+    /// Writes a request head (`bytes`, complete), without flushing.
+    func sendHead(_ bytes: ByteBuffer, method: HTTPMethod, chunkedBody: Bool) {
         guard let context else { return }
-        if methodHead?.method != head.method {
-            methodHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: "/")
+        if methodHead?.method != method {
+            methodHead = HTTPRequestHead(version: .http1_1, method: method, uri: "/")
         }
         if let methodHead { decoder.write(data: .head(methodHead)) }
-        bodyChunked = head.chunked
+        bodyChunked = chunkedBody
         unflushed = true
-        context.write(wrapOutboundOut(head.bytes), promise: nil)
-        context.write(wrapOutboundOut(tail), promise: nil)
+        context.write(wrapOutboundOut(bytes), promise: nil)
     }
 
     /// Writes a part of the request body (chunk-framed when the head said so), without flushing.
