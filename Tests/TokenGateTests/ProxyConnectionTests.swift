@@ -77,6 +77,20 @@ struct ProxyConnectionTests {
         }
     }
 
+    @Test("the gateway's own answer to HEAD is its head alone, with the length a GET would get; the connection goes on")
+    func headRefusedByGateway() async throws {
+        try await withProxy(prefix: "/app/") { gateway, _ in
+            let client = try await gateway.connect()
+            try await client.send("HEAD /elsewhere HTTP/1.1\r\nHost: a\r\n\r\nGET /app/after HTTP/1.1\r\nHost: a\r\n\r\n")
+            let head = try #require(try await client.readHeadOnly())
+            #expect(head.status == 404)
+            #expect(Int(head.header("content-length") ?? "") ?? 0 > 0)
+            // Had a body followed the head, it would be read here as the next response.
+            #expect(try await client.readEcho().path == "/app/after")
+            await client.close()
+        }
+    }
+
     @Test("Expect: 100-continue is answered by the gateway before the body is sent")
     func expectContinue() async throws {
         try await withProxy { gateway, _ in
