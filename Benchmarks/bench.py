@@ -167,12 +167,15 @@ http://127.0.0.1:{CADDY} {{
 
 def instructions(url, command, header=None):
     """User-space instructions per request under callgrind (Benchmarks/instr-per-request.sh)."""
-    env = dict(os.environ, AB_HEADER=header or "")
+    env = dict(os.environ, AB_HEADER=header or "", BENCH_CLIENT_SECRET="demo-billing-secret",
+               BENCH_RS_SECRET="demo-introspection-secret")
     run = subprocess.run([INSTR_TOOL, url, "--"] + command, capture_output=True, text=True, env=env, timeout=900)
-    if run.returncode != 0 or not run.stdout.strip().isdigit():
-        print(f"  instructions for {url} failed: {run.stderr.strip()[-300:]}", flush=True)
+    # The count is the last line; the exit status can be the target's (stopped by a signal) once it was printed.
+    last = (run.stdout.strip().splitlines() or [""])[-1]
+    if not last.isdigit():
+        print(f"  instructions for {url} failed (exit {run.returncode}): {run.stderr.strip()[-300:]}", flush=True)
         return None
-    return int(run.stdout.strip())
+    return int(last)
 
 
 def count_instructions(args, work, gateway_config, bearer):
@@ -287,6 +290,8 @@ def main():
     parser.add_argument("--baseline", help="another tokengate binary (an earlier build) measured in the same interleaved rounds")
     parser.add_argument("--no-instructions", dest="instructions", action="store_false",
                         help="skip the callgrind instruction counts (about five minutes)")
+    parser.add_argument("--only-instructions", action="store_true",
+                        help="only the callgrind instruction counts: no wrk rounds, no streaming")
     args = parser.parse_args()
     tools = ["nginx", "haproxy", "caddy", "wrk", "curl"] + (["valgrind", "callgrind_control", "ab", "strip"] if args.instructions else [])
     for tool in tools:
@@ -369,16 +374,25 @@ http {{
         nginx_pids = family(proxy.pid)
         idle_rss = memory_kib(gateway.pid, "VmRSS") / 1024
 
+        caller_token = json.loads(subprocess.run(
+            ["curl", "-s", "-u", "demo-caller:demo-caller-secret", "-d", "grant_type=client_credentials",
+             f"http://127.0.0.1:{IDP}/oauth2/token"], capture_output=True, text=True, timeout=30).stdout)["access_token"]
+        bearer = f"Authorization: Bearer {caller_token}"
+        if args.only_instructions:
+            print("instructions per request (callgrind, one worker each, keep-alive)")
+            counts = count_instructions(args, work, config, bearer)
+            if counts.get("nginx"):
+                print("  × nginx: " + ", ".join(f"{name} {count / counts['nginx']:.2f}" for name, count in counts.items() if count))
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump({"instructions": counts}, f, indent=2)
+            return
         print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {args.rounds} interleaved rounds, {os.cpu_count()} cores")
         print("warm-up")
         wrk(NGINX_PROXY, 2, args.connections, args.threads)
         wrk(HAPROXY, 2, args.connections, args.threads)
         wrk(CADDY, 2, args.connections, args.threads)
         wrk(GATEWAY, 2, args.connections, args.threads)
-        caller_token = json.loads(subprocess.run(
-            ["curl", "-s", "-u", "demo-caller:demo-caller-secret", "-d", "grant_type=client_credentials",
-             f"http://127.0.0.1:{IDP}/oauth2/token"], capture_output=True, text=True, timeout=30).stdout)["access_token"]
-        bearer = f"Authorization: Bearer {caller_token}"
         wrk(GATEWAY, 2, args.connections, args.threads, path="/inject/x")
         wrk(GATEWAY, 2, args.connections, args.threads, header=bearer, path="/validate/x")
         results = {"nginx": [], "haproxy": [], "caddy": [], "tokengate": [], "tokengate_inject": [], "tokengate_validate": []}
