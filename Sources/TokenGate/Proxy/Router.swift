@@ -20,9 +20,14 @@ struct UpstreamEndpoint: Sendable {
 }
 
 /// A route's inbound validation at run time: its rules and its introspection profile.
-struct RouteValidation: Sendable {
+final class RouteValidation: Sendable {
     let rules: InboundValidationConfig
     let profile: IntrospectionProfile
+
+    init(rules: InboundValidationConfig, profile: IntrospectionProfile) {
+        self.rules = rules
+        self.profile = profile
+    }
 }
 
 /// Every identity header name the gateway may set, in the form used to strip look-alikes
