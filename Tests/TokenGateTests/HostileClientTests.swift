@@ -203,6 +203,26 @@ struct HostileClientTests {
         await upstream.stop()
     }
 
+    @Test("an upstream head field with a control character never reaches the client: 502, and the connection goes on")
+    func upstreamControlCharacterRefused() async throws {
+        let upstream = try await ScriptedUpstream.start { head in
+            head.hasPrefix("GET /bad")
+                ? "HTTP/1.1 200 OK\r\nX-Bad: a\u{01}b\r\nContent-Length: 2\r\n\r\nok"
+                : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        }
+        let gateway = try await TestGateway.start(proxyConfig(upstreamPort: upstream.port))
+        let client = try await gateway.connect()
+        try await client.send("GET /bad HTTP/1.1\r\nHost: a\r\n\r\n")
+        let refused = try #require(try await client.readResponse())
+        #expect(refused.status == 502)
+        #expect(refused.header("x-bad") == nil)
+        try await client.send("GET /good HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await client.readResponse()?.bodyText == "ok")
+        await client.close()
+        await gateway.stop()
+        await upstream.stop()
+    }
+
     @Test("the 401 replay copy is one buffer, whatever the segments the body came in")
     func replayCopyIsCompact() {
         var copy = ReplayCopy(capacity: 1024, limit: Exchange.replayLimit, allocator: ByteBufferAllocator())
