@@ -171,7 +171,11 @@ enum RequestPath {
     /// between them: `/api/` + `/invoices` → `/api/invoices`.
     static func join(base: String, _ rest: String) -> String {
         if rest.isEmpty { return base }
-        switch (base.utf8.last == UInt8(ascii: "/"), rest.utf8.first == UInt8(ascii: "/")) {
+        let baseSlash = base.utf8.last == UInt8(ascii: "/")
+        let restSlash = rest.utf8.first == UInt8(ascii: "/")
+        // An upstream at its root ("/") adds nothing to a path that starts with "/".
+        if baseSlash && restSlash && base.utf8.count == 1 { return rest }
+        switch (baseSlash, restSlash) {
         case (true, true): return base + Substring(rest.utf8.dropFirst())
         case (false, false): return base + "/" + rest
         default: return base + rest

@@ -119,11 +119,11 @@ final class ProxyRoute: Sendable {
     /// The path the upstream receives for a normalised request path.
     func upstreamPath(for path: String) -> String {
         guard config.stripPrefix else { return RequestPath.join(base: config.upstream.path, path) }
-        // The prefix matched, so its byte count is a character boundary of `path`.
-        let rest = Substring(path.utf8.dropFirst(config.pathPrefix.utf8.count))
-        // Keep a leading slash when the prefix ended with one: "/billing/" + "x" → "/x".
-        if config.pathPrefix.utf8.last == UInt8(ascii: "/") { return RequestPath.join(base: config.upstream.path, "/" + rest) }
-        return RequestPath.join(base: config.upstream.path, String(rest))
+        // The prefix matched, so its byte count is a character boundary of `path`. Keep a
+        // leading slash when the prefix ended with one: "/billing/" + "x" → "/x".
+        let prefixLength = config.pathPrefix.utf8.count
+        let keep = config.pathPrefix.utf8.last == UInt8(ascii: "/") ? prefixLength - 1 : prefixLength
+        return RequestPath.join(base: config.upstream.path, String(Substring(path.utf8.dropFirst(keep))))
     }
 
     /// Whether `path` is under this route's prefix. A prefix ending in `/` matches by plain
