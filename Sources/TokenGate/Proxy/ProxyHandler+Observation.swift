@@ -14,8 +14,8 @@ extension ProxyHandler {
         let upstream = exchange.upstreamStartedAt.map { now - $0 }
         let method = exchange.method.rawValue
         route.metrics.count(method: method, status: status)
-        route.metrics.requestDuration.record(Duration(duration))
-        if let upstream { route.metrics.upstreamDuration.record(Duration(upstream)) }
+        route.metrics.requestDuration.record(duration)
+        if let upstream { route.metrics.upstreamDuration.record(upstream) }
         let entry = RequestRecord(
             listener: environment.name, route: route.name, method: method, target: exchange.target, status: status,
             bytesIn: exchange.requestBodyBytes, bytesOut: bytesOut ?? exchange.responseBodyBytes,
@@ -46,7 +46,7 @@ extension ListenerEnvironment {
         let status = Int(answer.status.code)
         let duration = NIODeadline.now() - startedAt
         metrics.count(method: method, status: status)
-        metrics.requestDuration.record(Duration(duration))
+        metrics.requestDuration.record(duration)
         let entry = RequestRecord(
             listener: name, route: answer.route ?? "", method: method, target: head?.uri ?? "-", status: status,
             bytesIn: 0, bytesOut: bytesOut, duration: duration, upstreamDuration: nil, clientAddress: clientAddress,

@@ -100,7 +100,17 @@ public final class GatewayMetrics: Sendable {
                 registered.removeValue(forKey: key)
             }
         }
-        return registry.emitToString()
+        var text = registry.emitToString()
+        // The duration histograms are the gateway's own (`LatencyHistogram`), rendered here
+        // as one family each.
+        let all = routes.withLockedValue { Array($0.values) }.sorted { ($0.key.listener, $0.key.route) < ($1.key.listener, $1.key.route) }
+        for (descriptor, histogram) in [(MetricName.requestDuration, \RouteMetrics.requestDuration), (MetricName.upstreamDuration, \RouteMetrics.upstreamDuration)] {
+            let name = "\(descriptor.namespace.map { $0 + "_" } ?? "")\(descriptor.metricName)\(descriptor.unitName.map { "_" + $0 } ?? "")"
+            if let help = descriptor.helpText { text += "# HELP \(name) \(help)\n" }
+            text += "# TYPE \(name) histogram\n"
+            for route in all { route[keyPath: histogram].render(name: name, into: &text) }
+        }
+        return text
     }
 }
 
@@ -122,16 +132,16 @@ final class RouteMetrics: Sendable {
     /// Request counters by method × status class, made on first use (most routes see
     /// a handful of the 40 combinations).
     private let requests: NIOLockedValueBox<[Counter?]>
-    let requestDuration: DurationHistogram
-    let upstreamDuration: DurationHistogram
+    let requestDuration: LatencyHistogram
+    let upstreamDuration: LatencyHistogram
 
     init(key: Key, registry: PrometheusCollectorRegistry) {
         self.key = key
         self.registry = registry
         self.requests = NIOLockedValueBox(Array(repeating: nil, count: Self.methods.count * Self.statusClasses.count))
         let labels = [("listener", key.listener), ("route", key.route)]
-        requestDuration = registry.makeDurationHistogram(descriptor: MetricName.requestDuration, labels: labels, buckets: GatewayMetrics.durationBuckets)
-        upstreamDuration = registry.makeDurationHistogram(descriptor: MetricName.upstreamDuration, labels: labels, buckets: GatewayMetrics.durationBuckets)
+        requestDuration = LatencyHistogram(labels: labels, bounds: GatewayMetrics.durationBuckets)
+        upstreamDuration = LatencyHistogram(labels: labels, bounds: GatewayMetrics.durationBuckets)
     }
 
     /// Counts one answered request.
