@@ -27,8 +27,21 @@ final class IntrospectionProfile: Sendable {
     typealias Waiter = @Sendable (Lookup) -> Void
 
     /// The cache key: SHA-256 of profile name and token, so no raw token is held as a key.
+    /// The salted SHA-256 of a token, as four words: hashed and compared as integers (the
+    /// digest type compares in constant time and hashes through its bytes, at several
+    /// times the cost, for no gain on a salted cache key).
     struct Key: Hashable, Sendable {
-        let digest: SHA256.Digest
+        let first: UInt64
+        let second: UInt64
+        let third: UInt64
+        let fourth: UInt64
+
+        init(digest: SHA256.Digest) {
+            (first, second, third, fourth) = digest.withUnsafeBytes { raw in
+                (raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                 raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+            }
+        }
     }
 
     private struct Inner {
