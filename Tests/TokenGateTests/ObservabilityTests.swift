@@ -237,4 +237,38 @@ struct ObservabilityTests {
         #expect(Redaction.target("/a?access%5Ftoken=t", policy: .redactSensitive) == "/a?access%5Ftoken=<redacted>")
         #expect(Redaction.target("/plain", policy: .redactAll) == "/plain")
     }
+
+    @Test("timestamps are RFC 3339 UTC from plain arithmetic: the epoch, leap days, century years, far dates")
+    func timestamps() {
+        let cases: [(Int, Int, String)] = [
+            (0, 0, "1970-01-01T00:00:00.000Z"),
+            (951_782_400, 7, "2000-02-29T00:00:00.007Z"),
+            (1_709_251_199, 999, "2024-02-29T23:59:59.999Z"),
+            (4_102_444_799, 0, "2099-12-31T23:59:59.000Z"),
+            (4_107_542_400, 0, "2100-03-01T00:00:00.000Z"),
+            (1_796_000_000, 123, "2026-11-30T00:53:20.123Z"),
+        ]
+        for (seconds, milliseconds, expected) in cases {
+            #expect(JSONLogHandler.timestamp(epochSeconds: seconds, milliseconds: milliseconds) == expected)
+        }
+    }
+
+    @Test("duration histograms render cumulative buckets, +Inf, sum and count")
+    func latencyHistogram() {
+        let histogram = LatencyHistogram(labels: [("route", "r\"1")], bounds: [.milliseconds(1), .milliseconds(10)])
+        histogram.record(.microseconds(500))
+        histogram.record(.milliseconds(1))
+        histogram.record(.milliseconds(5))
+        histogram.record(.seconds(2))
+        var text = ""
+        histogram.render(name: "d_seconds", into: &text)
+        #expect(text == """
+        d_seconds_bucket{route="r\\"1",le="0.001"} 2
+        d_seconds_bucket{route="r\\"1",le="0.01"} 3
+        d_seconds_bucket{route="r\\"1",le="+Inf"} 4
+        d_seconds_sum{route="r\\"1"} 2.0065
+        d_seconds_count{route="r\\"1"} 4
+
+        """)
+    }
 }
