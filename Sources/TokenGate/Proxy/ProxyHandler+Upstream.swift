@@ -46,7 +46,7 @@ extension ProxyHandler {
             pool?.release(connection)
             settle(machine.fail(), with: GatewayError(
                 status: .internalServerError, code: "internal_error",
-                detail: "\(head.problem ?? "a field") the gateway adds is not a valid header field", route: route.name
+                detail: "a field the gateway adds is not valid (\(head.problem ?? "unknown"))", route: route.name
             ))
             return
         }
@@ -91,7 +91,7 @@ extension ProxyHandler: UpstreamResponseDelegate {
         }
         guard shaped.head.isValid else {
             route.metrics.upstreamError(.reset)
-            settle(machine.fail(), with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream's response head has \(shaped.head.problem ?? "a field") that is not valid", route: route.name))
+            settle(machine.fail(), with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream's response head is not valid (\(shaped.head.problem ?? "unknown"))", route: route.name))
             return
         }
         var retryable = false

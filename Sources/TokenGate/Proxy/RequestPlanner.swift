@@ -137,7 +137,7 @@ final class RequestPlanner: Sendable {
             out.fixedLine("Transfer-Encoding: chunked\r\n")
         }
         guard out.isValid else {
-            return .failure(.badRequest("invalid \(out.problem ?? "header field")"))
+            return .failure(.badRequest("the request head is not valid (\(out.problem ?? "unknown"))"))
         }
 
         let idempotent = head.method == .GET || head.method == .HEAD || head.method == .OPTIONS
