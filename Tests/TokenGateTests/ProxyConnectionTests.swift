@@ -25,7 +25,8 @@ struct ProxyConnectionTests {
     @Test("upstream connections are reused across client connections, and replaced after they idle out")
     func upstreamPoolReuse() async throws {
         let echo = try await EchoUpstream.start()
-        let gateway = try await TestGateway.start(proxyConfig(upstreamPort: echo.port), upstreamIdleTimeout: .seconds(2))
+        // Long enough that a loaded machine serves the sequential requests below before any connection idles out.
+        let gateway = try await TestGateway.start(proxyConfig(upstreamPort: echo.port), upstreamIdleTimeout: .seconds(4))
         do {
             // Pools are per event loop: at most one upstream connection per loop for sequential requests.
             let loops = System.coreCount
