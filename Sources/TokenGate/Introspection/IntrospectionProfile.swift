@@ -126,12 +126,8 @@ final class IntrospectionProfile: Sendable {
     static let reconfigured = IntrospectionError(description: "the introspection profile was reconfigured; retry")
     static let overloaded = IntrospectionError(description: "too many introspection calls in flight")
 
-    /// The cached answer for a token, if any (the hot path, no waiter needed).
-    func cached(_ token: String, at now: ContinuousClock.Instant = .now) -> IntrospectionClaims? {
-        cached(key: key(for: token), at: now)
-    }
-
-    /// A cached answer for the token whose `key(for:)` is `key`.
+    /// The cached answer for the token whose `key(for:)` is `key`, if any (the hot path,
+    /// no waiter needed).
     func cached(key: Key, at now: ContinuousClock.Instant = .now) -> IntrospectionClaims? {
         let claims = inner.withLockedValue { inner in
             let claims = inner.cache.value(for: key, at: now) ?? inner.negative.value(for: key, at: now)

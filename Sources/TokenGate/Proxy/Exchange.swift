@@ -89,7 +89,7 @@ final class Exchange {
     /// starts from them again), then the credential, the identity fields and the empty
     /// line. Invalid (never sent) if any of those has a byte a field may not have.
     func upstreamHead() -> HTTPHeadBuilder {
-        var head = HTTPHeadBuilder(continuing: plan.upstreamHead.bytes)
+        var head = HTTPHeadBuilder(continuing: plan.upstreamHead)
         if let credentialField { head.field(credentialField.name, credentialField.value) }
         for field in identityFields { head.field(field.name, field.value) }
         head.end()

@@ -57,7 +57,7 @@ extension ProxyHandler {
             exchange.upstream = connection
             exchange.touch()
             connection.handler.delegate = self
-            connection.handler.sendHead(head.buffer, method: exchange.plan.upstreamHead.method, chunkedBody: exchange.plan.upstreamHead.chunked)
+            connection.handler.sendHead(head.buffer, method: exchange.method, chunkedBody: exchange.plan.isChunked)
             for buffer in exchange.pendingBody { connection.handler.sendBody(buffer) }
             exchange.pendingBody.removeAll()
             if end {

@@ -5,9 +5,11 @@ import NIOHTTP1
 /// upstream will receive, and the facts the exchange needs about framing.
 struct ForwardPlan {
     let route: ProxyRoute
-    /// The request line and fields the upstream receives, as bytes; the injected credential
-    /// and identity fields and the empty line follow when it is sent.
-    let upstreamHead: UpstreamRequestHead
+    /// The request line (the client's method, the upstream target) and the fields the
+    /// upstream receives, as bytes, without the empty line: the injected credential and
+    /// identity fields follow when it is sent (`Exchange.upstreamHead()`), so a 401 retry
+    /// re-sends these bytes with a fresh token.
+    let upstreamHead: ByteBuffer
     /// Declared body length, when framed by `Content-Length`.
     let contentLength: Int?
     /// The body is chunked (length unknown up front).
@@ -144,7 +146,7 @@ final class RequestPlanner: Sendable {
             || head.method == .TRACE || head.method == .PUT || head.method == .DELETE
         return .success(ForwardPlan(
             route: route,
-            upstreamHead: UpstreamRequestHead(method: head.method, bytes: out.buffer, chunked: framing.chunked),
+            upstreamHead: out.buffer,
             contentLength: framing.contentLength,
             isChunked: framing.chunked,
             expectsContinue: scan.expectsContinue && head.version == .http1_1,
@@ -237,8 +239,8 @@ final class RequestPlanner: Sendable {
         if authority.isEmpty { return "" }
         if authority.utf8.first == UInt8(ascii: "[") { return ipv6HostName(authority) }
         enum Outcome { case invalid, unchanged, rewritten(String) }
-        var bytes = authority
-        let outcome = bytes.withUTF8 { bytes -> Outcome in
+        var text = authority
+        let outcome = text.withUTF8 { bytes -> Outcome in
             var end = bytes.count
             for index in 0..<bytes.count where bytes[index] == UInt8(ascii: ":") {
                 let port = UnsafeBufferPointer(rebasing: bytes[(index + 1)...])

@@ -129,23 +129,28 @@ struct LogLineBuilder {
 
     /// Now, as RFC 3339 UTC with milliseconds: `2026-11-29T08:01:51.538Z`.
     mutating func timestamp() {
-        var cache = TimestampCache()
-        timestamp(cache: &cache)
+        let now = Self.now()
+        timestamp(epochSeconds: now.seconds, milliseconds: now.milliseconds)
     }
 
     /// Now, with the date and time of day taken from `cache` while the second is the same.
     mutating func timestamp(cache: inout TimestampCache) {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        let seconds = Int(spec.tv_sec)
-        if seconds != cache.second {
+        let now = Self.now()
+        if now.seconds != cache.second {
             // `2026-11-29T08:01:51.`: everything before the milliseconds.
-            cache.prefix = Array(Self.string(capacity: Self.timestampBound) { $0.timestamp(epochSeconds: seconds, milliseconds: 0) }.utf8.prefix(20))
-            cache.second = seconds
+            cache.prefix = Array(Self.string(capacity: Self.timestampBound) { $0.timestamp(epochSeconds: now.seconds, milliseconds: 0) }.utf8.prefix(20))
+            cache.second = now.seconds
         }
         cache.prefix.withUnsafeBytes { bytes($0) }
-        padded(Int(spec.tv_nsec) / 1_000_000, width: 3)
+        padded(now.milliseconds, width: 3)
         byte(UInt8(ascii: "Z"))
+    }
+
+    /// The wall clock, in whole seconds since the epoch and milliseconds.
+    private static func now() -> (seconds: Int, milliseconds: Int) {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return (Int(spec.tv_sec), Int(spec.tv_nsec) / 1_000_000)
     }
 
     /// A time in seconds since the epoch, as RFC 3339 UTC with milliseconds. The civil date
