@@ -125,6 +125,23 @@ struct InboundValidationTests {
         await setup.stop()
     }
 
+    @Test("one keep-alive connection switching tokens: each request is judged by its own token, never the last one's")
+    func tokensSwitchOnOneConnection() async throws {
+        let setup = try await InboundSetup.start()
+        let alice = setup.token(user: "alice")
+        let bob = setup.token(user: "bob")
+        let client = try await setup.gateway.connect()
+        for (token, expected) in [(alice, "alice"), (bob, "bob"), (alice, "alice"), (alice, "alice")] {
+            let response = try await setup.request("/app/x", token: token, on: client)
+            #expect(response.status == 200)
+            #expect(EchoReport(response)?.header("x-auth-subject") == expected)
+        }
+        #expect(try await setup.request("/app/x", token: "garbage-\(alice)", on: client).status == 401)
+        #expect(try await setup.request("/app/x", token: bob, on: client).status == 200)
+        await client.close()
+        await setup.stop()
+    }
+
     @Test("identity headers sent by the client never reach the upstream, whatever their spelling")
     func forgedIdentity() async throws {
         let setup = try await InboundSetup.start()
