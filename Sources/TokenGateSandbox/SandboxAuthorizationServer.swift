@@ -7,7 +7,9 @@ import NIOPosix
 /// A small OAuth 2 authorization server for development and tests, on loopback:
 /// token endpoint (RFC 6749: client credentials, password, refresh token with rotation;
 /// `client_secret_basic` and `client_secret_post`), introspection (RFC 7662) and
-/// revocation (RFC 7009), with fault injection and call counters. Opaque random tokens.
+/// revocation (RFC 7009), with fault injection and call counters. Opaque random tokens,
+/// or JWT access tokens (RFC 9068) for `jwtClients`, signed with keys it publishes (JWKS,
+/// discovery) and can rotate.
 ///
 /// It is a tool, never started by `tokengate run`. From a test:
 /// ```swift
@@ -60,6 +62,10 @@ public final class SandboxAuthorizationServer: Sendable {
         public var tokenType: String
         /// `iss` in introspection answers.
         public var issuer: String
+        /// Clients whose access tokens are JWTs (RFC 9068) signed with the sandbox's key.
+        public var jwtClients: Set<String> = []
+        /// `aud` of JWT access tokens issued without an `audience` parameter.
+        public var jwtAudience = "https://api.sandbox.test"
 
         public init(clients: [Client], users: [User] = [], accessTokenLifetime: Duration = .seconds(3600), sendsExpiresIn: Bool = true, tokenType: String = "Bearer", issuer: String = "tokengate-sandbox") {
             self.clients = clients
@@ -84,14 +90,36 @@ public final class SandboxAuthorizationServer: Sendable {
 
     public enum Endpoint: String, Sendable, CaseIterable {
         case token, introspection, revocation
+        /// The JWT signing keys (RFC 7517), `GET`.
+        case jwks
+        /// OpenID Connect discovery and RFC 8414 metadata, `GET`.
+        case discovery, metadata
 
         var path: String {
             switch self {
             case .token: return "/oauth2/token"
             case .introspection: return "/oauth2/introspect"
             case .revocation: return "/oauth2/revoke"
+            case .jwks: return "/oauth2/jwks"
+            case .discovery: return "/.well-known/openid-configuration"
+            case .metadata: return "/.well-known/oauth-authorization-server"
             }
         }
+    }
+
+    /// A signing key's type.
+    public enum KeyKind: Sendable { case es256, rs256 }
+
+    /// How `mintJWT` signs.
+    public enum Signing: Sendable {
+        /// With the key tokens are signed with now.
+        case currentKey
+        /// With this key (retired ones are gone).
+        case key(String)
+        /// Not at all: `alg: none` and an empty signature.
+        case unsigned
+        /// HS256 keyed with the public JWK's bytes (the key's `kid`, or the current one).
+        case hmacWithPublicKey(kid: String?)
     }
 
     /// Misbehaviour to inject on an endpoint.
@@ -147,7 +175,10 @@ public final class SandboxAuthorizationServer: Sendable {
                     }
                 }
                 .bind(host: host, port: port).get()
-            return SandboxAuthorizationServer(channel: channel, group: group, state: state)
+            let server = SandboxAuthorizationServer(channel: channel, group: group, state: state)
+            state.baseURL.withLockedValue { $0 = server.baseURL }
+            _ = try await state.jwt.addKey(.es256, publishAlgorithm: true, current: true)
+            return server
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -186,7 +217,7 @@ public final class SandboxAuthorizationServer: Sendable {
     /// page: client secrets, user passwords and every access and refresh token it issued.
     public var secretValues: [String] {
         state.configuration.clients.map(\.secret) + state.configuration.users.map(\.password)
-            + state.issuedAccessTokens + state.issuedRefreshTokens
+            + state.issuedAccessTokens + state.issuedRefreshTokens + state.jwt.minted
     }
 
     /// Makes a token inactive, as the revocation endpoint would.
@@ -196,6 +227,39 @@ public final class SandboxAuthorizationServer: Sendable {
     public func issueToken(clientID: String, scope: String, username: String? = nil, audience: String? = nil, lifetime: Duration? = nil) -> String {
         state.issue(clientID: clientID, scope: scope, username: username, audience: audience, lifetime: lifetime).accessToken
     }
+
+    /// The `iss` of the sandbox's JWTs, and the base of its discovery documents.
+    public var issuer: String { baseURL }
+    public var jwksURL: String { url(.jwks) }
+
+    /// An RFC 9068 access token signed with the current key.
+    public func jwtAccessToken(clientID: String, scope: String, subject: String? = nil, audience: String? = nil, lifetime: Duration? = nil) -> String {
+        let now = SandboxState.now()
+        let seconds = Int((lifetime ?? state.configuration.accessTokenLifetime).components.seconds)
+        let record = SandboxState.TokenRecord(clientID: clientID, username: subject, scope: scope, audience: audience, issuedAt: now, expiresAt: now + seconds, active: true)
+        return state.jwtAccessToken(record)
+    }
+
+    /// Any JWT: `header` and `claims` as given (`alg` and `kid` filled from the key unless
+    /// set), signed as `signing` says. For the tokens a real server would not make.
+    public func mintJWT(header: [String: Any] = ["typ": "at+jwt"], claims: [String: Any], signing: Signing = .currentKey) throws -> String {
+        try state.jwt.sign(header: header, claims: claims, signing: signing)
+    }
+
+    /// Adds a signing key to the key set; with `current`, tokens are signed with it from now
+    /// (rotation: the old key stays published until `retireSigningKey`).
+    public func addSigningKey(_ kind: KeyKind = .es256, publishAlgorithm: Bool = true, current: Bool = true) async throws -> String {
+        try await state.jwt.addKey(kind, publishAlgorithm: publishAlgorithm, current: current)
+    }
+
+    /// Takes a key out of the key set.
+    public func retireSigningKey(_ kid: String) { state.jwt.retire(kid) }
+
+    /// The `kid` new tokens are signed with.
+    public var currentSigningKeyID: String { state.jwt.currentKeyID }
+
+    /// `Cache-Control` of the key set answer (default `public, max-age=300`; nil: none).
+    public func setJWKSCacheControl(_ value: String?) { state.jwt.setCacheControl(value) }
 
     public func stop() async {
         try? await channel.close()

@@ -23,6 +23,7 @@ struct SandboxResponse {
             case let text as String: value = quote(text)
             case let flag as Bool: value = flag ? "true" : "false"
             case let number as Int: value = String(number)
+            case let texts as [String]: value = "[" + texts.map(quote).joined(separator: ",") + "]"
             default: value = "null"
             }
             return quote(key) + ":" + value
@@ -69,6 +70,10 @@ final class SandboxState: Sendable {
 
     let configuration: SandboxAuthorizationServer.Configuration
     private let mutable = NIOLockedValueBox(Mutable())
+    /// Signing keys and JWT making.
+    let jwt = SandboxJWTIssuer()
+    /// `http://127.0.0.1:PORT`, the `iss` of its JWTs, set once the server is bound.
+    let baseURL = NIOLockedValueBox("")
 
     init(configuration: SandboxAuthorizationServer.Configuration) {
         self.configuration = configuration
@@ -114,7 +119,7 @@ final class SandboxState: Sendable {
         let now = Self.now()
         let seconds = Int((lifetime ?? configuration.accessTokenLifetime).components.seconds)
         let record = TokenRecord(clientID: clientID, username: username, scope: scope, audience: audience, issuedAt: now, expiresAt: now + seconds, active: true)
-        let access = Self.randomToken()
+        let access = jwtClient(clientID) ? jwtAccessToken(record) : Self.randomToken()
         let refresh = withRefresh ? Self.randomToken() : nil
         mutable.withLockedValue { state in
             state.accessTokens[access] = record
@@ -168,6 +173,7 @@ final class SandboxState: Sendable {
     }
 
     private func answer(_ endpoint: SandboxAuthorizationServer.Endpoint, _ request: SandboxAuthorizationServer.RecordedRequest) -> SandboxResponse {
+        if let metadata = metadata(endpoint, request) { return metadata }
         guard request.method == "POST" else { return .oauthError("invalid_request", status: 405, description: "use POST") }
         guard request.header("content-type")?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else {
             return .oauthError("invalid_request", description: "body must be application/x-www-form-urlencoded")
@@ -189,6 +195,8 @@ final class SandboxState: Sendable {
         case .revocation:
             if let token = fields["token"] { revoke(token) }
             return SandboxResponse(status: 200, body: "")
+        case .jwks, .discovery, .metadata:
+            return .oauthError("invalid_request", status: 405, description: "use GET")
         }
     }
 

@@ -35,6 +35,8 @@ struct SchemaTests {
         #expect(properties(schema, ["properties", "routes", "items", "properties"]) == Set(GatewayConfigDecoder.routeKeys))
         #expect(properties(schema, ["properties", "credentials", "additionalProperties", "properties"]) == Set(GatewayConfigDecoder.credentialKeys))
         #expect(properties(schema, ["properties", "introspection", "additionalProperties", "properties"]) == Set(GatewayConfigDecoder.introspectionKeys))
+        #expect(properties(schema, ["properties", "jwt", "additionalProperties", "properties"]) == Set(GatewayConfigDecoder.jwtKeys))
+        #expect(properties(schema, ["properties", "jwt", "additionalProperties", "properties", "jwks", "properties"]) == Set(GatewayConfigDecoder.jwksKeys))
         #expect(properties(schema, ["properties", "routes", "items", "properties", "validate", "properties"]) == Set(GatewayConfigDecoder.validateKeys))
         #expect(properties(schema, ["properties", "access_log", "properties"]) == Set(GatewayConfigDecoder.accessLogKeys))
     }

@@ -3,7 +3,7 @@
 struct GatewayConfigDecoder {
     let diagnostics: ConfigDiagnostics
 
-    static let topLevelKeys = ["$schema", "listeners", "admin", "credentials", "introspection", "routes", "shutdown", "access_log", "workers"]
+    static let topLevelKeys = ["$schema", "listeners", "admin", "credentials", "introspection", "jwt", "routes", "shutdown", "access_log", "workers"]
     static let accessLogKeys = ["enabled", "format", "sample_rate", "query", "redact_query_params"]
     static let listenerKeys = [
         "address", "trusted_proxies", "max_header_bytes", "max_headers", "header_read_timeout_seconds",
@@ -22,7 +22,7 @@ struct GatewayConfigDecoder {
         "url", "client_id", "client_secret", "auth_method", "timeout_seconds", "ca_file", "cache", "max_in_flight", "allow_insecure_http",
     ]
     static let validateKeys = [
-        "introspection", "required_scopes", "audience", "issuer", "forward_authorization", "identity_headers", "realm",
+        "introspection", "jwt", "required_scopes", "audience", "issuer", "forward_authorization", "identity_headers", "realm",
     ]
 
     func decode(_ document: JSONValue) -> GatewayConfig? {
@@ -35,6 +35,9 @@ struct GatewayConfigDecoder {
         let introspection = (root.map("introspection") ?? []).compactMap { member in
             decodeIntrospection(name: member.key, member.value, at: root.path.key("introspection").key(member.key))
         }
+        let jwt = (root.map("jwt") ?? []).compactMap { member in
+            decodeJWT(name: member.key, member.value, at: root.path.key("jwt").key(member.key))
+        }
         let routes = decodeRoutes(root)
         var shutdown = ShutdownConfig(grace: ShutdownConfig.defaultGrace)
         if let block = root.object("shutdown", keys: ["grace_seconds"]) {
@@ -44,7 +47,7 @@ struct GatewayConfigDecoder {
         let workers = decodeWorkers(root)
         guard let listeners, let routes else { return nil }
         return GatewayConfig(
-            listeners: listeners, admin: admin, credentials: credentials, introspection: introspection,
+            listeners: listeners, admin: admin, credentials: credentials, introspection: introspection, jwt: jwt,
             routes: routes, shutdown: shutdown, accessLog: accessLog, workers: workers
         )
     }
@@ -213,7 +216,11 @@ struct GatewayConfigDecoder {
     }
 
     private func decodeValidation(_ block: ConfigObject) -> InboundValidationConfig? {
-        let profile = block.string("introspection", required: true)
+        let introspection = block.string("introspection")
+        let jwt = block.string("jwt")
+        if introspection == nil && jwt == nil && !block.contains("introspection") && !block.contains("jwt") {
+            diagnostics.error(block.path, "name a \"jwt\" profile, an \"introspection\" profile, or both")
+        }
         var identity = InboundValidationConfig.defaultIdentityHeaders
         if let pairs = block.stringMap("identity_headers") {
             identity = []
@@ -229,9 +236,9 @@ struct GatewayConfigDecoder {
                 }
             }
         }
-        guard let profile else { return nil }
+        guard introspection != nil || jwt != nil else { return nil }
         return InboundValidationConfig(
-            introspection: profile,
+            introspection: introspection, jwt: jwt,
             requiredScopes: block.stringArray("required_scopes") ?? [],
             audience: block.string("audience"),
             issuer: block.string("issuer"),

@@ -10,6 +10,7 @@ struct GatewayConfigValidator {
         checkAddresses(config)
         checkRoutes(config)
         checkProfiles(config)
+        checkJWTProfiles(config)
     }
 
     private func checkAddresses(_ config: GatewayConfig) {
@@ -62,10 +63,13 @@ struct GatewayConfigValidator {
                     )
                 }
             }
-            if let validate = route.validate, config.introspectionProfile(named: validate.introspection) == nil {
-                reportDangling(path.key("validate").key("introspection"), kind: "introspection profile", name: validate.introspection, defined: config.introspection.map(\.name))
+            if let name = route.validate?.introspection, config.introspectionProfile(named: name) == nil {
+                reportDangling(path.key("validate").key("introspection"), kind: "introspection profile", name: name, defined: config.introspection.map(\.name))
             }
-            if let validate = route.validate, validate.audience == nil, validate.issuer == nil {
+            if let name = route.validate?.jwt, config.jwtProfile(named: name) == nil {
+                reportDangling(path.key("validate").key("jwt"), kind: "JWT profile", name: name, defined: config.jwt.map(\.name))
+            }
+            if let validate = route.validate, validate.introspection != nil, validate.audience == nil, validate.issuer == nil {
                 diagnostics.warning(
                     path.key("validate"),
                     "checks neither \"audience\" nor \"issuer\": any active token the authorization server knows passes, tokens issued for other services included"
@@ -101,6 +105,29 @@ struct GatewayConfigValidator {
             refuseClearText(profile.url, allowed: profile.allowInsecureHTTP, at: path.key("url"))
             if !usedIntrospection.contains(profile.name) {
                 diagnostics.warning(path, "no route uses this introspection profile")
+            }
+        }
+    }
+
+    private func checkJWTProfiles(_ config: GatewayConfig) {
+        let used = Set(config.routes.compactMap(\.validate?.jwt))
+        for profile in config.jwt {
+            let path = ConfigPath.root.key("jwt").key(profile.name)
+            if let secret = profile.hmacSecret { resolve(secret, at: path.key("hmac_secret")) }
+            checkCAFile(profile.caFile, at: path.key("ca_file"))
+            if let jwks = profile.jwksURL {
+                refuseClearText(jwks, allowed: profile.allowInsecureHTTP, at: path.key("jwks_uri"))
+            } else if case .success(let issuer) = UpstreamURL.parse(profile.issuer) {
+                refuseClearText(issuer, allowed: profile.allowInsecureHTTP, at: path.key("issuer"))
+            }
+            if profile.allowAnyAudience {
+                diagnostics.warning(path.key("allow_any_audience"), "tokens the issuer made for any other service pass too; set \"audience\"")
+            }
+            if profile.types.contains(where: { $0.caseInsensitiveEquals("jwt") || $0.caseInsensitiveEquals("application/jwt") }) {
+                diagnostics.warning(path.key("types"), "\"JWT\" is also the typ of ID tokens and other JWTs: only the audience check keeps them from passing as access tokens")
+            }
+            if !used.contains(profile.name) {
+                diagnostics.warning(path, "no route uses this JWT profile")
             }
         }
     }

@@ -13,6 +13,8 @@ public struct GatewayConfig: Sendable {
     public var credentials: [CredentialProfileConfig]
     /// `introspection`: RFC 7662 introspection profiles by name. Default none.
     public var introspection: [IntrospectionProfileConfig]
+    /// `jwt`: local JWT access-token validation profiles by name. Default none.
+    public var jwt: [JWTProfileConfig] = []
     /// `routes`: in file order; the router picks the longest matching prefix.
     public var routes: [RouteConfig]
     /// `shutdown`: how SIGTERM drains.
@@ -34,6 +36,7 @@ public struct GatewayConfig: Sendable {
     public func introspectionProfile(named name: String) -> IntrospectionProfileConfig? {
         introspection.first { $0.name == name }
     }
+    public func jwtProfile(named name: String) -> JWTProfileConfig? { jwt.first { $0.name == name } }
 }
 
 /// `listeners.NAME`: one HTTP/1.1 listener that proxies the routes naming it.
@@ -167,10 +170,15 @@ public struct UpstreamTLSConfig: Sendable, Equatable {
     public var serverName: String?
 }
 
-/// `routes[i].validate`: inbound bearer-token validation by introspection.
+/// `routes[i].validate`: inbound bearer-token validation: locally for JWTs of a `jwt`
+/// profile's issuer, by introspection for everything else.
 public struct InboundValidationConfig: Sendable, Equatable {
-    /// `introspection`: the introspection profile. Required.
-    public var introspection: String
+    /// `introspection`: the introspection profile. At least one of `introspection` and
+    /// `jwt` is required.
+    public var introspection: String?
+    /// `jwt`: the JWT profile. With `introspection` too, a token that is a JWT from the
+    /// profile's issuer is checked locally and any other is introspected.
+    public var jwt: String? = nil
     /// `required_scopes`: all must be granted. Default none.
     public var requiredScopes: [String]
     /// `audience`: the token's `aud` must contain it. Default unchecked.
@@ -190,7 +198,7 @@ public struct InboundValidationConfig: Sendable, Equatable {
     ]
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.introspection == rhs.introspection && lhs.requiredScopes == rhs.requiredScopes
+        lhs.introspection == rhs.introspection && lhs.jwt == rhs.jwt && lhs.requiredScopes == rhs.requiredScopes
             && lhs.audience == rhs.audience && lhs.issuer == rhs.issuer
             && lhs.forwardAuthorization == rhs.forwardAuthorization && lhs.realm == rhs.realm
             && lhs.identityHeaders.map { "\($0.header)=\($0.claim)" } == rhs.identityHeaders.map { "\($0.header)=\($0.claim)" }

@@ -298,6 +298,150 @@ public enum GatewaySchema {
         }
       }
     },
+    "jwt": {
+      "type": "object",
+      "additionalProperties": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "issuer"
+        ],
+        "properties": {
+          "issuer": {
+            "$ref": "#/$defs/url"
+          },
+          "jwks_uri": {
+            "$ref": "#/$defs/url"
+          },
+          "algorithms": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+              "enum": [
+                "RS256",
+                "RS384",
+                "RS512",
+                "PS256",
+                "PS384",
+                "PS512",
+                "ES256",
+                "ES384",
+                "ES512",
+                "EdDSA",
+                "HS256",
+                "HS384",
+                "HS512"
+              ]
+            }
+          },
+          "audience": {
+            "oneOf": [
+              {
+                "type": "string",
+                "minLength": 1
+              },
+              {
+                "type": "array",
+                "items": {
+                  "type": "string",
+                  "minLength": 1
+                }
+              }
+            ]
+          },
+          "allow_any_audience": {
+            "type": "boolean"
+          },
+          "clock_skew_seconds": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 300
+          },
+          "types": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+              "type": "string",
+              "minLength": 1
+            }
+          },
+          "hmac_secret": {
+            "$ref": "#/$defs/secret"
+          },
+          "ca_file": {
+            "type": "string",
+            "minLength": 1
+          },
+          "timeout_seconds": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 300
+          },
+          "allow_insecure_http": {
+            "type": "boolean"
+          },
+          "cache": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+              "max_entries": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 10000000
+              }
+            }
+          },
+          "jwks": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+              "refresh_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 604800
+              },
+              "min_refresh_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 604800
+              },
+              "max_refresh_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 604800
+              },
+              "unknown_kid_interval_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 3600
+              },
+              "startup_wait_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 600
+              }
+            }
+          }
+        },
+        "anyOf": [
+          {
+            "required": [
+              "audience"
+            ]
+          },
+          {
+            "properties": {
+              "allow_any_audience": {
+                "const": true
+              }
+            },
+            "required": [
+              "allow_any_audience"
+            ]
+          }
+        ]
+      }
+    },
     "routes": {
       "type": "array",
       "items": {
@@ -354,11 +498,24 @@ public enum GatewaySchema {
           "validate": {
             "type": "object",
             "additionalProperties": false,
-            "required": [
-              "introspection"
+            "anyOf": [
+              {
+                "required": [
+                  "introspection"
+                ]
+              },
+              {
+                "required": [
+                  "jwt"
+                ]
+              }
             ],
             "properties": {
               "introspection": {
+                "type": "string",
+                "minLength": 1
+              },
+              "jwt": {
                 "type": "string",
                 "minLength": 1
               },

@@ -1,3 +1,5 @@
+import ExtrasBase64
+
 /// `application/x-www-form-urlencoded` as RFC 6749 Appendix B requires it for token
 /// requests and for the client id and secret in HTTP Basic (§2.3.1): every byte except
 /// ALPHA / DIGIT / `-` `.` `_` `*` is percent-encoded, and space becomes `+`.
@@ -28,26 +30,6 @@ enum FormEncoding {
     }
 }
 
-/// Standard base64 (RFC 4648 §4), for HTTP Basic credentials.
-enum Base64 {
-    static func encode(_ bytes: some Collection<UInt8>) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var iterator = bytes.makeIterator()
-        while let first = iterator.next() {
-            let second = iterator.next()
-            let third = iterator.next()
-            let value = UInt32(first) << 16 | UInt32(second ?? 0) << 8 | UInt32(third ?? 0)
-            out.append(alphabet[Int(value >> 18 & 63)])
-            out.append(alphabet[Int(value >> 12 & 63)])
-            out.append(second == nil ? UInt8(ascii: "=") : alphabet[Int(value >> 6 & 63)])
-            out.append(third == nil ? UInt8(ascii: "=") : alphabet[Int(value & 63)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}
-
 /// How a client proves itself to an authorization server endpoint (RFC 6749 §2.3.1):
 /// HTTP Basic over the form-encoded id and secret, or both in the form body.
 enum ClientAuthentication {
@@ -58,7 +40,7 @@ enum ClientAuthentication {
         switch method {
         case .clientSecretBasic:
             let credentials = FormEncoding.escape(clientID) + ":" + FormEncoding.escape(secret.revealed)
-            headers.append(("Authorization", "Basic " + Base64.encode(Array(credentials.utf8))))
+            headers.append(("Authorization", "Basic " + Base64.encodeToString(bytes: Array(credentials.utf8))))
         case .clientSecretPost:
             form.append(("client_id", clientID))
             form.append(("client_secret", secret.revealed))

@@ -62,14 +62,19 @@ enum InboundPolicy {
     static let clockSkew = 60
 
     /// The identity headers to send upstream, or the RFC 6750 refusal.
-    static func evaluate(_ claims: IntrospectionClaims, _ rules: InboundValidationConfig, route: String, now: Int) -> Result<[(name: String, value: String)], GatewayError> {
+    /// `leeway` is the allowance on `exp` and `nbf`: none on an introspection answer's
+    /// `exp` (the server said until when), a JWT profile's `clock_skew_seconds` on a JWT's.
+    static func evaluate(
+        _ claims: IntrospectionClaims, _ rules: InboundValidationConfig, route: String, now: Int,
+        leeway: (expiry: Int, notBefore: Int) = (0, clockSkew)
+    ) -> Result<[(name: String, value: String)], GatewayError> {
         guard claims.active else {
             return .failure(invalidToken(rules, route: route, detail: "the token is not active"))
         }
-        if let expiresAt = claims.expiresAt, expiresAt <= now {
+        if let expiresAt = claims.expiresAt, expiresAt + leeway.expiry <= now {
             return .failure(invalidToken(rules, route: route, detail: "the token has expired"))
         }
-        if let notBefore = claims.notBefore, notBefore > now + Self.clockSkew {
+        if let notBefore = claims.notBefore, notBefore > now + leeway.notBefore {
             return .failure(invalidToken(rules, route: route, detail: "the token is not valid yet"))
         }
         if let type = claims.tokenType, !IntrospectionClaims.isAccessTokenType(type) {
@@ -125,6 +130,14 @@ enum InboundPolicy {
     static func unavailable(_ error: IntrospectionError, route: String) -> GatewayError {
         GatewayError(
             status: .serviceUnavailable, code: "introspection_unavailable", detail: "the token could not be checked right now",
+            route: route, headers: [("Retry-After", "5")]
+        )
+    }
+
+    /// Fail closed: the issuer's keys could not be had. 503, as for introspection.
+    static func keysUnavailable(_ error: JWKSError, route: String) -> GatewayError {
+        GatewayError(
+            status: .serviceUnavailable, code: "jwks_unavailable", detail: "the token could not be checked right now (the issuer's keys are not available)",
             route: route, headers: [("Retry-After", "5")]
         )
     }

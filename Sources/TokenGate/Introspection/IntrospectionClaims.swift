@@ -75,6 +75,12 @@ struct IntrospectionClaims: Sendable {
         guard let document = try? JSONParser.parse(body), case .object(let members) = document else { return nil }
         guard case .bool(let active)? = members.first(where: { $0.key == "active" })?.value else { return nil }
         guard active else { return .inactive }
+        return claims(of: members, now: now)
+    }
+
+    /// The claims of an active token from a JSON object's members (an introspection answer
+    /// or a JWT's payload); nil when a time claim is not a sane number.
+    static func claims(of members: [(key: String, value: JSONValue)], now: Int) -> IntrospectionClaims? {
         var claims = IntrospectionClaims(active: true, audiences: [], other: [:])
         for (key, value) in members {
             switch (key, value) {
@@ -103,6 +109,10 @@ struct IntrospectionClaims: Sendable {
             case (_, .number(let number)):
                 claims.other[key] = number == number.rounded() && abs(number) < 1e15 ? String(Int(number)) : String(number)
             case (_, .bool(let flag)): claims.other[key] = flag ? "true" : "false"
+            case (_, .array(let items)):
+                // A list of strings (`groups`, `roles`, `scp`): one comma-separated value.
+                let strings = items.compactMap { item -> String? in if case .string(let text) = item { return text } else { return nil } }
+                if !strings.isEmpty { claims.other[key] = strings.joined(separator: ",") }
             default: break
             }
         }

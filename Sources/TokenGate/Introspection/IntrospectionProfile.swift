@@ -26,23 +26,7 @@ final class IntrospectionProfile: Sendable {
 
     typealias Waiter = @Sendable (Lookup) -> Void
 
-    /// The cache key: SHA-256 of profile name and token, so no raw token is held as a key.
-    /// The salted SHA-256 of a token, as four words: hashed and compared as integers (the
-    /// digest type compares in constant time and hashes through its bytes, at several
-    /// times the cost, for no gain on a salted cache key).
-    struct Key: Hashable, Sendable {
-        let first: UInt64
-        let second: UInt64
-        let third: UInt64
-        let fourth: UInt64
-
-        init(digest: SHA256.Digest) {
-            (first, second, third, fourth) = digest.withUnsafeBytes { raw in
-                (raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
-                 raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
-            }
-        }
-    }
+    typealias Key = TokenCacheKey
 
     private struct Inner {
         /// Active answers.
@@ -57,8 +41,6 @@ final class IntrospectionProfile: Sendable {
     }
 
     let config: IntrospectionProfileConfig
-    /// SHA-256 state after the profile name, copied for each token's key.
-    private let keyPrefix: SHA256
     private let inner: NIOLockedValueBox<Inner>
     private let queue: AsyncStream<(Key, String)>
     private let enqueue: AsyncStream<(Key, String)>.Continuation
@@ -67,9 +49,6 @@ final class IntrospectionProfile: Sendable {
     init(_ config: IntrospectionProfileConfig, metrics: IntrospectionMetrics) {
         self.config = config
         self.metrics = metrics
-        var prefix = SHA256()
-        prefix.update(data: Array(config.name.utf8) + [0])
-        self.keyPrefix = prefix
         self.inner = NIOLockedValueBox(Inner(
             cache: LRUCache(capacity: config.maxEntries), negative: LRUCache(capacity: config.negativeMaxEntries)
         ))
@@ -78,12 +57,7 @@ final class IntrospectionProfile: Sendable {
 
     var name: String { config.name }
 
-    func key(for token: String) -> Key {
-        var hasher = keyPrefix
-        var token = token
-        token.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
-        return Key(digest: hasher.finalize())
-    }
+    func key(for token: String) -> Key { TokenCacheKey(token: token) }
 
     /// A cached answer, or `.pending` with `waiter` called once the call settles.
     func lookup(_ token: String, key: Key? = nil, at now: ContinuousClock.Instant = .now, waiter: @escaping Waiter) -> Lookup {

@@ -19,13 +19,45 @@ extension ProxyHandler {
         case .malformed(let reason):
             settle(machine.fail(), with: InboundPolicy.invalidRequest(validation.rules, route: route, detail: reason))
         case .token(let token):
-            let key = tokenKeys.key(for: token, in: validation.profile)
-            if let claims = validation.profile.cached(key: key) {
+            // Cache hits first: a keep-alive client's token costs one hash per connection
+            // and one lookup per request.
+            let key = tokenKeys.key(for: token)
+            if let jwt = validation.jwt, let claims = jwt.cached(key: key) {
+                decide(claims, leeway: jwt.config.clockSkew, for: exchange)
+                return
+            }
+            if let profile = validation.introspection, let claims = profile.cached(key: key) {
                 decide(claims, for: exchange)
                 return
             }
+            if let jwt = validation.jwt {
+                // A JWT from the profile's issuer is checked here; with introspection too,
+                // anything else is introspected.
+                switch CompactJWT.parse(token) {
+                case .success(let parsed) where jwt.isFromIssuer(parsed):
+                    guard let waiter = waiter(for: exchange, settled: { $0.jwtSettled($1, for: $2) }) else { return }
+                    let outcome = jwt.validate(parsed, token: token, key: key, waiter: waiter)
+                    if case .pending = outcome {
+                        armTimer()
+                        return
+                    }
+                    jwtSettled(outcome, for: exchange)
+                    return
+                case .success where validation.introspection == nil:
+                    jwt.metrics.validation("invalid")
+                    settle(machine.fail(), with: InboundPolicy.invalidToken(validation.rules, route: route, detail: "the token is from another issuer"))
+                    return
+                case .failure(let malformed) where validation.introspection == nil:
+                    jwt.metrics.validation("invalid")
+                    settle(machine.fail(), with: InboundPolicy.invalidToken(validation.rules, route: route, detail: malformed.description))
+                    return
+                default:
+                    break
+                }
+            }
+            guard let profile = validation.introspection else { return }
             guard let waiter = waiter(for: exchange, settled: { $0.introspectionSettled($1, for: $2) }) else { return }
-            let outcome = validation.profile.lookup(token, key: key, waiter: waiter)
+            let outcome = profile.lookup(token, key: key, waiter: waiter)
             if case .pending = outcome {
                 armTimer()
                 return
@@ -68,9 +100,29 @@ extension ProxyHandler {
         }
     }
 
-    private func decide(_ claims: IntrospectionClaims, for exchange: Exchange) {
+    private func jwtSettled(_ outcome: JWTProfile.Lookup, for exchange: Exchange) {
+        guard isAdmitting(exchange), let validation = exchange.plan.route.validation else { return }
+        let route = exchange.plan.route.name
+        switch outcome {
+        case .answer(let claims):
+            decide(claims, leeway: validation.jwt?.config.clockSkew, for: exchange)
+        case .refused(let reason):
+            settle(machine.fail(), with: InboundPolicy.invalidToken(validation.rules, route: route, detail: reason))
+        case .failed(let error):
+            settle(machine.fail(), with: InboundPolicy.keysUnavailable(error, route: route))
+        case .pending:
+            break
+        }
+    }
+
+    /// `leeway`: a JWT profile's clock skew, for a JWT's claims (nil: introspection's rules).
+    private func decide(_ claims: IntrospectionClaims, leeway: Int? = nil, for exchange: Exchange) {
         guard let validation = exchange.plan.route.validation else { return }
-        switch InboundPolicy.evaluate(claims, validation.rules, route: exchange.plan.route.name, now: WallClock.secondsSinceEpoch()) {
+        let now = WallClock.secondsSinceEpoch()
+        let route = exchange.plan.route.name
+        let verdict = leeway.map { InboundPolicy.evaluate(claims, validation.rules, route: route, now: now, leeway: ($0, $0)) }
+            ?? InboundPolicy.evaluate(claims, validation.rules, route: route, now: now)
+        switch verdict {
         case .success(let identity):
             exchange.subject = claims.subject ?? claims.username
             exchange.clientID = claims.clientID

@@ -19,14 +19,17 @@ struct UpstreamEndpoint: Sendable {
     let serverHostname: String?
 }
 
-/// A route's inbound validation at run time: its rules and its introspection profile.
+/// A route's inbound validation at run time: its rules, and the JWT and introspection
+/// profiles it uses (at least one).
 final class RouteValidation: Sendable {
     let rules: InboundValidationConfig
-    let profile: IntrospectionProfile
+    let introspection: IntrospectionProfile?
+    let jwt: JWTProfile?
 
-    init(rules: InboundValidationConfig, profile: IntrospectionProfile) {
+    init(rules: InboundValidationConfig, introspection: IntrospectionProfile?, jwt: JWTProfile?) {
         self.rules = rules
-        self.profile = profile
+        self.introspection = introspection
+        self.jwt = jwt
     }
 }
 

@@ -25,7 +25,7 @@ final class ConfigSnapshot: Sendable {
     /// `previous` is the snapshot being replaced, whose identity names stay stripped.
     init(
         _ loaded: LoadedConfig, profiles: [String: CredentialProfile] = [:], introspection: [String: IntrospectionProfile] = [:],
-        metrics: GatewayMetrics, previous: ConfigSnapshot? = nil
+        jwt: [String: JWTProfile] = [:], metrics: GatewayMetrics, previous: ConfigSnapshot? = nil
     ) throws(ConfigurationError) {
         self.loaded = loaded
         self.accessLog = AccessLogPolicy(loaded.config.accessLog)
@@ -50,10 +50,15 @@ final class ConfigSnapshot: Sendable {
             }
             var validation: RouteValidation?
             if let rules = route.validate {
-                if let profile = introspection[rules.introspection] {
-                    validation = RouteValidation(rules: rules, profile: profile)
+                let path = ConfigPath.root.key("routes").index(position).key("validate")
+                let introspectionProfile = rules.introspection.flatMap { introspection[$0] }
+                let jwtProfile = rules.jwt.flatMap { jwt[$0] }
+                if let name = rules.introspection, introspectionProfile == nil {
+                    problems.append(ConfigIssue(.error, path.key("introspection"), "introspection profile \"\(name)\" is not running"))
+                } else if let name = rules.jwt, jwtProfile == nil {
+                    problems.append(ConfigIssue(.error, path.key("jwt"), "JWT profile \"\(name)\" is not running"))
                 } else {
-                    problems.append(ConfigIssue(.error, ConfigPath.root.key("routes").index(position).key("validate").key("introspection"), "introspection profile \"\(rules.introspection)\" is not running"))
+                    validation = RouteValidation(rules: rules, introspection: introspectionProfile, jwt: jwtProfile)
                 }
             }
             let upstream = route.upstream

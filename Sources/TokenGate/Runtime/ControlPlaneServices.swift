@@ -7,24 +7,21 @@ import ServiceLifecycle
 // the `ControlPlane` (which can take new ones while it runs: a reload starts the loops of
 // new profiles). Each ends when its task is cancelled or graceful shutdown begins.
 
-/// Keeps one credential profile's token fresh (`CredentialProfile.run`).
-struct CredentialRefresher: Service {
-    let profile: CredentialProfile
-    let client: TokenEndpointClient
-    let resolver: SecretResolver
-    let logger: Logger
-
-    func run() async {
-        await cancelWhenGracefulShutdown { [self] in
-            await profile.run(client: client, resolver: resolver, logger: logger)
-        }
-    }
+/// A profile with a control-plane loop: a credential profile keeps its token fresh, an
+/// introspection profile serves its queued calls, a JWT profile keeps its key set fresh.
+protocol BackgroundProfile: Sendable {
+    associatedtype Client: Sendable
+    func run(client: Client, resolver: SecretResolver, logger: Logger) async
 }
 
-/// Serves one introspection profile's queued calls (`IntrospectionProfile.run`).
-struct IntrospectionWorker: Service {
-    let profile: IntrospectionProfile
-    let client: IntrospectionClient
+extension CredentialProfile: BackgroundProfile {}
+extension IntrospectionProfile: BackgroundProfile {}
+extension JWTProfile: BackgroundProfile {}
+
+/// Runs one profile's loop (`BackgroundProfile.run`) as a service.
+struct ProfileLoop<Profile: BackgroundProfile>: Service {
+    let profile: Profile
+    let client: Profile.Client
     let resolver: SecretResolver
     let logger: Logger
 

@@ -8,8 +8,8 @@ extension Gateway {
     /// Reads the configuration file again and, only if it is completely valid (decoded,
     /// validated, secrets resolved, snapshot built, new listener addresses bound), swaps it
     /// in atomically. Requests in flight finish on the snapshot they started with.
-    /// Credential and introspection profiles whose settings did not change keep their
-    /// tokens and caches; changed or removed ones are dropped. A failed reload changes
+    /// Credential, introspection and JWT profiles whose settings did not change keep
+    /// their tokens, keys and caches; changed or removed ones are dropped. A failed reload changes
     /// nothing and is logged (every error with its JSON path) and shown in `/status`.
     @discardableResult
     public func reload(trigger: String) async -> ReloadOutcome {
@@ -63,9 +63,13 @@ extension Gateway {
             loaded.config.introspection, with: current.introspection, name: \.name, config: \.config,
             make: { IntrospectionProfile($0, metrics: metrics.introspection($0.name)) }
         )
+        let (jwt, startedJWT) = Self.reconcile(
+            loaded.config.jwt, with: current.jwt, name: \.name, config: \.config,
+            make: { JWTProfile($0, metrics: metrics.jwt($0.name)) }
+        )
         let snapshot: ConfigSnapshot
         do {
-            snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, metrics: metrics, previous: snapshots.current)
+            snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, jwt: jwt, metrics: metrics, previous: snapshots.current)
         } catch {
             outcome.errors = error.issues.map(\.description)
             logger.error("reload refused; the running configuration stays", metadata: ["trigger": "\(trigger)"])
@@ -101,9 +105,11 @@ extension Gateway {
             $0.listeners = listeners
             $0.profiles = profiles
             $0.introspection = introspection
+            $0.jwt = jwt
         }
         for profile in startedProfiles { startLoop(profile) }
         for profile in startedIntrospection { startLoop(profile) }
+        for profile in startedJWT { startLoop(profile) }
         for (name, old) in current.listeners where listeners[name]?.channel !== old.channel {
             // Stops accepting; connections accepted there finish their exchange and close,
             // since the new configuration's rules were checked for other addresses.
@@ -114,6 +120,7 @@ extension Gateway {
         }
         for (name, old) in current.profiles where profiles[name] !== old { old.stop() }
         for (name, old) in current.introspection where introspection[name] !== old { old.finish() }
+        for (name, old) in current.jwt where jwt[name] !== old { old.finish() }
         for channel in newlyBound {
             logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         }

@@ -17,6 +17,7 @@ public final class Gateway: Sendable {
         var listeners: [String: (address: BindAddress, channel: any Channel)]
         var profiles: [String: CredentialProfile]
         var introspection: [String: IntrospectionProfile]
+        var jwt: [String: JWTProfile]
         var lastReload: ReloadOutcome?
     }
 
@@ -63,7 +64,9 @@ public final class Gateway: Sendable {
         for profile in loaded.config.introspection {
             introspection[profile.name] = IntrospectionProfile(profile, metrics: metrics.introspection(profile.name))
         }
-        let snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, metrics: metrics)
+        var jwt: [String: JWTProfile] = [:]
+        for profile in loaded.config.jwt { jwt[profile.name] = JWTProfile(profile, metrics: metrics.jwt(profile.name)) }
+        let snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, jwt: jwt, metrics: metrics)
         let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: loaded.config.workerCount)
         let snapshots = SnapshotStore(snapshot)
         let pools = UpstreamPools(group: group, idleTimeout: TimeAmount(upstreamIdleTimeout))
@@ -79,7 +82,7 @@ public final class Gateway: Sendable {
             }
             let box = NIOLockedValueBox<Gateway?>(nil)
             let routes = AdminRoutes(
-                isReady: { ready.withLockedValue { $0 } },
+                isReady: { ready.withLockedValue { $0 } && (box.withLockedValue { $0 }?.keysReady ?? false) },
                 status: { box.withLockedValue { $0 }?.statusJSON ?? "{}" },
                 metrics: { box.withLockedValue { $0 }?.metricsText ?? "" },
                 reload: { await box.withLockedValue({ $0 })?.reload(trigger: "admin") }
@@ -93,7 +96,7 @@ public final class Gateway: Sendable {
             let gateway = Gateway(
                 snapshots: snapshots, group: group, ownsGroup: eventLoopGroup == nil, pools: pools, tracker: tracker,
                 adminChannel: admin, logger: logger, ready: ready, resolver: resolver, telemetry: telemetry,
-                running: Running(loaded: loaded, listeners: bound, profiles: profiles, introspection: introspection)
+                running: Running(loaded: loaded, listeners: bound, profiles: profiles, introspection: introspection, jwt: jwt)
             )
             box.withLockedValue { $0 = gateway }
             gateway.reloads.attach { [weak gateway] trigger in
@@ -104,6 +107,7 @@ public final class Gateway: Sendable {
             metrics.configLoaded(version: loaded.version)
             for profile in profiles.values { gateway.startLoop(profile) }
             for profile in introspection.values { gateway.startLoop(profile) }
+            for profile in jwt.values { gateway.startLoop(profile) }
             if watch, let path = loaded.source {
                 // The cycle gateway → control plane → watcher → gateway ends at `shutdown`.
                 gateway.controlPlane.start(ConfigWatcherService(watcher: ConfigFileWatcher(path: path, initial: loaded.version), group: group) { retry in
@@ -161,12 +165,19 @@ public final class Gateway: Sendable {
     }
 
     func startLoop(_ profile: CredentialProfile) {
-        controlPlane.start(CredentialRefresher(profile: profile, client: TokenEndpointClient(http: httpClient), resolver: resolver, logger: logger))
+        controlPlane.start(ProfileLoop(profile: profile, client: TokenEndpointClient(http: httpClient), resolver: resolver, logger: logger))
     }
 
     func startLoop(_ profile: IntrospectionProfile) {
-        controlPlane.start(IntrospectionWorker(profile: profile, client: IntrospectionClient(http: introspectionHTTPClient), resolver: resolver, logger: logger))
+        controlPlane.start(ProfileLoop(profile: profile, client: IntrospectionClient(http: introspectionHTTPClient), resolver: resolver, logger: logger))
     }
+
+    func startLoop(_ profile: JWTProfile) {
+        controlPlane.start(ProfileLoop(profile: profile, client: JWKSClient(http: httpClient), resolver: resolver, logger: logger))
+    }
+
+    /// Readiness waits (within each profile's `startup_wait_seconds`) for JWT key sets.
+    var keysReady: Bool { running.withLockedValue { Array($0.jwt.values) }.allSatisfy(\.isReady) }
 
     /// The port a listener is bound to (useful with port 0), or nil for an unknown name.
     public func port(ofListener name: String) -> Int? {
@@ -182,6 +193,9 @@ public final class Gateway: Sendable {
     /// The live state of an introspection profile (tests, status).
     func introspectionProfile(named name: String) -> IntrospectionProfile? { running.withLockedValue { $0.introspection[name] } }
 
+    /// The live state of a JWT profile (tests, status).
+    func jwtProfile(named name: String) -> JWTProfile? { running.withLockedValue { $0.jwt[name] } }
+
     /// The version label of the configuration being served.
     public var configVersion: String { snapshots.current.version }
 
@@ -193,8 +207,8 @@ public final class Gateway: Sendable {
     public func shutdown(grace: Duration) async {
         ready.withLockedValue { $0 = false }
         logger.info("draining", metadata: ["connections": "\(tracker.count)"])
-        let (channels, profiles, introspection) = running.withLockedValue {
-            ($0.listeners.values.map(\.channel), Array($0.profiles.values), Array($0.introspection.values))
+        let (channels, profiles, introspection, jwt) = running.withLockedValue {
+            ($0.listeners.values.map(\.channel), Array($0.profiles.values), Array($0.introspection.values), Array($0.jwt.values))
         }
         for channel in channels { try? await channel.close() }
         try? await adminChannel.close()
@@ -215,6 +229,7 @@ public final class Gateway: Sendable {
         }
         for profile in profiles { profile.stop() }
         for profile in introspection { profile.finish() }
+        for profile in jwt { profile.finish() }
         await controlPlane.shutdown()
         try? await httpClient.shutdown()
         try? await introspectionHTTPClient.shutdown()

@@ -11,10 +11,11 @@ import Darwin
 // token state they read has `Redacted` values, which they do not print.
 extension Gateway {
     /// `/status`: version, configuration and last reload, listeners, routes, each
-    /// credential profile's token state and each introspection cache.
+    /// credential profile's token state, each introspection cache, and each JWT profile's
+    /// keys and cache.
     var statusJSON: String {
-        let (loaded, last, listeners, profiles, introspection) = running.withLockedValue {
-            ($0.loaded, $0.lastReload, $0.listeners, $0.profiles, $0.introspection)
+        let (loaded, last, listeners, profiles, introspection, jwt) = running.withLockedValue {
+            ($0.loaded, $0.lastReload, $0.listeners, $0.profiles, $0.introspection, $0.jwt)
         }
         let config = loaded.config
         let now = ContinuousClock.now
@@ -46,6 +47,7 @@ extension Gateway {
             entry.add("upstream", route.upstream.description)
             entry.add("credential", route.credential)
             entry.add("introspection", route.validate?.introspection)
+            entry.add("jwt", route.validate?.jwt)
             return entry
         }))
         root.addRaw("credentials", JSONObject.array(config.credentials.compactMap { profile in
@@ -86,12 +88,39 @@ extension Gateway {
             entry.add("hit_ratio", lookups == 0 ? nil : Double(stats.hits) / Double(lookups))
             return entry
         }))
+        root.addRaw("jwt", JSONObject.array(config.jwt.compactMap { profile in
+            guard let live = jwt[profile.name] else { return nil }
+            let status = live.status
+            var entry = JSONObject()
+            entry.add("name", profile.name)
+            entry.add("issuer", profile.issuer)
+            entry.add("jwks_uri", status.jwksURL)
+            entry.addRaw("keys", JSONObject.array(status.keys.map { key in
+                var item = JSONObject()
+                item.add("kid", key.id)
+                item.add("type", key.type)
+                item.addRaw("algorithms", "[" + key.algorithms.map(JSONText.quote).joined(separator: ",") + "]")
+                return item
+            }))
+            entry.addRaw("skipped_keys", "[" + status.skipped.map(JSONText.quote).joined(separator: ",") + "]")
+            entry.add("last_fetch_at", status.lastFetch.map { JSONLogHandler.timestamp(epochSeconds: $0.time) })
+            entry.addRaw("last_fetch_succeeded", status.lastFetch.map { $0.succeeded ? "true" : "false" } ?? "null")
+            entry.add("last_fetch_detail", status.lastFetch?.detail)
+            entry.add("next_refresh_at", status.nextRefresh.map { JSONLogHandler.timestamp(epochSeconds: $0) })
+            entry.add("cache_entries", status.size)
+            entry.add("cache_capacity", profile.maxEntries)
+            entry.add("hits", status.hits)
+            entry.add("misses", status.misses)
+            return entry
+        }))
         return root.text
     }
 
     /// `/metrics`: counters as they stand, and the states read now.
     var metricsText: String {
-        let (profiles, introspection) = running.withLockedValue { (Array($0.profiles.values), Array($0.introspection.values)) }
+        let (profiles, introspection, jwt) = running.withLockedValue {
+            (Array($0.profiles.values), Array($0.introspection.values), Array($0.jwt.values))
+        }
         let now = ContinuousClock.now
         let states = profiles.map { ($0.name, $0.state) }
         typealias Gauge = GatewayMetrics.ScrapeGauge
@@ -102,6 +131,7 @@ extension Gateway {
             Gauge(descriptor: MetricName.tokenBackoff, label: "profile", values: states.map { ($0.0, $0.1.retryAt.map { $0 > now ? 1 : 0 } ?? 0) }),
             Gauge(descriptor: MetricName.tokenConsecutiveFailures, label: "profile", values: states.map { ($0.0, Double($0.1.consecutiveFailures)) }),
             Gauge(descriptor: MetricName.cacheEntries, label: "profile", values: introspection.map { ($0.name, Double($0.statistics.size)) }),
+            Gauge(descriptor: MetricName.jwksKeys, label: "profile", values: jwt.map { ($0.name, Double($0.status.keys.count)) }),
             Gauge(descriptor: MetricName.openConnections, label: "", values: [("", Double(tracker.count))]),
             Gauge(descriptor: MetricName.processStartTime, label: "", values: [("", Double(startedAt))]),
         ]

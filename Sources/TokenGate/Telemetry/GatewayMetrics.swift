@@ -50,6 +50,8 @@ public final class GatewayMetrics: Sendable {
 
     func introspection(_ profile: String) -> IntrospectionMetrics { IntrospectionMetrics(profile: profile, registry: registry) }
 
+    func jwt(_ profile: String) -> JWTMetrics { JWTMetrics(profile: profile, registry: registry) }
+
     /// Counts a reload attempt (`configLoaded` labels a new version).
     func reloaded(succeeded: Bool) {
         (succeeded ? reloadsSucceeded : reloadsFailed).increment()
@@ -215,6 +217,30 @@ struct IntrospectionMetrics: Sendable {
     }
 }
 
+/// A JWT profile's counters; cache hits are counted on the hot path (one atomic add).
+struct JWTMetrics: Sendable {
+    let hits: Counter
+    private let profile: String
+    private let registry: PrometheusCollectorRegistry
+
+    init(profile: String, registry: PrometheusCollectorRegistry) {
+        self.profile = profile
+        self.registry = registry
+        hits = registry.makeCounter(descriptor: MetricName.jwtCacheHits, labels: [("profile", profile)])
+    }
+
+    /// Counts a token checked in full (signature and claims): `valid`, `invalid`,
+    /// `unknown_key` or `unavailable` (no key set yet).
+    func validation(_ outcome: String) {
+        registry.makeCounter(descriptor: MetricName.jwtValidations, labels: [("profile", profile), ("outcome", outcome)]).increment()
+    }
+
+    /// Counts a discovery-and-JWKS fetch: `success` or `error`.
+    func fetch(_ outcome: String) {
+        registry.makeCounter(descriptor: MetricName.jwksFetches, labels: [("profile", profile), ("outcome", outcome)]).increment()
+    }
+}
+
 /// Every metric the gateway exports: `tokengate_` names with units, and their help text.
 /// (Computed: the descriptor type is not `Sendable`.)
 enum MetricName {
@@ -270,6 +296,18 @@ enum MetricName {
     }
     static var cacheEntries: MetricNameDescriptor {
         tokengate("introspection_cache_entries", "Entries in the introspection profile's cache.")
+    }
+    static var jwtValidations: MetricNameDescriptor {
+        tokengate("jwt_validations", unit: "total", "JWTs checked in full (signature and claims) by profile and outcome (valid, invalid, unknown_key, unavailable).")
+    }
+    static var jwtCacheHits: MetricNameDescriptor {
+        tokengate("jwt_cache_hits", unit: "total", "JWTs answered from the verified-token cache, without a signature check.")
+    }
+    static var jwksFetches: MetricNameDescriptor {
+        tokengate("jwks_fetches", unit: "total", "Key set fetches (with discovery when configured) by profile and outcome (success, error).")
+    }
+    static var jwksKeys: MetricNameDescriptor {
+        tokengate("jwks_keys", "Keys of the JWT profile's key set in use (0 until one was fetched).")
     }
     static var configReloads: MetricNameDescriptor {
         tokengate("config_reloads", unit: "total", "Configuration reloads (SIGHUP, file change, POST /reload) by outcome.")

@@ -27,6 +27,8 @@ struct DjangoOAuthToolkit {
     var baseURL: String { "http://127.0.0.1:\(port)" }
     var tokenURL: String { baseURL + "/o/token/" }
     var introspectionURL: String { baseURL + "/o/introspect/" }
+    /// The OpenID Connect issuer identifier (discovery is under it).
+    var issuer: String { baseURL + "/o" }
 
     struct NotInstalled: Error, CustomStringConvertible {
         var description: String { "django-oauth-toolkit is not installed in .build-interop/venv: run ./scripts/test.sh (it installs it)" }
@@ -38,13 +40,18 @@ struct DjangoOAuthToolkit {
     }
 
     /// Starts a server with its own copy of the prepared database.
-    static func start(tokenLifetime: Int = 2) async throws -> DjangoOAuthToolkit {
+    /// With `jwtAccessTokens`, access tokens are RFC 9068 JWTs signed with the server's
+    /// OpenID Connect key (`Tests/Interop/dot/interop/tokens.py`).
+    static func start(tokenLifetime: Int = 2, jwtAccessTokens: Bool = false) async throws -> DjangoOAuthToolkit {
         guard FileManager.default.isExecutableFile(atPath: python) else { throw NotInstalled() }
         let directory = try TemporaryDirectory()
         let database = directory.url.appendingPathComponent("db.sqlite3").path
+        let port = try await freeLoopbackPort()
         var environment = ProcessInfo.processInfo.environment
         environment["INTEROP_DB"] = database
         environment["INTEROP_TOKEN_LIFETIME"] = String(tokenLifetime)
+        environment["INTEROP_ISSUER"] = "http://127.0.0.1:\(port)/o"
+        if jwtAccessTokens { environment["INTEROP_JWT_ACCESS_TOKENS"] = "1" }
         if FileManager.default.fileExists(atPath: template) {
             try FileManager.default.copyItem(atPath: template, toPath: database)
         } else {
@@ -53,7 +60,6 @@ struct DjangoOAuthToolkit {
                 guard status == 0 else { throw DidNotStart(log: "manage.py \(command[0]) exited \(status)") }
             }
         }
-        let port = try await freeLoopbackPort()
         let log = directory.url.appendingPathComponent("server.log")
         let process = try ChildProcess(
             python, ["manage.py", "runserver", "127.0.0.1:\(port)", "--noreload"], environment: environment, directory: project,
@@ -120,6 +126,27 @@ extension DjangoOAuthToolkit {
         let json = try await post("/o/token/", "grant_type=client_credentials&scope=" + (scope.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? scope), client: client)
         guard let token = json["access_token"] as? String else { throw DidNotStart(log: "no token: \(json)") }
         return token
+    }
+
+    /// A JWT signed with the server's active key as `signing` says (`key`, `none`, or
+    /// `hs256-public`: HS256 keyed with the public key's PEM), for tests of what a real
+    /// server will not issue. Registered with the leak check.
+    func mintJWT(header: [String: Any] = ["typ": "at+jwt"], claims: [String: Any], signing: String = "key") async throws -> String {
+        let body = try JSONSerialization.data(withJSONObject: ["header": header, "claims": claims, "signing": signing])
+        let response = try await RawHTTPConnection.roundTrip(
+            port: port,
+            "POST /interop/jwt HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n" + String(decoding: body, as: UTF8.self)
+        )
+        guard let token = Self.json(response)["token"] as? String else { throw DidNotStart(log: "no minted token") }
+        LeakWatch.register([token])
+        return token
+    }
+
+    /// Makes a new active signing key; the old one stays in the JWKS. Returns the new kid.
+    func rotateSigningKey() async throws -> String {
+        let response = try await RawHTTPConnection.roundTrip(port: port, "POST /interop/rotate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        guard let kid = Self.json(response)["kid"] as? String else { throw DidNotStart(log: "no rotated key") }
+        return kid
     }
 
     /// Revokes a token (RFC 7009) as the client it was issued to.

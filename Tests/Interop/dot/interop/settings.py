@@ -26,6 +26,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 # django-oauth-toolkit hashes client secrets with the first hasher; Django's default
 # PBKDF2 iteration count costs about half a second of CPU per token request here.
 PASSWORD_HASHERS = ["interop.hashers.FastPBKDF2PasswordHasher"]
+def _signing_key():
+    from jwcrypto import jwk
+
+    return jwk.JWK.generate(kty="RSA", size=2048).export_to_pem(private_key=True, password=None).decode()
+
+
 OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("INTEROP_TOKEN_LIFETIME", "2")),
     "SCOPES": {
@@ -34,8 +40,18 @@ OAUTH2_PROVIDER = {
         "contacts": "contacts",
         "legacy:use": "use the legacy app",
         "introspection": "introspect tokens",
+        "openid": "OpenID Connect",
     },
     "DEFAULT_SCOPES": ["invoices:read"],
     "PKCE_REQUIRED": False,
+    # OpenID Connect: discovery at /o/.well-known/openid-configuration and a JWKS for the
+    # RSA key, made at start (INTEROP_ISSUER is the issuer identifier, set by the tests).
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": os.environ.get("INTEROP_ISSUER", ""),
+    "OIDC_RSA_PRIVATE_KEY": _signing_key(),
 }
+if os.environ.get("INTEROP_JWT_ACCESS_TOKENS") == "1":
+    # RFC 9068 access tokens signed with the OpenID Connect key; refresh tokens stay opaque.
+    OAUTH2_PROVIDER["ACCESS_TOKEN_GENERATOR"] = "interop.tokens.access_token"
+    OAUTH2_PROVIDER["REFRESH_TOKEN_GENERATOR"] = "oauthlib.oauth2.rfc6749.tokens.random_token_generator"
 LOGGING = {"version": 1, "disable_existing_loggers": True}

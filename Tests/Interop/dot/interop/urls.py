@@ -2,6 +2,8 @@ from django.http import JsonResponse
 from django.urls import include, path
 from oauth2_provider.models import AccessToken, RefreshToken
 
+from interop import tokens
+
 
 def stats(request):
     """How many access tokens the server has issued, per client id, and every access and
@@ -19,4 +21,7 @@ def stats(request):
 urlpatterns = [
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("interop/stats", stats),
+    path("interop/jwt", tokens.mint),
+    path("interop/rotate", tokens.rotate),
+    path("interop/oidc", tokens.oidc),
 ]

@@ -1,0 +1,45 @@
+/// The claim checks of an RFC 9068 access token whose signature is valid: issuer,
+/// audience, `exp` (required), `nbf` and `iat` with the profile's clock skew. Route rules
+/// (scopes, a route's own audience) are applied afterwards on every request, as for
+/// introspection.
+struct JWTAccessTokenRules {
+    let config: JWTProfileConfig
+
+    init(_ config: JWTProfileConfig) { self.config = config }
+
+    struct Refusal: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    func claims(of jwt: CompactJWT, now: Int) -> Result<IntrospectionClaims, Refusal> {
+        guard jwt.issuer == config.issuer else { return .failure(Refusal("the token is from another issuer")) }
+        guard var claims = IntrospectionClaims.claims(of: jwt.claims, now: now) else {
+            return .failure(Refusal("the token has a time claim (exp, nbf, iat) that is not a number of seconds"))
+        }
+        let skew = config.clockSkew
+        guard let expiresAt = claims.expiresAt else { return .failure(Refusal("the token has no expiry (exp)")) }
+        if expiresAt + skew <= now { return .failure(Refusal("the token has expired")) }
+        if let notBefore = claims.notBefore, notBefore - skew > now { return .failure(Refusal("the token is not valid yet")) }
+        if let issuedAt = claims.other["iat"].flatMap(Int.init), issuedAt - skew > now {
+            return .failure(Refusal("the token was issued in the future (iat)"))
+        }
+        if !config.allowAnyAudience && !claims.audiences.contains(where: config.audiences.contains) {
+            return .failure(Refusal("the token is not for this audience"))
+        }
+        // RFC 9068 §2.2.3: `scope` is a string; many issuers send `scp`, a list.
+        if claims.scope == nil, let scopes = scopeList(jwt.claims) { claims.scope = scopes }
+        if claims.clientID == nil, let party = claims.other["azp"] { claims.clientID = party }
+        return .success(claims)
+    }
+
+    private func scopeList(_ members: [(key: String, value: JSONValue)]) -> String? {
+        switch members.first(where: { $0.key == "scp" })?.value {
+        case .string(let text)?: return text
+        case .array(let items)?:
+            let scopes = items.compactMap { item -> String? in if case .string(let text) = item { return text } else { return nil } }
+            return scopes.joined(separator: " ")
+        default: return nil
+        }
+    }
+}
