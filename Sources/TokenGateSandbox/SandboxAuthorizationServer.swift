@@ -67,13 +67,17 @@ public final class SandboxAuthorizationServer: Sendable {
         /// `aud` of JWT access tokens issued without an `audience` parameter.
         public var jwtAudience = "https://api.sandbox.test"
 
-        public init(clients: [Client], users: [User] = [], accessTokenLifetime: Duration = .seconds(3600), sendsExpiresIn: Bool = true, tokenType: String = "Bearer", issuer: String = "tokengate-sandbox") {
+        public init(
+            clients: [Client], users: [User] = [], accessTokenLifetime: Duration = .seconds(3600), sendsExpiresIn: Bool = true,
+            tokenType: String = "Bearer", issuer: String = "tokengate-sandbox", jwtClients: Set<String> = []
+        ) {
             self.clients = clients
             self.users = users
             self.accessTokenLifetime = accessTokenLifetime
             self.sendsExpiresIn = sendsExpiresIn
             self.tokenType = tokenType
             self.issuer = issuer
+            self.jwtClients = jwtClients
         }
 
         /// The clients and user the shipped `gateway.json` and `tokengate demo` use.
@@ -83,8 +87,10 @@ public final class SandboxAuthorizationServer: Sendable {
                 Client(id: "legacy-crm", secret: "demo-crm-secret", grants: ["password", "refresh_token"], scopes: ["contacts"]),
                 Client(id: "tokengate-rs", secret: "demo-introspection-secret", grants: [], mayIntrospect: true),
                 Client(id: "demo-caller", secret: "demo-caller-secret", grants: ["client_credentials"], scopes: ["legacy:use", "profile"]),
+                Client(id: "demo-jwt-caller", secret: "demo-jwt-caller-secret", grants: ["client_credentials"], scopes: ["legacy:use", "profile"]),
             ],
-            users: [User(username: "crm-sync", password: "demo-crm-password")]
+            users: [User(username: "crm-sync", password: "demo-crm-password")],
+            jwtClients: ["demo-jwt-caller"]
         )
     }
 
