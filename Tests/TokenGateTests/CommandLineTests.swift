@@ -188,6 +188,41 @@ struct TokenCommandTests {
     }
 }
 
+@Suite("tokengate jwks")
+struct JWKSCommandTests {
+    @Test("lists the issuer's keys found by discovery; --check-token judges a token from standard input without printing it")
+    func jwksCommand() async throws {
+        let idp = try await JWTSetup.startSandbox()
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = try directory.write("gateway.json", """
+        { "listeners": { "main": { "address": "127.0.0.1:0" } },
+          "jwt": { "idp": { "issuer": "\(idp.issuer)", "audience": "\(JWTSetup.audience)" } },
+          "routes": [ { "name": "api", "listener": "main", "match": { "path_prefix": "/" }, "upstream": "http://127.0.0.1:1", "validate": { "jwt": "idp" } } ] }
+        """)
+        let listed = try await runTokenGate(["jwks", "idp", "--config", file])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("jwks_uri:  \(idp.jwksURL)"))
+        #expect(listed.stdout.contains("  \(idp.currentSigningKeyID)  EC  ES256"))
+        #expect(listed.stdout.contains("max-age:   300 s"))
+
+        let token = idp.jwtAccessToken(clientID: "demo-caller", scope: "legacy:use", subject: "alice", audience: JWTSetup.audience)
+        let valid = try await runTokenGate(["jwks", "idp", "--config", file, "--check-token"], input: token + "\n")
+        #expect(valid.status == 0, "\(valid.stderr)")
+        #expect(valid.stdout.contains("token:     valid: sub=alice client_id=demo-caller scope=legacy:use"))
+        let other = idp.jwtAccessToken(clientID: "demo-caller", scope: "legacy:use", audience: "https://elsewhere.test")
+        let refused = try await runTokenGate(["jwks", "idp", "--config", file, "--check-token"], input: other)
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("token:     refused: the token is not for this audience"))
+        LeakWatch.expectNoLeaks(in: valid.stdout + valid.stderr + refused.stdout + refused.stderr, "tokengate jwks output")
+
+        let missing = try await runTokenGate(["jwks", "nope", "--config", file])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains(#"no JWT profile named "nope" (defined: idp)"#))
+        await idp.stop()
+    }
+}
+
 @Suite("tokengate demo")
 struct DemoCommandTests {
     @Test("the walkthrough shows an injected token at the upstream, 401 without a token, 200 with identity headers")

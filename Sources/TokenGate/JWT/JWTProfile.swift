@@ -186,13 +186,12 @@ final class JWTProfile: Sendable {
     func run(client: JWKSClient, resolver: SecretResolver, logger: Logger) async {
         var logger = logger
         logger[metadataKey: "tg.jwt"] = "\(name)"
-        var hmacSecret: [UInt8]?
-        if let reference = config.hmacSecret {
-            do {
-                hmacSecret = Array(try resolver.resolve(reference).revealed.utf8)
-            } catch {
-                logger.error("hmac_secret unavailable; HMAC-signed tokens are refused", metadata: ["detail": "\(error.description)"])
-            }
+        let hmacSecret: [UInt8]?
+        switch self.hmacSecret(resolver) {
+        case .success(let secret): hmacSecret = secret
+        case .failure(let error):
+            hmacSecret = nil
+            logger.error("hmac_secret unavailable; HMAC-signed tokens are refused", metadata: ["detail": "\(error.description)"])
         }
         var failures = 0
         while !Task.isCancelled && !inner.withLockedValue({ $0.stopped }) {
@@ -200,7 +199,7 @@ final class JWTProfile: Sendable {
             switch await fetch(client: client, hmacSecret: hmacSecret) {
             case .success(let (keys, maxAge)):
                 failures = 0
-                delay = min(max(maxAge ?? config.refreshInterval, config.minRefresh), config.maxRefresh)
+                delay = refreshDelay(maxAge: maxAge)
                 install(keys, next: delay)
                 metrics.fetch("success")
                 logger.info("key set loaded", metadata: ["keys": "\(keys.keys.map(\.id).joined(separator: ","))", "skipped": "\(keys.skipped.count)"])
@@ -213,6 +212,33 @@ final class JWTProfile: Sendable {
             }
             settleWaiting()
             await wake.wait(until: .now + delay)
+        }
+    }
+
+    /// Fetches the key set once and installs it (`tokengate jwks`): the key set and the
+    /// `max-age` it came with.
+    func loadOnce(client: JWKSClient, resolver: SecretResolver) async -> Result<(JWTKeySet, Duration?), JWKSError> {
+        let secret: [UInt8]?
+        switch hmacSecret(resolver) {
+        case .success(let value): secret = value
+        case .failure(let error): return .failure(error)
+        }
+        let result = await fetch(client: client, hmacSecret: secret)
+        if case .success(let (keys, maxAge)) = result { install(keys, next: refreshDelay(maxAge: maxAge)) }
+        return result
+    }
+
+    /// `max-age` within the profile's bounds, or `refresh_seconds` without one.
+    private func refreshDelay(maxAge: Duration?) -> Duration {
+        min(max(maxAge ?? config.refreshInterval, config.minRefresh), config.maxRefresh)
+    }
+
+    private func hmacSecret(_ resolver: SecretResolver) -> Result<[UInt8]?, JWKSError> {
+        guard let reference = config.hmacSecret else { return .success(nil) }
+        do {
+            return .success(Array(try resolver.resolve(reference).revealed.utf8))
+        } catch {
+            return .failure(JWKSError("jwt.\(name).hmac_secret: \(error.description)"))
         }
     }
 

@@ -21,9 +21,9 @@ struct CommandResult {
 }
 
 /// Runs `tokengate` with arguments to completion.
-func runTokenGate(_ arguments: [String], environment: [String: String] = [:]) async throws -> CommandResult {
+func runTokenGate(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) async throws -> CommandResult {
     let merged = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    let result = try await runChild(TokenGateBinary.path, arguments, environment: merged)
+    let result = try await runChild(TokenGateBinary.path, arguments, environment: merged, input: input.map { Array($0.utf8) })
     return CommandResult(status: result.status, stdout: String(decoding: result.stdout, as: UTF8.self), stderr: String(decoding: result.stderr, as: UTF8.self))
 }
 
