@@ -23,6 +23,7 @@ struct SandboxResponse {
             case let text as String: value = quote(text)
             case let flag as Bool: value = flag ? "true" : "false"
             case let number as Int: value = String(number)
+            case let number as Double: value = String(number)
             case let texts as [String]: value = "[" + texts.map(quote).joined(separator: ",") + "]"
             default: value = "null"
             }
