@@ -265,4 +265,39 @@ struct JWTValidationTests {
         #expect((status["jwt"] as? [[String: Any]])?.first?["jwks_uri"] as? String == setup.idp.jwksURL)
         await setup.stop()
     }
+
+    @Test("a reload keeps an unchanged JWT profile's keys and cache; a changed profile starts afresh and applies at once")
+    func reload() async throws {
+        let idp = try await JWTSetup.startSandbox()
+        let echo = try await EchoUpstream.start()
+        func document(audience: String, extraRoute: String = "") -> String {
+            """
+            { "listeners": { "main": { "address": "127.0.0.1:0" } }, "admin": { "address": "127.0.0.1:0" },
+              "jwt": { "idp": { "issuer": "\(idp.issuer)", "audience": "\(audience)" } },
+              "routes": [ { "name": "api", "listener": "main", "match": { "path_prefix": "/api/" }, "upstream": "http://127.0.0.1:\(echo.port)",
+                            "validate": { "jwt": "idp" } }\(extraRoute) ] }
+            """
+        }
+        let watched = try await WatchedGateway.start(document(audience: JWTSetup.audience), watch: false)
+        let now = Int(Date().timeIntervalSince1970)
+        let token = try idp.mintJWT(claims: ["iss": idp.issuer, "sub": "alice", "aud": JWTSetup.audience, "iat": now, "exp": now + 600])
+        func status() async throws -> Int {
+            try await RawHTTPConnection.roundTrip(port: watched.gateway.port(ofListener: "main") ?? 0, "GET /api/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n")?.status ?? 0
+        }
+        #expect(try await status() == 200)
+        let live = try #require(watched.gateway.jwtProfile(named: "idp"))
+        try document(audience: JWTSetup.audience, extraRoute: #", { "name": "other", "listener": "main", "match": { "path_prefix": "/other/" }, "upstream": "http://127.0.0.1:1" }"#)
+            .write(toFile: watched.path, atomically: true, encoding: .utf8)
+        #expect(await watched.gateway.reload(trigger: "test").succeeded)
+        #expect(watched.gateway.jwtProfile(named: "idp") === live, "unchanged profile kept")
+        #expect(try await status() == 200)
+        #expect(idp.calls(.jwks) == 1)
+        try document(audience: "https://elsewhere.test").write(toFile: watched.path, atomically: true, encoding: .utf8)
+        #expect(await watched.gateway.reload(trigger: "test").succeeded)
+        #expect(watched.gateway.jwtProfile(named: "idp") !== live)
+        #expect(try await status() == 401, "the new audience applies to a token the old profile had cached")
+        await watched.stop()
+        await echo.stop()
+        await idp.stop()
+    }
 }
