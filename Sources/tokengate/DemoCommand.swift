@@ -97,14 +97,23 @@ struct Demo: AsyncParsableCommand {
             print("     \(name): \(header(name, in: identity))")
         }
         print("   (the caller's own Authorization header was \(header("authorization", in: identity) == "-" ? "not forwarded" : "forwarded"))")
-        print("4. The authorization server served \(idp.calls(.token)) token request(s) and \(idp.calls(.introspection)) introspection call(s).")
+        var step = 4
+        if let jwtProfile = ingressRoute.validate?.jwt.flatMap(config.jwtProfile(named:)) {
+            // 4. A JWT access token: checked against the issuer's published keys, locally.
+            let jwt = idp.jwtAccessToken(clientID: "demo-jwt-caller", scope: "legacy:use", subject: "jwt-user", audience: jwtProfile.audiences.first)
+            let local = try await fetch(http, ingressBase + "/orders", bearer: jwt)
+            print("4. Ingress with a JWT access token (RFC 9068, signed by \(jwtProfile.issuer)): GET \(ingressBase)/orders")
+            print("   → \(local.status), checked locally against the issuer's keys; x-auth-subject: \(header("x-auth-subject", in: echoReport(local.body)))")
+            step = 5
+        }
+        print("\(step). The authorization server served \(idp.calls(.token)) token request(s), \(idp.calls(.introspection)) introspection call(s) and \(idp.calls(.jwks)) key set fetch(es).")
         try? await http.shutdown()
         try? await Task.sleep(for: .milliseconds(50))
         let lines = accessLines.withLock { lines in
             defer { lines = nil }
             return lines ?? []
         }
-        print("5. The access log (standard output, one JSON line per request; tokens never appear):")
+        print("\(step + 1). The access log (standard output, one JSON line per request; tokens never appear):")
         for line in lines.joined().split(separator: "\n") { print("   \(line)") }
 
         if !once {
@@ -114,6 +123,8 @@ struct Demo: AsyncParsableCommand {
               curl -s \(egressBase)\(egressPath)
               TOKEN=$(curl -s -u demo-caller:demo-caller-secret -d grant_type=client_credentials -d scope=legacy:use \(idp.tokenURL) | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
               curl -s -H "Authorization: Bearer $TOKEN" \(ingressBase)/orders
+              JWT=$(curl -s -u demo-jwt-caller:demo-jwt-caller-secret -d grant_type=client_credentials -d scope=legacy:use \(idp.tokenURL) | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+              curl -s -H "Authorization: Bearer $JWT" \(ingressBase)/orders
               curl -s http://\(config.admin.address)/readyz
               curl -s http://\(config.admin.address)/metrics | grep ^tokengate_
               tokengate status --admin http://\(config.admin.address)

@@ -225,7 +225,7 @@ struct JWKSCommandTests {
 
 @Suite("tokengate demo")
 struct DemoCommandTests {
-    @Test("the walkthrough shows an injected token at the upstream, 401 without a token, 200 with identity headers")
+    @Test("the walkthrough shows an injected token at the upstream, 401 without a token, 200 with identity headers, a JWT checked locally")
     func walkthrough() async throws {
         let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         var config = try String(contentsOf: packageRoot.appendingPathComponent("gateway.json"), encoding: .utf8)
@@ -244,6 +244,7 @@ struct DemoCommandTests {
         #expect(output.contains(#"→ 401, WWW-Authenticate: Bearer realm="tokengate""#))
         #expect(output.contains("x-auth-subject: demo-caller"))
         #expect(output.contains("x-auth-scope: legacy:use"))
-        #expect(output.contains("served 1 token request(s) and 1 introspection call(s)"))
+        #expect(output.contains("→ 200, checked locally against the issuer's keys; x-auth-subject: jwt-user"))
+        #expect(output.contains("served 1 token request(s), 1 introspection call(s) and 1 key set fetch(es)"))
     }
 }
