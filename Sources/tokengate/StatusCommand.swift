@@ -121,6 +121,7 @@ struct GatewayStatusDocument: Decodable {
         var upstream: String
         var credential: String?
         var introspection: String?
+        var jwt: String?
     }
 
     struct Credential: Decodable {
@@ -145,6 +146,23 @@ struct GatewayStatusDocument: Decodable {
         var hitRatio: Double?
     }
 
+    struct JWTProfile: Decodable {
+        struct Key: Decodable {
+            var kid: String
+            var algorithms: [String]
+        }
+
+        var name: String
+        var keys: [Key]
+        var lastFetchAt: String?
+        var lastFetchSucceeded: Bool?
+        var lastFetchDetail: String?
+        var nextRefreshAt: String?
+        var cacheEntries: Int
+        var hits: Int
+        var misses: Int
+    }
+
     var version: String
     var configVersion: String
     var configFile: String?
@@ -155,6 +173,8 @@ struct GatewayStatusDocument: Decodable {
     var routes: [Route]
     var credentials: [Credential]
     var introspection: [Cache]
+    /// Absent from gateways older than JWT validation.
+    var jwt: [JWTProfile]?
 }
 
 /// Renders `/status` as a header and aligned tables.
@@ -172,8 +192,8 @@ struct StatusReport {
             out += "last reload: none\n"
         }
         out += "\n" + table(["LISTENER", "ADDRESS"], status.listeners.map { [$0.name, $0.address] })
-        out += "\n" + table(["ROUTE", "LISTENER", "PREFIX", "HOST", "UPSTREAM", "CREDENTIAL", "INTROSPECTION"], status.routes.map {
-            [$0.name, $0.listener, $0.pathPrefix, $0.host ?? "-", $0.upstream, $0.credential ?? "-", $0.introspection ?? "-"]
+        out += "\n" + table(["ROUTE", "LISTENER", "PREFIX", "HOST", "UPSTREAM", "CREDENTIAL", "INTROSPECTION", "JWT"], status.routes.map {
+            [$0.name, $0.listener, $0.pathPrefix, $0.host ?? "-", $0.upstream, $0.credential ?? "-", $0.introspection ?? "-", $0.jwt ?? "-"]
         })
         if !status.credentials.isEmpty {
             out += "\n" + table(
@@ -190,7 +210,22 @@ struct StatusReport {
                  String($0.hits), String($0.misses), String($0.evictions)]
             })
         }
+        if let profiles = status.jwt, !profiles.isEmpty {
+            out += "\n" + table(["JWT", "KEYS", "LAST FETCH", "RESULT", "NEXT REFRESH", "ENTRIES", "HITS", "MISSES"], profiles.map {
+                [$0.name, $0.keys.isEmpty ? "NONE" : $0.keys.map { "\($0.kid) (\($0.algorithms.joined(separator: ",")))" }.joined(separator: " "),
+                 $0.lastFetchAt ?? "-", fetchResult($0),
+                 $0.nextRefreshAt ?? "-", String($0.cacheEntries), String($0.hits), String($0.misses)]
+            })
+        }
         return out
+    }
+
+    private func fetchResult(_ profile: GatewayStatusDocument.JWTProfile) -> String {
+        switch profile.lastFetchSucceeded {
+        case true?: return "ok"
+        case false?: return "FAILED: " + (profile.lastFetchDetail ?? "?")
+        case nil: return "-"
+        }
     }
 
     private func seconds(_ value: Int?) -> String {

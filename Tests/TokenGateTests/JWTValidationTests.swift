@@ -263,6 +263,11 @@ struct JWTValidationTests {
         #expect(setup.idp.calls(.discovery) == 1)
         let status = try #require(try JSONSerialization.jsonObject(with: Data(try await setup.admin("/status").body)) as? [String: Any])
         #expect((status["jwt"] as? [[String: Any]])?.first?["jwks_uri"] as? String == setup.idp.jwksURL)
+        // `tokengate status` shows the profile's keys and its last fetch.
+        let printed = try await runTokenGate(["status", "--admin", "http://127.0.0.1:\(setup.gateway.gateway.adminPort ?? 0)"])
+        let tables = printed.stdout.components(separatedBy: "\n\n").map { $0.split(separator: "\n").map(String.init) }
+        let jwt = try #require(tables.first { $0.first?.hasPrefix("JWT ") == true })
+        #expect(jwt.contains { $0.hasPrefix("idp ") && $0.contains("\(setup.idp.currentSigningKeyID) (ES256)") && $0.contains(" ok ") }, "\(jwt)")
         await setup.stop()
     }
 
