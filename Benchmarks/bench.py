@@ -178,8 +178,8 @@ def instructions(url, command, header=None):
     return int(last)
 
 
-def count_instructions(args, work, gateway_config, bearer):
-    """nginx, HAProxy and the three TokenGate paths, one process at a time under callgrind."""
+def count_instructions(args, work, gateway_config, bearer, jwt_bearer):
+    """nginx, HAProxy and the four TokenGate paths, one process at a time under callgrind."""
     results = {}
     with open(os.path.join(work, "instr-nginx.conf"), "w") as f:
         log = f"access_log {work}/instr-nginx-access.log;" if args.access_log else "access_log off;"
@@ -200,7 +200,7 @@ def count_instructions(args, work, gateway_config, bearer):
         json.dump(config, f)
     command = [stripped, "run", "--config", os.path.join(work, "instr-gateway.json"), "--no-watch"]
     for name, path, header in (("tokengate", "/bench/x", None), ("tokengate_inject", "/inject/x", None),
-                               ("tokengate_validate", "/validate/x", bearer)):
+                               ("tokengate_validate", "/validate/x", bearer), ("tokengate_jwt", "/jwt/x", jwt_bearer)):
         results[name] = instructions(f"http://127.0.0.1:{INSTR_GATEWAY}{path}", command, header)
         print(f"  {name:<28} {results[name]} instructions/request", flush=True)
     return results
@@ -338,6 +338,7 @@ http {{
             "admin": {"address": f"127.0.0.1:{ADMIN}"},
             "introspection": {"bench": {"url": f"http://127.0.0.1:{IDP}/oauth2/introspect", "client_id": "tokengate-rs",
                                         "client_secret": {"env": "BENCH_RS_SECRET"}}},
+            "jwt": {"bench": {"issuer": f"http://127.0.0.1:{IDP}", "audience": "https://api.sandbox.test"}},
             "credentials": {"bench": {"grant": "client_credentials", "token_url": f"http://127.0.0.1:{IDP}/oauth2/token",
                                       "client_id": "billing-svc", "client_secret": {"env": "BENCH_CLIENT_SECRET"}}},
             "routes": [{"name": "bench", "listener": "egress", "match": {"path_prefix": "/"},
@@ -347,6 +348,9 @@ http {{
                        {"name": "validate", "listener": "egress", "match": {"path_prefix": "/validate/"}, "strip_prefix": True,
                         "upstream": f"http://127.0.0.1:{UPSTREAM}/",
                         "validate": {"introspection": "bench", "required_scopes": ["legacy:use"]}},
+                       {"name": "jwt", "listener": "egress", "match": {"path_prefix": "/jwt/"}, "strip_prefix": True,
+                        "upstream": f"http://127.0.0.1:{UPSTREAM}/",
+                        "validate": {"jwt": "bench", "required_scopes": ["legacy:use"]}},
                        {"name": "upload", "listener": "egress", "match": {"path_prefix": "/upload"},
                         "upstream": f"http://127.0.0.1:{SINK}/", "max_body_bytes": 4 << 30}],
             "access_log": {"enabled": args.access_log},
@@ -378,9 +382,14 @@ http {{
             ["curl", "-s", "-u", "demo-caller:demo-caller-secret", "-d", "grant_type=client_credentials",
              f"http://127.0.0.1:{IDP}/oauth2/token"], capture_output=True, text=True, timeout=30).stdout)["access_token"]
         bearer = f"Authorization: Bearer {caller_token}"
+        # A JWT access token (RFC 9068) from the sandbox, for the locally validated path.
+        jwt_token = json.loads(subprocess.run(
+            ["curl", "-s", "-u", "demo-jwt-caller:demo-jwt-caller-secret", "-d", "grant_type=client_credentials",
+             f"http://127.0.0.1:{IDP}/oauth2/token"], capture_output=True, text=True, timeout=30).stdout)["access_token"]
+        jwt_bearer = f"Authorization: Bearer {jwt_token}"
         if args.only_instructions:
             print("instructions per request (callgrind, one worker each, keep-alive)")
-            counts = count_instructions(args, work, config, bearer)
+            counts = count_instructions(args, work, config, bearer, jwt_bearer)
             if counts.get("nginx"):
                 print("  × nginx: " + ", ".join(f"{name} {count / counts['nginx']:.2f}" for name, count in counts.items() if count))
             if args.json:
@@ -450,7 +459,7 @@ http {{
         instructions_per_request = None
         if args.instructions:
             print("\ninstructions per request (callgrind, one worker each, keep-alive)")
-            instructions_per_request = count_instructions(args, work, config, bearer)
+            instructions_per_request = count_instructions(args, work, config, bearer, jwt_bearer)
             reference = instructions_per_request.get("nginx")
             if reference:
                 cells = ", ".join(f"{name} {count / reference:.2f}" for name, count in instructions_per_request.items() if count)

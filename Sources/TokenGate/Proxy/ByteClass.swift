@@ -12,6 +12,12 @@ struct ByteClass: Sendable {
         members.withUnsafeBufferPointer { $0[Int(byte)] }
     }
 
+    /// The table itself, for loops that do more than `containsAll`.
+    @inline(__always)
+    func withTable<Result>(_ body: (UnsafeBufferPointer<Bool>) -> Result) -> Result {
+        members.withUnsafeBufferPointer(body)
+    }
+
     func containsAll(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         members.withUnsafeBufferPointer { table in
             for byte in bytes where !table[Int(byte)] { return false }
@@ -27,6 +33,18 @@ struct ByteClass: Sendable {
         case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
              UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
              UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// RFC 6750 §2.1 `b64token` characters (the `=` padding apart): ALPHA, DIGIT and
+    /// `-` `.` `_` `~` `+` `/`.
+    static let b64Token = ByteClass { byte in
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"):
             return true
         default:
             return false

@@ -30,6 +30,11 @@ extension ProxyHandler {
                 decide(claims, for: exchange)
                 return
             }
+            // Not cached, so never checked: the token's syntax first (RFC 6750 §2.1).
+            guard BearerCredential.isB64Token(token) else {
+                settle(machine.fail(), with: InboundPolicy.invalidRequest(validation.rules, route: route, detail: BearerCredential.notB64Token))
+                return
+            }
             if let jwt = validation.jwt {
                 // A JWT from the profile's issuer is checked here; with introspection too,
                 // anything else is introspected.
