@@ -20,9 +20,9 @@ struct ProxyRefusalTests {
 
     @Test("an unreachable upstream is a 502 JSON error naming the route")
     func unreachableUpstream() async throws {
-        let stopped = try await EchoUpstream.start()
-        let deadPort = stopped.port
-        await stopped.stop()
+        // Below the ephemeral range: no port-0 bind of a test running in parallel can take it
+        // (a stopped server's ephemeral port could be handed out again at once).
+        let deadPort = try await freeLoopbackPort()
         let gateway = try await TestGateway.start(proxyConfig(upstreamPort: deadPort))
         let client = try await gateway.connect()
         try await client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")

@@ -27,9 +27,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 # PBKDF2 iteration count costs about half a second of CPU per token request here.
 PASSWORD_HASHERS = ["interop.hashers.FastPBKDF2PasswordHasher"]
 def _signing_key():
+    """The OpenID Connect signing key: made once and kept in .build-interop, so the many
+    servers a test run starts do not each spend CPU on a new RSA key."""
     from jwcrypto import jwk
 
-    return jwk.JWK.generate(kty="RSA", size=2048).export_to_pem(private_key=True, password=None).decode()
+    path = os.path.join(BASE_DIR, "..", "..", "..", "..", ".build-interop", "oidc-signing-key.pem")
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        pem = jwk.JWK.generate(kty="RSA", size=2048).export_to_pem(private_key=True, password=None).decode()
+        temporary = f"{path}.{os.getpid()}"
+        with open(temporary, "w") as f:
+            f.write(pem)
+        os.replace(temporary, path)
+        return pem
 
 
 OAUTH2_PROVIDER = {
