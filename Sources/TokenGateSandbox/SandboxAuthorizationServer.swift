@@ -30,6 +30,8 @@ public final class SandboxAuthorizationServer: Sendable {
         public var scopes: [String]
         /// Whether it may call the introspection endpoint (a resource server).
         public var mayIntrospect: Bool
+        /// Redirect URIs for the authorization code grant; empty: any loopback one.
+        public var redirectURIs: [String] = []
 
         public init(id: String, secret: String, grants: Set<String> = ["client_credentials"], scopes: [String] = [], mayIntrospect: Bool = false) {
             self.id = id
@@ -40,14 +42,21 @@ public final class SandboxAuthorizationServer: Sendable {
         }
     }
 
-    /// A resource owner for the password grant.
+    /// A resource owner: for the password grant, and the login form.
     public struct User: Sendable {
         public var username: String
         public var password: String
+        /// Claims of its ID tokens.
+        public var email: String?
+        public var name: String?
+        public var groups: [String]
 
-        public init(username: String, password: String) {
+        public init(username: String, password: String, email: String? = nil, name: String? = nil, groups: [String] = []) {
             self.username = username
             self.password = password
+            self.email = email
+            self.name = name
+            self.groups = groups
         }
     }
 
@@ -88,8 +97,12 @@ public final class SandboxAuthorizationServer: Sendable {
                 Client(id: "tokengate-rs", secret: "demo-introspection-secret", grants: [], mayIntrospect: true),
                 Client(id: "demo-caller", secret: "demo-caller-secret", grants: ["client_credentials"], scopes: ["legacy:use", "profile"]),
                 Client(id: "demo-jwt-caller", secret: "demo-jwt-caller-secret", grants: ["client_credentials"], scopes: ["legacy:use", "profile"]),
+                Client(id: "legacy-portal", secret: "demo-portal-secret", grants: ["authorization_code", "refresh_token"], scopes: ["openid", "profile", "email"]),
             ],
-            users: [User(username: "crm-sync", password: "demo-crm-password")],
+            users: [
+                User(username: "crm-sync", password: "demo-crm-password"),
+                User(username: "alice", password: "demo-alice-password", email: "alice@example.com", name: "Alice Example", groups: ["staff", "billing"]),
+            ],
             jwtClients: ["demo-jwt-caller"]
         )
     }
@@ -100,6 +113,8 @@ public final class SandboxAuthorizationServer: Sendable {
         case jwks
         /// OpenID Connect discovery and RFC 8414 metadata, `GET`.
         case discovery, metadata
+        /// The browser's side: the login form and RP-initiated logout.
+        case authorize, endSession
 
         var path: String {
             switch self {
@@ -109,6 +124,8 @@ public final class SandboxAuthorizationServer: Sendable {
             case .jwks: return "/oauth2/jwks"
             case .discovery: return "/.well-known/openid-configuration"
             case .metadata: return "/.well-known/oauth-authorization-server"
+            case .authorize: return "/oauth2/authorize"
+            case .endSession: return "/oauth2/logout"
             }
         }
     }

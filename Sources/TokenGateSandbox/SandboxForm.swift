@@ -13,6 +13,27 @@ enum SandboxForm {
         return pairs
     }
 
+    /// Encodes pairs as `a=1&b=x+y` (every byte but ALPHA / DIGIT / `-._*` escaped).
+    static func encode(_ pairs: [(String, String)]) -> String {
+        func escape(_ text: String) -> String {
+            var out = ""
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                     UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "*"):
+                    out.unicodeScalars.append(Unicode.Scalar(byte))
+                case UInt8(ascii: " "):
+                    out += "+"
+                default:
+                    let digits = Array("0123456789ABCDEF".utf8)
+                    out += "%" + String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
+                }
+            }
+            return out
+        }
+        return pairs.map { escape($0.0) + "=" + escape($0.1) }.joined(separator: "&")
+    }
+
     /// Reverses form escaping: `+` is a space, `%XX` a byte.
     static func unescape(_ text: Substring) -> String? {
         var bytes: [UInt8] = []

@@ -17,10 +17,16 @@ extension SandboxState {
                 "token_endpoint": base + SandboxAuthorizationServer.Endpoint.token.path,
                 "introspection_endpoint": base + SandboxAuthorizationServer.Endpoint.introspection.path,
                 "revocation_endpoint": base + SandboxAuthorizationServer.Endpoint.revocation.path,
-                "grant_types_supported": ["client_credentials", "password", "refresh_token"],
+                "authorization_endpoint": base + SandboxAuthorizationServer.Endpoint.authorize.path,
+                "end_session_endpoint": base + SandboxAuthorizationServer.Endpoint.endSession.path,
+                "grant_types_supported": ["authorization_code", "client_credentials", "password", "refresh_token"],
+                "response_types_supported": ["code"],
+                "code_challenge_methods_supported": ["S256"],
+                "subject_types_supported": ["public"],
+                "scopes_supported": ["openid", "profile", "email"],
                 "id_token_signing_alg_values_supported": ["ES256", "RS256"],
             ])
-        case .token, .introspection, .revocation:
+        case .token, .introspection, .revocation, .authorize, .endSession:
             return nil
         }
     }

@@ -75,6 +75,8 @@ final class SandboxState: Sendable {
     let jwt = SandboxJWTIssuer()
     /// `http://127.0.0.1:PORT`, the `iss` of its JWTs, set once the server is bound.
     let baseURL = NIOLockedValueBox("")
+    /// Authorization codes waiting for their exchange.
+    let codes = NIOLockedValueBox<[String: PendingCode]>([:])
 
     init(configuration: SandboxAuthorizationServer.Configuration) {
         self.configuration = configuration
@@ -175,6 +177,7 @@ final class SandboxState: Sendable {
 
     private func answer(_ endpoint: SandboxAuthorizationServer.Endpoint, _ request: SandboxAuthorizationServer.RecordedRequest) -> SandboxResponse {
         if let metadata = metadata(endpoint, request) { return metadata }
+        if let interactive = interactive(endpoint, request) { return interactive }
         guard request.method == "POST" else { return .oauthError("invalid_request", status: 405, description: "use POST") }
         guard request.header("content-type")?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else {
             return .oauthError("invalid_request", description: "body must be application/x-www-form-urlencoded")
@@ -196,7 +199,7 @@ final class SandboxState: Sendable {
         case .revocation:
             if let token = fields["token"] { revoke(token) }
             return SandboxResponse(status: 200, body: "")
-        case .jwks, .discovery, .metadata:
+        case .jwks, .discovery, .metadata, .authorize, .endSession:
             return .oauthError("invalid_request", status: 405, description: "use GET")
         }
     }
@@ -242,6 +245,10 @@ final class SandboxState: Sendable {
 
     private func token(client: SandboxAuthorizationServer.Client, _ fields: [String: String]) -> SandboxResponse {
         guard let grant = fields["grant_type"] else { return .oauthError("invalid_request", description: "grant_type is missing") }
+        if grant == "authorization_code" {
+            guard client.grants.contains(grant) else { return .oauthError("unauthorized_client") }
+            return exchangeCode(client: client, fields)
+        }
         guard ["client_credentials", "password", "refresh_token"].contains(grant) else {
             return .oauthError("unsupported_grant_type")
         }
@@ -280,10 +287,15 @@ final class SandboxState: Sendable {
     }
 
     private func tokenResponse(_ issued: Issued) -> SandboxResponse {
+        .json(200, tokenFields(issued))
+    }
+
+    /// A token response's fields (RFC 6749 §5.1).
+    func tokenFields(_ issued: Issued) -> [String: Any] {
         var object: [String: Any] = ["access_token": issued.accessToken, "token_type": configuration.tokenType, "scope": issued.record.scope]
         if configuration.sendsExpiresIn { object["expires_in"] = issued.record.expiresAt - issued.record.issuedAt }
         if let refresh = issued.refreshToken { object["refresh_token"] = refresh }
-        return .json(200, object)
+        return object
     }
 
     private func introspect(client: SandboxAuthorizationServer.Client, _ fields: [String: String]) -> SandboxResponse {

@@ -37,6 +37,8 @@ struct SchemaTests {
         #expect(properties(schema, ["properties", "introspection", "additionalProperties", "properties"]) == Set(GatewayConfigDecoder.introspectionKeys))
         #expect(properties(schema, ["properties", "jwt", "additionalProperties", "properties"]) == Set(GatewayConfigDecoder.jwtKeys))
         #expect(properties(schema, ["properties", "jwt", "additionalProperties", "properties", "jwks", "properties"]) == Set(GatewayConfigDecoder.jwksKeys))
+        #expect(properties(schema, ["properties", "login", "additionalProperties", "properties"]) == Set(GatewayConfigDecoder.loginKeys))
+        #expect(properties(schema, ["properties", "login", "additionalProperties", "properties", "session", "properties"]) == Set(GatewayConfigDecoder.sessionKeys))
         #expect(properties(schema, ["properties", "routes", "items", "properties", "validate", "properties"]) == Set(GatewayConfigDecoder.validateKeys))
         #expect(properties(schema, ["properties", "access_log", "properties"]) == Set(GatewayConfigDecoder.accessLogKeys))
     }

@@ -3,7 +3,7 @@
 struct GatewayConfigDecoder {
     let diagnostics: ConfigDiagnostics
 
-    static let topLevelKeys = ["$schema", "listeners", "admin", "credentials", "introspection", "jwt", "routes", "shutdown", "access_log", "workers"]
+    static let topLevelKeys = ["$schema", "listeners", "admin", "credentials", "introspection", "jwt", "login", "routes", "shutdown", "access_log", "workers"]
     static let accessLogKeys = ["enabled", "format", "sample_rate", "query", "redact_query_params"]
     static let listenerKeys = [
         "address", "trusted_proxies", "max_header_bytes", "max_headers", "header_read_timeout_seconds",
@@ -11,7 +11,8 @@ struct GatewayConfigDecoder {
     ]
     static let routeKeys = [
         "name", "listener", "match", "strip_prefix", "upstream", "preserve_host", "credential",
-        "allow_public_credential", "validate", "timeouts", "max_body_bytes", "upstream_tls",
+        "allow_public_credential", "validate", "timeouts", "max_body_bytes", "upstream_tls", "login", "public_paths", "bearer_token",
+        "unauthenticated",
     ]
     static let credentialKeys = [
         "grant", "token_url", "client_id", "client_secret", "auth_method", "scope", "audience", "resource",
@@ -38,6 +39,9 @@ struct GatewayConfigDecoder {
         let jwt = (root.map("jwt") ?? []).compactMap { member in
             decodeJWT(name: member.key, member.value, at: root.path.key("jwt").key(member.key))
         }
+        let login = (root.map("login") ?? []).compactMap { member in
+            decodeLogin(name: member.key, member.value, at: root.path.key("login").key(member.key))
+        }
         let routes = decodeRoutes(root)
         var shutdown = ShutdownConfig(grace: ShutdownConfig.defaultGrace)
         if let block = root.object("shutdown", keys: ["grace_seconds"]) {
@@ -47,7 +51,7 @@ struct GatewayConfigDecoder {
         let workers = decodeWorkers(root)
         guard let listeners, let routes else { return nil }
         return GatewayConfig(
-            listeners: listeners, admin: admin, credentials: credentials, introspection: introspection, jwt: jwt,
+            listeners: listeners, admin: admin, credentials: credentials, introspection: introspection, jwt: jwt, login: login,
             routes: routes, shutdown: shutdown, accessLog: accessLog, workers: workers
         )
     }
@@ -115,7 +119,7 @@ struct GatewayConfigDecoder {
 
     /// A string that must be one of an enumeration's raw values; otherwise an error with
     /// the nearest value or the list of them.
-    private func choice<Option: RawRepresentable & CaseIterable>(_ block: ConfigObject, _ key: String, default fallback: Option) -> Option
+    func choice<Option: RawRepresentable & CaseIterable>(_ block: ConfigObject, _ key: String, default fallback: Option) -> Option
     where Option.RawValue == String {
         guard let text = block.string(key) else { return fallback }
         if let option = Option(rawValue: text) { return option }
@@ -198,7 +202,15 @@ struct GatewayConfigDecoder {
             tls.serverName = block.string("server_name")
         }
         let validate = block.object("validate", keys: Self.validateKeys).flatMap(decodeValidation)
-        let route = RouteConfig(
+        var publicPaths: [String] = []
+        for (position, prefix) in (block.stringArray("public_paths") ?? []).enumerated() {
+            if prefix.hasPrefix("/"), RequestPath.normalize(prefix).map({ $0 == prefix || $0 + "/" == prefix }) == true {
+                publicPaths.append(prefix)
+            } else {
+                diagnostics.error(path.key("public_paths").index(position), "must be a normalised path prefix starting with \"/\" (matched on the path only, never the query)")
+            }
+        }
+        var route = RouteConfig(
             name: name ?? "", listener: listener ?? "", pathPrefix: pathPrefix ?? "", host: host,
             stripPrefix: block.bool("strip_prefix", default: false),
             upstream: upstream ?? UpstreamURL(scheme: .http, host: "", port: 80, path: "/"),
@@ -209,6 +221,10 @@ struct GatewayConfigDecoder {
             maxBodyBytes: block.integer("max_body_bytes", default: RouteConfig.defaultMaxBodyBytes, in: 0...(1 << 50)),
             upstreamTLS: tls
         )
+        route.login = block.string("login")
+        route.publicPaths = publicPaths
+        if block.contains("bearer_token") { route.bearerToken = choice(block, "bearer_token", default: .validate) }
+        route.unauthenticated = choice(block, "unauthenticated", default: .auto)
         // Returned even when some fields were refused (their errors are recorded), so the
         // cross-checks still see the route's references; placeholders are empty strings,
         // which the validator skips.
@@ -221,21 +237,7 @@ struct GatewayConfigDecoder {
         if introspection == nil && jwt == nil && !block.contains("introspection") && !block.contains("jwt") {
             diagnostics.error(block.path, "name a \"jwt\" profile, an \"introspection\" profile, or both")
         }
-        var identity = InboundValidationConfig.defaultIdentityHeaders
-        if let pairs = block.stringMap("identity_headers") {
-            identity = []
-            for pair in pairs {
-                if !HeaderName.isValid(pair.key) {
-                    diagnostics.error(block.path.key("identity_headers").key(pair.key), "is not a valid header name")
-                } else if let reason = HeaderName.reservedReason(pair.key) {
-                    diagnostics.error(block.path.key("identity_headers").key(pair.key), "\(reason); choose a name of your own, such as X-Auth-\(pair.value.prefix(24))")
-                } else if pair.value.isEmpty {
-                    diagnostics.error(block.path.key("identity_headers").key(pair.key), "claim name must not be empty")
-                } else {
-                    identity.append((pair.key, pair.value))
-                }
-            }
-        }
+        let identity = identityHeaders(block, default: InboundValidationConfig.defaultIdentityHeaders)
         guard introspection != nil || jwt != nil else { return nil }
         return InboundValidationConfig(
             introspection: introspection, jwt: jwt,
@@ -246,6 +248,25 @@ struct GatewayConfigDecoder {
             identityHeaders: identity,
             realm: block.string("realm") ?? "tokengate"
         )
+    }
+
+    /// `identity_headers`: header → claim, each name checked (never a framing, routing,
+    /// hop-by-hop, forwarding or credential field).
+    func identityHeaders(_ block: ConfigObject, default fallback: [(header: String, claim: String)]) -> [(header: String, claim: String)] {
+        guard let pairs = block.stringMap("identity_headers") else { return fallback }
+        var identity: [(header: String, claim: String)] = []
+        for pair in pairs {
+            if !HeaderName.isValid(pair.key) {
+                diagnostics.error(block.path.key("identity_headers").key(pair.key), "is not a valid header name")
+            } else if let reason = HeaderName.reservedReason(pair.key) {
+                diagnostics.error(block.path.key("identity_headers").key(pair.key), "\(reason); choose a name of your own, such as X-Auth-\(pair.value.prefix(24))")
+            } else if pair.value.isEmpty {
+                diagnostics.error(block.path.key("identity_headers").key(pair.key), "claim name must not be empty")
+            } else {
+                identity.append((pair.key, pair.value))
+            }
+        }
+        return identity
     }
 
     private func decodeCredential(name: String, _ value: JSONValue, at path: ConfigPath) -> CredentialProfileConfig? {

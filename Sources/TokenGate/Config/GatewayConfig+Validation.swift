@@ -11,6 +11,7 @@ struct GatewayConfigValidator {
         checkRoutes(config)
         checkProfiles(config)
         checkJWTProfiles(config)
+        checkLoginProfiles(config)
     }
 
     private func checkAddresses(_ config: GatewayConfig) {
@@ -75,6 +76,7 @@ struct GatewayConfigValidator {
                     "checks neither \"audience\" nor \"issuer\": any active token the authorization server knows passes, tokens issued for other services included"
                 )
             }
+            checkLoginRoute(route, at: path, config: config)
             if let caFile = route.upstreamTLS.caFile {
                 if !route.upstream.isTLS {
                     diagnostics.error(path.key("upstream_tls"), "applies only to an https upstream")
@@ -129,6 +131,68 @@ struct GatewayConfigValidator {
             if !used.contains(profile.name) {
                 diagnostics.warning(path, "no route uses this JWT profile")
             }
+        }
+    }
+
+    private func checkLoginRoute(_ route: RouteConfig, at path: ConfigPath, config: GatewayConfig) {
+        if let name = route.login, config.loginProfile(named: name) == nil {
+            reportDangling(path.key("login"), kind: "login profile", name: name, defined: config.login.map(\.name))
+        }
+        if route.login != nil && route.validate != nil && route.bearerToken == nil {
+            diagnostics.error(path.key("bearer_token"), "required with both \"login\" and \"validate\": say which wins for a request carrying a bearer token (\"validate\" for API clients of the same app, or \"login\")")
+        }
+        if route.bearerToken != nil && (route.login == nil || route.validate == nil) {
+            diagnostics.error(path.key("bearer_token"), "only means something on a route with both \"login\" and \"validate\"")
+        }
+        if !route.publicPaths.isEmpty && route.login == nil {
+            diagnostics.error(path.key("public_paths"), "only means something on a route with \"login\"")
+        }
+        if route.login != nil && route.credential != nil {
+            diagnostics.warning(path.key("credential"), "the app receives the gateway's credential, not the user's; set \"pass_access_token\" on the login profile to hand it the user's token")
+        }
+    }
+
+    private func checkLoginProfiles(_ config: GatewayConfig) {
+        let used = config.routes.filter { $0.login != nil }
+        for profile in config.login {
+            let path = ConfigPath.root.key("login").key(profile.name)
+            if let secret = profile.clientSecret { resolve(secret, at: path.key("client_secret")) }
+            for (position, key) in profile.cookieKeys.enumerated() {
+                if let secret = try? resolver.resolve(key.secret), resolver.readsSecrets, secret.revealed.utf8.count < 32 {
+                    diagnostics.error(path.key("cookie_keys").index(position).key("secret"), "must be at least 32 bytes of random (for example: openssl rand -base64 48)")
+                } else {
+                    resolve(key.secret, at: path.key("cookie_keys").index(position).key("secret"))
+                }
+            }
+            checkCAFile(profile.caFile, at: path.key("ca_file"))
+            for (key, url) in [("authorization_endpoint", profile.authorizationEndpoint), ("token_endpoint", profile.tokenEndpoint),
+                               ("jwks_uri", profile.jwksURL), ("end_session_endpoint", profile.endSessionEndpoint)] {
+                if let url { refuseClearText(url, allowed: profile.allowInsecureHTTP, at: path.key(key)) }
+            }
+            if case .success(let issuer) = UpstreamURL.parse(profile.issuer) {
+                refuseClearText(issuer, allowed: profile.allowInsecureHTTP, at: path.key("issuer"))
+            }
+            if let external = profile.externalURL, !external.isTLS {
+                if external.isLoopback {
+                    diagnostics.warning(path.key("external_url"), "plain http: session cookies are sent without Secure (development on loopback only)")
+                } else if !profile.allowInsecureHTTP {
+                    diagnostics.error(path.key("external_url"), "plain http to a remote host would send session cookies in clear text; use https, or set \"allow_insecure_http\": true")
+                }
+            }
+            let routes = used.filter { $0.login == profile.name }
+            if routes.isEmpty {
+                diagnostics.warning(path, "no route uses this login profile")
+            }
+        }
+        // One login profile per path prefix on a listener: the callback must know its profile.
+        var prefixes: [String: String] = [:]
+        for route in used {
+            guard let profile = route.login.flatMap(config.loginProfile(named:)) else { continue }
+            let key = "\(route.listener)\u{0}\(route.host ?? "")\u{0}\(profile.pathPrefix)"
+            if let other = prefixes[key], other != profile.name {
+                diagnostics.error(.root.key("login").key(profile.name).key("path_prefix"), "\(profile.pathPrefix) is also login profile \"\(other)\"'s on listener \"\(route.listener)\"; give each its own path_prefix")
+            }
+            prefixes[key] = profile.name
         }
     }
 

@@ -15,6 +15,8 @@ public struct GatewayConfig: Sendable {
     public var introspection: [IntrospectionProfileConfig]
     /// `jwt`: local JWT access-token validation profiles by name. Default none.
     public var jwt: [JWTProfileConfig] = []
+    /// `login`: browser login profiles by name. Default none.
+    public var login: [LoginProfileConfig] = []
     /// `routes`: in file order; the router picks the longest matching prefix.
     public var routes: [RouteConfig]
     /// `shutdown`: how SIGTERM drains.
@@ -37,6 +39,7 @@ public struct GatewayConfig: Sendable {
         introspection.first { $0.name == name }
     }
     public func jwtProfile(named name: String) -> JWTProfileConfig? { jwt.first { $0.name == name } }
+    public func loginProfile(named name: String) -> LoginProfileConfig? { login.first { $0.name == name } }
 }
 
 /// `listeners.NAME`: one HTTP/1.1 listener that proxies the routes naming it.
@@ -146,6 +149,21 @@ public struct RouteConfig: Sendable, Equatable {
     public var maxBodyBytes: Int
     /// `upstream_tls`: TLS settings for an `https` upstream.
     public var upstreamTLS: UpstreamTLSConfig
+    /// `login`: the browser login profile that guards this route. Default none.
+    public var login: String? = nil
+    /// `public_paths`: path prefixes of a login route served without a session (matched
+    /// on the normalised path, never the query). Default none.
+    public var publicPaths: [String] = []
+    /// `bearer_token`: with both `login` and `validate`, what a request carrying
+    /// `Authorization: Bearer` gets: `validate` (an API client of the same app) or `login`
+    /// (the header is ignored; the session decides). Required when both are set.
+    public var bearerToken: BearerTokenPolicy? = nil
+    /// `unauthenticated`: what a login route answers a request without a session: `auto`
+    /// (401 to API calls, a redirect to the provider for page loads), `redirect` or `401`.
+    public var unauthenticated: UnauthenticatedResponse = .auto
+
+    public enum BearerTokenPolicy: String, Sendable, CaseIterable { case validate, login }
+    public enum UnauthenticatedResponse: String, Sendable, CaseIterable { case auto, redirect, unauthorized = "401" }
 
     public static let defaultMaxBodyBytes = 10 * 1024 * 1024
 }

@@ -107,8 +107,14 @@ public enum GatewaySchema {
     "workers": {
       "description": "Event-loop threads: 1 to 512, or \"auto\" (the CPUs the process may use, cgroup limit included). A restart applies a change.",
       "oneOf": [
-        { "type": "integer", "minimum": 1, "maximum": 512 },
-        { "const": "auto" }
+        {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 512
+        },
+        {
+          "const": "auto"
+        }
       ]
     },
     "shutdown": {
@@ -442,6 +448,164 @@ public enum GatewaySchema {
         ]
       }
     },
+    "login": {
+      "type": "object",
+      "additionalProperties": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "issuer",
+          "client_id",
+          "cookie_keys"
+        ],
+        "properties": {
+          "issuer": {
+            "$ref": "#/$defs/url"
+          },
+          "authorization_endpoint": {
+            "$ref": "#/$defs/url"
+          },
+          "token_endpoint": {
+            "$ref": "#/$defs/url"
+          },
+          "jwks_uri": {
+            "$ref": "#/$defs/url"
+          },
+          "end_session_endpoint": {
+            "$ref": "#/$defs/url"
+          },
+          "client_id": {
+            "type": "string",
+            "minLength": 1
+          },
+          "client_secret": {
+            "$ref": "#/$defs/secret"
+          },
+          "auth_method": {
+            "$ref": "#/$defs/authMethod"
+          },
+          "scopes": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "minLength": 1
+            }
+          },
+          "cookie_keys": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": [
+                "id",
+                "secret"
+              ],
+              "properties": {
+                "id": {
+                  "type": "string",
+                  "minLength": 1,
+                  "maxLength": 64
+                },
+                "secret": {
+                  "$ref": "#/$defs/secret"
+                }
+              }
+            }
+          },
+          "path_prefix": {
+            "type": "string",
+            "pattern": "^/.+"
+          },
+          "external_url": {
+            "$ref": "#/$defs/url"
+          },
+          "post_logout_redirect": {
+            "type": "string",
+            "minLength": 1
+          },
+          "allowed_redirect_origins": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "minLength": 1
+            }
+          },
+          "session": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+              "idle_timeout_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 2592000
+              },
+              "absolute_timeout_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 31536000
+              },
+              "store": {
+                "enum": [
+                  "cookie",
+                  "memory"
+                ]
+              },
+              "max_sessions": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 10000000
+              }
+            }
+          },
+          "identity_headers": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string",
+              "minLength": 1
+            }
+          },
+          "pass_access_token": {
+            "type": "boolean"
+          },
+          "algorithms": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+              "enum": [
+                "RS256",
+                "RS384",
+                "RS512",
+                "PS256",
+                "PS384",
+                "PS512",
+                "ES256",
+                "ES384",
+                "ES512",
+                "EdDSA"
+              ]
+            }
+          },
+          "clock_skew_seconds": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 300
+          },
+          "timeout_seconds": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 300
+          },
+          "ca_file": {
+            "type": "string",
+            "minLength": 1
+          },
+          "allow_insecure_http": {
+            "type": "boolean"
+          }
+        }
+      }
+    },
     "routes": {
       "type": "array",
       "items": {
@@ -589,6 +753,30 @@ public enum GatewaySchema {
                 "minLength": 1
               }
             }
+          },
+          "login": {
+            "type": "string",
+            "minLength": 1
+          },
+          "public_paths": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "pattern": "^/"
+            }
+          },
+          "bearer_token": {
+            "enum": [
+              "validate",
+              "login"
+            ]
+          },
+          "unauthenticated": {
+            "enum": [
+              "auto",
+              "redirect",
+              "401"
+            ]
           }
         }
       }
@@ -646,6 +834,5 @@ public enum GatewaySchema {
     }
   }
 }
-
 """#
 }

@@ -46,6 +46,10 @@ public struct JWTProfileConfig: Sendable, Equatable {
     /// Default 15.
     public var startupWait: Duration
 
+    /// Tokens without `typ` pass the type check (ID tokens, for browser login; never set
+    /// from `gateway.json`).
+    var acceptsUntypedTokens = false
+
     /// Every asymmetric algorithm jwt-kit verifies, the default allow-list.
     public static let asymmetricAlgorithms = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
     public static let hmacAlgorithms = ["HS256", "HS384", "HS512"]

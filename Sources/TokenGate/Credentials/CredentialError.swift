@@ -85,6 +85,8 @@ struct IssuedToken: Sendable {
     var refreshToken: Redacted?
     var scope: String?
     var tokenType: String
+    /// `id_token` (OpenID Connect), from an authorization code exchange.
+    var idToken: Redacted? = nil
 }
 
 /// Reads token endpoint responses (RFC 6749 §5.1 success, §5.2 errors).
@@ -166,7 +168,9 @@ enum TokenResponseParser {
         if case .string(let text)? = value("refresh_token"), !text.isEmpty { refresh = Redacted(text) }
         var scope: String?
         if case .string(let text)? = value("scope") { scope = text }
-        return .success(IssuedToken(accessToken: Redacted(token), expiresIn: expiresIn, refreshToken: refresh, scope: scope, tokenType: type))
+        var issued = IssuedToken(accessToken: Redacted(token), expiresIn: expiresIn, refreshToken: refresh, scope: scope, tokenType: type)
+        if case .string(let text)? = value("id_token"), !text.isEmpty, text.utf8.count <= Self.maxTokenBytes { issued.idToken = Redacted(text) }
+        return .success(issued)
     }
 
     /// The `error` member of an RFC 6749 §5.2 body, if it is one (codes are short ASCII tokens).

@@ -20,6 +20,13 @@ struct FormPost {
         ClientAuthentication.apply(method, clientID: clientID, secret: secret, headers: &headers, form: &self.form)
     }
 
+    /// A public client's request (RFC 6749 §2.3, no secret): `client_id` in the form.
+    init(url: UpstreamURL, form: [(String, String)], publicClientID: String) {
+        self.url = url
+        self.form = form + [("client_id", publicClientID)]
+        self.headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")]
+    }
+
     /// The AsyncHTTPClient request, trusting `caFile` instead of the system roots when given.
     func httpRequest(caFile: String?) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url.description)

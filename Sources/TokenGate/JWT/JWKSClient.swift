@@ -16,10 +16,18 @@ struct JWKSClient: Sendable {
         var maxAge: Duration?
     }
 
-    /// The `jwks_uri` the issuer publishes. The metadata's `issuer` must be the configured
-    /// one (OpenID Connect Discovery §4.3, RFC 8414 §3.3), and a plain-http `jwks_uri` to a
-    /// remote host is refused unless the profile allows plain http.
-    func discover(_ profile: JWTProfileConfig) async -> Result<UpstreamURL, JWKSError> {
+    /// What an issuer's metadata says: its key set, and for browser login its endpoints.
+    struct ProviderMetadata: Sendable, Equatable {
+        var jwksURL: UpstreamURL
+        var authorizationEndpoint: UpstreamURL?
+        var tokenEndpoint: UpstreamURL?
+        var endSessionEndpoint: UpstreamURL?
+    }
+
+    /// The issuer's metadata. Its `issuer` must be the configured one (OpenID Connect
+    /// Discovery §4.3, RFC 8414 §3.3), and a plain-http endpoint on a remote host is
+    /// refused unless the profile allows plain http.
+    func discover(_ profile: JWTProfileConfig) async -> Result<ProviderMetadata, JWKSError> {
         var lastError = JWKSError("discovery found no metadata")
         for location in Self.metadataLocations(issuer: profile.issuer) {
             guard case .success(let url) = UpstreamURL.parse(location) else { continue }
@@ -34,15 +42,20 @@ struct JWKSClient: Sendable {
                 guard case .string(let issuer)? = members.first(where: { $0.key == "issuer" })?.value, issuer == profile.issuer else {
                     return .failure(JWKSError("the metadata at \(url) names another issuer; the configured issuer must match it exactly"))
                 }
-                guard case .string(let jwks)? = members.first(where: { $0.key == "jwks_uri" })?.value,
-                      case .success(let jwksURL) = UpstreamURL.parse(jwks)
-                else {
-                    return .failure(JWKSError("the metadata at \(url) has no usable jwks_uri"))
+                func endpoint(_ key: String) -> UpstreamURL? {
+                    guard case .string(let text)? = members.first(where: { $0.key == key })?.value,
+                          case .success(let found) = UpstreamURL.parse(text),
+                          found.isTLS || found.isLoopback || profile.allowInsecureHTTP
+                    else { return nil }
+                    return found
                 }
-                if !jwksURL.isTLS && !jwksURL.isLoopback && !profile.allowInsecureHTTP {
-                    return .failure(JWKSError("the metadata's jwks_uri is plain http to a remote host; keys fetched that way could be anyone's"))
+                guard let jwksURL = endpoint("jwks_uri") else {
+                    return .failure(JWKSError("the metadata at \(url) has no usable jwks_uri (an https URL, or plain http on loopback)"))
                 }
-                return .success(jwksURL)
+                return .success(ProviderMetadata(
+                    jwksURL: jwksURL, authorizationEndpoint: endpoint("authorization_endpoint"),
+                    tokenEndpoint: endpoint("token_endpoint"), endSessionEndpoint: endpoint("end_session_endpoint")
+                ))
             }
         }
         return .failure(lastError)

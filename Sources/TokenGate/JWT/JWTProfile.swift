@@ -39,8 +39,10 @@ final class JWTProfile: Sendable {
         /// Kids that were still unknown after a refetch, for `unknownKidInterval`.
         var unknownKids = LRUCache<String, Bool>(capacity: 1024)
         var waiting: [(token: String, waiter: Waiter)] = []
+        /// Called once the first fetch settles (browser login waiting for endpoints).
+        var loadWaiters: [@Sendable () -> Void] = []
         var lastUnknownKidFetch: ContinuousClock.Instant?
-        var discoveredJWKS: UpstreamURL?
+        var discovered: JWKSClient.ProviderMetadata?
         var lastFetch: FetchRecord?
         var lastError: JWKSError?
         var nextRefresh: Int?
@@ -59,8 +61,16 @@ final class JWTProfile: Sendable {
     private let createdAt = ContinuousClock.now
     private let acceptedTypes: [String]
 
-    init(_ config: JWTProfileConfig, metrics: JWTMetrics) {
+    /// Discovery runs even with a configured `jwks_uri` (browser login needs the
+    /// provider's endpoints from the same document).
+    let needsEndpoints: Bool
+
+    /// The provider's metadata, once discovered.
+    var providerMetadata: JWKSClient.ProviderMetadata? { inner.withLockedValue { $0.discovered } }
+
+    init(_ config: JWTProfileConfig, metrics: JWTMetrics, needsEndpoints: Bool = false) {
         self.config = config
+        self.needsEndpoints = needsEndpoints
         self.metrics = metrics
         self.inner = NIOLockedValueBox(Inner(cache: LRUCache(capacity: config.maxEntries)))
         self.acceptedTypes = config.types.map(Self.normalizedType)
@@ -94,7 +104,9 @@ final class JWTProfile: Sendable {
         guard config.algorithms.contains(jwt.algorithm) else {
             return refuse("the token's signing algorithm is not accepted")
         }
-        guard let type = jwt.type, acceptedTypes.contains(Self.normalizedType(type)) else {
+        if jwt.type == nil && config.acceptsUntypedTokens {
+            // An ID token (OpenID Connect sets no typ); its nonce and audience tell it apart.
+        } else if !(jwt.type.map { acceptedTypes.contains(Self.normalizedType($0)) } ?? false) {
             return refuse("the token is not an access token (its typ is not \(config.types.joined(separator: " or ")))")
         }
         enum Step { case verify(any JWTAlgorithm), lookup(Lookup) }
@@ -171,13 +183,17 @@ final class JWTProfile: Sendable {
 
     /// Stops `run` and answers every waiting request.
     func finish() {
-        let waiting = inner.withLockedValue { inner -> [(token: String, waiter: Waiter)] in
+        let (waiting, loaded) = inner.withLockedValue { inner -> ([(token: String, waiter: Waiter)], [@Sendable () -> Void]) in
             inner.stopped = true
-            defer { inner.waiting.removeAll() }
-            return inner.waiting
+            defer {
+                inner.waiting.removeAll()
+                inner.loadWaiters.removeAll()
+            }
+            return (inner.waiting, inner.loadWaiters)
         }
         wake.signal()
         for entry in waiting { entry.waiter(.failed(Self.reconfigured)) }
+        for waiter in loaded { waiter() }
     }
 
     /// Keeps the key set fresh until cancelled or finished: fetches at once, then when
@@ -249,12 +265,12 @@ final class JWTProfile: Sendable {
     }
 
     private func fetch(client: JWKSClient, hmacSecret: [UInt8]?) async -> Result<(JWTKeySet, Duration?), JWKSError> {
-        var url = config.jwksURL ?? inner.withLockedValue { $0.discoveredJWKS }
-        if url == nil {
+        var url = config.jwksURL ?? inner.withLockedValue { $0.discovered?.jwksURL }
+        if url == nil || (needsEndpoints && inner.withLockedValue({ $0.discovered == nil })) {
             switch await client.discover(config) {
             case .success(let found):
-                url = found
-                inner.withLockedValue { $0.discoveredJWKS = found }
+                url = config.jwksURL ?? found.jwksURL
+                inner.withLockedValue { $0.discovered = found }
             case .failure(let error):
                 return .failure(error)
             }
@@ -263,7 +279,7 @@ final class JWTProfile: Sendable {
         switch await client.keySet(url, profile: config) {
         case .failure(let error):
             // The issuer may have moved its keys: discover again next time.
-            inner.withLockedValue { $0.discoveredJWKS = nil }
+            if config.jwksURL == nil { inner.withLockedValue { $0.discovered = nil } }
             return .failure(error)
         case .success(let fetched):
             switch await JWTKeySet.build(jwks: fetched.body, allowed: config.algorithms, hmacSecret: hmacSecret) {
@@ -300,12 +316,26 @@ final class JWTProfile: Sendable {
         }
     }
 
+    /// Calls `waiter` once the first fetch has settled, or returns false (and never calls
+    /// it) when it already has. Bounded like token waiters.
+    func whenFirstFetchSettles(_ waiter: @escaping @Sendable () -> Void) -> Bool {
+        inner.withLockedValue { inner in
+            guard inner.keys == nil, inner.lastError == nil, !inner.stopped, inner.loadWaiters.count < Self.maxWaiting else { return false }
+            inner.loadWaiters.append(waiter)
+            return true
+        }
+    }
+
     /// Answers the requests that waited for this fetch: checked again, without waiting.
     private func settleWaiting() {
-        let waiting = inner.withLockedValue { inner -> [(token: String, waiter: Waiter)] in
-            defer { inner.waiting.removeAll() }
-            return inner.waiting
+        let (waiting, loaded) = inner.withLockedValue { inner -> ([(token: String, waiter: Waiter)], [@Sendable () -> Void]) in
+            defer {
+                inner.waiting.removeAll()
+                inner.loadWaiters.removeAll()
+            }
+            return (inner.waiting, inner.loadWaiters)
         }
+        for waiter in loaded { waiter() }
         for entry in waiting {
             let key = TokenCacheKey(token: entry.token)
             switch CompactJWT.parse(entry.token) {
@@ -319,7 +349,7 @@ final class JWTProfile: Sendable {
     var status: (keys: [JWTKeySet.KeyInfo], skipped: [String], lastFetch: FetchRecord?, nextRefresh: Int?, jwksURL: String?, size: Int, hits: Int, misses: Int) {
         inner.withLockedValue { inner in
             (inner.keys?.keys ?? [], inner.keys?.skipped ?? [], inner.lastFetch, inner.nextRefresh,
-             (config.jwksURL ?? inner.discoveredJWKS)?.description, inner.cache.count, inner.hits, inner.misses)
+             (config.jwksURL ?? inner.discovered?.jwksURL)?.description, inner.cache.count, inner.hits, inner.misses)
         }
     }
 }

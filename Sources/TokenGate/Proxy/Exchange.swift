@@ -39,6 +39,9 @@ final class Exchange {
     var credentialField: (name: String, value: String)?
     /// The caller's identity fields from validation, sent after the planned head.
     var identityFields: [(name: String, value: String)] = []
+    /// Fields the gateway adds to the client's response (a login session's refreshed
+    /// cookies).
+    var responseFields: [(name: String, value: String)] = []
     /// The validated caller, for the access log.
     var subject: String?
     var clientID: String?

@@ -5,9 +5,18 @@ import NIOHTTP1
 // answer and a cached token decide at once; a miss waits, reads paused and under the
 // admission deadline, for the control plane's answer delivered on this event loop.
 extension ProxyHandler {
-    /// Validates the caller's token when the route requires it, then goes on to the
-    /// outbound credential.
+    /// Checks the caller (a login session, or a bearer token) when the route requires it,
+    /// then goes on to the outbound credential.
     func admit(_ exchange: Exchange) {
+        if let login = exchange.plan.route.login, let request = exchange.plan.login {
+            admitLogin(exchange, login: login, request: request)
+            return
+        }
+        admitBearer(exchange)
+    }
+
+    /// Validates the caller's bearer token when the route requires it.
+    func admitBearer(_ exchange: Exchange) {
         guard let validation = exchange.plan.route.validation else {
             authorize(exchange)
             return
@@ -74,7 +83,7 @@ extension ProxyHandler {
     /// A waiter for a control-plane lookup: the answer comes back on this connection's
     /// event loop (it arrives on the control plane's thread) and goes to `settled` with
     /// the exchange it was asked for. Nil once the handler has left its pipeline.
-    private func waiter<Outcome: Sendable>(
+    func waiter<Outcome: Sendable>(
         for exchange: Exchange, settled: @escaping (ProxyHandler, Outcome, Exchange) -> Void
     ) -> (@Sendable (Outcome) -> Void)? {
         guard let context else { return nil }

@@ -112,6 +112,7 @@ extension ProxyHandler: UpstreamResponseDelegate {
             exchange.responseStatus = Int(head.status.code)
             exchange.chunksResponse = shaped.chunked
             if shaped.delimitedByClose { machine.responseDelimitedByClose() }
+            for field in exchange.responseFields { shaped.head.field(field.name, field.value) }
             ResponseRules.finish(&shaped.head, keepAlive: keepAlive && !shaped.delimitedByClose, clientVersion: exchange.clientVersion)
             context.write(wrapOutboundOut(shaped.head.buffer), promise: nil)
             clientUnflushed = true

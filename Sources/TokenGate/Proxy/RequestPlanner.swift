@@ -29,6 +29,8 @@ struct ForwardPlan {
     let endsParsing: Bool
     /// Forwarded as a WebSocket upgrade: a `101` from the upstream starts a tunnel.
     let mayUpgrade: Bool
+    /// On a login route: what the login flow needs of the request.
+    var login: LoginRequest? = nil
 
     var hasBody: Bool { isChunked || (contentLength ?? 0) > 0 }
 }
@@ -116,6 +118,11 @@ final class RequestPlanner: Sendable {
                 if let validation = route.validation, !validation.rules.forwardAuthorization { continue }
             case .other:
                 if scan.isConnectionListed(name) { continue }
+                if let login = route.login, name.caseInsensitiveEquals("cookie") {
+                    // The app never sees the gateway's cookies.
+                    if let kept = login.cookies.strip(value) { out.field(name, kept) }
+                    continue
+                }
                 if let credentialHeader = route.credentialHeaderName, name.caseInsensitiveEquals(credentialHeader) { continue }
                 // Identity headers come only from the gateway, never from the client, on any route.
                 if identityNames.isLookalike(name) { continue }
@@ -144,7 +151,7 @@ final class RequestPlanner: Sendable {
 
         let idempotent = head.method == .GET || head.method == .HEAD || head.method == .OPTIONS
             || head.method == .TRACE || head.method == .PUT || head.method == .DELETE
-        return .success(ForwardPlan(
+        var plan = ForwardPlan(
             route: route,
             upstreamHead: out.buffer,
             contentLength: framing.contentLength,
@@ -157,7 +164,14 @@ final class RequestPlanner: Sendable {
             requestID: requestID,
             endsParsing: scan.endsParsing,
             mayUpgrade: mayUpgrade
-        ))
+        )
+        if let login = route.login {
+            plan.login = LoginRequest(
+                head: head, path: target.path, query: target.query, authority: authority,
+                forwardedProto: trusted ? scan.forwardedProto : nil, login: login
+            )
+        }
+        return .success(plan)
     }
 
     /// Body framing per RFC 9112 §6: refuses requests whose length two parsers could read

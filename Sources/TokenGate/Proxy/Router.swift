@@ -97,12 +97,15 @@ final class ProxyRoute: Sendable {
     let validation: RouteValidation?
     /// This route's counters and histograms (kept across reloads by listener and name).
     let metrics: RouteMetrics
+    /// Browser login, when the route requires a session.
+    let login: LoginProfile?
 
     init(
         config: RouteConfig, endpoint: UpstreamEndpoint, connectTimeout: TimeAmount, responseHeaderTimeout: TimeAmount,
         idleTimeout: TimeAmount, upstreamAuthority: String, credential: CredentialProfile?, validation: RouteValidation?,
-        metrics: RouteMetrics
+        metrics: RouteMetrics, login: LoginProfile? = nil
     ) {
+        self.login = login
         self.config = config
         self.endpoint = endpoint
         self.connectTimeout = connectTimeout

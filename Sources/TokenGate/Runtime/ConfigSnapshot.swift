@@ -25,13 +25,17 @@ final class ConfigSnapshot: Sendable {
     /// `previous` is the snapshot being replaced, whose identity names stay stripped.
     init(
         _ loaded: LoadedConfig, profiles: [String: CredentialProfile] = [:], introspection: [String: IntrospectionProfile] = [:],
-        jwt: [String: JWTProfile] = [:], metrics: GatewayMetrics, previous: ConfigSnapshot? = nil
+        jwt: [String: JWTProfile] = [:], login: [String: LoginProfile] = [:], metrics: GatewayMetrics, previous: ConfigSnapshot? = nil
     ) throws(ConfigurationError) {
         self.loaded = loaded
         self.accessLog = AccessLogPolicy(loaded.config.accessLog)
         var identityNames = IdentityHeaderNames(InboundValidationConfig.defaultIdentityHeaders.map(\.header))
         for route in loaded.config.routes {
             for header in route.validate?.identityHeaders ?? [] { identityNames.insert(header.header) }
+            if let profile = route.login.flatMap(loaded.config.loginProfile(named:)) {
+                for header in profile.identityHeaders { identityNames.insert(header.header) }
+                identityNames.insert(LoginProfileConfig.accessTokenHeader)
+            }
         }
         self.ownIdentityNames = identityNames
         // Names the previous configuration set stay stripped: an upstream may still trust them.
@@ -59,6 +63,13 @@ final class ConfigSnapshot: Sendable {
                     problems.append(ConfigIssue(.error, path.key("jwt"), "JWT profile \"\(name)\" is not running"))
                 } else {
                     validation = RouteValidation(rules: rules, introspection: introspectionProfile, jwt: jwtProfile)
+                }
+            }
+            var loginProfile: LoginProfile?
+            if let name = route.login {
+                loginProfile = login[name]
+                if loginProfile == nil {
+                    problems.append(ConfigIssue(.error, ConfigPath.root.key("routes").index(position).key("login"), "login profile \"\(name)\" is not running"))
                 }
             }
             let upstream = route.upstream
@@ -95,7 +106,8 @@ final class ConfigSnapshot: Sendable {
                 upstreamAuthority: upstream.authority,
                 credential: profile,
                 validation: validation,
-                metrics: metrics.route(listener: route.listener, route: route.name)
+                metrics: metrics.route(listener: route.listener, route: route.name),
+                login: loginProfile
             ))
         }
         if !problems.isEmpty {

@@ -67,9 +67,16 @@ extension Gateway {
             loaded.config.jwt, with: current.jwt, name: \.name, config: \.config,
             make: { JWTProfile($0, metrics: metrics.jwt($0.name)) }
         )
+        let resolver = self.resolver
+        let (login, startedLogin) = Self.reconcile(
+            loaded.config.login, with: current.login, name: \.name, config: \.config,
+            make: { LoginProfile($0, resolver: resolver, metrics: metrics) }
+        )
         let snapshot: ConfigSnapshot
         do {
-            snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, jwt: jwt, metrics: metrics, previous: snapshots.current)
+            snapshot = try ConfigSnapshot(
+                loaded, profiles: profiles, introspection: introspection, jwt: jwt, login: login, metrics: metrics, previous: snapshots.current
+            )
         } catch {
             outcome.errors = error.issues.map(\.description)
             logger.error("reload refused; the running configuration stays", metadata: ["trigger": "\(trigger)"])
@@ -106,10 +113,12 @@ extension Gateway {
             $0.profiles = profiles
             $0.introspection = introspection
             $0.jwt = jwt
+            $0.login = login
         }
         for profile in startedProfiles { startLoop(profile) }
         for profile in startedIntrospection { startLoop(profile) }
         for profile in startedJWT { startLoop(profile) }
+        for profile in startedLogin { startLogin(profile) }
         for (name, old) in current.listeners where listeners[name]?.channel !== old.channel {
             // Stops accepting; connections accepted there finish their exchange and close,
             // since the new configuration's rules were checked for other addresses.
@@ -121,6 +130,7 @@ extension Gateway {
         for (name, old) in current.profiles where profiles[name] !== old { old.stop() }
         for (name, old) in current.introspection where introspection[name] !== old { old.finish() }
         for (name, old) in current.jwt where jwt[name] !== old { old.finish() }
+        for (name, old) in current.login where login[name] !== old { old.idTokens.finish() }
         for channel in newlyBound {
             logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         }

@@ -18,6 +18,7 @@ public final class Gateway: Sendable {
         var profiles: [String: CredentialProfile]
         var introspection: [String: IntrospectionProfile]
         var jwt: [String: JWTProfile]
+        var login: [String: LoginProfile]
         var lastReload: ReloadOutcome?
     }
 
@@ -66,7 +67,9 @@ public final class Gateway: Sendable {
         }
         var jwt: [String: JWTProfile] = [:]
         for profile in loaded.config.jwt { jwt[profile.name] = JWTProfile(profile, metrics: metrics.jwt(profile.name)) }
-        let snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, jwt: jwt, metrics: metrics)
+        var login: [String: LoginProfile] = [:]
+        for profile in loaded.config.login { login[profile.name] = LoginProfile(profile, resolver: resolver, metrics: metrics) }
+        let snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, jwt: jwt, login: login, metrics: metrics)
         let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: loaded.config.workerCount)
         let snapshots = SnapshotStore(snapshot)
         let pools = UpstreamPools(group: group, idleTimeout: TimeAmount(upstreamIdleTimeout))
@@ -96,7 +99,7 @@ public final class Gateway: Sendable {
             let gateway = Gateway(
                 snapshots: snapshots, group: group, ownsGroup: eventLoopGroup == nil, pools: pools, tracker: tracker,
                 adminChannel: admin, logger: logger, ready: ready, resolver: resolver, telemetry: telemetry,
-                running: Running(loaded: loaded, listeners: bound, profiles: profiles, introspection: introspection, jwt: jwt)
+                running: Running(loaded: loaded, listeners: bound, profiles: profiles, introspection: introspection, jwt: jwt, login: login)
             )
             box.withLockedValue { $0 = gateway }
             gateway.reloads.attach { [weak gateway] trigger in
@@ -108,6 +111,7 @@ public final class Gateway: Sendable {
             for profile in profiles.values { gateway.startLoop(profile) }
             for profile in introspection.values { gateway.startLoop(profile) }
             for profile in jwt.values { gateway.startLoop(profile) }
+            for profile in login.values { gateway.startLogin(profile) }
             if watch, let path = loaded.source {
                 // The cycle gateway → control plane → watcher → gateway ends at `shutdown`.
                 gateway.controlPlane.start(ConfigWatcherService(watcher: ConfigFileWatcher(path: path, initial: loaded.version), group: group) { retry in
@@ -176,8 +180,15 @@ public final class Gateway: Sendable {
         controlPlane.start(ProfileLoop(profile: profile, client: JWKSClient(http: httpClient), resolver: resolver, logger: logger))
     }
 
+    func startLogin(_ profile: LoginProfile) {
+        profile.attach(client: TokenEndpointClient(http: httpClient), resolver: resolver)
+        startLoop(profile.idTokens)
+    }
+
     /// Readiness waits (within each profile's `startup_wait_seconds`) for JWT key sets.
-    var keysReady: Bool { running.withLockedValue { Array($0.jwt.values) }.allSatisfy(\.isReady) }
+    var keysReady: Bool {
+        running.withLockedValue { Array($0.jwt.values) + $0.login.values.map(\.idTokens) }.allSatisfy(\.isReady)
+    }
 
     /// The port a listener is bound to (useful with port 0), or nil for an unknown name.
     public func port(ofListener name: String) -> Int? {
@@ -208,7 +219,8 @@ public final class Gateway: Sendable {
         ready.withLockedValue { $0 = false }
         logger.info("draining", metadata: ["connections": "\(tracker.count)"])
         let (channels, profiles, introspection, jwt) = running.withLockedValue {
-            ($0.listeners.values.map(\.channel), Array($0.profiles.values), Array($0.introspection.values), Array($0.jwt.values))
+            ($0.listeners.values.map(\.channel), Array($0.profiles.values), Array($0.introspection.values),
+             Array($0.jwt.values) + $0.login.values.map(\.idTokens))
         }
         for channel in channels { try? await channel.close() }
         try? await adminChannel.close()

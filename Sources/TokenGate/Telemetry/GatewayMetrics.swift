@@ -52,6 +52,8 @@ public final class GatewayMetrics: Sendable {
 
     func jwt(_ profile: String) -> JWTMetrics { JWTMetrics(profile: profile, registry: registry) }
 
+    func login(_ profile: String) -> LoginMetrics { LoginMetrics(profile: profile, registry: registry) }
+
     /// Counts a reload attempt (`configLoaded` labels a new version).
     func reloaded(succeeded: Bool) {
         (succeeded ? reloadsSucceeded : reloadsFailed).increment()
@@ -241,6 +243,31 @@ struct JWTMetrics: Sendable {
     }
 }
 
+/// A login profile's counters (rare events: each made when counted).
+struct LoginMetrics: Sendable {
+    private let profile: String
+    private let registry: PrometheusCollectorRegistry
+
+    init(profile: String, registry: PrometheusCollectorRegistry) {
+        self.profile = profile
+        self.registry = registry
+    }
+
+    /// A browser sent to the provider.
+    func started() { registry.makeCounter(descriptor: MetricName.loginsStarted, labels: [("profile", profile)]).increment() }
+
+    /// A callback's outcome: `success`, `provider_error`, `state_invalid`, `exchange_failed`,
+    /// `id_token_invalid`.
+    func completed(_ outcome: String) {
+        registry.makeCounter(descriptor: MetricName.loginsCompleted, labels: [("profile", profile), ("outcome", outcome)]).increment()
+    }
+
+    /// A logout: `local`, `provider` (RP-initiated) or `backchannel`.
+    func logout(_ kind: String) {
+        registry.makeCounter(descriptor: MetricName.logouts, labels: [("profile", profile), ("kind", kind)]).increment()
+    }
+}
+
 /// Every metric the gateway exports: `tokengate_` names with units, and their help text.
 /// (Computed: the descriptor type is not `Sendable`.)
 enum MetricName {
@@ -308,6 +335,15 @@ enum MetricName {
     }
     static var jwksKeys: MetricNameDescriptor {
         tokengate("jwks_keys", "Keys of the JWT profile's key set in use (0 until one was fetched).")
+    }
+    static var loginsStarted: MetricNameDescriptor {
+        tokengate("logins_started", unit: "total", "Browsers sent to the provider to log in, by login profile.")
+    }
+    static var loginsCompleted: MetricNameDescriptor {
+        tokengate("logins_completed", unit: "total", "Login callbacks by profile and outcome (success, provider_error, state_invalid, exchange_failed, id_token_invalid).")
+    }
+    static var logouts: MetricNameDescriptor {
+        tokengate("logouts", unit: "total", "Logouts by profile and kind (local, provider, backchannel).")
     }
     static var configReloads: MetricNameDescriptor {
         tokengate("config_reloads", unit: "total", "Configuration reloads (SIGHUP, file change, POST /reload) by outcome.")

@@ -1,0 +1,119 @@
+import Crypto
+import ExtrasBase64
+
+/// TokenGate's own cookies on a login route: their names, reading them from `Cookie`,
+/// writing `Set-Cookie`, splitting a large session over a few cookies, and keeping them
+/// from the app.
+///
+/// On https (or with no `external_url` behind a proxy saying https) the names carry the
+/// `__Host-` prefix, which browsers accept only with `Secure`, `Path=/` and no `Domain`:
+/// no subdomain can plant or overwrite them. Plain-http loopback development drops the
+/// prefix and `Secure` (`tokengate check` warns).
+struct LoginCookies: Sendable {
+    let secure: Bool
+
+    /// The session's first cookie; further parts are `NAME.1`, `NAME.2`, `NAME.3`.
+    var session: String { secure ? "__Host-tg-session" : "tg-session" }
+    /// State cookies are `PREFIX` + 16 hex digits of the SHA-256 of their `state`.
+    var statePrefix: String { secure ? "__Host-tg-state-" : "tg-state-" }
+
+    /// Every cookie of the gateway's starts with this.
+    var ownPrefix: String { secure ? "__Host-tg-" : "tg-" }
+
+    /// A session is split into at most this many cookies of at most `chunkBytes` each
+    /// (browsers keep 4096 bytes per cookie, name and attributes included).
+    static let maxChunks = 4
+    static let chunkBytes = 3800
+    /// The most login attempts (state cookies) a browser holds at once; the oldest go.
+    static let maxAttempts = 5
+
+    func stateCookie(for state: String) -> String {
+        let digest = SHA256.hash(data: Array(state.utf8))
+        return statePrefix + digest.prefix(8).map { byte in
+            let digits = Array("0123456789abcdef".utf8)
+            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
+        }.joined()
+    }
+
+    /// The name of the session's `index`th part.
+    func sessionPart(_ index: Int) -> String { index == 0 ? session : "\(session).\(index)" }
+
+    /// `Set-Cookie` for a value: `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` on https.
+    /// `maxAge` nil is a browser-session cookie; 0 deletes.
+    func setCookie(_ name: String, _ value: String, maxAge: Int?) -> (name: String, value: String) {
+        var text = "\(name)=\(value); Path=/; HttpOnly; SameSite=Lax"
+        if secure { text += "; Secure" }
+        if let maxAge { text += "; Max-Age=\(max(0, maxAge))" }
+        return ("Set-Cookie", text)
+    }
+
+    func delete(_ name: String) -> (name: String, value: String) { setCookie(name, "", maxAge: 0) }
+
+    /// `Set-Cookie`s for a sealed session split into parts, deleting parts a longer
+    /// session used before (`present`: the part names the request carried). Nil when the
+    /// value needs more than `maxChunks` cookies.
+    func setSession(_ sealed: String, maxAge: Int, present: Set<String>) -> [(name: String, value: String)]? {
+        let bytes = Array(sealed.utf8)
+        let count = max(1, (bytes.count + Self.chunkBytes - 1) / Self.chunkBytes)
+        guard count <= Self.maxChunks else { return nil }
+        var fields: [(name: String, value: String)] = []
+        for index in 0..<count {
+            let part = bytes[(index * Self.chunkBytes)..<min(bytes.count, (index + 1) * Self.chunkBytes)]
+            fields.append(setCookie(sessionPart(index), String(decoding: part, as: UTF8.self), maxAge: maxAge))
+        }
+        for index in count..<Self.maxChunks where present.contains(sessionPart(index)) { fields.append(delete(sessionPart(index))) }
+        return fields
+    }
+
+    /// Deletes every session part and every state cookie the request carried.
+    func deleteAll(present: Set<String>) -> [(name: String, value: String)] {
+        present.sorted().map(delete)
+    }
+
+    /// The gateway's cookies in `Cookie` values, by name (the first of a repeated name).
+    func read(_ cookieHeaders: [String]) -> [String: String] {
+        var found: [String: String] = [:]
+        for header in cookieHeaders {
+            for pair in header.split(separator: ";") {
+                let trimmed = pair.trimmingASCIISpaces()
+                guard trimmed.hasPrefix(ownPrefix), let equals = trimmed.firstIndex(of: "=") else { continue }
+                let name = String(trimmed[..<equals])
+                if found[name] == nil { found[name] = String(trimmed[trimmed.index(after: equals)...]) }
+            }
+        }
+        return found
+    }
+
+    /// The session's sealed value from its parts (nil when there is none, or a part is
+    /// missing: a truncated session is no session).
+    func sessionValue(_ cookies: [String: String]) -> String? {
+        guard let first = cookies[session] else { return nil }
+        var value = first
+        for index in 1..<Self.maxChunks {
+            guard let part = cookies[sessionPart(index)] else { break }
+            value += part
+        }
+        return value
+    }
+
+    /// A `Cookie` value without the gateway's cookies (nil when nothing is left): the app
+    /// never sees them.
+    func strip(_ header: String) -> String? {
+        guard header.contains(ownPrefix) else { return header }
+        let kept = header.split(separator: ";").filter { !$0.trimmingASCIISpaces().hasPrefix(ownPrefix) }
+            .map { String($0.trimmingASCIISpaces()) }
+        return kept.isEmpty ? nil : kept.joined(separator: "; ")
+    }
+
+    /// 32 random bytes, base64url: state, nonce, PKCE verifier, session ids.
+    static func random() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Base64.encodeToString(bytes: bytes, options: [.base64UrlAlphabet, .omitPaddingCharacter])
+    }
+
+    /// The PKCE S256 challenge of a verifier (RFC 7636 §4.2).
+    static func challenge(_ verifier: String) -> String {
+        Base64.encodeToString(bytes: Array(SHA256.hash(data: Array(verifier.utf8))), options: [.base64UrlAlphabet, .omitPaddingCharacter])
+    }
+}

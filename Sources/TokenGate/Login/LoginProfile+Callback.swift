@@ -1,0 +1,70 @@
+import NIOHTTP1
+
+/// The callback's off-loop half: the code exchange (PKCE verifier, client
+/// authentication) and the ID token check (the provider's keys through the JWT machinery,
+/// then `nonce` and `azp`), ending in a new session.
+extension LoginProfile {
+    func complete(code: String, attempt: LoginAttempt, present: Set<String>, route: String) async -> LoginOutcome {
+        func refuse(_ outcome: String, _ status: HTTPResponseStatus, _ code: String, _ detail: String) -> LoginOutcome {
+            metrics.completed(outcome)
+            return .refuse(GatewayError(status: status, code: code, detail: detail, route: route))
+        }
+        guard let (client, resolver) = attached, let endpoint = tokenEndpoint else {
+            return refuse("exchange_failed", .serviceUnavailable, "login_unavailable", "the login provider's token endpoint is not known yet")
+        }
+        let form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", attempt.redirectURI), ("code_verifier", attempt.verifier)]
+        let post: FormPost
+        if let reference = config.clientSecret {
+            guard let secret = try? resolver.resolve(reference) else {
+                return refuse("exchange_failed", .serviceUnavailable, "login_unavailable", "the login profile's client secret cannot be read")
+            }
+            post = FormPost(url: endpoint, form: form, clientID: config.clientID, secret: secret, method: config.authMethod)
+        } else {
+            post = FormPost(url: endpoint, form: form, publicClientID: config.clientID)
+        }
+        let issued: IssuedToken
+        switch await client.send(post, timeout: config.timeout, caFile: config.caFile) {
+        case .success(let value): issued = value
+        case .failure(let error): return refuse("exchange_failed", .badGateway, "login_failed", "the code exchange failed: \(error.detail)")
+        }
+        guard let idToken = issued.idToken?.revealed else {
+            return refuse("id_token_invalid", .badGateway, "login_failed", "the token endpoint sent no ID token (is the openid scope allowed?)")
+        }
+        let claims: IntrospectionClaims
+        switch await checkIDToken(idToken, nonce: attempt.nonce) {
+        case .success(let value): claims = value
+        case .failure(let reason): return refuse("id_token_invalid", .badGateway, "login_failed", "the ID token was refused: \(reason.description)")
+        }
+        let now = WallClock.secondsSinceEpoch()
+        let session = makeSession(claims: claims, issued: issued, idToken: idToken, now: now)
+        guard let cookies = sessionCookies(session, present: present, now: now) else {
+            return refuse("exchange_failed", .internalServerError, "session_too_large", "the session does not fit in \(LoginCookies.maxChunks) cookies")
+        }
+        metrics.completed("success")
+        return .redirect(location: RedirectTarget.validate(attempt.returnTo, allowedOrigins: config.allowedRedirectOrigins) ?? "/", cookies: cookies)
+    }
+
+    /// OpenID Connect Core §3.1.3.7: signature, `iss`, `aud` contains the client id, `exp`,
+    /// `iat` (the JWT profile's checks), then `nonce` equal to the attempt's, and `azp` the
+    /// client id when present (required with several audiences).
+    func checkIDToken(_ token: String, nonce: String) async -> Result<IntrospectionClaims, JWTAccessTokenRules.Refusal> {
+        guard case .success(let jwt) = CompactJWT.parse(token), idTokens.isFromIssuer(jwt) else {
+            return .failure(.init("it is not a JWT from the provider"))
+        }
+        let lookup: JWTProfile.Lookup = await withCheckedContinuation { continuation in
+            let result = idTokens.validate(jwt, token: token, key: TokenCacheKey(token: token), waiter: { continuation.resume(returning: $0) })
+            if case .pending = result { return }
+            continuation.resume(returning: result)
+        }
+        switch lookup {
+        case .answer(let claims):
+            guard claims.other["nonce"] == nonce else { return .failure(.init("its nonce is not this login's")) }
+            if let party = claims.other["azp"], party != config.clientID { return .failure(.init("it was issued to another client (azp)")) }
+            if claims.audiences.count > 1 && claims.other["azp"] == nil { return .failure(.init("it has several audiences and no azp")) }
+            return .success(claims)
+        case .refused(let reason): return .failure(.init(reason))
+        case .failed(let error): return .failure(.init(error.description))
+        case .pending: return .failure(.init("the provider's keys are not available"))
+        }
+    }
+}

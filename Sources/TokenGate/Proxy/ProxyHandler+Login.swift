@@ -1,0 +1,226 @@
+import NIOCore
+import NIOHTTP1
+
+// Browser login on a login route: the gateway's own endpoints under the profile's path
+// prefix (callback, login, logout), public paths, the session check, and the answer to a
+// request without a session (401 to a script, a redirect to the provider for a page load).
+extension ProxyHandler {
+    /// Admission on a login route.
+    func admitLogin(_ exchange: Exchange, login: LoginProfile, request: LoginRequest) {
+        let route = exchange.plan.route
+        if request.path.hasPrefix(login.config.pathPrefix) {
+            let action = request.path.dropFirst(login.config.pathPrefix.count)
+            switch action {
+            case "callback": callback(exchange, login: login, request: request)
+            case "login": beginLogin(exchange, login: login, request: request, returnTo: request.parameter("return_to") ?? "/")
+            case "logout": logout(exchange, login: login, request: request)
+            default:
+                settle(machine.fail(), with: GatewayError(status: .notFound, code: "not_found", detail: "no such login endpoint", route: route.name))
+            }
+            return
+        }
+        if request.hasBearer, route.validation != nil, route.config.bearerToken == .validate {
+            admitBearer(exchange)
+            return
+        }
+        if route.config.publicPaths.contains(where: { request.path.hasPrefix($0) }) {
+            authorize(exchange)
+            return
+        }
+        let now = WallClock.secondsSinceEpoch()
+        guard var session = login.session(in: request.cookies, now: now) else {
+            unauthenticated(exchange, login: login, request: request)
+            return
+        }
+        exchange.subject = session.subject
+        var identity: [(name: String, value: String)] = []
+        for (header, claim) in login.config.identityHeaders {
+            if let value = session.claims[claim] { identity.append((header, InboundPolicy.sanitized(value))) }
+        }
+        if login.config.passAccessToken, let token = session.accessToken { identity.append((LoginProfileConfig.accessTokenHeader, token)) }
+        exchange.identityFields = identity
+        // The idle timeout counts from the last request: the cookie is sealed again with the
+        // new time at most once a minute, so most requests cost no sealing.
+        if now - session.seenAt >= 60 {
+            session.seenAt = now
+            exchange.responseFields = login.sessionCookies(session, present: Set(request.cookies.keys), now: now) ?? []
+        }
+        authorize(exchange)
+    }
+
+    /// No session: a script gets 401 (it cannot follow a login page), a page load goes to
+    /// the provider, as the route's `unauthenticated` says.
+    private func unauthenticated(_ exchange: Exchange, login: LoginProfile, request: LoginRequest) {
+        let route = exchange.plan.route
+        let redirect: Bool
+        switch route.config.unauthenticated {
+        case .redirect: redirect = true
+        case .unauthorized: redirect = false
+        case .auto: redirect = !request.isAPICall
+        }
+        guard redirect else {
+            let loginURL = login.config.pathPrefix + "login?return_to=" + FormEncoding.escape(request.target)
+            settle(machine.fail(), with: GatewayError(
+                status: .unauthorized, code: "login_required", detail: "this page needs a login session; open login_url in a browser",
+                route: route.name, fields: [("login_url", loginURL)],
+                headers: [("WWW-Authenticate", InboundPolicy.challenge(route.validation?.rules.realm ?? "tokengate", error: nil, scope: nil))]
+            ))
+            return
+        }
+        beginLogin(exchange, login: login, request: request, returnTo: request.target)
+    }
+
+    /// Sends the browser to the provider: a new `state`, `nonce` and PKCE verifier sealed in
+    /// a state cookie of their own (parallel tabs each have theirs; the oldest beyond
+    /// `maxAttempts` are dropped).
+    func beginLogin(_ exchange: Exchange, login: LoginProfile, request: LoginRequest, returnTo: String) {
+        let route = exchange.plan.route
+        guard let endpoint = login.authorizationEndpoint else {
+            // Just started: wait (within the admission deadline) for the provider's metadata.
+            if let waiter = waiter(for: exchange, settled: { (handler: ProxyHandler, _: Bool, exchange: Exchange) in
+                guard exchange === handler.exchange, handler.machine.request?.stage == .admitting, login.authorizationEndpoint != nil else {
+                    handler.finishLogin(exchange, .refuse(GatewayError(
+                        status: .serviceUnavailable, code: "login_unavailable", detail: "the login provider's metadata is not available",
+                        route: exchange.plan.route.name, headers: [("Retry-After", "5")]
+                    )))
+                    return
+                }
+                handler.beginLogin(exchange, login: login, request: request, returnTo: returnTo)
+            }), login.idTokens.whenFirstFetchSettles({ waiter(true) }) {
+                armTimer()
+                return
+            }
+            settle(machine.fail(), with: GatewayError(
+                status: .serviceUnavailable, code: "login_unavailable", detail: "the login provider's metadata is not available yet",
+                route: route.name, headers: [("Retry-After", "5")]
+            ))
+            return
+        }
+        let now = WallClock.secondsSinceEpoch()
+        let attempt = LoginAttempt(
+            state: LoginCookies.random(), nonce: LoginCookies.random(), verifier: LoginCookies.random(),
+            returnTo: RedirectTarget.validate(returnTo, allowedOrigins: login.config.allowedRedirectOrigins) ?? "/",
+            redirectURI: request.base + login.config.pathPrefix + "callback", createdAt: now
+        )
+        let name = login.cookies.stateCookie(for: attempt.state)
+        guard let sealed = login.sealer.seal(attempt.encoded(), cookieName: name) else {
+            settle(machine.fail(), with: GatewayError(status: .serviceUnavailable, code: "login_unavailable", detail: "no cookie key could be read", route: route.name))
+            return
+        }
+        var cookies = expiredAttempts(login: login, request: request, now: now)
+        cookies.append(login.cookies.setCookie(name, sealed, maxAge: LoginAttempt.lifetime))
+        let parameters: [(String, String)] = [
+            ("response_type", "code"), ("client_id", login.config.clientID), ("redirect_uri", attempt.redirectURI),
+            ("scope", login.config.scopes.joined(separator: " ")), ("state", attempt.state), ("nonce", attempt.nonce),
+            ("code_challenge", LoginCookies.challenge(attempt.verifier)), ("code_challenge_method", "S256"),
+        ]
+        let separator = endpoint.path.contains("?") ? "&" : "?"
+        login.metrics.started()
+        finishLogin(exchange, .redirect(location: endpoint.description + separator + FormEncoding.encode(parameters), cookies: cookies))
+    }
+
+    /// Deletions for state cookies past their time or beyond the most a browser keeps.
+    private func expiredAttempts(login: LoginProfile, request: LoginRequest, now: Int) -> [(name: String, value: String)] {
+        var attempts: [(name: String, createdAt: Int)] = []
+        for (name, value) in request.cookies where name.hasPrefix(login.cookies.statePrefix) {
+            let created = login.sealer.open(value, cookieName: name).flatMap(LoginAttempt.decode)?.createdAt ?? Int.min
+            attempts.append((name, created))
+        }
+        attempts.sort { $0.createdAt > $1.createdAt }
+        var deletions: [(name: String, value: String)] = []
+        for (index, attempt) in attempts.enumerated() where index >= LoginCookies.maxAttempts - 1 || attempt.createdAt + LoginAttempt.lifetime <= now {
+            deletions.append(login.cookies.delete(attempt.name))
+        }
+        return deletions
+    }
+
+    /// The provider sent the browser back: check the state against its cookie, exchange the
+    /// code (off the event loop), check the ID token, start a new session.
+    private func callback(_ exchange: Exchange, login: LoginProfile, request: LoginRequest) {
+        let route = exchange.plan.route
+        let now = WallClock.secondsSinceEpoch()
+        let state = request.parameter("state") ?? ""
+        let stateName = login.cookies.stateCookie(for: state)
+        let attempt = request.cookies[stateName].flatMap { login.sealer.open($0, cookieName: stateName) }.flatMap(LoginAttempt.decode)
+        guard let attempt, !state.isEmpty, attempt.state == state, now < attempt.createdAt + LoginAttempt.lifetime else {
+            login.metrics.completed("state_invalid")
+            // A stale or replayed callback while logged in (a second tab, the back button)
+            // is no error: go on to the site.
+            if login.session(in: request.cookies, now: now) != nil {
+                finishLogin(exchange, .redirect(location: "/", cookies: []))
+                return
+            }
+            settle(machine.fail(), with: GatewayError(
+                status: .badRequest, code: "login_state_invalid",
+                detail: "this login attempt is unknown or expired (its state cookie is missing); start again", route: route.name,
+                fields: [("login_url", login.config.pathPrefix + "login")]
+            ))
+            return
+        }
+        let clearState = login.cookies.delete(stateName)
+        if let error = request.parameter("error") {
+            login.metrics.completed("provider_error")
+            let code = error.utf8.count <= 64 && error.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") }) ? error : "error"
+            settle(machine.fail(), with: GatewayError(
+                status: .forbidden, code: "login_refused", detail: "the login provider refused the login (\(code))", route: route.name,
+                headers: [("Set-Cookie", clearState.value)]
+            ))
+            return
+        }
+        // RFC 9207: an `iss` that is not our provider means a mix-up attack.
+        if let issuer = request.parameter("iss"), issuer != login.config.issuer {
+            login.metrics.completed("state_invalid")
+            settle(machine.fail(), with: GatewayError(status: .badRequest, code: "login_state_invalid", detail: "the callback names another issuer", route: route.name))
+            return
+        }
+        guard let code = request.parameter("code"), !code.isEmpty else {
+            settle(machine.fail(), with: GatewayError(status: .badRequest, code: "invalid_request", detail: "the callback has no code", route: route.name))
+            return
+        }
+        guard let waiter = waiter(for: exchange, settled: { $0.finishLogin($2, $1) }) else { return }
+        let present = Set(request.cookies.keys)
+        Task {
+            var outcome = await login.complete(code: code, attempt: attempt, present: present, route: route.name)
+            if case .redirect(let location, var cookies) = outcome {
+                cookies.append(clearState)
+                outcome = .redirect(location: location, cookies: cookies)
+            }
+            waiter(outcome)
+        }
+        armTimer()
+    }
+
+    /// Ends the session here (and at the provider when it offers RP-initiated logout).
+    private func logout(_ exchange: Exchange, login: LoginProfile, request: LoginRequest) {
+        let now = WallClock.secondsSinceEpoch()
+        let session = login.session(in: request.cookies, now: now)
+        if let session { login.end(session, now: now) }
+        let cookies = login.cookies.deleteAll(present: Set(request.cookies.keys))
+        let after = request.parameter("return_to").flatMap { RedirectTarget.validate($0, allowedOrigins: login.config.allowedRedirectOrigins) }
+            ?? login.config.postLogoutRedirect
+        if let endSession = login.endSessionEndpoint, let idToken = session?.idToken {
+            let absolute = after.hasPrefix("/") ? request.base + after : after
+            let parameters = [("id_token_hint", idToken), ("post_logout_redirect_uri", absolute), ("client_id", login.config.clientID)]
+            let separator = endSession.path.contains("?") ? "&" : "?"
+            login.metrics.logout("provider")
+            finishLogin(exchange, .redirect(location: endSession.description + separator + FormEncoding.encode(parameters), cookies: cookies))
+        } else {
+            login.metrics.logout("local")
+            finishLogin(exchange, .redirect(location: after, cookies: cookies))
+        }
+    }
+
+    /// Answers a login step: a 302 with its cookies, or the refusal.
+    func finishLogin(_ exchange: Exchange, _ outcome: LoginOutcome) {
+        guard exchange === self.exchange, machine.request?.stage == .admitting else { return }
+        switch outcome {
+        case .redirect(let location, let cookies):
+            settle(machine.fail(), with: GatewayError(
+                status: .found, code: "login_redirect", detail: "continue at the Location", route: exchange.plan.route.name,
+                headers: [("Location", location)] + cookies
+            ))
+        case .refuse(let error):
+            settle(machine.fail(), with: error)
+        }
+    }
+}

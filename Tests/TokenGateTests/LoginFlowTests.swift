@@ -1,0 +1,221 @@
+import Foundation
+@testable import TokenGate
+import Testing
+import TokenGateSandbox
+
+/// A gateway with browser login against the sandbox: `/app/` needs a session, `/app/static/`
+/// is public, `/api/` takes bearer tokens (JWTs) or a session.
+struct LoginSetup {
+    static let cookieKey = "test-cookie-key-0123456789abcdef0123456789"
+    static let portalSecret = "demo-portal-secret"
+
+    let idp: SandboxAuthorizationServer
+    let echo: EchoUpstream
+    let gateway: TestGateway
+    let port: Int
+    var base: String { "http://127.0.0.1:\(port)" }
+    var origin: String { "127.0.0.1:\(port)" }
+
+    static func start(profileExtras: String = "", keys: String = #"[ { "id": "k1", "secret": { "env": "COOKIE_KEY" } } ]"#,
+                      environment: [String: String] = [:], idp existing: SandboxAuthorizationServer? = nil) async throws -> LoginSetup {
+        let idp = if let existing { existing } else { try await JWTSetup.startSandbox() }
+        let echo = try await EchoUpstream.start()
+        let port = try await freeLoopbackPort()
+        let upstream = "http://127.0.0.1:\(echo.port)/"
+        let config = """
+        { "listeners": { "main": { "address": "127.0.0.1:\(port)" } }, "admin": { "address": "127.0.0.1:0" },
+          "login": { "portal": { "issuer": "\(idp.issuer)", "client_id": "legacy-portal", "client_secret": { "env": "PORTAL_SECRET" },
+                                 "cookie_keys": \(keys), "external_url": "http://127.0.0.1:\(port)"\(profileExtras) } },
+          "jwt": { "idp": { "issuer": "\(idp.issuer)", "audience": "\(JWTSetup.audience)" } },
+          "routes": [
+            { "name": "app", "listener": "main", "match": { "path_prefix": "/" }, "upstream": "\(upstream)",
+              "login": "portal", "public_paths": ["/static/"] },
+            { "name": "api", "listener": "main", "match": { "path_prefix": "/api/" }, "upstream": "\(upstream)",
+              "login": "portal", "validate": { "jwt": "idp" }, "bearer_token": "validate" } ] }
+        """
+        var environment = environment
+        environment["PORTAL_SECRET"] = portalSecret
+        if environment["COOKIE_KEY"] == nil { environment["COOKIE_KEY"] = cookieKey }
+        let gateway = try await TestGateway.start(config, environment: environment)
+        return LoginSetup(idp: idp, echo: echo, gateway: gateway, port: port)
+    }
+
+    /// Logs `browser` in as alice, starting at `path`; returns the page the login ended on.
+    func logIn(_ browser: CookieBrowser, at path: String = "/reports?year=2026", user: String = "alice", password: String = "demo-alice-password") async throws -> CookieBrowser.Page {
+        let first = try await browser.request(base + path)
+        #expect(first.response.status == 302)
+        let authorize = try #require(first.location)
+        #expect(authorize.hasPrefix(idp.url(.authorize) + "?"))
+        return try await completeLogin(browser, authorize: authorize, user: user, password: password)
+    }
+
+    /// Signs in at the provider for an authorization URL and follows the callback.
+    func completeLogin(_ browser: CookieBrowser, authorize: String, user: String = "alice", password: String = "demo-alice-password") async throws -> CookieBrowser.Page {
+        let form = try await browser.request(authorize)
+        #expect(form.response.status == 200)
+        let query = try #require(URLComponents(string: authorize)?.percentEncodedQuery)
+        let signedIn = try await browser.request(idp.url(.authorize), method: "POST", body: query + "&username=\(user)&password=\(password)")
+        #expect(signedIn.response.status == 302)
+        let callback = try #require(signedIn.location)
+        #expect(callback.hasPrefix(base + "/.tokengate/callback?"))
+        return try await browser.request(callback)
+    }
+
+    func stop() async {
+        await gateway.stop()
+        await echo.stop()
+        await idp.stop()
+    }
+}
+
+@Suite("Browser login against the sandbox (authorization code + PKCE), without a browser")
+struct LoginFlowTests {
+    @Test("a page load goes to the provider with PKCE S256, state and nonce; after login the app sees who it is, never the gateway's cookies")
+    func loginFlow() async throws {
+        let setup = try await LoginSetup.start()
+        let browser = CookieBrowser()
+        browser.setCookie("app-pref", "dark", at: setup.origin)
+        let first = try await browser.request(setup.base + "/reports?year=2026")
+        #expect(first.response.status == 302)
+        let authorize = try #require(first.location.flatMap(URLComponents.init(string:)))
+        let parameters = Dictionary(uniqueKeysWithValues: (authorize.queryItems ?? []).map { ($0.name, $0.value ?? "") })
+        #expect(parameters["response_type"] == "code")
+        #expect(parameters["client_id"] == "legacy-portal")
+        #expect(parameters["code_challenge_method"] == "S256")
+        #expect(parameters["code_challenge"]?.count == 43)
+        #expect((parameters["state"]?.count ?? 0) >= 43 && (parameters["nonce"]?.count ?? 0) >= 43)
+        #expect(parameters["redirect_uri"] == setup.base + "/.tokengate/callback")
+        #expect(parameters["scope"] == "openid+profile+email", "form-encoded (RFC 6749 Appendix B): + is a space")
+        let setCookie = try #require(first.response.header("set-cookie"))
+        #expect(setCookie.hasPrefix("tg-state-") && setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax") && setCookie.contains("Max-Age=600"))
+
+        let landed = try await setup.completeLogin(browser, authorize: try #require(first.location))
+        #expect(landed.response.status == 302)
+        #expect(landed.location == "/reports?year=2026", "back where the login started")
+        #expect(browser.cookies(at: setup.origin)["tg-session"] != nil)
+        #expect(!browser.cookies(at: setup.origin).keys.contains { $0.hasPrefix("tg-state-") }, "the attempt's cookie is gone")
+
+        let page = try await browser.request(setup.base + "/reports?year=2026")
+        #expect(page.response.status == 200)
+        let seen = try #require(EchoReport(page.response))
+        #expect(seen.header("x-auth-subject") == "alice")
+        #expect(seen.header("x-auth-email") == "alice@example.com")
+        #expect(seen.header("x-auth-name") == "Alice Example")
+        #expect(seen.header("x-auth-username") == "alice")
+        #expect(seen.header("x-auth-groups") == "staff,billing")
+        #expect(seen.header("cookie") == "app-pref=dark", "the app never sees the gateway's cookies")
+        #expect(seen.header("x-auth-access-token") == nil)
+        // Reloading keeps the session.
+        #expect(try await browser.request(setup.base + "/other").response.status == 200)
+        let metrics = try await RawHTTPConnection.roundTrip(port: setup.gateway.gateway.adminPort ?? 0, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        #expect(metrics?.bodyText.contains(#"tokengate_logins_completed_total{profile="portal",outcome="success"} 1"#) == true)
+        await setup.stop()
+    }
+
+    @Test("script calls without a session get 401 with a login URL, never a redirect; public paths need no session; bearer clients use validate")
+    func apiCalls() async throws {
+        let setup = try await LoginSetup.start()
+        let browser = CookieBrowser()
+        for headers in [["Accept": "application/json"], ["X-Requested-With": "XMLHttpRequest", "Accept": "*/*"],
+                        ["Sec-Fetch-Mode": "cors", "Accept": "text/html"], ["Sec-Fetch-Dest": "empty", "Accept": "*/*"]] {
+            let response = try await browser.request(setup.base + "/data", headers: headers).response
+            #expect(response.status == 401, "\(headers)")
+            #expect(response.header("www-authenticate")?.hasPrefix("Bearer") == true)
+            #expect(response.bodyText.contains(#""login_url":"/.tokengate/login?return_to=%2Fdata""#))
+        }
+        let navigation = try await browser.request(setup.base + "/data", headers: ["Sec-Fetch-Mode": "navigate", "Accept": "*/*"]).response
+        #expect(navigation.status == 302)
+        #expect(try await browser.request(setup.base + "/static/app.css").response.status == 200)
+        // /api/ with a JWT: the validate rules apply, no session needed.
+        let token = setup.idp.jwtAccessToken(clientID: "demo-caller", scope: "legacy:use", subject: "api-client", audience: JWTSetup.audience)
+        let api = try await browser.request(setup.base + "/api/x", headers: ["Authorization": "Bearer \(token)", "Accept": "application/json"]).response
+        #expect(api.status == 200)
+        #expect(EchoReport(api)?.header("x-auth-subject") == "api-client")
+        #expect(setup.echo.requestCount == 2)
+        await setup.stop()
+    }
+
+    @Test("tampered, truncated, foreign and wrong-key session cookies are no session; a logged-out session replayed is refused")
+    func cookieTampering() async throws {
+        let setup = try await LoginSetup.start()
+        let browser = CookieBrowser()
+        _ = try await setup.logIn(browser)
+        let good = try #require(browser.cookies(at: setup.origin)["tg-session"])
+        #expect(try await browser.request(setup.base + "/x").response.status == 200)
+        var bytes = Array(good.utf8)
+        bytes[bytes.count / 2] = bytes[bytes.count / 2] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        for forged in [String(decoding: bytes, as: UTF8.self), String(good.dropLast(10)), "garbage", ""] {
+            let other = CookieBrowser()
+            other.setCookie("tg-session", forged, at: setup.origin)
+            #expect(try await other.request(setup.base + "/x").response.status == 302, "forged session")
+        }
+        // The same session under a gateway with another key: refused.
+        let otherKey = try await LoginSetup.start(environment: ["COOKIE_KEY": "another-cookie-key-0123456789abcdefghijkl"], idp: setup.idp)
+        let replayed = CookieBrowser()
+        replayed.setCookie("tg-session", good, at: otherKey.origin)
+        #expect(try await replayed.request(otherKey.base + "/x").response.status == 302)
+        await otherKey.gateway.stop()
+        await otherKey.echo.stop()
+
+        // Logout: cookies cleared, the provider's end-session with the ID token as hint.
+        let loggedOut = try await browser.request(setup.base + "/.tokengate/logout")
+        #expect(loggedOut.response.status == 302)
+        let endSession = try #require(loggedOut.location)
+        #expect(endSession.hasPrefix(setup.idp.url(.endSession) + "?id_token_hint="))
+        #expect(endSession.contains("post_logout_redirect_uri=" + FormEncoding.escape(setup.base + "/")))
+        #expect(browser.cookies(at: setup.origin)["tg-session"] == nil)
+        // The sealed cookie, kept by an attacker and sent again, no longer works.
+        let attacker = CookieBrowser()
+        attacker.setCookie("tg-session", good, at: setup.origin)
+        #expect(try await attacker.request(setup.base + "/x").response.status == 302)
+        await setup.stop()
+    }
+
+    @Test("two tabs logging in at once both succeed; a stale callback with a session goes on to the site")
+    func parallelTabs() async throws {
+        let setup = try await LoginSetup.start()
+        let browser = CookieBrowser()
+        let tabA = try await browser.request(setup.base + "/a")
+        let tabB = try await browser.request(setup.base + "/b")
+        #expect(browser.cookies(at: setup.origin).keys.filter { $0.hasPrefix("tg-state-") }.count == 2)
+        let landedB = try await setup.completeLogin(browser, authorize: try #require(tabB.location))
+        #expect(landedB.location == "/b")
+        let landedA = try await setup.completeLogin(browser, authorize: try #require(tabA.location))
+        #expect(landedA.location == "/a")
+        #expect(try await browser.request(setup.base + "/a").response.status == 200)
+        // The back button: the callback again, its state cookie gone, a session present.
+        let replay = try await browser.request(setup.base + "/.tokengate/callback?code=used&state=gone")
+        #expect(replay.response.status == 302)
+        #expect(replay.location == "/")
+        // Without a session, the same is a 400 naming the problem.
+        let fresh = CookieBrowser()
+        let refused = try await fresh.request(setup.base + "/.tokengate/callback?code=x&state=y")
+        #expect(refused.response.status == 400)
+        #expect(refused.response.bodyText.contains("login_state_invalid"))
+        await setup.stop()
+    }
+
+    @Test("cookie key rotation: a new first key keeps old sessions; dropping the old key ends them")
+    func keyRotation() async throws {
+        let idp = try await JWTSetup.startSandbox()
+        let before = try await LoginSetup.start(idp: idp)
+        let browser = CookieBrowser()
+        _ = try await before.logIn(browser)
+        let session = try #require(browser.cookies(at: before.origin)["tg-session"])
+        await before.gateway.stop()
+        await before.echo.stop()
+        let rotatedKeys = #"[ { "id": "k2", "secret": { "env": "NEW_KEY" } }, { "id": "k1", "secret": { "env": "COOKIE_KEY" } } ]"#
+        let rotated = try await LoginSetup.start(keys: rotatedKeys, environment: ["NEW_KEY": "the-new-cookie-key-abcdefghijklmnopqrstuvwxyz"], idp: idp)
+        let again = CookieBrowser()
+        again.setCookie("tg-session", session, at: rotated.origin)
+        #expect(try await again.request(rotated.base + "/x").response.status == 200, "sealed with k1, opened after rotation")
+        await rotated.gateway.stop()
+        await rotated.echo.stop()
+        let retired = try await LoginSetup.start(keys: #"[ { "id": "k2", "secret": { "env": "NEW_KEY" } } ]"#,
+                                                 environment: ["NEW_KEY": "the-new-cookie-key-abcdefghijklmnopqrstuvwxyz"], idp: idp)
+        let last = CookieBrowser()
+        last.setCookie("tg-session", session, at: retired.origin)
+        #expect(try await last.request(retired.base + "/x").response.status == 302)
+        await retired.stop()
+    }
+}
