@@ -218,4 +218,74 @@ struct LoginFlowTests {
         #expect(try await last.request(retired.base + "/x").response.status == 302)
         await retired.stop()
     }
+
+    @Test("concurrent requests needing a refresh make one token request (rotation); a refused refresh ends the session")
+    func refreshSingleFlight() async throws {
+        var configuration = SandboxAuthorizationServer.Configuration.demo
+        configuration.accessTokenLifetime = .seconds(30)
+        let idp = try await startSandbox(configuration)
+        let setup = try await LoginSetup.start(profileExtras: #", "pass_access_token": true"#, idp: idp)
+        let browser = CookieBrowser()
+        _ = try await setup.logIn(browser)
+        let refreshes = { idp.requests(.token).filter { $0.formValue("grant_type") == "refresh_token" }.count }
+        #expect(refreshes() == 0)
+        // Ten parallel requests with the same cookie, all due for a refresh.
+        let cookie = try #require(browser.cookies(at: setup.origin)["tg-session"])
+        let statuses = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+            for index in 0..<10 {
+                group.addTask {
+                    let tab = CookieBrowser()
+                    tab.setCookie("tg-session", cookie, at: setup.origin)
+                    let page = try await tab.request(setup.base + "/page/\(index)")
+                    return (page.response.status, EchoReport(page.response)?.header("x-auth-access-token"))
+                }
+            }
+            var all: [(Int, String?)] = []
+            for try await result in group { all.append(result) }
+            return all
+        }
+        #expect(statuses.allSatisfy { $0.0 == 200 }, "\(statuses.map(\.0))")
+        #expect(refreshes() == 1, "one refresh for ten requests")
+        #expect(Set(statuses.compactMap(\.1)).count == 1, "every request got the winner's token")
+        let fresh = try #require(statuses.first?.1)
+        #expect(idp.issuedAccessTokens.last == fresh)
+        // Within the grace period the old cookie still gets the refreshed session.
+        let late = CookieBrowser()
+        late.setCookie("tg-session", cookie, at: setup.origin)
+        #expect(try await late.request(setup.base + "/x").response.status == 200)
+        #expect(refreshes() == 1)
+        // Another session whose refresh the provider refuses is over: a script gets 401,
+        // and so does the next request.
+        let other = CookieBrowser()
+        _ = try await setup.logIn(other)
+        idp.setFault(.oauthError("invalid_grant"), on: .token)
+        let refused = try await other.request(setup.base + "/x", headers: ["Accept": "application/json"]).response
+        #expect(refused.status == 401)
+        #expect(try await other.request(setup.base + "/x", headers: ["Accept": "application/json"]).response.status == 401)
+        let metrics = try await RawHTTPConnection.roundTrip(port: setup.gateway.gateway.adminPort ?? 0, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        #expect(metrics?.bodyText.contains(#"tokengate_login_refreshes_total{profile="portal",outcome="refused"} 1"#) == true)
+        await setup.stop()
+    }
+
+    @Test("the memory store keeps sessions in the gateway: the cookie holds only a sealed id; logout forgets the session; /status counts them")
+    func memoryStore() async throws {
+        let setup = try await LoginSetup.start(profileExtras: #", "session": { "store": "memory", "max_sessions": 100 }"#)
+        let browser = CookieBrowser()
+        _ = try await setup.logIn(browser)
+        let cookie = try #require(browser.cookies(at: setup.origin)["tg-session"])
+        #expect(cookie.utf8.count < 200, "a sealed id, not the tokens")
+        #expect(EchoReport(try await browser.request(setup.base + "/x").response)?.header("x-auth-subject") == "alice")
+        let status = try #require(try await RawHTTPConnection.roundTrip(port: setup.gateway.gateway.adminPort ?? 0, "GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(status.body)) as? [String: Any])
+        let login = try #require((document["login"] as? [[String: Any]])?.first)
+        #expect(login["sessions_in_memory"] as? Int == 1)
+        #expect(login["cookie_key_ids"] as? [String] == ["k1"])
+        #expect(login["authorization_endpoint"] as? String == setup.idp.url(.authorize))
+        LeakWatch.expectNoLeaks(in: status.bodyText, "/status")
+        _ = try await browser.request(setup.base + "/.tokengate/logout")
+        let replay = CookieBrowser()
+        replay.setCookie("tg-session", cookie, at: setup.origin)
+        #expect(try await replay.request(setup.base + "/x").response.status == 302)
+        await setup.stop()
+    }
 }

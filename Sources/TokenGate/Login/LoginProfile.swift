@@ -19,6 +19,10 @@ final class LoginProfile: Sendable {
     /// The token client and secret resolver for code exchanges, set when the gateway
     /// starts the profile.
     private let exchangeContext = NIOLockedValueBox<(client: TokenEndpointClient, resolver: SecretResolver)?>(nil)
+    /// The `memory` store: sessions by id (the cookie then holds only the sealed id).
+    let store: NIOLockedValueBox<LRUCache<String, LoginSession>>
+    /// Refreshes in flight and their recent results, by session id.
+    let refreshes = NIOLockedValueBox<[String: RefreshState]>([:])
 
     init(_ config: LoginProfileConfig, resolver: SecretResolver, metrics: GatewayMetrics) {
         self.config = config
@@ -39,6 +43,7 @@ final class LoginProfile: Sendable {
         self.metrics = metrics.login(config.name)
         self.ended = NIOLockedValueBox(LRUCache(capacity: 100_000))
         self.endedByProvider = NIOLockedValueBox(LRUCache(capacity: 100_000))
+        self.store = NIOLockedValueBox(LRUCache(capacity: config.sessionStore == .memory ? config.maxSessions : 1))
     }
 
     var name: String { config.name }
@@ -58,9 +63,15 @@ final class LoginProfile: Sendable {
     /// The session in a request's cookies, if it opens, is not ended, and has not timed out.
     func session(in cookies: [String: String], now: Int) -> LoginSession? {
         guard let sealed = self.cookies.sessionValue(cookies),
-              let plaintext = sealer.open(sealed, cookieName: self.cookies.session),
-              let session = LoginSession.decode(plaintext)
+              let plaintext = sealer.open(sealed, cookieName: self.cookies.session)
         else { return nil }
+        let found: LoginSession?
+        if config.sessionStore == .memory {
+            found = LoginSession.reference(plaintext).flatMap { id in store.withLockedValue { $0.value(for: id, at: .now) } }
+        } else {
+            found = LoginSession.decode(plaintext)
+        }
+        guard let session = found else { return nil }
         guard now < session.expiresAt, now < session.seenAt + Int(config.idleTimeout.components.seconds) else { return nil }
         if isEnded(session, now: .now) { return nil }
         return session
@@ -79,7 +90,11 @@ final class LoginProfile: Sendable {
     func end(_ session: LoginSession, now: Int) {
         let remaining = Duration.seconds(max(1, session.expiresAt - now))
         ended.withLockedValue { $0.set(true, for: session.id, expires: .now + remaining) }
+        if config.sessionStore == .memory { store.withLockedValue { $0.set(session, for: session.id, expires: .now) } }
     }
+
+    /// Sessions in the memory store (0 with the cookie store).
+    var storedSessions: Int { store.withLockedValue { $0.count } }
 
     /// Ends every session of a provider session or subject logged in before `at`
     /// (back-channel logout).
@@ -91,9 +106,15 @@ final class LoginProfile: Sendable {
         }
     }
 
-    /// The sealed session cookies for `session` (nil when it is too large for cookies).
+    /// The sealed session cookies for `session` (nil when it is too large for cookies). With
+    /// the memory store the session is kept here and the cookie holds only its sealed id.
     func sessionCookies(_ session: LoginSession, present: Set<String>, now: Int) -> [(name: String, value: String)]? {
-        guard let sealed = sealer.seal(session.encoded(), cookieName: cookies.session) else { return nil }
+        var plaintext = session.encoded()
+        if config.sessionStore == .memory {
+            store.withLockedValue { $0.set(session, for: session.id, expires: .now + .seconds(max(1, session.expiresAt - now))) }
+            plaintext = LoginSession.referenceBytes(session.id)
+        }
+        guard let sealed = sealer.seal(plaintext, cookieName: cookies.session) else { return nil }
         return cookies.setSession(sealed, maxAge: session.expiresAt - now, present: present)
     }
 

@@ -29,6 +29,16 @@ struct LoginSession: Sendable, Equatable {
         return Array((json + "}").utf8)
     }
 
+    /// What a memory-store session's cookie seals: its id only.
+    static func referenceBytes(_ id: String) -> [UInt8] { Array("{\"v\":1,\"ref\":\(JSONText.quote(id))}".utf8) }
+
+    static func reference(_ bytes: [UInt8]) -> String? {
+        guard let document = try? JSONParser.parse(bytes), case .object(let members) = document,
+              case .string(let id)? = members.first(where: { $0.key == "ref" })?.value
+        else { return nil }
+        return id
+    }
+
     static func decode(_ bytes: [UInt8]) -> LoginSession? {
         guard let document = try? JSONParser.parse(bytes), case .object(let members) = document else { return nil }
         func string(_ key: String) -> String? {

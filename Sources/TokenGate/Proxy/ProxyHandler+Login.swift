@@ -28,10 +28,44 @@ extension ProxyHandler {
             return
         }
         let now = WallClock.secondsSinceEpoch()
-        guard var session = login.session(in: request.cookies, now: now) else {
+        guard let session = login.session(in: request.cookies, now: now) else {
             unauthenticated(exchange, login: login, request: request)
             return
         }
+        guard login.needsRefresh(session, now: now) else {
+            serve(exchange, login: login, request: request, session: session, now: now)
+            return
+        }
+        guard let waiter = waiter(for: exchange, settled: { (handler: ProxyHandler, result: LoginProfile.RefreshResult, exchange: Exchange) in
+            handler.refreshed(result, old: session, exchange: exchange, login: login, request: request)
+        }) else { return }
+        switch login.refresh(session, waiter: waiter) {
+        case .result(let result): refreshed(result, old: session, exchange: exchange, login: login, request: request)
+        case .pending: armTimer()
+        }
+    }
+
+    /// A refresh settled: go on with the new session, or the old one while its token is
+    /// still good, or treat the request as having no session.
+    private func refreshed(_ result: LoginProfile.RefreshResult, old: LoginSession, exchange: Exchange, login: LoginProfile, request: LoginRequest) {
+        guard exchange === self.exchange, machine.request?.stage == .admitting else { return }
+        let now = WallClock.secondsSinceEpoch()
+        switch result {
+        case .refreshed(let session):
+            serve(exchange, login: login, request: request, session: session, now: now, reseal: true)
+        case .unavailable where (old.accessTokenExpiresAt ?? 0) > now:
+            serve(exchange, login: login, request: request, session: old, now: now)
+        case .unavailable, .ended:
+            exchange.responseFields = login.cookies.deleteAll(present: Set(request.cookies.keys).filter { $0.hasPrefix(login.cookies.session) })
+            unauthenticated(exchange, login: login, request: request)
+        }
+    }
+
+    /// Forwards with the session's identity. The idle timeout counts from the last request:
+    /// the session is sealed again with the new time at most once a minute (or when it
+    /// changed), so most requests cost no sealing.
+    private func serve(_ exchange: Exchange, login: LoginProfile, request: LoginRequest, session: LoginSession, now: Int, reseal: Bool = false) {
+        var session = session
         exchange.subject = session.subject
         var identity: [(name: String, value: String)] = []
         for (header, claim) in login.config.identityHeaders {
@@ -39,9 +73,7 @@ extension ProxyHandler {
         }
         if login.config.passAccessToken, let token = session.accessToken { identity.append((LoginProfileConfig.accessTokenHeader, token)) }
         exchange.identityFields = identity
-        // The idle timeout counts from the last request: the cookie is sealed again with the
-        // new time at most once a minute, so most requests cost no sealing.
-        if now - session.seenAt >= 60 {
+        if reseal || now - session.seenAt >= 60 {
             session.seenAt = now
             exchange.responseFields = login.sessionCookies(session, present: Set(request.cookies.keys), now: now) ?? []
         }

@@ -14,8 +14,8 @@ extension Gateway {
     /// credential profile's token state, each introspection cache, and each JWT profile's
     /// keys and cache.
     var statusJSON: String {
-        let (loaded, last, listeners, profiles, introspection, jwt) = running.withLockedValue {
-            ($0.loaded, $0.lastReload, $0.listeners, $0.profiles, $0.introspection, $0.jwt)
+        let (loaded, last, listeners, profiles, introspection, jwt, login) = running.withLockedValue {
+            ($0.loaded, $0.lastReload, $0.listeners, $0.profiles, $0.introspection, $0.jwt, $0.login)
         }
         let config = loaded.config
         let now = ContinuousClock.now
@@ -48,6 +48,7 @@ extension Gateway {
             entry.add("credential", route.credential)
             entry.add("introspection", route.validate?.introspection)
             entry.add("jwt", route.validate?.jwt)
+            entry.add("login", route.login)
             return entry
         }))
         root.addRaw("credentials", JSONObject.array(config.credentials.compactMap { profile in
@@ -111,6 +112,21 @@ extension Gateway {
             entry.add("cache_capacity", profile.maxEntries)
             entry.add("hits", status.hits)
             entry.add("misses", status.misses)
+            return entry
+        }))
+        root.addRaw("login", JSONObject.array(config.login.compactMap { profile in
+            guard let live = login[profile.name] else { return nil }
+            var entry = JSONObject()
+            entry.add("name", profile.name)
+            entry.add("issuer", profile.issuer)
+            entry.add("client_id", profile.clientID)
+            entry.addRaw("cookie_key_ids", "[" + live.sealer.keys.map { JSONText.quote($0.id) }.joined(separator: ",") + "]")
+            entry.add("sealing_key_id", live.sealer.sealingKeyID)
+            entry.add("session_store", profile.sessionStore.rawValue)
+            entry.add("sessions_in_memory", profile.sessionStore == .memory ? live.storedSessions : nil)
+            entry.add("authorization_endpoint", live.authorizationEndpoint?.description)
+            entry.add("end_session_endpoint", live.endSessionEndpoint?.description)
+            entry.add("provider_keys", live.idTokens.status.keys.count)
             return entry
         }))
         return root.text

@@ -262,6 +262,11 @@ struct LoginMetrics: Sendable {
         registry.makeCounter(descriptor: MetricName.loginsCompleted, labels: [("profile", profile), ("outcome", outcome)]).increment()
     }
 
+    /// A session refresh: `success`, `refused` (the session ended) or `error`.
+    func refresh(_ outcome: String) {
+        registry.makeCounter(descriptor: MetricName.loginRefreshes, labels: [("profile", profile), ("outcome", outcome)]).increment()
+    }
+
     /// A logout: `local`, `provider` (RP-initiated) or `backchannel`.
     func logout(_ kind: String) {
         registry.makeCounter(descriptor: MetricName.logouts, labels: [("profile", profile), ("kind", kind)]).increment()
@@ -341,6 +346,9 @@ enum MetricName {
     }
     static var loginsCompleted: MetricNameDescriptor {
         tokengate("logins_completed", unit: "total", "Login callbacks by profile and outcome (success, provider_error, state_invalid, exchange_failed, id_token_invalid).")
+    }
+    static var loginRefreshes: MetricNameDescriptor {
+        tokengate("login_refreshes", unit: "total", "Session access-token refreshes by profile and outcome (success, refused, error).")
     }
     static var logouts: MetricNameDescriptor {
         tokengate("logouts", unit: "total", "Logouts by profile and kind (local, provider, backchannel).")

@@ -1,0 +1,109 @@
+/// Refreshing a session's access token with its refresh token: ahead of expiry, one
+/// token request per session however many requests need it (single-flight), and for
+/// `refreshGrace` after it, requests that still carry the old cookie (a page's parallel
+/// requests, racing the rotated refresh token) get the winner's result instead of
+/// spending the old refresh token again (oauth2-proxy #1992, #1006).
+extension LoginProfile {
+    enum RefreshResult: Sendable {
+        case refreshed(LoginSession)
+        /// The provider refused the refresh token: the session is over.
+        case ended
+        /// The provider could not be asked; the old session stands while its token lasts.
+        case unavailable
+    }
+
+    enum RefreshState: Sendable {
+        case inFlight([@Sendable (RefreshResult) -> Void])
+        case done(RefreshResult, at: ContinuousClock.Instant)
+    }
+
+    enum RefreshLookup: Sendable {
+        case result(RefreshResult)
+        case pending
+    }
+
+    /// How long a finished refresh answers requests that carry the session it replaced.
+    static let refreshGrace = Duration.seconds(30)
+    /// Refresh this long before the access token expires.
+    static let refreshAhead = 60
+
+    func needsRefresh(_ session: LoginSession, now: Int) -> Bool {
+        guard session.refreshToken != nil, let expiry = session.accessTokenExpiresAt else { return false }
+        return expiry - Self.refreshAhead <= now
+    }
+
+    /// The refreshed session: a recent result, or `.pending` with `waiter` called when the
+    /// refresh in flight (started here if none is) settles.
+    func refresh(_ session: LoginSession, waiter: @escaping @Sendable (RefreshResult) -> Void) -> RefreshLookup {
+        enum Step { case answer(RefreshResult), join, start }
+        let step = refreshes.withLockedValue { table -> Step in
+            let now = ContinuousClock.now
+            table = table.filter { entry in
+                if case .done(_, let at) = entry.value { return now < at + Self.refreshGrace }
+                return true
+            }
+            switch table[session.id] {
+            case .done(let result, _)?: return .answer(result)
+            case .inFlight(var waiters)?:
+                guard waiters.count < JWTProfile.maxWaiting else { return .answer(.unavailable) }
+                waiters.append(waiter)
+                table[session.id] = .inFlight(waiters)
+                return .join
+            case nil:
+                guard table.count < 10_000 else { return .answer(.unavailable) }
+                table[session.id] = .inFlight([waiter])
+                return .start
+            }
+        }
+        switch step {
+        case .answer(let result): return .result(result)
+        case .join: return .pending
+        case .start:
+            Task { await self.performRefresh(session) }
+            return .pending
+        }
+    }
+
+    private func performRefresh(_ session: LoginSession) async {
+        let result = await requestRefresh(session)
+        let waiters = refreshes.withLockedValue { table -> [@Sendable (RefreshResult) -> Void] in
+            guard case .inFlight(let waiters)? = table[session.id] else { return [] }
+            table[session.id] = .done(result, at: .now)
+            return waiters
+        }
+        switch result {
+        case .refreshed: metrics.refresh("success")
+        case .ended:
+            metrics.refresh("refused")
+            end(session, now: WallClock.secondsSinceEpoch())
+        case .unavailable: metrics.refresh("error")
+        }
+        for waiter in waiters { waiter(result) }
+    }
+
+    private func requestRefresh(_ session: LoginSession) async -> RefreshResult {
+        guard let (client, resolver) = attached, let endpoint = tokenEndpoint, let refreshToken = session.refreshToken else { return .unavailable }
+        let form = [("grant_type", "refresh_token"), ("refresh_token", refreshToken)]
+        let post: FormPost
+        if let reference = config.clientSecret {
+            guard let secret = try? resolver.resolve(reference) else { return .unavailable }
+            post = FormPost(url: endpoint, form: form, clientID: config.clientID, secret: secret, method: config.authMethod)
+        } else {
+            post = FormPost(url: endpoint, form: form, publicClientID: config.clientID)
+        }
+        switch await client.send(post, timeout: config.timeout, caFile: config.caFile) {
+        case .success(let issued):
+            let now = WallClock.secondsSinceEpoch()
+            var refreshed = session
+            refreshed.accessToken = issued.accessToken.revealed
+            refreshed.accessTokenExpiresAt = issued.expiresIn.map { now + Int($0.components.seconds) }
+            // Rotation: a new refresh token replaces the old; without one, the old stays.
+            if let rotated = issued.refreshToken { refreshed.refreshToken = rotated.revealed }
+            refreshed.seenAt = now
+            return .refreshed(refreshed)
+        case .failure(let error):
+            if case .oauth = error.kind { return .ended }
+            return .unavailable
+        }
+    }
+}
