@@ -25,6 +25,7 @@ struct SandboxResponse {
             case let number as Int: value = String(number)
             case let number as Double: value = String(number)
             case let texts as [String]: value = "[" + texts.map(quote).joined(separator: ",") + "]"
+            case let nested as [String: Any]: value = encode(nested)
             default: value = "null"
             }
             return quote(key) + ":" + value

@@ -288,4 +288,43 @@ struct LoginFlowTests {
         #expect(try await replay.request(setup.base + "/x").response.status == 302)
         await setup.stop()
     }
+
+    @Test("back-channel logout: a valid logout token ends the user's sessions; replayed, eventless or nonce-bearing tokens are refused")
+    func backchannelLogout() async throws {
+        let setup = try await LoginSetup.start()
+        let browser = CookieBrowser()
+        _ = try await setup.logIn(browser)
+        #expect(try await browser.request(setup.base + "/x").response.status == 200)
+        let now = Int(Date().timeIntervalSince1970)
+        func logoutToken(_ changes: [String: Any?] = [:]) throws -> String {
+            var claims: [String: Any] = [
+                "iss": setup.idp.issuer, "aud": "legacy-portal", "iat": now, "exp": now + 120, "jti": UUID().uuidString, "sub": "alice",
+                "events": ["http://schemas.openid.net/event/backchannel-logout": [String: Any]()],
+            ]
+            for (key, value) in changes { claims[key] = value }
+            return try setup.idp.mintJWT(header: ["typ": "logout+jwt"], claims: claims)
+        }
+        func post(_ token: String) async throws -> TestResponse {
+            let body = "logout_token=" + FormEncoding.escape(token)
+            return try #require(try await RawHTTPConnection.roundTrip(
+                port: setup.port,
+                "POST /.tokengate/backchannel-logout HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+            ))
+        }
+        for (name, token) in [("no events", try logoutToken(["events": nil])), ("a nonce", try logoutToken(["nonce": "n"])),
+                              ("another audience", try logoutToken(["aud": "someone-else"])), ("neither sid nor sub", try logoutToken(["sub": nil])),
+                              ("no iat", try logoutToken(["iat": nil]))] {
+            let refused = try await post(token)
+            #expect(refused.status == 400, "\(name)")
+        }
+        #expect(try await browser.request(setup.base + "/x").response.status == 200, "refused tokens end nothing")
+        let good = try logoutToken()
+        #expect(try await post(good).status == 200)
+        #expect(try await browser.request(setup.base + "/x").response.status == 302, "the session is over")
+        #expect(try await post(good).status == 400, "a replayed jti does nothing")
+        // A new login after the logout is a new session.
+        _ = try await setup.logIn(browser)
+        #expect(try await browser.request(setup.base + "/x").response.status == 200)
+        await setup.stop()
+    }
 }

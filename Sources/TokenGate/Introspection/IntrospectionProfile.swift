@@ -190,4 +190,11 @@ enum WallClock {
         clock_gettime(CLOCK_REALTIME, &spec)
         return Int(spec.tv_sec)
     }
+
+    /// Milliseconds since the epoch, to order events within a second (logins and logouts).
+    static func millisecondsSinceEpoch() -> Int {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int(spec.tv_sec) * 1000 + Int(spec.tv_nsec) / 1_000_000
+    }
 }

@@ -19,6 +19,8 @@ final class LoginProfile: Sendable {
     /// The token client and secret resolver for code exchanges, set when the gateway
     /// starts the profile.
     private let exchangeContext = NIOLockedValueBox<(client: TokenEndpointClient, resolver: SecretResolver)?>(nil)
+    /// Logout token ids seen (`jti`), until their `exp`: a replayed token does nothing.
+    private let logoutTokens = NIOLockedValueBox(LRUCache<String, Bool>(capacity: 10_000))
     /// The `memory` store: sessions by id (the cookie then holds only the sealed id).
     let store: NIOLockedValueBox<LRUCache<String, LoginSession>>
     /// Refreshes in flight and their recent results, by session id.
@@ -32,7 +34,7 @@ final class LoginProfile: Sendable {
         })
         var jwt = JWTProfileConfig(
             name: "login:" + config.name, issuer: config.issuer, jwksURL: config.jwksURL, algorithms: config.algorithms,
-            audiences: [config.clientID], allowAnyAudience: false, clockSkew: config.clockSkew, types: ["jwt"], hmacSecret: nil,
+            audiences: [config.clientID], allowAnyAudience: false, clockSkew: config.clockSkew, types: ["jwt", "logout+jwt"], hmacSecret: nil,
             caFile: config.caFile, timeout: config.timeout, allowInsecureHTTP: config.allowInsecureHTTP, maxEntries: 1000,
             refreshInterval: .seconds(300), minRefresh: .seconds(60), maxRefresh: .seconds(86_400), unknownKidInterval: .seconds(10),
             startupWait: .seconds(15)
@@ -93,11 +95,21 @@ final class LoginProfile: Sendable {
         if config.sessionStore == .memory { store.withLockedValue { $0.set(session, for: session.id, expires: .now) } }
     }
 
+    /// Whether `jti` is new (and now remembered until `until`, seconds since the epoch).
+    func rememberLogoutToken(_ jti: String, until: Int) -> Bool {
+        let keep = Duration.seconds(max(60, until - WallClock.secondsSinceEpoch() + config.clockSkew))
+        return logoutTokens.withLockedValue { cache in
+            if cache.value(for: jti, at: .now) != nil { return false }
+            cache.set(true, for: jti, expires: .now + keep)
+            return true
+        }
+    }
+
     /// Sessions in the memory store (0 with the cookie store).
     var storedSessions: Int { store.withLockedValue { $0.count } }
 
     /// Ends every session of a provider session or subject logged in before `at`
-    /// (back-channel logout).
+    /// (milliseconds since the epoch; back-channel logout).
     func endByProvider(sid: String?, subject: String?, at: Int) {
         let keep = config.absoluteTimeout
         endedByProvider.withLockedValue { cache in
@@ -125,7 +137,7 @@ final class LoginProfile: Sendable {
             if let value = claims.value(of: claim) { kept[claim] = value }
         }
         return LoginSession(
-            id: LoginCookies.random(), subject: claims.subject ?? "", providerSessionID: claims.other["sid"], loginAt: now, seenAt: now,
+            id: LoginCookies.random(), subject: claims.subject ?? "", providerSessionID: claims.other["sid"], loginAt: WallClock.millisecondsSinceEpoch(), seenAt: now,
             expiresAt: now + Int(config.absoluteTimeout.components.seconds), claims: kept, accessToken: issued.accessToken.revealed,
             accessTokenExpiresAt: issued.expiresIn.map { now + Int($0.components.seconds) }, refreshToken: issued.refreshToken?.revealed,
             idToken: idToken

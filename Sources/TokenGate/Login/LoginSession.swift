@@ -1,14 +1,15 @@
 /// A logged-in browser's session, as sealed into its cookies (or kept in the memory store).
-/// Times are seconds since the epoch.
+/// Times are seconds since the epoch, but `loginAt`.
 struct LoginSession: Sendable, Equatable {
     /// Random, new at every login (no fixation); what logout and the ended-session list use.
     var id: String
     var subject: String
     /// The provider's session id (`sid` of the ID token), for back-channel logout.
     var providerSessionID: String?
+    /// When the login happened, in milliseconds (ordered against back-channel logouts).
     var loginAt: Int
     var seenAt: Int
-    /// The absolute end: `loginAt` + `session.absolute_timeout_seconds`.
+    /// The absolute end: the login + `session.absolute_timeout_seconds`.
     var expiresAt: Int
     /// The ID token's claims that identity headers may use, as strings.
     var claims: [String: String]

@@ -81,6 +81,9 @@ struct ConnectionStateMachine {
         var sent = false
         /// The upstream connection came from the pool (it may have been closed meanwhile).
         var reusedConnection = false
+        /// The gateway itself reads this request's body while admitting it (a back-channel
+        /// logout token), up to the route's body limit.
+        var gatewayReadsBody = false
     }
 
     enum State: Equatable {
@@ -192,8 +195,22 @@ struct ConnectionStateMachine {
                 // Reading on lets a client that leaves be noticed; nothing can follow an upgrade.
                 return !request.facts.endsParsing
             }
-            return request.stage == .forwarding && upstreamWritable
+            return (request.stage == .forwarding && upstreamWritable) || (request.stage == .admitting && request.gatewayReadsBody)
         }
+    }
+
+    /// The gateway answers this request itself and needs its body: reads go on while
+    /// admitting (the body is held, bounded by the body limit).
+    mutating func gatewayReadsBody() {
+        guard case .serving(var request) = state else { return }
+        request.gatewayReadsBody = true
+        state = .serving(request)
+    }
+
+    /// Whether the current request's body has fully arrived.
+    var requestEnded: Bool {
+        if case .serving(let request) = state { return request.ended }
+        return false
     }
 
     /// The channel asked to read: true to read now, false to hold the read for later.

@@ -42,6 +42,8 @@ final class Exchange {
     /// Fields the gateway adds to the client's response (a login session's refreshed
     /// cookies).
     var responseFields: [(name: String, value: String)] = []
+    /// Called once when the request's end arrives while the gateway reads its body.
+    var onRequestEnd: (() -> Void)?
     /// The validated caller, for the access log.
     var subject: String?
     var clientID: String?

@@ -14,6 +14,7 @@ extension ProxyHandler {
             case "callback": callback(exchange, login: login, request: request)
             case "login": beginLogin(exchange, login: login, request: request, returnTo: request.parameter("return_to") ?? "/")
             case "logout": logout(exchange, login: login, request: request)
+            case "backchannel-logout": backchannelLogout(exchange, login: login)
             default:
                 settle(machine.fail(), with: GatewayError(status: .notFound, code: "not_found", detail: "no such login endpoint", route: route.name))
             }

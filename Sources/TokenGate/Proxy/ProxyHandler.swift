@@ -260,7 +260,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             armTimer()
         case .nextRequest:
             carryOut(.nextRequest, after: nil)
-        case .hold, .none:
+        case .hold:
+            if let exchange, let callback = exchange.onRequestEnd {
+                exchange.onRequestEnd = nil
+                callback()
+            }
+        case .none:
             break
         }
     }

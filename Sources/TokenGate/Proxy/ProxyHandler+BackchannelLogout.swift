@@ -1,0 +1,62 @@
+import NIOCore
+import NIOHTTP1
+
+// OpenID Connect Back-Channel Logout 1.0: the provider POSTs a logout token to
+// `PATH_PREFIX/backchannel-logout`; the gateway reads the body itself, checks the token
+// and ends the sessions it names.
+extension ProxyHandler {
+    /// The most a logout request's body may hold.
+    static let logoutBodyLimit = 64 * 1024
+
+    func backchannelLogout(_ exchange: Exchange, login: LoginProfile) {
+        let route = exchange.plan.route
+        guard exchange.method == .POST else {
+            settle(machine.fail(), with: GatewayError(
+                status: .methodNotAllowed, code: "method_not_allowed", detail: "back-channel logout takes a POST", route: route.name,
+                headers: [("Allow", "POST")]
+            ))
+            return
+        }
+        guard !machine.requestEnded else {
+            logoutBodyArrived(exchange, login: login)
+            return
+        }
+        // Read the body while admitting (held, bounded by the route's body limit), then go on.
+        exchange.onRequestEnd = { [weak self] in self?.logoutBodyArrived(exchange, login: login) }
+        machine.gatewayReadsBody()
+        resumeClientReads()
+        armTimer()
+    }
+
+    private func logoutBodyArrived(_ exchange: Exchange, login: LoginProfile) {
+        guard exchange === self.exchange else { return }
+        let route = exchange.plan.route
+        let bytes = exchange.pendingBody.reduce(0) { $0 + $1.readableBytes }
+        guard bytes <= Self.logoutBodyLimit else {
+            settle(machine.fail(), with: .bodyTooLarge(route: route.name, limit: Self.logoutBodyLimit))
+            return
+        }
+        var body = ""
+        for buffer in exchange.pendingBody { body += String(buffer: buffer) }
+        let token = body.split(separator: "&").first { $0.hasPrefix("logout_token=") }.flatMap { FormEncoding.decode($0.dropFirst("logout_token=".count)) }
+        guard let token, !token.isEmpty else {
+            settle(machine.fail(), with: GatewayError(status: .badRequest, code: "invalid_request", detail: "the form has no logout_token", route: route.name))
+            return
+        }
+        guard let waiter = waiter(for: exchange, settled: { (handler: ProxyHandler, result: Result<Int, JWTAccessTokenRules.Refusal>, exchange: Exchange) in
+            guard exchange === handler.exchange, handler.machine.request?.stage == .admitting else { return }
+            switch result {
+            case .success(let ended):
+                handler.settle(handler.machine.fail(), with: GatewayError(
+                    status: .ok, code: "logged_out", detail: "the sessions the logout token names are ended (\(ended) kinds of match)", route: route.name
+                ))
+            case .failure(let refusal):
+                handler.settle(handler.machine.fail(), with: GatewayError(
+                    status: .badRequest, code: "invalid_request", detail: "the logout token was refused: \(refusal.description)", route: route.name
+                ))
+            }
+        }) else { return }
+        Task { waiter(await login.backchannelLogout(token)) }
+        armTimer()
+    }
+}
