@@ -8,9 +8,13 @@ log() { printf '\n==> %s\n' "$*"; }
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# System packages the tests use: openssl makes throwaway certificates for TLS tests.
+# System packages the tests use: openssl makes throwaway certificates for TLS tests;
+# Debian's chromium and its chromedriver are the real browser of the login tests (driven
+# by selenium, which is pointed at them: nothing is downloaded at test time).
 missing=()
 for tool in openssl curl; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -qq

@@ -19,6 +19,9 @@ struct DjangoOAuthToolkit {
     static let user = (name: "crm-sync", password: "interop-crm-password")
     static let resourceServer = (id: "tokengate-rs", secret: "interop-rs-secret")
     static let caller = (id: "demo-caller", secret: "interop-caller-secret")
+    /// The browser login client and user (`Tests/Interop/dot/interop/portal.py`).
+    static let portal = (id: "legacy-portal", secret: "interop-portal-secret")
+    static let alice = (name: "alice", password: "interop-alice-password")
 
     let process: ChildProcess
     let port: Int
@@ -95,7 +98,8 @@ struct DjangoOAuthToolkit {
     /// every access and refresh token this server issued. Call it before stopping the
     /// gateways that used this server (their logs are checked when they stop).
     func registerSecrets() async throws {
-        LeakWatch.register([Self.billingClient.secret, Self.crmClient.secret, Self.user.password, Self.resourceServer.secret, Self.caller.secret])
+        LeakWatch.register([Self.billingClient.secret, Self.crmClient.secret, Self.user.password, Self.resourceServer.secret, Self.caller.secret,
+                            Self.portal.secret, Self.alice.password])
         let tokens = try await stats()["tokens"] as? [String] ?? []
         #expect(!tokens.isEmpty, "the interop server reported no tokens")
         LeakWatch.register(tokens)
@@ -140,6 +144,19 @@ extension DjangoOAuthToolkit {
         guard let token = Self.json(response)["token"] as? String else { throw DidNotStart(log: "no minted token") }
         LeakWatch.register([token])
         return token
+    }
+
+    /// Registers the browser login client for a gateway's callback and logout URLs, and the
+    /// user alice; returns alice's primary key (the `sub` of her ID tokens).
+    func registerPortal(redirectURI: String, postLogoutRedirectURI: String) async throws -> (clientID: String, userPK: Int) {
+        let body = try JSONSerialization.data(withJSONObject: ["redirect_uri": redirectURI, "post_logout_redirect_uri": postLogoutRedirectURI])
+        let response = try await RawHTTPConnection.roundTrip(
+            port: port,
+            "POST /interop/portal HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n" + String(decoding: body, as: UTF8.self)
+        )
+        let json = Self.json(response)
+        guard let client = json["client_id"] as? String, let user = json["user_pk"] as? Int else { throw DidNotStart(log: "portal registration failed: \(json)") }
+        return (client, user)
     }
 
     /// Makes a new active signing key; the old one stays in the JWKS. Returns the new kid.

@@ -9,10 +9,25 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
     "oauth2_provider",
     "interop",
 ]
-MIDDLEWARE = []
+# Sessions, CSRF and authentication for the login page the browser tests use.
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [os.path.join(BASE_DIR, "templates")],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request", "django.contrib.auth.context_processors.auth"]},
+    }
+]
+LOGIN_URL = "/accounts/login/"
 ROOT_URLCONF = "interop.urls"
 DATABASES = {
     "default": {
@@ -53,6 +68,8 @@ OAUTH2_PROVIDER = {
         "legacy:use": "use the legacy app",
         "introspection": "introspect tokens",
         "openid": "OpenID Connect",
+        "profile": "profile",
+        "email": "email",
     },
     "DEFAULT_SCOPES": ["invoices:read"],
     "PKCE_REQUIRED": False,
@@ -61,6 +78,10 @@ OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_ISS_ENDPOINT": os.environ.get("INTEROP_ISSUER", ""),
     "OIDC_RSA_PRIVATE_KEY": _signing_key(),
+    # RP-initiated logout without a confirmation page when the ID token hint is valid.
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "OAUTH2_VALIDATOR_CLASS": "interop.validators.InteropValidator",
 }
 if os.environ.get("INTEROP_JWT_ACCESS_TOKENS") == "1":
     # RFC 9068 access tokens signed with the OpenID Connect key; refresh tokens stay opaque.

@@ -2,7 +2,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from oauth2_provider.models import AccessToken, RefreshToken
 
-from interop import tokens
+from interop import portal, tokens
 
 
 def stats(request):
@@ -24,4 +24,6 @@ urlpatterns = [
     path("interop/jwt", tokens.mint),
     path("interop/rotate", tokens.rotate),
     path("interop/oidc", tokens.oidc),
+    path("interop/portal", portal.portal),
+    path("accounts/", include("django.contrib.auth.urls")),
 ]
