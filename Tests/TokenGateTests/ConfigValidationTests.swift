@@ -147,7 +147,9 @@ struct ConfigValidationTests {
           "credentials": { "p": { "grant": "implicit", "token_url": "https://idp/t", "client_id": "c", "client_secret": "s" } },
           "routes": [] }
         """
-        #expect(errors(implicit) == ["credentials.p.grant: the implicit grant is not offered (RFC 9700 advises against it); use authorization code with PKCE"])
+        #expect(errors(implicit) == [#"credentials.p.grant: the implicit grant is not offered (RFC 9700 §2.1.2: tokens in URLs leak); use authorization code with PKCE: a "login" profile on the route, or PKCE in the browser app with "validate" here"#])
+        let code = implicit.replacingOccurrences(of: "\"implicit\"", with: "\"authorization_code\"")
+        #expect(errors(code).first?.contains(#"define a "login" profile"#) == true)
         let password = """
         { "listeners": { "egress": { "address": "127.0.0.1:8081" } },
           "credentials": { "p": { "grant": "password", "token_url": "https://idp/t", "client_id": "c", "client_secret": "s" } },

@@ -277,9 +277,9 @@ struct GatewayConfigDecoder {
             if grant == nil {
                 switch text {
                 case "implicit":
-                    diagnostics.error(path.key("grant"), "the implicit grant is not offered (RFC 9700 advises against it); use authorization code with PKCE")
+                    diagnostics.error(path.key("grant"), "the implicit grant is not offered (RFC 9700 §2.1.2: tokens in URLs leak); use authorization code with PKCE: a \"login\" profile on the route, or PKCE in the browser app with \"validate\" here")
                 case "authorization_code":
-                    diagnostics.error(path.key("grant"), "authorization code (browser login) is not supported by this version; supported grants: client_credentials, password")
+                    diagnostics.error(path.key("grant"), "authorization code is a browser's login, not a service's credential: define a \"login\" profile and set \"login\" on the route")
                 default:
                     let near = suggestion(for: text, among: CredentialProfileConfig.Grant.allCases.map(\.rawValue))
                     diagnostics.error(path.key("grant"), "unknown grant \"\(text)\"" + (near.map { ", did you mean \"\($0)\"?" } ?? " (supported: client_credentials, password)"))

@@ -184,6 +184,17 @@ struct GatewayConfigValidator {
                 diagnostics.warning(path, "no route uses this login profile")
             }
         }
+        // The login endpoints must reach a route of their profile on each listener it serves.
+        for route in used {
+            guard let profile = route.login.flatMap(config.loginProfile(named:)) else { continue }
+            let covered = used.contains { other in
+                other.login == profile.name && other.listener == route.listener && other.host == route.host
+                    && profile.pathPrefix.hasPrefix(other.pathPrefix)
+            }
+            if !covered {
+                diagnostics.error(.root.key("login").key(profile.name).key("path_prefix"), "\(profile.pathPrefix) (the callback, login and logout endpoints) is not under the path_prefix of a route of listener \"\(route.listener)\" that uses this profile; set it under \(route.pathPrefix)")
+            }
+        }
         // One login profile per path prefix on a listener: the callback must know its profile.
         var prefixes: [String: String] = [:]
         for route in used {

@@ -12,10 +12,15 @@ enum BearerCredential: Equatable {
     case malformed(String)
 
     static let notB64Token = "the Bearer token is not a valid token68 value"
+    static let tokenInQuery = "a token in the query string (access_token) is not accepted: URLs are logged and leak through Referer; send it as Authorization: Bearer (RFC 9700 §4.3.2)"
 
     /// Reads the `Authorization` values and whether the query carries `access_token`.
     static func extract(authorization: [String], queryHasAccessToken: Bool) -> BearerCredential {
-        guard let value = authorization.first else { return .absent }
+        guard let value = authorization.first else {
+            // RFC 6750 §2.3 allows it, RFC 9700 §2.1.2 and §4.3.2 advise against it: URLs end
+            // up in logs, history and Referer headers. The implicit grant's habit; refused.
+            return queryHasAccessToken ? .malformed(Self.tokenInQuery) : .absent
+        }
         if authorization.count > 1 { return .malformed("more than one Authorization header") }
         let utf8 = value.utf8
         guard let space = utf8.firstIndex(of: UInt8(ascii: " ")) else {
