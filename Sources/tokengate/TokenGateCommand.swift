@@ -130,7 +130,7 @@ struct Check: ParsableCommand {
                 : try loadConfig(path: file)
             for warning in loaded.warnings { print("warning: \(warning)") }
             let config = loaded.config
-            print("\(file): OK (\(config.listeners.count) listeners, \(config.routes.count) routes, \(config.credentials.count) credential profiles, \(config.introspection.count) introspection profiles)")
+            print("\(file): OK (\(config.listeners.count) listeners, \(config.routes.count) routes, \(config.credentials.count) credential profiles, \(config.introspection.count) introspection profiles, \(config.jwt.count) JWT profiles, \(config.login.count) login profiles)")
             if noSecrets { print("(secrets and CA files were not read: --no-secrets)") }
         } catch {
             for warning in error.warnings { printToStandardError("warning: \(warning)") }
