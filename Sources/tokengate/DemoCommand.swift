@@ -99,12 +99,28 @@ struct Demo: AsyncParsableCommand {
         print("   (the caller's own Authorization header was \(header("authorization", in: identity) == "-" ? "not forwarded" : "forwarded"))")
         var step = 4
         if let jwtProfile = ingressRoute.validate?.jwt.flatMap(config.jwtProfile(named:)) {
-            // 4. A JWT access token: checked against the issuer's published keys, locally.
+            // A JWT access token: checked against the issuer's published keys, locally.
             let jwt = idp.jwtAccessToken(clientID: "demo-jwt-caller", scope: "legacy:use", subject: "jwt-user", audience: jwtProfile.audiences.first)
             let local = try await fetch(http, ingressBase + "/orders", bearer: jwt)
-            print("4. Ingress with a JWT access token (RFC 9068, signed by \(jwtProfile.issuer)): GET \(ingressBase)/orders")
+            print("\(step). Ingress with a JWT access token (RFC 9068, signed by \(jwtProfile.issuer)): GET \(ingressBase)/orders")
             print("   → \(local.status), checked locally against the issuer's keys; x-auth-subject: \(header("x-auth-subject", in: echoReport(local.body)))")
-            step = 5
+            step += 1
+        }
+        if let portalRoute = config.routes.first(where: { $0.login != nil }), let portalListener = config.listener(named: portalRoute.listener) {
+            // A browser's login, done here by hand the way a browser would.
+            let origin = "http://\(portalListener.address.host):\(gateway.port(ofListener: portalListener.name) ?? portalListener.address.port)"
+            let noRedirects = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: .init(redirectConfiguration: .disallow))
+            var browser = DemoBrowser(http: noRedirects)
+            let landed = try await browser.logIn(at: origin + portalRoute.pathPrefix, origin: origin, username: "alice", password: "demo-alice-password")
+            let seenByApp = echoReport(Data(landed.body))
+            print("\(step). Browser login: open \(origin)\(portalRoute.pathPrefix) in a browser and sign in as alice / demo-alice-password.")
+            print("   Done here by hand (redirect to the sandbox's login form, sign in, callback, back): → \(landed.status); the app saw:")
+            for name in ["x-auth-subject", "x-auth-email", "x-auth-name", "x-auth-groups"] {
+                print("     \(name): \(header(name, in: seenByApp))")
+            }
+            print("   (and no cookie of the gateway's: Cookie was \(header("cookie", in: seenByApp) == "-" ? "absent" : header("cookie", in: seenByApp)))")
+            try? await noRedirects.shutdown()
+            step += 1
         }
         print("\(step). The authorization server served \(idp.calls(.token)) token request(s), \(idp.calls(.introspection)) introspection call(s) and \(idp.calls(.jwks)) key set fetch(es).")
         try? await http.shutdown()

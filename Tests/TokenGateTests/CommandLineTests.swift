@@ -225,7 +225,7 @@ struct JWKSCommandTests {
 
 @Suite("tokengate demo")
 struct DemoCommandTests {
-    @Test("the walkthrough shows an injected token at the upstream, 401 without a token, 200 with identity headers, a JWT checked locally")
+    @Test("the walkthrough shows an injected token at the upstream, 401 without a token, 200 with identity headers, a JWT checked locally, a browser login")
     func walkthrough() async throws {
         let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         var config = try String(contentsOf: packageRoot.appendingPathComponent("gateway.json"), encoding: .utf8)
@@ -245,6 +245,11 @@ struct DemoCommandTests {
         #expect(output.contains("x-auth-subject: demo-caller"))
         #expect(output.contains("x-auth-scope: legacy:use"))
         #expect(output.contains("→ 200, checked locally against the issuer's keys; x-auth-subject: jwt-user"))
-        #expect(output.contains("served 1 token request(s), 1 introspection call(s) and 1 key set fetch(es)"))
+        #expect(output.contains("Browser login: open http://127.0.0.1:"))
+        #expect(output.contains("x-auth-email: alice@example.com"))
+        #expect(output.contains("(and no cookie of the gateway's: Cookie was absent)"))
+        // Tokens: the billing credential and the login's code exchange; key sets: the JWT
+        // profile's and the login profile's (ID tokens).
+        #expect(output.contains("served 2 token request(s), 1 introspection call(s) and 2 key set fetch(es)"))
     }
 }
