@@ -175,6 +175,18 @@ struct GatewayStatusDocument: Decodable {
     var introspection: [Cache]
     /// Absent from gateways older than JWT validation.
     var jwt: [JWTProfile]?
+
+    struct LoginProfile: Decodable {
+        var name: String
+        var cookieKeyIds: [String]
+        var sealingKeyId: String?
+        var sessionStore: String
+        var sessionsInMemory: Int?
+        var authorizationEndpoint: String?
+    }
+
+    /// Absent from gateways older than browser login.
+    var login: [LoginProfile]?
 }
 
 /// Renders `/status` as a header and aligned tables.
@@ -208,6 +220,12 @@ struct StatusReport {
             out += "\n" + table(["INTROSPECTION", "ENTRIES", "CAPACITY", "HIT RATIO", "HITS", "MISSES", "EVICTIONS"], status.introspection.map {
                 [$0.name, String($0.cacheEntries), String($0.cacheCapacity), $0.hitRatio.map(percent) ?? "-",
                  String($0.hits), String($0.misses), String($0.evictions)]
+            })
+        }
+        if let profiles = status.login, !profiles.isEmpty {
+            out += "\n" + table(["LOGIN", "COOKIE KEYS", "SEALS WITH", "STORE", "SESSIONS", "PROVIDER"], profiles.map {
+                [$0.name, $0.cookieKeyIds.joined(separator: ","), $0.sealingKeyId ?? "NONE", $0.sessionStore,
+                 $0.sessionsInMemory.map(String.init) ?? "-", $0.authorizationEndpoint ?? "NOT DISCOVERED"]
             })
         }
         if let profiles = status.jwt, !profiles.isEmpty {

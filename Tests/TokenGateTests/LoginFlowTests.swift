@@ -183,6 +183,10 @@ struct LoginFlowTests {
         let landedA = try await setup.completeLogin(browser, authorize: try #require(tabA.location))
         #expect(landedA.location == "/a")
         #expect(try await browser.request(setup.base + "/a").response.status == 200)
+        // A browser holds at most five attempts: starting seven keeps the newest five.
+        let busy = CookieBrowser()
+        for index in 0..<7 { _ = try await busy.request(setup.base + "/tab-\(index)") }
+        #expect(busy.cookies(at: setup.origin).keys.filter { $0.hasPrefix("tg-state-") }.count == 5)
         // The back button: the callback again, its state cookie gone, a session present.
         let replay = try await browser.request(setup.base + "/.tokengate/callback?code=used&state=gone")
         #expect(replay.response.status == 302)
@@ -282,6 +286,10 @@ struct LoginFlowTests {
         #expect(login["cookie_key_ids"] as? [String] == ["k1"])
         #expect(login["authorization_endpoint"] as? String == setup.idp.url(.authorize))
         LeakWatch.expectNoLeaks(in: status.bodyText, "/status")
+        let printed = try await runTokenGate(["status", "--admin", "http://127.0.0.1:\(setup.gateway.gateway.adminPort ?? 0)"])
+        let tables = printed.stdout.components(separatedBy: "\n\n").map { $0.split(separator: "\n").map(String.init) }
+        let table = try #require(tables.first { $0.first?.hasPrefix("LOGIN ") == true })
+        #expect(table.contains { $0.hasPrefix("portal ") && $0.contains(" k1 ") && $0.contains(" memory ") && $0.contains(" 1 ") }, "\(table)")
         _ = try await browser.request(setup.base + "/.tokengate/logout")
         let replay = CookieBrowser()
         replay.setCookie("tg-session", cookie, at: setup.origin)
