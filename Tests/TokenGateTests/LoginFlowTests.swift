@@ -61,6 +61,14 @@ struct LoginSetup {
         return try await browser.request(callback)
     }
 
+    /// The status a fresh browser gets for `path` holding only this session cookie (a copy
+    /// kept by someone else, a replay).
+    func status(withSession cookie: String, _ path: String = "/x") async throws -> Int {
+        let browser = CookieBrowser()
+        browser.setCookie("tg-session", cookie, at: origin)
+        return try await browser.request(base + path).response.status
+    }
+
     func stop() async {
         await gateway.stop()
         await echo.stop()
@@ -145,15 +153,11 @@ struct LoginFlowTests {
         var bytes = Array(good.utf8)
         bytes[bytes.count / 2] = bytes[bytes.count / 2] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
         for forged in [String(decoding: bytes, as: UTF8.self), String(good.dropLast(10)), "garbage", ""] {
-            let other = CookieBrowser()
-            other.setCookie("tg-session", forged, at: setup.origin)
-            #expect(try await other.request(setup.base + "/x").response.status == 302, "forged session")
+            #expect(try await setup.status(withSession: forged) == 302, "forged session")
         }
         // The same session under a gateway with another key: refused.
         let otherKey = try await LoginSetup.start(environment: ["COOKIE_KEY": "another-cookie-key-0123456789abcdefghijkl"], idp: setup.idp)
-        let replayed = CookieBrowser()
-        replayed.setCookie("tg-session", good, at: otherKey.origin)
-        #expect(try await replayed.request(otherKey.base + "/x").response.status == 302)
+        #expect(try await otherKey.status(withSession: good) == 302)
         await otherKey.gateway.stop()
         await otherKey.echo.stop()
 
@@ -165,9 +169,7 @@ struct LoginFlowTests {
         #expect(endSession.contains("post_logout_redirect_uri=" + FormEncoding.escape(setup.base + "/")))
         #expect(browser.cookies(at: setup.origin)["tg-session"] == nil)
         // The sealed cookie, kept by an attacker and sent again, no longer works.
-        let attacker = CookieBrowser()
-        attacker.setCookie("tg-session", good, at: setup.origin)
-        #expect(try await attacker.request(setup.base + "/x").response.status == 302)
+        #expect(try await setup.status(withSession: good) == 302)
         await setup.stop()
     }
 
@@ -210,16 +212,12 @@ struct LoginFlowTests {
         await before.echo.stop()
         let rotatedKeys = #"[ { "id": "k2", "secret": { "env": "NEW_KEY" } }, { "id": "k1", "secret": { "env": "COOKIE_KEY" } } ]"#
         let rotated = try await LoginSetup.start(keys: rotatedKeys, environment: ["NEW_KEY": "the-new-cookie-key-abcdefghijklmnopqrstuvwxyz"], idp: idp)
-        let again = CookieBrowser()
-        again.setCookie("tg-session", session, at: rotated.origin)
-        #expect(try await again.request(rotated.base + "/x").response.status == 200, "sealed with k1, opened after rotation")
+        #expect(try await rotated.status(withSession: session) == 200, "sealed with k1, opened after rotation")
         await rotated.gateway.stop()
         await rotated.echo.stop()
         let retired = try await LoginSetup.start(keys: #"[ { "id": "k2", "secret": { "env": "NEW_KEY" } } ]"#,
                                                  environment: ["NEW_KEY": "the-new-cookie-key-abcdefghijklmnopqrstuvwxyz"], idp: idp)
-        let last = CookieBrowser()
-        last.setCookie("tg-session", session, at: retired.origin)
-        #expect(try await last.request(retired.base + "/x").response.status == 302)
+        #expect(try await retired.status(withSession: session) == 302)
         await retired.stop()
     }
 
@@ -254,9 +252,7 @@ struct LoginFlowTests {
         let fresh = try #require(statuses.first?.1)
         #expect(idp.issuedAccessTokens.last == fresh)
         // Within the grace period the old cookie still gets the refreshed session.
-        let late = CookieBrowser()
-        late.setCookie("tg-session", cookie, at: setup.origin)
-        #expect(try await late.request(setup.base + "/x").response.status == 200)
+        #expect(try await setup.status(withSession: cookie) == 200)
         #expect(refreshes() == 1)
         // Another session whose refresh the provider refuses is over: a script gets 401,
         // and so does the next request.
@@ -291,9 +287,7 @@ struct LoginFlowTests {
         let table = try #require(tables.first { $0.first?.hasPrefix("LOGIN ") == true })
         #expect(table.contains { $0.hasPrefix("portal ") && $0.contains(" k1 ") && $0.contains(" memory ") && $0.contains(" 1 ") }, "\(table)")
         _ = try await browser.request(setup.base + "/.tokengate/logout")
-        let replay = CookieBrowser()
-        replay.setCookie("tg-session", cookie, at: setup.origin)
-        #expect(try await replay.request(setup.base + "/x").response.status == 302)
+        #expect(try await setup.status(withSession: cookie) == 302)
         await setup.stop()
     }
 

@@ -48,7 +48,10 @@ struct CookieSealer: Sendable {
     /// The plaintext, or nil when `value` was not sealed by one of the keys for this cookie.
     func open(_ value: String, cookieName: String) -> [UInt8]? {
         guard let bytes = try? Base64.decode(string: value, options: [.base64UrlAlphabet, .omitPaddingCharacter]),
-              bytes.count >= 2, bytes[0] == Self.version
+              bytes.count >= 2, bytes[0] == Self.version,
+              // Canonical only: the last character's spare bits could otherwise change
+              // without changing the bytes, and a changed cookie must never open.
+              Base64.encodeToString(bytes: bytes, options: [.base64UrlAlphabet, .omitPaddingCharacter]) == value
         else { return nil }
         let idLength = Int(bytes[1])
         let nonceStart = 2 + idLength

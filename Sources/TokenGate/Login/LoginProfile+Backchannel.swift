@@ -18,13 +18,8 @@ extension LoginProfile {
         else { return .failure(.init("it has no back-channel logout event")) }
         guard !jwt.claims.contains(where: { $0.key == "nonce" }) else { return .failure(.init("it has a nonce (an ID token is not a logout token)")) }
         guard case .number? = jwt.claims.first(where: { $0.key == "iat" })?.value else { return .failure(.init("it has no iat")) }
-        let lookup: JWTProfile.Lookup = await withCheckedContinuation { continuation in
-            let result = idTokens.validate(jwt, token: token, key: TokenCacheKey(token: token), waiter: { continuation.resume(returning: $0) })
-            if case .pending = result { return }
-            continuation.resume(returning: result)
-        }
         let claims: IntrospectionClaims
-        switch lookup {
+        switch await providerSigned(jwt, token: token) {
         case .answer(let value): claims = value
         case .refused(let reason): return .failure(.init(reason))
         case .failed(let error): return .failure(.init(error.description))

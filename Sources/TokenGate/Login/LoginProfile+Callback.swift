@@ -13,14 +13,8 @@ extension LoginProfile {
             return refuse("exchange_failed", .serviceUnavailable, "login_unavailable", "the login provider's token endpoint is not known yet")
         }
         let form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", attempt.redirectURI), ("code_verifier", attempt.verifier)]
-        let post: FormPost
-        if let reference = config.clientSecret {
-            guard let secret = try? resolver.resolve(reference) else {
-                return refuse("exchange_failed", .serviceUnavailable, "login_unavailable", "the login profile's client secret cannot be read")
-            }
-            post = FormPost(url: endpoint, form: form, clientID: config.clientID, secret: secret, method: config.authMethod)
-        } else {
-            post = FormPost(url: endpoint, form: form, publicClientID: config.clientID)
+        guard let post = tokenRequest(form, endpoint: endpoint, resolver: resolver) else {
+            return refuse("exchange_failed", .serviceUnavailable, "login_unavailable", "the login profile's client secret cannot be read")
         }
         let issued: IssuedToken
         switch await client.send(post, timeout: config.timeout, caFile: config.caFile) {
@@ -51,12 +45,7 @@ extension LoginProfile {
         guard case .success(let jwt) = CompactJWT.parse(token), idTokens.isFromIssuer(jwt) else {
             return .failure(.init("it is not a JWT from the provider"))
         }
-        let lookup: JWTProfile.Lookup = await withCheckedContinuation { continuation in
-            let result = idTokens.validate(jwt, token: token, key: TokenCacheKey(token: token), waiter: { continuation.resume(returning: $0) })
-            if case .pending = result { return }
-            continuation.resume(returning: result)
-        }
-        switch lookup {
+        switch await providerSigned(jwt, token: token) {
         case .answer(let claims):
             guard claims.other["nonce"] == nonce else { return .failure(.init("its nonce is not this login's")) }
             if let party = claims.other["azp"], party != config.clientID { return .failure(.init("it was issued to another client (azp)")) }
@@ -65,6 +54,24 @@ extension LoginProfile {
         case .refused(let reason): return .failure(.init(reason))
         case .failed(let error): return .failure(.init(error.description))
         case .pending: return .failure(.init("the provider's keys are not available"))
+        }
+    }
+
+    /// A token request to the provider with this client's authentication (its secret, or
+    /// `client_id` alone for a public client); nil when the secret cannot be read.
+    func tokenRequest(_ form: [(String, String)], endpoint: UpstreamURL, resolver: SecretResolver) -> FormPost? {
+        guard let reference = config.clientSecret else { return FormPost(url: endpoint, form: form, publicClientID: config.clientID) }
+        guard let secret = try? resolver.resolve(reference) else { return nil }
+        return FormPost(url: endpoint, form: form, clientID: config.clientID, secret: secret, method: config.authMethod)
+    }
+
+    /// The JWT profile's verdict on a token from the provider (signature, `iss`, `aud`,
+    /// times), waiting for one key set refetch when its `kid` is new.
+    func providerSigned(_ jwt: CompactJWT, token: String) async -> JWTProfile.Lookup {
+        await withCheckedContinuation { continuation in
+            let result = idTokens.validate(jwt, token: token, key: TokenCacheKey(token: token), waiter: { continuation.resume(returning: $0) })
+            if case .pending = result { return }
+            continuation.resume(returning: result)
         }
     }
 }

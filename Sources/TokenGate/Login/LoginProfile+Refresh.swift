@@ -83,13 +83,8 @@ extension LoginProfile {
 
     private func requestRefresh(_ session: LoginSession) async -> RefreshResult {
         guard let (client, resolver) = attached, let endpoint = tokenEndpoint, let refreshToken = session.refreshToken else { return .unavailable }
-        let form = [("grant_type", "refresh_token"), ("refresh_token", refreshToken)]
-        let post: FormPost
-        if let reference = config.clientSecret {
-            guard let secret = try? resolver.resolve(reference) else { return .unavailable }
-            post = FormPost(url: endpoint, form: form, clientID: config.clientID, secret: secret, method: config.authMethod)
-        } else {
-            post = FormPost(url: endpoint, form: form, publicClientID: config.clientID)
+        guard let post = tokenRequest([("grant_type", "refresh_token"), ("refresh_token", refreshToken)], endpoint: endpoint, resolver: resolver) else {
+            return .unavailable
         }
         switch await client.send(post, timeout: config.timeout, caFile: config.caFile) {
         case .success(let issued):
