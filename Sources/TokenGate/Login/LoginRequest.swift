@@ -2,22 +2,23 @@ import NIOHTTP1
 
 /// What a login route needs to know about a request, gathered by the planner (only on
 /// login routes): its path, its query, the gateway's cookies, the base URL the browser
-/// used, and whether it is an API call or a page load.
-struct LoginRequest: Sendable {
+/// used, and whether it is an API call or a page load. A class: the plan that carries it
+/// is copied per request, and a reference keeps that copy small on every route.
+final class LoginRequest: Sendable {
     /// The normalised path (reserved endpoints, public paths).
-    var path: String
-    var query: String?
+    let path: String
+    let query: String?
     /// The path and query as the client sent them: where to come back after login.
-    var target: String
+    let target: String
     /// The gateway's own cookies, by name.
-    var cookies: [String: String]
+    let cookies: [String: String]
     /// `scheme://host[:port]` as the browser sees the site.
-    var base: String
+    let base: String
     /// A script's call rather than a page load (401, never a redirect to a login page).
-    var isAPICall: Bool
+    let isAPICall: Bool
     /// The request carries `Authorization: Bearer`.
-    var hasBearer: Bool
-    var method: HTTPMethod
+    let hasBearer: Bool
+    let method: HTTPMethod
 
     init(head: HTTPRequestHead, path: String, query: String?, authority: String, forwardedProto: String?, login: LoginProfile) {
         self.path = path
@@ -25,10 +26,10 @@ struct LoginRequest: Sendable {
         self.target = query.map { path + "?" + $0 } ?? path
         self.cookies = login.cookies.read(head.headers["cookie"])
         if let external = login.config.externalURL {
-            base = "\(external.scheme.rawValue)://\(external.authority)"
+            self.base = "\(external.scheme.rawValue)://\(external.authority)"
         } else {
             let scheme = forwardedProto.map { $0.lowercased() == "https" ? "https" : "http" } ?? "https"
-            base = "\(scheme)://\(authority)"
+            self.base = "\(scheme)://\(authority)"
         }
         isAPICall = Self.isAPICall(head)
         hasBearer = head.headers["authorization"].contains { $0.lowercased().hasPrefix("bearer ") }
