@@ -123,6 +123,11 @@ extension ProxyHandler {
                 armTimer()
                 return
             }
+            if login.authorizationEndpoint != nil {
+                // The first fetch settled between the two looks.
+                beginLogin(exchange, login: login, request: request, returnTo: returnTo)
+                return
+            }
             settle(machine.fail(), with: GatewayError(
                 status: .serviceUnavailable, code: "login_unavailable", detail: "the login provider's metadata is not available yet",
                 route: route.name, headers: [("Retry-After", "5")]
