@@ -329,4 +329,35 @@ struct LoginFlowTests {
         #expect(try await browser.request(setup.base + "/x").response.status == 200)
         await setup.stop()
     }
+
+    @Test("a reload that changes the login profile keeps its sessions, and forgets no logout")
+    func reloadKeepsLogouts() async throws {
+        let idp = try await JWTSetup.startSandbox()
+        let echo = try await EchoUpstream.start()
+        let port = try await freeLoopbackPort()
+        func document(idle: Int) -> String {
+            """
+            { "listeners": { "main": { "address": "127.0.0.1:\(port)" } }, "admin": { "address": "127.0.0.1:0" },
+              "login": { "portal": { "issuer": "\(idp.issuer)", "client_id": "legacy-portal", "client_secret": { "env": "PORTAL_SECRET" },
+                                     "cookie_keys": [ { "id": "k1", "secret": { "env": "COOKIE_KEY" } } ], "external_url": "http://127.0.0.1:\(port)",
+                                     "session": { "idle_timeout_seconds": \(idle) } } },
+              "routes": [ { "name": "app", "listener": "main", "match": { "path_prefix": "/" }, "upstream": "http://127.0.0.1:\(echo.port)", "login": "portal" } ] }
+            """
+        }
+        let watched = try await WatchedGateway.start(document(idle: 1800), environment: ["PORTAL_SECRET": LoginSetup.portalSecret, "COOKIE_KEY": LoginSetup.cookieKey], watch: false)
+        let setup = LoginSetup(idp: idp, echo: echo, gateway: TestGateway(gateway: watched.gateway, logs: watched.logs), port: port)
+        let kept = CookieBrowser()
+        _ = try await setup.logIn(kept)
+        let leaving = CookieBrowser()
+        _ = try await setup.logIn(leaving)
+        let copy = try #require(leaving.cookies(at: setup.origin)["tg-session"])
+        _ = try await leaving.request(setup.base + "/.tokengate/logout")
+        try document(idle: 3600).write(toFile: watched.path, atomically: true, encoding: .utf8)
+        #expect(await watched.gateway.reload(trigger: "test").succeeded)
+        #expect(try await kept.request(setup.base + "/x").response.status == 200, "sessions survive a reload")
+        #expect(try await setup.status(withSession: copy) == 302, "the logged-out session stays logged out")
+        await watched.stop()
+        await echo.stop()
+        await idp.stop()
+    }
 }

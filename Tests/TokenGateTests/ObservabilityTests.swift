@@ -109,7 +109,11 @@ struct ObservabilityTests {
         setup.idp.setFault(.status(503, retryAfter: nil), on: .token)
         let token = try #require(setup.gateway.gateway.credentialProfile(named: "billing")?.currentToken())
         _ = setup.gateway.gateway.credentialProfile(named: "billing")?.rejected(token.value)
-        #expect(await eventually(within: .seconds(5)) { setup.idp.calls(.token) >= 2 })
+        // Until the gateway has the refused answer (the sandbox counting the call is earlier).
+        #expect(await eventually(within: .seconds(10)) {
+            let text = (try? await setup.admin("/metrics").bodyText) ?? ""
+            return (try? await parsePrometheus(text))?.value("tokengate_token_backoff", ["profile": "billing"]) == 1
+        })
         let samples = try await parsePrometheus(try await setup.admin("/metrics").bodyText)
         #expect(samples.value("tokengate_upstream_errors_total", ["route": "inject", "kind": "connect"]) == 1)
         #expect(samples.value("tokengate_requests_total", ["route": "inject", "status": "5xx"]) == 1)

@@ -105,6 +105,18 @@ final class LoginProfile: Sendable {
         }
     }
 
+    /// Takes over what `old` (the profile a reload replaces) knows of ended sessions, logout
+    /// tokens and, with the same store, stored sessions: a reload must not bring a
+    /// logged-out cookie back to life.
+    func inherit(from old: LoginProfile) {
+        ended.withLockedValue { $0 = old.ended.withLockedValue { $0 } }
+        endedByProvider.withLockedValue { $0 = old.endedByProvider.withLockedValue { $0 } }
+        logoutTokens.withLockedValue { $0 = old.logoutTokens.withLockedValue { $0 } }
+        if config.sessionStore == .memory && old.config.sessionStore == .memory && config.maxSessions == old.config.maxSessions {
+            store.withLockedValue { $0 = old.store.withLockedValue { $0 } }
+        }
+    }
+
     /// Sessions in the memory store (0 with the cookie store).
     var storedSessions: Int { store.withLockedValue { $0.count } }
 

@@ -72,6 +72,7 @@ extension Gateway {
             loaded.config.login, with: current.login, name: \.name, config: \.config,
             make: { LoginProfile($0, resolver: resolver, metrics: metrics) }
         )
+        for profile in startedLogin { if let old = current.login[profile.name] { profile.inherit(from: old) } }
         let snapshot: ConfigSnapshot
         do {
             snapshot = try ConfigSnapshot(

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -22,6 +23,9 @@ func freeLoopbackPort() async throws -> Int {
     let upper = max(11_000, min(ephemeralStart, 32768))
     for _ in 0..<200 {
         let candidate = Int.random(in: 10_000..<upper)
+        // Never the same port twice in one run: a port handed out is free only until its
+        // taker binds it, and two tests must not both think it theirs.
+        guard handedOutPorts.withLockedValue({ $0.insert(candidate).inserted }) else { continue }
         if let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: candidate).get() {
             try await channel.close()
             return candidate
@@ -31,3 +35,6 @@ func freeLoopbackPort() async throws -> Int {
 }
 
 struct NoFreePort: Error {}
+
+/// Ports `freeLoopbackPort` has handed out in this test run.
+private let handedOutPorts = NIOLockedValueBox<Set<Int>>([])
