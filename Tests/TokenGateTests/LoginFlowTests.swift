@@ -31,7 +31,8 @@ struct LoginSetup {
             { "name": "app", "listener": "main", "match": { "path_prefix": "/" }, "upstream": "\(upstream)",
               "login": "portal", "public_paths": ["/static/"] },
             { "name": "api", "listener": "main", "match": { "path_prefix": "/api/" }, "upstream": "\(upstream)",
-              "login": "portal", "validate": { "jwt": "idp" }, "bearer_token": "validate" } ] }
+              "login": "portal", "validate": { "jwt": "idp" }, "bearer_token": "validate" },
+            { "name": "open", "listener": "main", "match": { "path_prefix": "/open/" }, "upstream": "\(upstream)" } ] }
         """
         var environment = environment
         environment["PORTAL_SECRET"] = portalSecret
@@ -115,6 +116,9 @@ struct LoginFlowTests {
         #expect(seen.header("x-auth-access-token") == nil)
         // Reloading keeps the session.
         #expect(try await browser.request(setup.base + "/other").response.status == 200)
+        // A route without login on the same site does not get the gateway's cookies either.
+        let open = try await browser.request(setup.base + "/open/page")
+        #expect(EchoReport(open.response)?.header("cookie") == "app-pref=dark")
         let metrics = try await RawHTTPConnection.roundTrip(port: setup.gateway.gateway.adminPort ?? 0, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         #expect(metrics?.bodyText.contains(#"tokengate_logins_completed_total{profile="portal",outcome="success"} 1"#) == true)
         await setup.stop()
@@ -320,6 +324,8 @@ struct LoginFlowTests {
             #expect(refused.status == 400, "\(name)")
         }
         #expect(try await browser.request(setup.base + "/x").response.status == 200, "refused tokens end nothing")
+        // A body past 64 KiB is not held: 413.
+        #expect(try await post(String(repeating: "A", count: 70_000)).status == 413)
         let good = try logoutToken()
         #expect(try await post(good).status == 200)
         #expect(try await browser.request(setup.base + "/x").response.status == 302, "the session is over")

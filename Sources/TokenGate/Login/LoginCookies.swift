@@ -96,13 +96,20 @@ struct LoginCookies: Sendable {
         return value
     }
 
-    /// A `Cookie` value without the gateway's cookies (nil when nothing is left): the app
-    /// never sees them.
-    func strip(_ header: String) -> String? {
-        guard header.contains(ownPrefix) else { return header }
-        let kept = header.split(separator: ";").filter { !$0.trimmingASCIISpaces().hasPrefix(ownPrefix) }
-            .map { String($0.trimmingASCIISpaces()) }
-        return kept.isEmpty ? nil : kept.joined(separator: "; ")
+    /// The names of the gateway's cookies, whatever the profile: `__Host-tg-…` and
+    /// `tg-…`. Stripped from `Cookie` on every route once any login profile exists.
+    struct Names: Sendable {
+        static let prefixes = ["__Host-tg-", "tg-"]
+
+        /// A `Cookie` value without the gateway's cookies (nil when nothing is left).
+        func strip(_ header: String) -> String? {
+            guard header.contains("tg-") else { return header }
+            let kept = header.split(separator: ";").filter { pair in
+                let name = pair.trimmingASCIISpaces()
+                return !Self.prefixes.contains { name.hasPrefix($0) }
+            }.map { String($0.trimmingASCIISpaces()) }
+            return kept.isEmpty ? nil : kept.joined(separator: "; ")
+        }
     }
 
     /// 32 random bytes, base64url: state, nonce, PKCE verifier, session ids.

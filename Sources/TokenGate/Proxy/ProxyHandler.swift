@@ -240,6 +240,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             exchange.upstream?.handler.sendBody(buffer)
         case .hold:
             exchange.requestBodyBytes += buffer.readableBytes
+            if exchange.onRequestEnd != nil, exchange.requestBodyBytes > Self.logoutBodyLimit {
+                // A body the gateway reads itself (a logout token) is small: never held past this.
+                settle(machine.fail(), with: .bodyTooLarge(route: exchange.plan.route.name, limit: Self.logoutBodyLimit))
+                return
+            }
             exchange.keepForReplay(buffer)
             exchange.pendingBody.append(buffer)
         case .drop:

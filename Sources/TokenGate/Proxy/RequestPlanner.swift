@@ -43,11 +43,15 @@ final class RequestPlanner: Sendable {
     let router: Router
     /// Identity header names the gateway sets anywhere: never taken from a client.
     let identityNames: IdentityHeaderNames
+    /// With browser login configured: the gateway's cookies, kept from every upstream (a
+    /// browser sends them to every path of the site, login route or not).
+    let loginCookies: LoginCookies.Names?
 
-    init(listener: ListenerConfig, router: Router, identityNames: IdentityHeaderNames = IdentityHeaderNames()) {
+    init(listener: ListenerConfig, router: Router, identityNames: IdentityHeaderNames = IdentityHeaderNames(), loginCookies: LoginCookies.Names? = nil) {
         self.listener = listener
         self.router = router
         self.identityNames = identityNames
+        self.loginCookies = loginCookies
     }
 
     /// Plans one request. `peer` is the address seen on the socket (for trust decisions)
@@ -118,9 +122,9 @@ final class RequestPlanner: Sendable {
                 if let validation = route.validation, !validation.rules.forwardAuthorization { continue }
             case .other:
                 if scan.isConnectionListed(name) { continue }
-                if let login = route.login, name.caseInsensitiveEquals("cookie") {
-                    // The app never sees the gateway's cookies.
-                    if let kept = login.cookies.strip(value) { out.field(name, kept) }
+                if let loginCookies, name.caseInsensitiveEquals("cookie") {
+                    // No app ever sees the gateway's cookies.
+                    if let kept = loginCookies.strip(value) { out.field(name, kept) }
                     continue
                 }
                 if let credentialHeader = route.credentialHeaderName, name.caseInsensitiveEquals(credentialHeader) { continue }

@@ -116,7 +116,8 @@ final class ConfigSnapshot: Sendable {
         var listeners: [String: RequestPlanner] = [:]
         for listener in loaded.config.listeners {
             listeners[listener.name] = RequestPlanner(
-                listener: listener, router: Router(routes: routesByListener[listener.name] ?? []), identityNames: identityNames
+                listener: listener, router: Router(routes: routesByListener[listener.name] ?? []), identityNames: identityNames,
+                loginCookies: loaded.config.login.isEmpty ? nil : LoginCookies.Names()
             )
         }
         self.listeners = listeners
