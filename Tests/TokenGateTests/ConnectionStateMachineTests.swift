@@ -100,8 +100,9 @@ struct ConnectionStateMachineTests {
         machine.upstreamWritabilityChanged(false)
         #expect(!machine.mayReadClient)
         #expect(machine.bodyArrived(bytes: 4) == .forward)
-        if case .tooLarge(let failure) = machine.bodyArrived(bytes: 7) {
+        if case .tooLarge(let failure, let limit) = machine.bodyArrived(bytes: 7) {
             #expect(failure == .answer(.init(keepAlive: false, after: .lingerThenClose)))
+            #expect(limit == 10)
         } else {
             Issue.record("the body over max_body_bytes was not refused")
         }

@@ -147,11 +147,12 @@ final class JWTProfile: Sendable {
             guard (try? verifier.verify(jwt.signature, signs: jwt.signingInput)) == true else {
                 return refuse("the token's signature is not valid")
             }
-            switch JWTAccessTokenRules(config).claims(of: jwt, now: WallClock.secondsSinceEpoch()) {
+            let now = WallClock.secondsSinceEpoch()
+            switch JWTAccessTokenRules(config).claims(of: jwt, now: now) {
             case .failure(let reason):
                 return refuse(reason.description)
             case .success(let checked):
-                let expires = ContinuousClock.now + .seconds(max(0, checked.expiresAt.map { $0 + config.clockSkew - WallClock.secondsSinceEpoch() } ?? 0))
+                let expires = ContinuousClock.now + .seconds(max(0, checked.expiresAt.map { $0 + config.clockSkew - now } ?? 0))
                 inner.withLockedValue { $0.cache.set(checked, for: key, expires: expires) }
                 metrics.validation("valid")
                 return .answer(checked)

@@ -12,13 +12,12 @@ import ExtrasBase64
 struct LoginCookies: Sendable {
     let secure: Bool
 
-    /// The session's first cookie; further parts are `NAME.1`, `NAME.2`, `NAME.3`.
-    var session: String { secure ? "__Host-tg-session" : "tg-session" }
-    /// State cookies are `PREFIX` + 16 hex digits of the SHA-256 of their `state`.
-    var statePrefix: String { secure ? "__Host-tg-state-" : "tg-state-" }
-
     /// Every cookie of the gateway's starts with this.
-    var ownPrefix: String { secure ? "__Host-tg-" : "tg-" }
+    var ownPrefix: String { secure ? Names.securePrefix : Names.plainPrefix }
+    /// The session's first cookie; further parts are `NAME.1`, `NAME.2`, `NAME.3`.
+    var session: String { ownPrefix + "session" }
+    /// State cookies are `PREFIX` + 16 hex digits of the SHA-256 of their `state`.
+    var statePrefix: String { ownPrefix + "state-" }
 
     /// A session is split into at most this many cookies of at most `chunkBytes` each
     /// (browsers keep 4096 bytes per cookie, name and attributes included).
@@ -99,7 +98,9 @@ struct LoginCookies: Sendable {
     /// The names of the gateway's cookies, whatever the profile: `__Host-tg-…` and
     /// `tg-…`. Stripped from `Cookie` on every route once any login profile exists.
     struct Names: Sendable {
-        static let prefixes = ["__Host-tg-", "tg-"]
+        static let securePrefix = "__Host-tg-"
+        static let plainPrefix = "tg-"
+        static let prefixes = [securePrefix, plainPrefix]
 
         /// A `Cookie` value without the gateway's cookies (nil when nothing is left).
         func strip(_ header: String) -> String? {

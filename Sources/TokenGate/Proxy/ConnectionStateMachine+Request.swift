@@ -29,8 +29,8 @@ extension ConnectionStateMachine {
         /// Keep it until the upstream connection is ready.
         case hold
         case drop
-        /// The body outgrew `max_body_bytes`.
-        case tooLarge(Failure)
+        /// The body outgrew its limit (`max_body_bytes`, or less for a body the gateway reads).
+        case tooLarge(Failure, limit: Int)
     }
 
     mutating func bodyArrived(bytes: Int) -> BodyAction {
@@ -38,7 +38,8 @@ extension ConnectionStateMachine {
         request.bodyBytes += bytes
         if request.bodyBytes > request.facts.maxBodyBytes {
             state = .serving(request)
-            return .tooLarge(fail())
+            let limit = request.facts.maxBodyBytes
+            return .tooLarge(fail(), limit: limit)
         }
         state = .serving(request)
         return request.stage == .forwarding ? .forward : .hold

@@ -82,7 +82,7 @@ struct ConnectionStateMachine {
         /// The upstream connection came from the pool (it may have been closed meanwhile).
         var reusedConnection = false
         /// The gateway itself reads this request's body while admitting it (a back-channel
-        /// logout token), up to the route's body limit.
+        /// logout token), within the limit it set.
         var gatewayReadsBody = false
     }
 
@@ -200,10 +200,12 @@ struct ConnectionStateMachine {
     }
 
     /// The gateway answers this request itself and needs its body: reads go on while
-    /// admitting (the body is held, bounded by the body limit).
-    mutating func gatewayReadsBody() {
+    /// admitting, and the body (held meanwhile) may be at most `limit` bytes, the route's
+    /// limit if that is smaller.
+    mutating func gatewayReadsBody(limit: Int) {
         guard case .serving(var request) = state else { return }
         request.gatewayReadsBody = true
+        request.facts.maxBodyBytes = min(request.facts.maxBodyBytes, limit)
         state = .serving(request)
     }
 

@@ -98,7 +98,7 @@ extension ProxyHandler {
 
     /// Whether `exchange` is still the one waiting for admission (a late answer for an
     /// exchange that timed out or whose client left is dropped).
-    private func isAdmitting(_ exchange: Exchange) -> Bool {
+    func isAdmitting(_ exchange: Exchange) -> Bool {
         exchange === self.exchange && machine.request?.stage == .admitting
     }
 

@@ -21,9 +21,9 @@ extension ProxyHandler {
             logoutBodyArrived(exchange, login: login)
             return
         }
-        // Read the body while admitting (held, bounded by the route's body limit), then go on.
+        // Read the body while admitting (held, within `logoutBodyLimit`), then go on.
         exchange.onRequestEnd = { [weak self] in self?.logoutBodyArrived(exchange, login: login) }
-        machine.gatewayReadsBody()
+        machine.gatewayReadsBody(limit: Self.logoutBodyLimit)
         resumeClientReads()
         armTimer()
     }
@@ -31,11 +31,7 @@ extension ProxyHandler {
     private func logoutBodyArrived(_ exchange: Exchange, login: LoginProfile) {
         guard exchange === self.exchange else { return }
         let route = exchange.plan.route
-        let bytes = exchange.pendingBody.reduce(0) { $0 + $1.readableBytes }
-        guard bytes <= Self.logoutBodyLimit else {
-            settle(machine.fail(), with: .bodyTooLarge(route: route.name, limit: Self.logoutBodyLimit))
-            return
-        }
+        // At most `logoutBodyLimit` bytes: the state machine refused anything larger.
         var body = ""
         for buffer in exchange.pendingBody { body += String(buffer: buffer) }
         let token = body.split(separator: "&").first { $0.hasPrefix("logout_token=") }.flatMap { FormEncoding.decode($0.dropFirst("logout_token=".count)) }
@@ -44,7 +40,7 @@ extension ProxyHandler {
             return
         }
         guard let waiter = waiter(for: exchange, settled: { (handler: ProxyHandler, result: Result<Int, JWTAccessTokenRules.Refusal>, exchange: Exchange) in
-            guard exchange === handler.exchange, handler.machine.request?.stage == .admitting else { return }
+            guard handler.isAdmitting(exchange) else { return }
             switch result {
             case .success(let ended):
                 handler.settle(handler.machine.fail(), with: GatewayError(

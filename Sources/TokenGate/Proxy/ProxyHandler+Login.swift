@@ -49,7 +49,7 @@ extension ProxyHandler {
     /// A refresh settled: go on with the new session, or the old one while its token is
     /// still good, or treat the request as having no session.
     private func refreshed(_ result: LoginProfile.RefreshResult, old: LoginSession, exchange: Exchange, login: LoginProfile, request: LoginRequest) {
-        guard exchange === self.exchange, machine.request?.stage == .admitting else { return }
+        guard isAdmitting(exchange) else { return }
         let now = WallClock.secondsSinceEpoch()
         switch result {
         case .refreshed(let session):
@@ -111,7 +111,7 @@ extension ProxyHandler {
         guard let endpoint = login.authorizationEndpoint else {
             // Just started: wait (within the admission deadline) for the provider's metadata.
             if let waiter = waiter(for: exchange, settled: { (handler: ProxyHandler, _: Bool, exchange: Exchange) in
-                guard exchange === handler.exchange, handler.machine.request?.stage == .admitting, login.authorizationEndpoint != nil else {
+                guard handler.isAdmitting(exchange), login.authorizationEndpoint != nil else {
                     handler.finishLogin(exchange, .refuse(GatewayError(
                         status: .serviceUnavailable, code: "login_unavailable", detail: "the login provider's metadata is not available",
                         route: exchange.plan.route.name, headers: [("Retry-After", "5")]
@@ -250,7 +250,7 @@ extension ProxyHandler {
 
     /// Answers a login step: a 302 with its cookies, or the refusal.
     func finishLogin(_ exchange: Exchange, _ outcome: LoginOutcome) {
-        guard exchange === self.exchange, machine.request?.stage == .admitting else { return }
+        guard isAdmitting(exchange) else { return }
         switch outcome {
         case .redirect(let location, let cookies):
             settle(machine.fail(), with: GatewayError(

@@ -240,18 +240,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             exchange.upstream?.handler.sendBody(buffer)
         case .hold:
             exchange.requestBodyBytes += buffer.readableBytes
-            if exchange.onRequestEnd != nil, exchange.requestBodyBytes > Self.logoutBodyLimit {
-                // A body the gateway reads itself (a logout token) is small: never held past this.
-                settle(machine.fail(), with: .bodyTooLarge(route: exchange.plan.route.name, limit: Self.logoutBodyLimit))
-                return
-            }
             exchange.keepForReplay(buffer)
             exchange.pendingBody.append(buffer)
         case .drop:
             break
-        case .tooLarge(let failure):
-            let route = exchange.plan.route
-            settle(failure, with: .bodyTooLarge(route: route.name, limit: route.config.maxBodyBytes))
+        case .tooLarge(let failure, let limit):
+            settle(failure, with: .bodyTooLarge(route: exchange.plan.route.name, limit: limit))
         }
     }
 

@@ -100,10 +100,10 @@ extension Gateway {
                 var item = JSONObject()
                 item.add("kid", key.id)
                 item.add("type", key.type)
-                item.addRaw("algorithms", "[" + key.algorithms.map(JSONText.quote).joined(separator: ",") + "]")
+                item.addRaw("algorithms", JSONObject.strings(key.algorithms))
                 return item
             }))
-            entry.addRaw("skipped_keys", "[" + status.skipped.map(JSONText.quote).joined(separator: ",") + "]")
+            entry.addRaw("skipped_keys", JSONObject.strings(status.skipped))
             entry.add("last_fetch_at", status.lastFetch.map { JSONLogHandler.timestamp(epochSeconds: $0.time) })
             entry.addRaw("last_fetch_succeeded", status.lastFetch.map { $0.succeeded ? "true" : "false" } ?? "null")
             entry.add("last_fetch_detail", status.lastFetch?.detail)
@@ -120,7 +120,7 @@ extension Gateway {
             entry.add("name", profile.name)
             entry.add("issuer", profile.issuer)
             entry.add("client_id", profile.clientID)
-            entry.addRaw("cookie_key_ids", "[" + live.sealer.keys.map { JSONText.quote($0.id) }.joined(separator: ",") + "]")
+            entry.addRaw("cookie_key_ids", JSONObject.strings(live.sealer.keys.map(\.id)))
             entry.add("sealing_key_id", live.sealer.sealingKeyID)
             entry.add("session_store", profile.sessionStore.rawValue)
             entry.add("sessions_in_memory", profile.sessionStore == .memory ? live.storedSessions : nil)
@@ -184,4 +184,5 @@ struct JSONObject {
     var text: String { "{" + fields.joined(separator: ",") + "}" }
 
     static func array(_ objects: [JSONObject]) -> String { "[" + objects.map(\.text).joined(separator: ",") + "]" }
+    static func strings(_ values: [String]) -> String { "[" + values.map(JSONText.quote).joined(separator: ",") + "]" }
 }
