@@ -3,25 +3,12 @@ import NIOCore
 import Testing
 @testable import TokenGate
 
-/// Loads a document with a fixed environment and a fake file system.
 private func load(_ json: String, environment: [String: String] = [:], files: [String: String] = [:]) -> Result<LoadedConfig, ConfigurationError> {
-    let resolver = SecretResolver(environment: environment) { path in
-        guard let text = files[path] else { throw FileReader.Failure(description: "No such file or directory") }
-        return Array(text.utf8)
-    }
-    let loader = ConfigLoader(resolver: resolver, fileExists: { files[$0] != nil })
-    do {
-        return .success(try loader.load(bytes: Array(json.utf8)))
-    } catch {
-        return .failure(error)
-    }
+    loadConfig(json, environment: environment, files: files)
 }
 
 private func errors(_ json: String, environment: [String: String] = [:], files: [String: String] = [:]) -> [String] {
-    switch load(json, environment: environment, files: files) {
-    case .success: return []
-    case .failure(let error): return error.issues.map(\.description)
-    }
+    configErrors(json, environment: environment, files: files)
 }
 
 /// A valid egress document whose route can be amended by the cases below.

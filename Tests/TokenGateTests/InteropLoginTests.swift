@@ -22,10 +22,7 @@ struct InteropLoginTests {
         let gateway = try await TestGateway.start(config, environment: [
             "PORTAL_SECRET": DjangoOAuthToolkit.portal.secret, "COOKIE_KEY": "interop-cookie-key-0123456789abcdefghijklmnop",
         ])
-        let admin = gateway.gateway.adminPort ?? 0
-        #expect(await eventually(within: .seconds(20)) {
-            (try? await RawHTTPConnection.roundTrip(port: admin, "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))??.status == 200
-        })
+        #expect(await eventually(within: .seconds(20)) { (try? await gateway.admin("/readyz"))?.status == 200 })
         let run = try await runChild(
             DjangoOAuthToolkit.python, [DjangoOAuthToolkit.packageRoot.appendingPathComponent("Tests/Interop/browser_login.py").path, base, dot.baseURL],
             environment: ProcessInfo.processInfo.environment

@@ -12,16 +12,11 @@ private func jwtDocument(profile: String = #""issuer": "https://idp.example.com"
 }
 
 private func load(_ json: String, environment: [String: String] = [:]) -> Result<LoadedConfig, ConfigurationError> {
-    do {
-        return .success(try ConfigLoader(resolver: SecretResolver(environment: environment)).load(bytes: Array(json.utf8)))
-    } catch {
-        return .failure(error)
-    }
+    loadConfig(json, environment: environment)
 }
 
 private func errors(_ json: String, environment: [String: String] = [:]) -> [String] {
-    if case .failure(let error) = load(json, environment: environment) { return error.issues.map(\.description) }
-    return []
+    configErrors(json, environment: environment)
 }
 
 @Suite("jwt profiles in gateway.json")

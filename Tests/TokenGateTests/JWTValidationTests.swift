@@ -57,9 +57,7 @@ struct JWTSetup {
         return claims
     }
 
-    func admin(_ path: String) async throws -> TestResponse {
-        try #require(try await RawHTTPConnection.roundTrip(port: gateway.gateway.adminPort ?? 0, "GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
-    }
+    func admin(_ path: String) async throws -> TestResponse { try await gateway.admin(path) }
 
     func stop() async {
         await gateway.stop()

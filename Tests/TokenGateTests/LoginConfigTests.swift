@@ -16,16 +16,11 @@ private func loginDocument(profile: String = "", route: String = "", prefix: Str
 private let secrets = ["PORTAL": "portal-secret", "KEY": "0123456789abcdef0123456789abcdef-key"]
 
 private func load(_ json: String, environment: [String: String] = secrets) -> Result<LoadedConfig, ConfigurationError> {
-    do {
-        return .success(try ConfigLoader(resolver: SecretResolver(environment: environment)).load(bytes: Array(json.utf8)))
-    } catch {
-        return .failure(error)
-    }
+    loadConfig(json, environment: environment)
 }
 
 private func errors(_ json: String, environment: [String: String] = secrets) -> [String] {
-    if case .failure(let error) = load(json, environment: environment) { return error.issues.map(\.description) }
-    return []
+    configErrors(json, environment: environment)
 }
 
 @Suite("login profiles in gateway.json")

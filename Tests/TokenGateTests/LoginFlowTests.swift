@@ -119,8 +119,8 @@ struct LoginFlowTests {
         // A route without login on the same site does not get the gateway's cookies either.
         let open = try await browser.request(setup.base + "/open/page")
         #expect(EchoReport(open.response)?.header("cookie") == "app-pref=dark")
-        let metrics = try await RawHTTPConnection.roundTrip(port: setup.gateway.gateway.adminPort ?? 0, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        #expect(metrics?.bodyText.contains(#"tokengate_logins_completed_total{profile="portal",outcome="success"} 1"#) == true)
+        let metrics = try await setup.gateway.admin("/metrics")
+        #expect(metrics.bodyText.contains(#"tokengate_logins_completed_total{profile="portal",outcome="success"} 1"#))
         await setup.stop()
     }
 
@@ -266,8 +266,8 @@ struct LoginFlowTests {
         let refused = try await other.request(setup.base + "/x", headers: ["Accept": "application/json"]).response
         #expect(refused.status == 401)
         #expect(try await other.request(setup.base + "/x", headers: ["Accept": "application/json"]).response.status == 401)
-        let metrics = try await RawHTTPConnection.roundTrip(port: setup.gateway.gateway.adminPort ?? 0, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        #expect(metrics?.bodyText.contains(#"tokengate_login_refreshes_total{profile="portal",outcome="refused"} 1"#) == true)
+        let metrics = try await setup.gateway.admin("/metrics")
+        #expect(metrics.bodyText.contains(#"tokengate_login_refreshes_total{profile="portal",outcome="refused"} 1"#))
         await setup.stop()
     }
 
@@ -279,7 +279,7 @@ struct LoginFlowTests {
         let cookie = try #require(browser.cookies(at: setup.origin)["tg-session"])
         #expect(cookie.utf8.count < 200, "a sealed id, not the tokens")
         #expect(EchoReport(try await browser.request(setup.base + "/x").response)?.header("x-auth-subject") == "alice")
-        let status = try #require(try await RawHTTPConnection.roundTrip(port: setup.gateway.gateway.adminPort ?? 0, "GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+        let status = try await setup.gateway.admin("/status")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(status.body)) as? [String: Any])
         let login = try #require((document["login"] as? [[String: Any]])?.first)
         #expect(login["sessions_in_memory"] as? Int == 1)

@@ -63,6 +63,11 @@ struct TestGateway {
         try await RawHTTPConnection.connect(port: port(listener))
     }
 
+    /// `GET path` on the admin listener (`/metrics`, `/status`, `/readyz`).
+    func admin(_ path: String) async throws -> TestResponse {
+        try #require(try await RawHTTPConnection.roundTrip(port: gateway.adminPort ?? 0, "GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+    }
+
     /// Stops the gateway, then checks that nothing it logged holds a known secret or token.
     func stop(sourceLocation: SourceLocation = #_sourceLocation) async {
         await gateway.shutdown(grace: .seconds(2))
