@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything TokenGate's tests need on a fresh Debian machine with Swift, builds,
 # and runs the whole suite. Safe to run again: installs only what is missing.
+#   ./scripts/test.sh [--setup-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +42,9 @@ if [ ! -f .build-interop/template.sqlite3 ]; then
   (cd Tests/Interop/dot && INTEROP_DB="$PWD/../../../.build-interop/template.sqlite3" "../../../$venv/bin/python" manage.py migrate -v 0 \
     && INTEROP_DB="$PWD/../../../.build-interop/template.sqlite3" "../../../$venv/bin/python" manage.py setup_interop)
 fi
+
+# `--setup-only`: stop here (scripts/sanitize.sh and scripts/fuzz.sh build their own way).
+if [ "${1:-}" = "--setup-only" ]; then exit 0; fi
 
 log "building (debug, with tests)"
 swift build --build-tests

@@ -160,6 +160,16 @@ public final class SandboxAuthorizationServer: Sendable {
         case connectionReset
         /// Answer with an RFC 6749 §5.2 error code and status.
         case oauthError(String, status: Int = 400)
+        /// Answer every `refresh_token` grant with this status and an empty body, no RFC 6749
+        /// §5.2 error, as some servers answer a dead refresh token; other requests are
+        /// answered normally and do not count against `times`.
+        case refreshRefusedWithoutBody(status: Int = 400)
+
+        /// Whether the fault applies to `request` (most apply to every request).
+        func applies(to request: RecordedRequest) -> Bool {
+            guard case .refreshRefusedWithoutBody = self else { return true }
+            return request.formValue("grant_type") == "refresh_token"
+        }
     }
 
     /// A request as the sandbox received it, for tests of the exact wire form.

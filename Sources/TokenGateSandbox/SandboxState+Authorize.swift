@@ -115,7 +115,7 @@ extension SandboxState {
         guard let code = fields["code"], let redirectURI = fields["redirect_uri"], let verifier = fields["code_verifier"] else {
             return .oauthError("invalid_request", description: "code, redirect_uri and code_verifier are required")
         }
-        let pending = codes.withLockedValue { $0.removeValue(forKey: code) }
+        let pending = codes.withLockedValue { codes in Self.exact(codes, code).map { codes.remove(at: $0).value } }
         guard let pending, pending.expiresAt > Self.now(), pending.clientID == client.id, pending.redirectURI == redirectURI else {
             return .oauthError("invalid_grant", description: "unknown, used or expired code")
         }

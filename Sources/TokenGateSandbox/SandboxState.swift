@@ -99,9 +99,17 @@ final class SandboxState: Sendable {
 
     func revoke(_ token: String) {
         mutable.withLockedValue { state in
-            state.accessTokens[token]?.active = false
-            state.refreshTokens[token] = nil
+            if let index = Self.exact(state.accessTokens, token) { state.accessTokens.values[index].active = false }
+            if let index = Self.exact(state.refreshTokens, token) { _ = state.refreshTokens.remove(at: index) }
         }
+    }
+
+    /// Where `token` is in `table`, only for a key with exactly its bytes: a `String` key
+    /// matches by canonical equivalence (`K` and U+212A KELVIN SIGN are one character),
+    /// and no real authorization server takes a different spelling for its token.
+    static func exact<Value>(_ table: [String: Value], _ token: String) -> [String: Value].Index? {
+        guard let index = table.index(forKey: token), table[index].key.utf8.elementsEqual(token.utf8) else { return nil }
+        return index
     }
 
     static func now() -> Int { Int(Date().timeIntervalSince1970) }
@@ -142,7 +150,7 @@ final class SandboxState: Sendable {
             state.calls[endpoint, default: 0] += 1
             state.requests[endpoint, default: []].append(request)
             if state.requests[endpoint, default: []].count > 1000 { state.requests[endpoint]?.removeFirst() }
-            guard let entry = state.faults[endpoint] else { return nil }
+            guard let entry = state.faults[endpoint], entry.fault.applies(to: request) else { return nil }
             if let remaining = entry.remaining {
                 state.faults[endpoint] = remaining <= 1 ? nil : (entry.fault, remaining - 1)
             }
@@ -168,6 +176,8 @@ final class SandboxState: Sendable {
             return SandboxResponse(status: 0, body: "", reset: true)
         case .oauthError(let code, let status)?:
             return .oauthError(code, status: status)
+        case .refreshRefusedWithoutBody(let status)?:
+            return SandboxResponse(status: status, headers: [("Cache-Control", "no-store")], body: "")
         case nil:
             break
         }
@@ -272,9 +282,8 @@ final class SandboxState: Sendable {
             guard let presented = fields["refresh_token"] else { return .oauthError("invalid_request", description: "refresh_token is missing") }
             // Rotation: a refresh token works once.
             let grantRecord = mutable.withLockedValue { state -> (clientID: String, username: String?, scope: String)? in
-                guard let record = state.refreshTokens[presented], record.clientID == client.id else { return nil }
-                state.refreshTokens[presented] = nil
-                return record
+                guard let index = Self.exact(state.refreshTokens, presented), state.refreshTokens[index].value.clientID == client.id else { return nil }
+                return state.refreshTokens.remove(at: index).value
             }
             guard let grantRecord else { return .oauthError("invalid_grant", description: "unknown or used refresh token") }
             return tokenResponse(issue(clientID: client.id, scope: grantRecord.scope, username: grantRecord.username, audience: audience, withRefresh: true))
@@ -302,7 +311,7 @@ final class SandboxState: Sendable {
     private func introspect(client: SandboxAuthorizationServer.Client, _ fields: [String: String]) -> SandboxResponse {
         guard client.mayIntrospect else { return .oauthError("unauthorized_client", status: 403, description: "not a resource server") }
         guard let token = fields["token"] else { return .oauthError("invalid_request", description: "token is missing") }
-        let record = mutable.withLockedValue { $0.accessTokens[token] }
+        let record = mutable.withLockedValue { state in Self.exact(state.accessTokens, token).map { state.accessTokens[$0].value } }
         guard let record, record.active, record.expiresAt > Self.now() else { return .json(200, ["active": false]) }
         var object: [String: Any] = [
             "active": true, "scope": record.scope, "client_id": record.clientID, "sub": record.username ?? record.clientID,

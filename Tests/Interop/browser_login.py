@@ -71,7 +71,7 @@ try:
                        "cookie": seen.get("cookie", "")}
     result["gateway_cookies"] = sorted(c["name"] for c in driver.get_cookies() if c["name"].startswith("tg-"))
     result["cookie_flags"] = sorted({(c["name"].split(".")[0], c.get("httpOnly"), c.get("sameSite")) for c in driver.get_cookies()
-                                     if c["name"].startswith("tg-session")}, key=str)
+                                     if c["name"].startswith("tg-") and c["name"].split(".")[0].endswith("-session")}, key=str)
     # A reload keeps the session.
     driver.refresh()
     at_gateway(driver, "/dashboard")
@@ -98,7 +98,7 @@ try:
     second_tab = driver.current_window_handle
     driver.get(GATEWAY + "/tab-b")
     wait_for(driver, lambda d: d.current_url.startswith(DOT + "/accounts/login/"))
-    state_cookies = [c["name"] for c in driver.get_cookies() if c["name"].startswith("tg-state-")]
+    state_cookies = [c["name"] for c in driver.get_cookies() if c["name"].startswith("tg-") and "-state-" in c["name"]]
     result["parallel_state_cookies"] = len(state_cookies)
     driver.switch_to.window(first_tab)
     sign_in(driver)

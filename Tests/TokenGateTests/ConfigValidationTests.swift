@@ -94,7 +94,7 @@ struct ConfigValidationTests {
             (egress().replacingOccurrences(of: #""/billing/""#, with: #""/a/../b/""#),
              [#"routes[0].match.path_prefix: must be a normalised path without ".", "..", "//" or encoded slashes (got "/a/../b/")"#]),
             (egress(listener: "127.0.0.1"), [#"listeners.egress.address: expected "host:port" (got "127.0.0.1")"#]),
-            (egress(route: #", "timeouts": { "connect_seconds": 0 }"#), ["routes[0].timeouts.connect_seconds: must be a number of seconds greater than 0 and at most 600"]),
+            (egress(route: #", "timeouts": { "connect_seconds": 0 }"#), ["routes[0].timeouts.connect_seconds: must be a number of seconds from 0.001 (1 ms) to 600"]),
             (egress().replacingOccurrences(of: "https://billing.example.com/api/", with: "https://user:hunter2@billing.example.com/"),
              ["routes[0].upstream: must not contain user info; give credentials as secrets"]),
             (egress(extra: billingProfile, route: #", "credential": "billing-api""#, listener: "0.0.0.0:8081"),
@@ -281,5 +281,67 @@ struct RequestPathTests {
         #expect(RequestPath.join(base: "/api/", "/x") == "/api/x")
         #expect(RequestPath.join(base: "/api", "x") == "/api/x")
         #expect(RequestPath.join(base: "/", "/x") == "/x")
+    }
+}
+
+@Suite("Configuration values that only look valid")
+struct ConfigValueRuleTests {
+    private static let notIPv4 = "a host of numbers must be an IPv4 address written as four decimal numbers from 0 to 255, like 127.0.0.1"
+
+    @Test(
+        "a listener host of numbers must be a dotted-quad IPv4 address, a bracketed one an IPv6 address: an error naming its path",
+        arguments: ["999.0.0.1:80", "256.1.1.1:80", "1.2.3:80", "127.1:80", "0x7f.1:80", "0x7f000001:80", "2130706433:80",
+                    "127.0.0.1.:80", "127.000.0.1:80", "[not-an-address]:80", "[127.0.0.1]:80"]
+    )
+    func numericListenerHosts(address: String) {
+        let message = address.hasPrefix("[") ? "only an IPv6 address goes in brackets" : Self.notIPv4
+        #expect(errors(egress(listener: address)) == [#"listeners.egress.address: \#(message) (got "\#(address)")"#])
+    }
+
+    @Test("real addresses and host names are still listener addresses", arguments: [
+        "127.0.0.1:80", "0.0.0.0:8081", "[::1]:9901", "[::]:80", "[::ffff:127.0.0.1]:80", "localhost:80", "gateway-1.internal:80", "host.1a:80",
+    ])
+    func validListenerHosts(address: String) {
+        #expect(errors(egress(listener: address)).isEmpty)
+    }
+
+    @Test("an upstream URL whose host is numbers but no IPv4 address is refused too")
+    func numericUpstreamHost() {
+        let json = egress().replacingOccurrences(of: "https://billing.example.com/api/", with: "http://999.0.0.1/api/")
+        #expect(errors(json) == [#"routes[0].upstream: \#(Self.notIPv4) (got "http://999.0.0.1/api/")"#])
+    }
+
+    @Test(
+        "a duration that would round to 0 ms is an error naming its path; 1 ms is the floor",
+        arguments: ["0", "1e-7", "0.0004", "-1"]
+    )
+    func durationsBelowOneMillisecond(value: String) {
+        let listener = egress().replacingOccurrences(of: #""address": "127.0.0.1:8081" }"#, with: #""address": "127.0.0.1:8081", "idle_timeout_seconds": \#(value) }"#)
+        #expect(errors(listener) == ["listeners.egress.idle_timeout_seconds: must be a number of seconds from 0.001 (1 ms) to 3600"])
+        #expect(errors(egress(extra: #""shutdown": { "grace_seconds": \#(value) },"#)) == ["shutdown.grace_seconds: must be a number of seconds from 0.001 (1 ms) to 3600"])
+        #expect(errors(egress(route: #", "timeouts": { "idle_seconds": \#(value) }"#)) == ["routes[0].timeouts.idle_seconds: must be a number of seconds from 0.001 (1 ms) to 86400"])
+    }
+
+    @Test("a duration of exactly 1 ms is accepted and kept")
+    func oneMillisecond() throws {
+        let json = egress().replacingOccurrences(of: #""address": "127.0.0.1:8081" }"#, with: #""address": "127.0.0.1:8081", "idle_timeout_seconds": 0.001 }"#)
+        #expect(try load(json).get().config.listeners[0].idleTimeout == .milliseconds(1))
+    }
+
+    @Test("jwt.audience: [] or \"\" is an error naming its path, not a profile that silently accepts no token")
+    func emptyJWTAudience() {
+        func document(_ audience: String) -> String {
+            """
+            { "listeners": { "ingress": { "address": "0.0.0.0:8080" } },
+              "jwt": { "idp": { "issuer": "https://idp.example.com", \(audience) } },
+              "routes": [ { "name": "orders", "listener": "ingress", "match": { "path_prefix": "/" }, "upstream": "http://127.0.0.1:3000",
+                            "validate": { "jwt": "idp" } } ] }
+            """
+        }
+        let empty = #"jwt.idp.audience: list at least one audience: an empty list accepts no token (to accept tokens for every service of the issuer, leave it out and set "allow_any_audience": true)"#
+        #expect(errors(document(#""audience": []"#)) == [empty])
+        #expect(errors(document(#""audience": [], "allow_any_audience": true"#)) == [empty])
+        #expect(errors(document(#""audience": """#)) == ["jwt.idp.audience: must not be empty"])
+        #expect(errors(document(#""audience": ["orders"]"#)).isEmpty)
     }
 }

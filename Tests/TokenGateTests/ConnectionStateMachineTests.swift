@@ -108,13 +108,19 @@ struct ConnectionStateMachineTests {
         }
     }
 
-    @Test("an upgrade request: not read again; a 101 starts the tunnel, anything else closes")
+    @Test("an upgrade request: not read again; a 101 that completes the handshake starts the tunnel, anything else closes")
     func upgrade() {
         var machine = forwarding(.init(endsParsing: true, mayUpgrade: true))
         _ = machine.endArrived()
         #expect(!machine.mayReadClient)
-        #expect(machine.responseHead(status: 101, unauthorizedRetryable: false) == .startTunnel)
+        #expect(machine.responseHead(status: 101, unauthorizedRetryable: false, upgradeCompleted: true) == .startTunnel)
         #expect(machine.state == .tunnel)
+
+        // A 101 without the handshake's Upgrade and Sec-WebSocket-Accept is never a tunnel.
+        var unmatched = forwarding(.init(endsParsing: true, mayUpgrade: true))
+        _ = unmatched.endArrived()
+        #expect(unmatched.responseHead(status: 101, unauthorizedRetryable: false, upgradeCompleted: false) == .fail(.answer(.init(keepAlive: false, after: .close))))
+        #expect(unmatched.state == .closed)
 
         var refused = forwarding(.init(endsParsing: true, mayUpgrade: true))
         _ = refused.endArrived()

@@ -72,4 +72,64 @@ struct LoginConfigTests {
         #expect(errors(loginDocument(prefix: "/app/")).contains { $0.hasPrefix("login.portal.path_prefix: /.tokengate/ (the callback, login and logout endpoints) is not under") })
         #expect(errors(loginDocument(profile: #", "path_prefix": "/app/.tokengate/""#, prefix: "/app/")).isEmpty)
     }
+
+    /// Two login profiles on one listener, `staff` under `/staff/` and `partners` under
+    /// `/partners/`, with keys and `match` extras of their own.
+    private static func twoProfiles(staffKeys: String = #"[ { "id": "k1", "secret": { "env": "KEY" } } ]"#,
+                                    partnersKeys: String = #"[ { "id": "k1", "secret": { "env": "KEY" } } ]"#,
+                                    staff: String = "", partners: String = "", staffMatch: String = "", partnersMatch: String = "") -> String {
+        """
+        { "listeners": { "ingress": { "address": "0.0.0.0:8080" } },
+          "login": {
+            "staff": { "issuer": "https://login.example.com", "client_id": "staff-app", "path_prefix": "/staff/.tokengate/",
+                       "cookie_keys": \(staffKeys)\(staff) },
+            "partners": { "issuer": "https://signup.example.net", "client_id": "partner-portal", "path_prefix": "/partners/.tokengate/",
+                          "cookie_keys": \(partnersKeys)\(partners) } },
+          "routes": [
+            { "name": "staff", "listener": "ingress", "match": { "path_prefix": "/staff/"\(staffMatch) }, "upstream": "http://127.0.0.1:3000", "login": "staff" },
+            { "name": "partners", "listener": "ingress", "match": { "path_prefix": "/partners/"\(partnersMatch) }, "upstream": "http://127.0.0.1:3001", "login": "partners" } ] }
+        """
+    }
+
+    @Test("login profiles a browser reaches on one host (its name, whatever the port) may not share a cookie key; on separate hosts, or with keys of their own, they may")
+    func cookieKeysPerHost() {
+        let environment = ["KEY": "0123456789abcdef0123456789abcdef-key", "SAME": "0123456789abcdef0123456789abcdef-key",
+                           "OTHER": "fedcba9876543210fedcba9876543210-key"]
+        func refusals(_ json: String) -> [String] {
+            errors(json, environment: environment).filter { $0.contains(".cookie_keys[0]: the same key") }
+        }
+        let shared = refusals(Self.twoProfiles())
+        #expect(shared.count == 1)
+        #expect(shared.first?.contains(#"(id "k1" and its secret) as login profile "#) == true)
+        #expect(shared.first?.contains("give each login profile on a host cookie keys of its own") == true)
+        // The same secret under another variable is the same key; the same id alone is not.
+        #expect(refusals(Self.twoProfiles(partnersKeys: #"[ { "id": "k1", "secret": { "env": "SAME" } } ]"#)).count == 1)
+        #expect(errors(Self.twoProfiles(partnersKeys: #"[ { "id": "k1", "secret": { "env": "OTHER" } } ]"#), environment: environment).isEmpty)
+        #expect(errors(Self.twoProfiles(partnersKeys: #"[ { "id": "k2", "secret": { "env": "KEY" } } ]"#), environment: environment).isEmpty,
+                "another id derives another key")
+        // A key further down the list counts too (rotation).
+        #expect(errors(Self.twoProfiles(partnersKeys: #"[ { "id": "new", "secret": { "env": "OTHER" } }, { "id": "k1", "secret": { "env": "KEY" } } ]"#),
+                       environment: environment).contains { $0.hasPrefix("login.partners.cookie_keys[1]: the same key") || $0.hasPrefix("login.staff.cookie_keys[0]: the same key") })
+        // Hosts: match.host, then external_url (port and scheme ignored, as browsers do).
+        #expect(errors(Self.twoProfiles(staffMatch: #", "host": "staff.example.com""#, partnersMatch: #", "host": "partners.example.com""#), environment: environment).isEmpty)
+        #expect(refusals(Self.twoProfiles(staffMatch: #", "host": "staff.example.com""#)).count == 1, "a route without match.host serves every host")
+        #expect(refusals(Self.twoProfiles(staffMatch: #", "host": "portal.example.com""#, partnersMatch: #", "host": "portal.example.com""#)).count == 1)
+        #expect(refusals(Self.twoProfiles(staff: #", "external_url": "https://portal.example.com""#,
+                                          partners: #", "external_url": "https://portal.example.com:8443""#)).count == 1)
+        #expect(errors(Self.twoProfiles(staff: #", "external_url": "https://staff.example.com""#,
+                                        partners: #", "external_url": "https://partners.example.com""#), environment: environment).isEmpty)
+        // Unread secrets (check --no-secrets): the same reference is the same key.
+        let unread = { (json: String) -> [String] in
+            do {
+                _ = try ConfigLoader(resolver: .unread).load(bytes: Array(json.utf8))
+                return []
+            } catch let error as ConfigurationError {
+                return error.issues.map(\.description).filter { $0.contains(".cookie_keys[0]: the same key") }
+            } catch {
+                return ["unexpected error: \(error)"]
+            }
+        }
+        #expect(unread(Self.twoProfiles()).count == 1)
+        #expect(unread(Self.twoProfiles(partnersKeys: #"[ { "id": "k1", "secret": { "env": "OTHER" } } ]"#)).isEmpty)
+    }
 }

@@ -15,6 +15,10 @@ struct LoginSetup {
     let port: Int
     var base: String { "http://127.0.0.1:\(port)" }
     var origin: String { "127.0.0.1:\(port)" }
+    /// The profile's cookie names (plain http on loopback: no `__Host-`), which carry its tag.
+    var cookies: LoginCookies { LoginCookies(secure: false, scope: CookieScope(profile: "portal", issuer: idp.issuer)) }
+    var sessionCookie: String { cookies.session }
+    var statePrefix: String { cookies.statePrefix }
 
     static func start(profileExtras: String = "", keys: String = #"[ { "id": "k1", "secret": { "env": "COOKIE_KEY" } } ]"#,
                       environment: [String: String] = [:], idp existing: SandboxAuthorizationServer? = nil) async throws -> LoginSetup {
@@ -51,14 +55,15 @@ struct LoginSetup {
     }
 
     /// Signs in at the provider for an authorization URL and follows the callback.
-    func completeLogin(_ browser: CookieBrowser, authorize: String, user: String = "alice", password: String = "demo-alice-password") async throws -> CookieBrowser.Page {
+    func completeLogin(_ browser: CookieBrowser, authorize: String, user: String = "alice", password: String = "demo-alice-password",
+                       callbackPath: String = "/.tokengate/callback") async throws -> CookieBrowser.Page {
         let form = try await browser.request(authorize)
         #expect(form.response.status == 200)
         let query = try #require(URLComponents(string: authorize)?.percentEncodedQuery)
         let signedIn = try await browser.request(idp.url(.authorize), method: "POST", body: query + "&username=\(user)&password=\(password)")
         #expect(signedIn.response.status == 302)
         let callback = try #require(signedIn.location)
-        #expect(callback.hasPrefix(base + "/.tokengate/callback?"))
+        #expect(callback.hasPrefix(base + callbackPath + "?"))
         return try await browser.request(callback)
     }
 
@@ -66,7 +71,7 @@ struct LoginSetup {
     /// kept by someone else, a replay).
     func status(withSession cookie: String, _ path: String = "/x") async throws -> Int {
         let browser = CookieBrowser()
-        browser.setCookie("tg-session", cookie, at: origin)
+        browser.setCookie(sessionCookie, cookie, at: origin)
         return try await browser.request(base + path).response.status
     }
 
@@ -96,13 +101,13 @@ struct LoginFlowTests {
         #expect(parameters["redirect_uri"] == setup.base + "/.tokengate/callback")
         #expect(parameters["scope"] == "openid+profile+email", "form-encoded (RFC 6749 Appendix B): + is a space")
         let setCookie = try #require(first.response.header("set-cookie"))
-        #expect(setCookie.hasPrefix("tg-state-") && setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax") && setCookie.contains("Max-Age=600"))
+        #expect(setCookie.hasPrefix(setup.statePrefix) && setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax") && setCookie.contains("Max-Age=600"))
 
         let landed = try await setup.completeLogin(browser, authorize: try #require(first.location))
         #expect(landed.response.status == 302)
         #expect(landed.location == "/reports?year=2026", "back where the login started")
-        #expect(browser.cookies(at: setup.origin)["tg-session"] != nil)
-        #expect(!browser.cookies(at: setup.origin).keys.contains { $0.hasPrefix("tg-state-") }, "the attempt's cookie is gone")
+        #expect(browser.cookies(at: setup.origin)[setup.sessionCookie] != nil)
+        #expect(!browser.cookies(at: setup.origin).keys.contains { $0.hasPrefix(setup.statePrefix) }, "the attempt's cookie is gone")
 
         let page = try await browser.request(setup.base + "/reports?year=2026")
         #expect(page.response.status == 200)
@@ -152,7 +157,7 @@ struct LoginFlowTests {
         let setup = try await LoginSetup.start()
         let browser = CookieBrowser()
         _ = try await setup.logIn(browser)
-        let good = try #require(browser.cookies(at: setup.origin)["tg-session"])
+        let good = try #require(browser.cookies(at: setup.origin)[setup.sessionCookie])
         #expect(try await browser.request(setup.base + "/x").response.status == 200)
         var bytes = Array(good.utf8)
         bytes[bytes.count / 2] = bytes[bytes.count / 2] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
@@ -171,7 +176,8 @@ struct LoginFlowTests {
         let endSession = try #require(loggedOut.location)
         #expect(endSession.hasPrefix(setup.idp.url(.endSession) + "?id_token_hint="))
         #expect(endSession.contains("post_logout_redirect_uri=" + FormEncoding.escape(setup.base + "/")))
-        #expect(browser.cookies(at: setup.origin)["tg-session"] == nil)
+        #expect(endSession.contains("&state="), "some providers return to post_logout_redirect_uri only with a state")
+        #expect(browser.cookies(at: setup.origin)[setup.sessionCookie] == nil)
         // The sealed cookie, kept by an attacker and sent again, no longer works.
         #expect(try await setup.status(withSession: good) == 302)
         await setup.stop()
@@ -183,7 +189,7 @@ struct LoginFlowTests {
         let browser = CookieBrowser()
         let tabA = try await browser.request(setup.base + "/a")
         let tabB = try await browser.request(setup.base + "/b")
-        #expect(browser.cookies(at: setup.origin).keys.filter { $0.hasPrefix("tg-state-") }.count == 2)
+        #expect(browser.cookies(at: setup.origin).keys.filter { $0.hasPrefix(setup.statePrefix) }.count == 2)
         let landedB = try await setup.completeLogin(browser, authorize: try #require(tabB.location))
         #expect(landedB.location == "/b")
         let landedA = try await setup.completeLogin(browser, authorize: try #require(tabA.location))
@@ -192,7 +198,7 @@ struct LoginFlowTests {
         // A browser holds at most five attempts: starting seven keeps the newest five.
         let busy = CookieBrowser()
         for index in 0..<7 { _ = try await busy.request(setup.base + "/tab-\(index)") }
-        #expect(busy.cookies(at: setup.origin).keys.filter { $0.hasPrefix("tg-state-") }.count == 5)
+        #expect(busy.cookies(at: setup.origin).keys.filter { $0.hasPrefix(setup.statePrefix) }.count == 5)
         // The back button: the callback again, its state cookie gone, a session present.
         let replay = try await browser.request(setup.base + "/.tokengate/callback?code=used&state=gone")
         #expect(replay.response.status == 302)
@@ -211,7 +217,7 @@ struct LoginFlowTests {
         let before = try await LoginSetup.start(idp: idp)
         let browser = CookieBrowser()
         _ = try await before.logIn(browser)
-        let session = try #require(browser.cookies(at: before.origin)["tg-session"])
+        let session = try #require(browser.cookies(at: before.origin)[before.sessionCookie])
         await before.gateway.stop()
         await before.echo.stop()
         let rotatedKeys = #"[ { "id": "k2", "secret": { "env": "NEW_KEY" } }, { "id": "k1", "secret": { "env": "COOKIE_KEY" } } ]"#
@@ -236,12 +242,12 @@ struct LoginFlowTests {
         let refreshes = { idp.requests(.token).filter { $0.formValue("grant_type") == "refresh_token" }.count }
         #expect(refreshes() == 0)
         // Ten parallel requests with the same cookie, all due for a refresh.
-        let cookie = try #require(browser.cookies(at: setup.origin)["tg-session"])
+        let cookie = try #require(browser.cookies(at: setup.origin)[setup.sessionCookie])
         let statuses = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
             for index in 0..<10 {
                 group.addTask {
                     let tab = CookieBrowser()
-                    tab.setCookie("tg-session", cookie, at: setup.origin)
+                    tab.setCookie(setup.sessionCookie, cookie, at: setup.origin)
                     let page = try await tab.request(setup.base + "/page/\(index)")
                     return (page.response.status, EchoReport(page.response)?.header("x-auth-access-token"))
                 }
@@ -276,7 +282,7 @@ struct LoginFlowTests {
         let setup = try await LoginSetup.start(profileExtras: #", "session": { "store": "memory", "max_sessions": 100 }"#)
         let browser = CookieBrowser()
         _ = try await setup.logIn(browser)
-        let cookie = try #require(browser.cookies(at: setup.origin)["tg-session"])
+        let cookie = try #require(browser.cookies(at: setup.origin)[setup.sessionCookie])
         #expect(cookie.utf8.count < 200, "a sealed id, not the tokens")
         #expect(EchoReport(try await browser.request(setup.base + "/x").response)?.header("x-auth-subject") == "alice")
         let status = try await setup.gateway.admin("/status")
@@ -336,6 +342,66 @@ struct LoginFlowTests {
         await setup.stop()
     }
 
+    @Test("two login profiles on one host with one shared cookie key: a session one made is refused on the other's routes; both sessions live side by side")
+    func profilesOnOneHost() async throws {
+        let idp = try await JWTSetup.startSandbox()
+        let echo = try await EchoUpstream.start()
+        let port = try await freeLoopbackPort()
+        func profile(_ prefix: String, key: String) -> String {
+            """
+            { "issuer": "\(idp.issuer)", "client_id": "legacy-portal", "client_secret": { "env": "PORTAL_SECRET" }, "path_prefix": "/\(prefix)/.tokengate/",
+              "cookie_keys": [ { "id": "k1", "secret": { "env": "\(key)" } } ], "external_url": "http://127.0.0.1:\(port)" }
+            """
+        }
+        let json = """
+        { "listeners": { "main": { "address": "127.0.0.1:\(port)" } }, "admin": { "address": "127.0.0.1:0" },
+          "login": { "staff": \(profile("staff", key: "STAFF_KEY")), "partners": \(profile("partners", key: "PARTNERS_KEY")) },
+          "routes": [
+            { "name": "staff", "listener": "main", "match": { "path_prefix": "/staff/" }, "upstream": "http://127.0.0.1:\(echo.port)/", "login": "staff" },
+            { "name": "partners", "listener": "main", "match": { "path_prefix": "/partners/" }, "upstream": "http://127.0.0.1:\(echo.port)/", "login": "partners" } ] }
+        """
+        // `tokengate check` refuses one key for both (LoginConfigTests.cookieKeysPerHost);
+        // the gateway keeps them apart without it too (a configuration from before the check).
+        let environment = ["PORTAL_SECRET": LoginSetup.portalSecret, "STAFF_KEY": LoginSetup.cookieKey, "PARTNERS_KEY": "another-cookie-key-0123456789abcdefghijkl"]
+        let resolver = SecretResolver(environment: environment)
+        var loaded = try ConfigLoader(resolver: resolver).load(bytes: Array(json.utf8))
+        let staffKeys = try #require(loaded.config.loginProfile(named: "staff")?.cookieKeys)
+        let partners = try #require(loaded.config.login.firstIndex { $0.name == "partners" })
+        loaded.config.login[partners].cookieKeys = staffKeys
+        LeakWatch.register(environment.values)
+        let logs = LogCapture()
+        let started = try await Gateway.start(loaded, logger: logs.logger(), resolver: resolver, telemetry: logs.telemetry())
+        let setup = LoginSetup(idp: idp, echo: echo, gateway: TestGateway(gateway: started, logs: logs), port: port)
+        let staffCookies = LoginCookies(secure: false, scope: CookieScope(profile: "staff", issuer: idp.issuer))
+        let partnersCookies = LoginCookies(secure: false, scope: CookieScope(profile: "partners", issuer: idp.issuer))
+        #expect(staffCookies.session != partnersCookies.session)
+
+        let browser = CookieBrowser()
+        let partnersLogin = try await browser.request(setup.base + "/partners/home")
+        #expect(partnersLogin.response.status == 302)
+        let landed = try await setup.completeLogin(browser, authorize: try #require(partnersLogin.location), callbackPath: "/partners/.tokengate/callback")
+        #expect(landed.location == "/partners/home")
+        #expect(try await browser.request(setup.base + "/partners/home").response.status == 200)
+        let session = try #require(browser.cookies(at: setup.origin)[partnersCookies.session])
+        // The partners' session is no session on the staff app, under its own name or under
+        // the staff app's.
+        #expect(try await browser.request(setup.base + "/staff/home", headers: ["Accept": "application/json"]).response.status == 401)
+        let forger = CookieBrowser()
+        forger.setCookie(staffCookies.session, session, at: setup.origin)
+        #expect(try await forger.request(setup.base + "/staff/home", headers: ["Accept": "application/json"]).response.status == 401)
+        #expect(try await forger.request(setup.base + "/staff/home").response.status == 302, "sent to the staff app's login")
+        #expect(setup.echo.requestCount == 1, "the staff app saw no request")
+
+        // Logged in to both, the browser holds two sessions that do not overwrite each other.
+        let staffLogin = try await browser.request(setup.base + "/staff/home")
+        #expect(staffLogin.response.status == 302)
+        _ = try await setup.completeLogin(browser, authorize: try #require(staffLogin.location), callbackPath: "/staff/.tokengate/callback")
+        #expect(try await browser.request(setup.base + "/staff/home").response.status == 200)
+        #expect(try await browser.request(setup.base + "/partners/home").response.status == 200)
+        #expect(browser.cookies(at: setup.origin)[partnersCookies.session] == session)
+        await setup.stop()
+    }
+
     @Test("a reload that changes the login profile keeps its sessions, and forgets no logout")
     func reloadKeepsLogouts() async throws {
         let idp = try await JWTSetup.startSandbox()
@@ -356,7 +422,7 @@ struct LoginFlowTests {
         _ = try await setup.logIn(kept)
         let leaving = CookieBrowser()
         _ = try await setup.logIn(leaving)
-        let copy = try #require(leaving.cookies(at: setup.origin)["tg-session"])
+        let copy = try #require(leaving.cookies(at: setup.origin)[setup.sessionCookie])
         _ = try await leaving.request(setup.base + "/.tokengate/logout")
         try document(idle: 3600).write(toFile: watched.path, atomically: true, encoding: .utf8)
         #expect(await watched.gateway.reload(trigger: "test").succeeded)

@@ -47,8 +47,10 @@ struct LoginFoundationTests {
         #expect(RedirectTarget.normalizedOrigin("app.example.com") == nil)
     }
 
-    private static func sealer(_ keys: [(String, String)]) -> CookieSealer {
-        CookieSealer(secrets: keys.map { (id: $0.0, secret: Array($0.1.utf8)) })
+    static let portal = CookieScope(profile: "portal", issuer: "https://idp.example.com")
+
+    private static func sealer(_ keys: [(String, String)], scope: CookieScope = portal) -> CookieSealer {
+        CookieSealer(secrets: keys.map { (id: $0.0, secret: Array($0.1.utf8)) }, scope: scope)
     }
 
     @Test("a sealed cookie opens only unchanged, for its own cookie name, with a key that sealed it")
@@ -88,5 +90,66 @@ struct LoginFoundationTests {
         let retired = Self.sealer([("2026-11", "an entirely new secret of 32+ bytes!")])
         #expect(retired.open(sealedBefore, cookieName: "s") == nil)
         #expect(retired.open(sealedAfter, cookieName: "s") == Array("after".utf8))
+    }
+
+    @Test("with one shared key, a value one login profile sealed does not open for another profile or another issuer")
+    func sealingIsPerProfile() throws {
+        let key = [("k1", "0123456789abcdef0123456789abcdef")]
+        let staff = CookieScope(profile: "staff", issuer: "https://login.example.com")
+        let plaintext = Array(#"{"v":1,"id":"x","sub":"mallory"}"#.utf8)
+        let sealed = try #require(Self.sealer(key, scope: staff).seal(plaintext, cookieName: "__Host-tg-session"))
+        #expect(Self.sealer(key, scope: staff).open(sealed, cookieName: "__Host-tg-session") == plaintext)
+        for other in [CookieScope(profile: "partners", issuer: "https://signup.example.net"), CookieScope(profile: "partners", issuer: staff.issuer),
+                      CookieScope(profile: staff.profile, issuer: "https://signup.example.net")] {
+            #expect(Self.sealer(key, scope: other).open(sealed, cookieName: "__Host-tg-session") == nil, "\(other)")
+        }
+        #expect(CookieScope(profile: "ab", issuer: "c").bytes != CookieScope(profile: "a", issuer: "bc").bytes, "unambiguous")
+    }
+
+    @Test("cookie names carry a short, stable tag of the profile and issuer; each profile reads only its own; the app sees none")
+    func cookieNamesPerProfile() {
+        let portal = LoginCookies(secure: true, scope: Self.portal)
+        #expect(portal.session == "__Host-tg-e8216384-session", "the same name across versions, restarts and replicas")
+        #expect(portal.stateCookie(for: "s").hasPrefix("__Host-tg-e8216384-state-"))
+        #expect(LoginCookies(secure: false, scope: Self.portal).session == "tg-e8216384-session")
+        let names = [Self.portal, CookieScope(profile: "staff", issuer: Self.portal.issuer), CookieScope(profile: "portal", issuer: "https://other.example.com")]
+            .map { LoginCookies(secure: true, scope: $0).session }
+        #expect(Set(names).count == 3)
+        let staff = LoginCookies(secure: true, scope: CookieScope(profile: "staff", issuer: Self.portal.issuer))
+        let header = "\(staff.session)=theirs; \(portal.session)=mine; \(portal.sessionPart(1))=more; app=1"
+        #expect(portal.read([header]) == [portal.session: "mine", portal.sessionPart(1): "more"])
+        #expect(staff.read([header]) == [staff.session: "theirs"])
+        #expect(LoginCookies.Names().strip(header) == "app=1")
+    }
+
+    @Test("a return_to past 512 bytes (as sealed) comes back to /; five state cookies with the longest kept stay under 6 KB")
+    func returnTargetsStayShort() throws {
+        let longest = "/" + String(repeating: "a", count: LoginAttempt.maxReturnTo - 1)
+        #expect(LoginAttempt.returnTarget(longest, allowedOrigins: []) == longest)
+        #expect(LoginAttempt.returnTarget(longest + "a", allowedOrigins: []) == "/")
+        #expect(LoginAttempt.returnTarget("/" + String(repeating: "a", count: 2047), allowedOrigins: []) == "/")
+        let quoted = "/" + String(repeating: "\"", count: 255)
+        #expect(LoginAttempt.returnTarget(quoted, allowedOrigins: []) == quoted, "511 bytes escaped")
+        #expect(LoginAttempt.returnTarget(quoted + "\"", allowedOrigins: []) == "/", "a quote is two bytes sealed")
+        #expect(LoginAttempt.returnTarget("//evil.com", allowedOrigins: []) == "/")
+        #expect(LoginAttempt.returnTarget("https://app.example.com/x", allowedOrigins: Self.allowed) == "https://app.example.com/x")
+
+        let cookies = LoginCookies(secure: true, scope: Self.portal)
+        let sealer = Self.sealer([("2026-11", "0123456789abcdef0123456789abcdef")])
+        for target in [longest, quoted + "a"] {
+            var header: [String] = []
+            for _ in 0..<LoginCookies.maxAttempts {
+                let attempt = LoginAttempt(
+                    state: LoginCookies.random(), nonce: LoginCookies.random(), verifier: LoginCookies.random(),
+                    returnTo: LoginAttempt.returnTarget(target, allowedOrigins: []), redirectURI: "https://portal.example.com/.tokengate/callback",
+                    createdAt: 1_800_000_000
+                )
+                #expect(attempt.returnTo == target)
+                let name = cookies.stateCookie(for: attempt.state)
+                let sealed = try #require(sealer.seal(attempt.encoded(), cookieName: name))
+                header.append(name + "=" + sealed)
+            }
+            #expect(header.joined(separator: "; ").utf8.count < 6 * 1024, "well under the 8 KB front proxies accept")
+        }
     }
 }

@@ -13,7 +13,8 @@ struct OutboundSetup {
 
     static func start(
         sandbox: SandboxAuthorizationServer.Configuration = .demo, profileExtras: String = "", clientSecret: String = #"{ "env": "BILLING_SECRET" }"#,
-        environment: [String: String] = ["BILLING_SECRET": secret], beforeGateway: (SandboxAuthorizationServer) -> Void = { _ in }
+        environment: [String: String] = ["BILLING_SECRET": secret], unchallengedRejectionMinAge: Duration? = nil,
+        beforeGateway: (SandboxAuthorizationServer) -> Void = { _ in }
     ) async throws -> OutboundSetup {
         let idp = try await startSandbox(sandbox)
         let echo = try await EchoUpstream.start()
@@ -25,7 +26,12 @@ struct OutboundSetup {
           "routes": [ { "name": "api", "listener": "main", "match": { "path_prefix": "/api/" }, "strip_prefix": true,
                         "upstream": "http://127.0.0.1:\(echo.port)/", "credential": "billing" } ] }
         """
-        let gateway = try await TestGateway.start(config, environment: environment)
+        let gateway = try await TestGateway.start(config, environment: environment) { loaded in
+            guard let unchallengedRejectionMinAge else { return }
+            for index in loaded.config.credentials.indices {
+                loaded.config.credentials[index].unchallengedRejectionMinAge = unchallengedRejectionMinAge
+            }
+        }
         return OutboundSetup(idp: idp, echo: echo, gateway: gateway)
     }
 
@@ -187,12 +193,13 @@ struct OutboundCredentialTests {
 
     @Test("upstream 401 invalid_token always: one retry with one new token, then the 401 is passed on; no loop")
     func upstream401Always() async throws {
-        let setup = try await OutboundSetup.start()
+        // An interval no test run outlasts: "within the interval" must not depend on speed.
+        let setup = try await OutboundSetup.start(profileExtras: #", "forced_refresh_min_interval_seconds": 3600"#)
         let response = try await setup.get(headers: "X-Echo-Status: 401\r\nX-Echo-WWW-Authenticate: Bearer error=\"invalid_token\"\r\n")
         #expect(response.status == 401)
         #expect(setup.echo.requestCount == 2)
         #expect(setup.idp.calls(.token) == 2)
-        // A second one within forced_refresh_min_interval_seconds costs no token request.
+        // A second one within forced_refresh_min_interval_seconds (an hour here) costs no token request.
         #expect(try await setup.get(headers: "X-Echo-Status: 401\r\nX-Echo-WWW-Authenticate: Bearer error=\"invalid_token\"\r\n").status == 401)
         #expect(setup.idp.calls(.token) == 2)
         await setup.stop()
@@ -200,7 +207,10 @@ struct OutboundCredentialTests {
 
     @Test("an upstream that answers 401 for its own reasons (no challenge, or another one) costs no token request")
     func upstream401NotAboutTheToken() async throws {
-        let setup = try await OutboundSetup.start()
+        // The token stays "brand new" for the whole test however slowly it runs beside the
+        // parallel suite: a challenge-less 401 is the upstream's business until it is 5 s old,
+        // an age this test must not race.
+        let setup = try await OutboundSetup.start(unchallengedRejectionMinAge: .seconds(3600))
         // Counted from when the gateway holds its token (on a loaded machine the first token
         // request may take long enough to be retried; that is not what this test is about).
         #expect(await eventually(within: .seconds(20)) { setup.gateway.gateway.credentialProfile(named: "billing")?.currentToken() != nil })

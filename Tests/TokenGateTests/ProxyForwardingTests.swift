@@ -130,4 +130,27 @@ struct ProxyForwardingTests {
             await client.close()
         }
     }
+
+    @Test("bytes an upstream sends behind a complete response never answer the next request: that connection is closed, not reused")
+    func unaskedBytesCloseTheUpstreamConnection() async throws {
+        let upstream = try await ScriptedUpstream.start { head in
+            head.hasPrefix("GET /first")
+                ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled"
+                : "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal"
+        }
+        let gateway = try await TestGateway.start(proxyConfig(upstreamPort: upstream.port))
+        let client = try await gateway.connect()
+        // Pipelined: the second request is taken while the first response's read is still
+        // being decoded, the moment an unasked answer could be handed to it.
+        try await client.send("GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET /second HTTP/1.1\r\nHost: a\r\n\r\n")
+        let first = try #require(try await client.readResponse())
+        let second = try #require(try await client.readResponse())
+        #expect(first.bodyText == "ok")
+        #expect(second.status == 200)
+        #expect(second.bodyText == "real", "the second request got the upstream's answer to it")
+        #expect(upstream.received.contains { $0.hasPrefix("GET /second") })
+        await client.close()
+        await gateway.stop()
+        await upstream.stop()
+    }
 }

@@ -55,6 +55,48 @@ struct ProxyHandlerEmbeddedTests {
         _ = try? channel.finish()
     }
 
+    @Test("a closing answer the client never reads: the connection closes once the listener's idle timeout passes, not never")
+    func closingAnswerHasDeadline() throws {
+        let channel = try proxyChannel(noRoutes)
+        let stalled = StalledWrites()
+        try channel.pipeline.syncOperations.addHandler(stalled, position: .first)
+        try channel.writeInbound(ByteBuffer(string: "GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"))
+        #expect(stalled.heldWrites > 0, "the 404 is written and waits for the client")
+        #expect(channel.isActive, "its last bytes get the idle timeout to leave")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(59))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!channel.isActive, "closed whether or not the write finished")
+    }
+
+    @Test("a tunnel that ends closes both sides, also the one whose peer never reads the last bytes it was sent")
+    func tunnelCloseHasDeadline() throws {
+        let loop = EmbeddedEventLoop()
+        let client = EmbeddedChannel(loop: loop)
+        let upstream = EmbeddedChannel(loop: loop)
+        try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try upstream.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()
+        var recorded = false
+        let session = TunnelSession(eventLoop: loop, idleTimeout: .seconds(5)) { _, _ in recorded = true }
+        let clientSide = TunnelHandler(session: session, side: .client)
+        let upstreamSide = TunnelHandler(session: session, side: .upstream)
+        clientSide.partner = upstreamSide
+        upstreamSide.partner = clientSide
+        let stalled = StalledWrites()
+        try client.pipeline.syncOperations.addHandler(stalled)
+        try client.pipeline.syncOperations.addHandler(clientSide)
+        try upstream.pipeline.syncOperations.addHandler(upstreamSide)
+        try upstream.writeInbound(ByteBuffer(string: "last words"))
+        upstream.pipeline.fireChannelReadComplete()
+        #expect(stalled.heldWrites > 0)
+        session.close()
+        #expect(!upstream.isActive, "the side whose peer reads closes at once")
+        #expect(client.isActive)
+        loop.advanceTime(by: .seconds(5))
+        #expect(!client.isActive, "the other closes when the tunnel's idle timeout has passed")
+        #expect(recorded)
+    }
+
     @Test("TRACE is answered 405 by the handler and the connection stays usable")
     func traceRefused() throws {
         let channel = try proxyChannel(noRoutes)
@@ -107,5 +149,27 @@ struct ProxyHandlerEmbeddedTests {
         #expect(try written(second).hasPrefix("HTTP/1.1 200"))
         _ = try? channel.finish()
         _ = try? second.finish()
+    }
+}
+
+/// Stands for a client that never reads: writes are taken and never finish (until the
+/// channel closes, when they fail, as a socket's do).
+private final class StalledWrites: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+    private var held: [EventLoopPromise<Void>] = []
+    private(set) var heldWrites = 0
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        heldWrites += 1
+        if let promise { held.append(promise) }
+    }
+
+    func flush(context: ChannelHandlerContext) {}
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        let pending = held
+        held = []
+        for promise in pending { promise.fail(ChannelError.ioOnClosedChannel) }
+        context.close(mode: mode, promise: promise)
     }
 }

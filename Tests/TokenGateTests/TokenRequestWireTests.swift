@@ -144,6 +144,81 @@ struct TokenStateTests {
         #expect(state.next(at: start + .seconds(80)) == .fetch(.password))
     }
 
+    @Test(
+        "any 4xx to a refresh_token grant drops the refresh token and runs the profile's own grant once, at once; backoff only if that fails too",
+        arguments: [(400, ""), (400, #"{"error":"invalid_grant"}"#), (401, #"{"error":"invalid_client"}"#), (403, "<html>forbidden</html>")]
+    )
+    func anyRefusedRefreshFallsBack(status: Int, body: String) {
+        // A server that answers a dead refresh token 400 with an empty body, not invalid_grant.
+        guard case .failure(let refusal) = TokenResponseParser.parse(status: status, retryAfter: nil, body: Array(body.utf8)) else {
+            Issue.record("a \(status) was accepted")
+            return
+        }
+        #expect(refusal.isRefusal)
+        var state = TokenState(grant: .password, refreshFraction: 0.8, defaultLifetime: .seconds(300), headerScheme: "Bearer")
+        state.fetchSucceeded(issued("t1", refresh: "r1"), at: start)
+        let due = start + .seconds(80)
+        #expect(state.next(at: due) == .fetch(.refresh))
+        state.fetchStarted()
+        state.fetchFailed(refusal, kind: .refresh, at: due, jitter: 1)
+        #expect(state.refreshToken == nil, "the refused refresh token is never sent again")
+        #expect(state.next(at: due) == .fetch(.password), "the password grant follows at once")
+        #expect(state.consecutiveFailures == 0)
+        #expect(state.usableToken(at: due)?.value.revealed == "t1", "the valid token stays in use meanwhile")
+        // The fallback fails too: now, and only now, the backoff starts.
+        state.fetchStarted()
+        state.fetchFailed(CredentialError(kind: .serverError(status: 503), detail: "x"), kind: .password, at: due, jitter: 1)
+        #expect(state.next(at: due) == .wait(until: due + .seconds(1)))
+        #expect(state.next(at: due + .seconds(1)) == .fetch(.password), "still the password grant, not the dropped refresh token")
+    }
+
+    @Test("a refused refresh under client_credentials falls back to client_credentials")
+    func refusedRefreshUnderClientCredentials() {
+        var state = TokenState(grant: .clientCredentials, refreshFraction: 0.8, defaultLifetime: .seconds(300), headerScheme: "Bearer")
+        state.fetchSucceeded(issued("t1", refresh: "r1"), at: start)
+        #expect(state.next(at: start + .seconds(80)) == .fetch(.refresh))
+        state.fetchFailed(CredentialError(kind: .unexpectedStatus(400), detail: "x"), kind: .refresh, at: start + .seconds(80), jitter: 0)
+        #expect(state.next(at: start + .seconds(80)) == .fetch(.clientCredentials))
+    }
+
+    @Test(
+        "a refresh that fails for the server's own reasons (5xx, 429, 408, network) keeps the refresh token and backs off",
+        arguments: [
+            CredentialError(kind: .serverError(status: 503), detail: "x"), CredentialError(kind: .rateLimited, detail: "x"),
+            CredentialError(kind: .unexpectedStatus(408), detail: "x"), CredentialError(kind: .network, detail: "x"),
+            CredentialError(kind: .timeout, detail: "x"),
+        ]
+    )
+    func transientRefreshFailureKeepsRefreshToken(error: CredentialError) {
+        #expect(!error.isRefusal)
+        var state = TokenState(grant: .password, refreshFraction: 0.8, defaultLifetime: .seconds(300), headerScheme: "Bearer")
+        state.fetchSucceeded(issued("t1", refresh: "r1"), at: start)
+        let due = start + .seconds(80)
+        state.fetchFailed(error, kind: .refresh, at: due, jitter: 1)
+        #expect(state.refreshToken?.revealed == "r1")
+        #expect(state.next(at: due) == .wait(until: due + .seconds(1)))
+        #expect(state.next(at: due + .seconds(1)) == .fetch(.refresh))
+    }
+
+    @Test("the age before a challenge-less 401 counts against the token is the state's setting (5 s unless set)")
+    func unchallengedRejectionAge() {
+        var state = TokenState(grant: .clientCredentials, refreshFraction: 0.8, defaultLifetime: .seconds(300), headerScheme: "Bearer",
+                               unchallengedRejectionMinAge: .seconds(3600))
+        state.fetchSucceeded(issued("t1", expiresIn: .seconds(7200)), at: start)
+        #expect(state.upstreamRejected(Redacted("t1"), challenge: .none, at: start + .seconds(60), minInterval: .seconds(10)) == .passThrough)
+        #expect(state.upstreamRejected(Redacted("t1"), challenge: .none, at: start + .seconds(3600), minInterval: .seconds(10)) == .retry)
+        #expect(TokenState(grant: .clientCredentials, refreshFraction: 0.8, defaultLifetime: .seconds(300), headerScheme: "Bearer")
+            .unchallengedRejectionMinAge == .seconds(5))
+    }
+
+    @Test("a 4xx to the profile's own grant is not a refresh-token refusal: it backs off")
+    func refusedGrantBacksOff() {
+        var state = TokenState(grant: .password, refreshFraction: 0.8, defaultLifetime: .seconds(300), headerScheme: "Bearer")
+        state.fetchFailed(CredentialError(kind: .unexpectedStatus(400), detail: "x"), kind: .password, at: start, jitter: 1)
+        #expect(state.next(at: start) == .wait(until: start + .seconds(1)))
+        #expect(state.consecutiveFailures == 1)
+    }
+
     @Test("an upstream 401 drops the token only if it is still the current one")
     func invalidateOnlyCurrent() {
         var state = TokenState(grant: .clientCredentials, refreshFraction: 0.8, defaultLifetime: .seconds(300), headerScheme: "Bearer")

@@ -42,7 +42,8 @@ struct WebSocketTunnelTests {
     @Test("bytes the upstream sends in the same segment as its 101 reach the client, and the client's reach the upstream")
     func bytesBehindThe101() async throws {
         let upstream = try await ScriptedUpstream.start { _ in
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello-from-upstream"
+            // RFC 6455 §1.3's example key and its accept value.
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nhello-from-upstream"
         }
         let gateway = try await TestGateway.start(proxyConfig(upstreamPort: upstream.port))
         let client = try await gateway.connect()
@@ -51,6 +52,47 @@ struct WebSocketTunnelTests {
         #expect(head.status == 101)
         #expect(head.header("upgrade") == "websocket")
         #expect(String(decoding: try await client.read(exactly: 19), as: UTF8.self) == "hello-from-upstream")
+        await client.close()
+        await gateway.stop()
+        await upstream.stop()
+    }
+
+    @Test(
+        "a 101 that does not complete the WebSocket handshake asked for is a 502, never a tunnel",
+        arguments: [
+            // An app endpoint reflecting a status: no Sec-WebSocket-Accept.
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            // The accept value of another key.
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x3JJHMbDL1EzLkh9GBhXDw==\r\n\r\n",
+            // The right accept value, another protocol.
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+        ]
+    )
+    func unmatchedSwitchIsRefused(answer: String) async throws {
+        let upstream = try await ScriptedUpstream.start { _ in answer + "GET /smuggled HTTP/1.1\r\n\r\n" }
+        let gateway = try await TestGateway.start(proxyConfig(upstreamPort: upstream.port))
+        let client = try await gateway.connect()
+        try await client.send("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        let response = try #require(try await client.readResponse())
+        #expect(response.status == 502)
+        #expect(response.bodyText.contains("Sec-WebSocket-Accept"))
+        #expect(await client.closedByServer(), "the connection ends: no tunnel, and nothing can follow the upgrade request")
+        await gateway.stop()
+        await upstream.stop()
+    }
+
+    @Test("an upgrade request without a valid Sec-WebSocket-Key is not forwarded as one, and a 101 to it is a 502")
+    func upgradeWithoutKeyIsNotForwarded() async throws {
+        let upstream = try await ScriptedUpstream.start { _ in
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        }
+        let gateway = try await TestGateway.start(proxyConfig(upstreamPort: upstream.port))
+        let client = try await gateway.connect()
+        try await client.send("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n")
+        let response = try #require(try await client.readResponse())
+        #expect(response.status == 502)
+        let forwarded = upstream.received.first?.lowercased() ?? ""
+        #expect(!forwarded.contains("upgrade: websocket"), "forwarded as a plain request")
         await client.close()
         await gateway.stop()
         await upstream.stop()

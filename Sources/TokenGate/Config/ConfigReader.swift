@@ -95,11 +95,14 @@ struct ConfigObject {
         return Int(number)
     }
 
-    /// A positive number of seconds (fractions allowed), up to `maximum`.
+    /// A number of seconds (fractions allowed) from 1 ms (`0.001`) to `maximum`, kept at
+    /// millisecond precision. Every duration of the configuration is read here. The floor is
+    /// 1 ms, not "greater than 0": `1e-7` would round to a zero timeout, which expires at
+    /// once (no key reads 0 as "off"; the schema says `minimum: 0.001` to match).
     func seconds(_ key: String, default fallback: Duration, maximum: Double = 86_400) -> Duration {
         guard let number = number(key) else { return fallback }
-        guard number > 0, number <= maximum else {
-            diagnostics.error(path.key(key), "must be a number of seconds greater than 0 and at most \(Int(maximum))")
+        guard number >= 0.001, number <= maximum else {
+            diagnostics.error(path.key(key), "must be a number of seconds from 0.001 (1 ms) to \(Int(maximum))")
             return fallback
         }
         return .milliseconds(Int64((number * 1000).rounded()))

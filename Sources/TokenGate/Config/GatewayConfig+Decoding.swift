@@ -7,7 +7,7 @@ struct GatewayConfigDecoder {
     static let accessLogKeys = ["enabled", "format", "sample_rate", "query", "redact_query_params"]
     static let listenerKeys = [
         "address", "trusted_proxies", "max_header_bytes", "max_headers", "header_read_timeout_seconds",
-        "idle_timeout_seconds",
+        "idle_timeout_seconds", "max_connections",
     ]
     static let routeKeys = [
         "name", "listener", "match", "strip_prefix", "upstream", "preserve_host", "credential",
@@ -92,7 +92,8 @@ struct GatewayConfigDecoder {
                 maxHeaderBytes: block.integer("max_header_bytes", default: ListenerConfig.defaultMaxHeaderBytes, in: 1024...(64 * 1024)),
                 maxHeaderCount: block.integer("max_headers", default: ListenerConfig.defaultMaxHeaderCount, in: 8...1000),
                 headerReadTimeout: block.seconds("header_read_timeout_seconds", default: ListenerConfig.defaultHeaderReadTimeout, maximum: 600),
-                idleTimeout: block.seconds("idle_timeout_seconds", default: ListenerConfig.defaultIdleTimeout, maximum: 3600)
+                idleTimeout: block.seconds("idle_timeout_seconds", default: ListenerConfig.defaultIdleTimeout, maximum: 3600),
+                maxConnections: block.integer("max_connections", default: ListenerConfig.defaultMaxConnections, in: 1...1_000_000)
             )
             // Kept with a placeholder address when the address was refused, so routes that
             // name this listener are not also reported as dangling.

@@ -17,8 +17,14 @@ extension GatewayConfigDecoder {
         let algorithms = decodeAlgorithms(block, hmac: hmacSecret != nil)
         var audiences: [String] = []
         switch block["audience"] {
-        case .string(let text)?: audiences = [text]
-        case .array?: audiences = block.stringArray("audience") ?? []
+        case .string?: audiences = block.string("audience").map { [$0] } ?? []  // "" is reported as empty
+        case .array(let elements)?:
+            audiences = block.stringArray("audience") ?? []
+            // `[]` would refuse every token without a word from `check` (or, beside
+            // `allow_any_audience`, say nothing at all): it is a mistake, never a setting.
+            if elements.isEmpty {
+                diagnostics.error(path.key("audience"), "list at least one audience: an empty list accepts no token (to accept tokens for every service of the issuer, leave it out and set \"allow_any_audience\": true)")
+            }
         case let other?: diagnostics.error(path.key("audience"), "expected a string or an array of strings, got \(other.typeName)")
         case nil: break
         }

@@ -189,7 +189,7 @@ struct GatewayConfigValidator {
             guard let profile = route.login.flatMap(config.loginProfile(named:)) else { continue }
             let covered = used.contains { other in
                 other.login == profile.name && other.listener == route.listener && other.host == route.host
-                    && profile.pathPrefix.hasPrefix(other.pathPrefix)
+                    && RequestPath.isUnder(profile.pathPrefix, prefix: other.pathPrefix)
             }
             if !covered {
                 diagnostics.error(.root.key("login").key(profile.name).key("path_prefix"), "\(profile.pathPrefix) (the callback, login and logout endpoints) is not under the path_prefix of a route of listener \"\(route.listener)\" that uses this profile; set it under \(route.pathPrefix)")
@@ -205,6 +205,7 @@ struct GatewayConfigValidator {
             }
             prefixes[key] = profile.name
         }
+        checkLoginCookieKeysPerHost(config)
     }
 
     private func resolve(_ reference: SecretReference, at path: ConfigPath) {

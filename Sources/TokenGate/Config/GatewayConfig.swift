@@ -60,11 +60,17 @@ public struct ListenerConfig: Sendable, Equatable {
     /// `idle_timeout_seconds`: how long a keep-alive client connection may sit idle
     /// between requests. Default 60.
     public var idleTimeout: Duration
+    /// `max_connections`: client connections open at once; more are closed as they are
+    /// accepted (counted in `tokengate_connections_refused_total`). Default 10000, and
+    /// never more than half the file descriptors the process may open (each proxied
+    /// connection may hold an upstream one too). Reloads apply to new connections.
+    public var maxConnections: Int
 
     public static let defaultMaxHeaderBytes = 32 * 1024
     public static let defaultMaxHeaderCount = 100
     public static let defaultHeaderReadTimeout = Duration.seconds(10)
     public static let defaultIdleTimeout = Duration.seconds(60)
+    public static let defaultMaxConnections = 10_000
 }
 
 /// `admin`: the admin listener.
@@ -152,7 +158,8 @@ public struct RouteConfig: Sendable, Equatable {
     /// `login`: the browser login profile that guards this route. Default none.
     public var login: String? = nil
     /// `public_paths`: path prefixes of a login route served without a session (matched
-    /// on the normalised path, never the query). Default none.
+    /// on the normalised path, never the query, by whole segments as `match.path_prefix`:
+    /// `RequestPath.isUnder`). Default none.
     public var publicPaths: [String] = []
     /// `bearer_token`: with both `login` and `validate`, what a request carrying
     /// `Authorization: Bearer` gets: `validate` (an API client of the same app) or `login`
@@ -268,6 +275,11 @@ public struct CredentialProfileConfig: Sendable, Equatable {
     /// `forced_refresh_min_interval_seconds`: an upstream 401 drops the token and forces a
     /// new one at most this often. Default 10. Reloads.
     public var forcedRefreshMinInterval: Duration = .seconds(10)
+    /// Not a `gateway.json` key: how old the token must be before an upstream 401 without
+    /// any challenge counts as refusing it (`TokenState.unchallengedRejectionMinAge`,
+    /// default 5 s). A test setting, so tests that send challenge-less 401s for longer than
+    /// that do not race the wall clock.
+    var unchallengedRejectionMinAge: Duration = TokenState.defaultUnchallengedRejectionMinAge
 }
 
 /// `introspection.NAME`: an RFC 7662 endpoint and its cache.

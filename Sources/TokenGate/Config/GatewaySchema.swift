@@ -49,13 +49,18 @@ public enum GatewaySchema {
           },
           "header_read_timeout_seconds": {
             "type": "number",
-            "exclusiveMinimum": 0,
+            "minimum": 0.001,
             "maximum": 600
           },
           "idle_timeout_seconds": {
             "type": "number",
-            "exclusiveMinimum": 0,
+            "minimum": 0.001,
             "maximum": 3600
+          },
+          "max_connections": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000000
           }
         }
       }
@@ -123,7 +128,7 @@ public enum GatewaySchema {
       "properties": {
         "grace_seconds": {
           "type": "number",
-          "exclusiveMinimum": 0,
+          "minimum": 0.001,
           "maximum": 3600
         }
       }
@@ -186,7 +191,7 @@ public enum GatewaySchema {
           },
           "timeout_seconds": {
             "type": "number",
-            "exclusiveMinimum": 0,
+            "minimum": 0.001,
             "maximum": 300
           },
           "ca_file": {
@@ -195,7 +200,7 @@ public enum GatewaySchema {
           },
           "default_lifetime_seconds": {
             "type": "number",
-            "exclusiveMinimum": 0,
+            "minimum": 0.001,
             "maximum": 86400
           },
           "refresh_at_lifetime_fraction": {
@@ -215,7 +220,7 @@ public enum GatewaySchema {
           },
           "forced_refresh_min_interval_seconds": {
             "type": "number",
-            "exclusiveMinimum": 0,
+            "minimum": 0.001,
             "maximum": 3600
           }
         },
@@ -260,7 +265,7 @@ public enum GatewaySchema {
           },
           "timeout_seconds": {
             "type": "number",
-            "exclusiveMinimum": 0,
+            "minimum": 0.001,
             "maximum": 300
           },
           "ca_file": {
@@ -278,12 +283,12 @@ public enum GatewaySchema {
               },
               "max_ttl_seconds": {
                 "type": "number",
-                "exclusiveMinimum": 0,
+                "minimum": 0.001,
                 "maximum": 86400
               },
               "negative_ttl_seconds": {
                 "type": "number",
-                "exclusiveMinimum": 0,
+                "minimum": 0.001,
                 "maximum": 86400
               },
               "negative_max_entries": {
@@ -348,6 +353,7 @@ public enum GatewaySchema {
               },
               {
                 "type": "array",
+                "minItems": 1,
                 "items": {
                   "type": "string",
                   "minLength": 1
@@ -380,7 +386,7 @@ public enum GatewaySchema {
           },
           "timeout_seconds": {
             "type": "number",
-            "exclusiveMinimum": 0,
+            "minimum": 0.001,
             "maximum": 300
           },
           "allow_insecure_http": {
@@ -403,27 +409,27 @@ public enum GatewaySchema {
             "properties": {
               "refresh_seconds": {
                 "type": "number",
-                "exclusiveMinimum": 0,
+                "minimum": 0.001,
                 "maximum": 604800
               },
               "min_refresh_seconds": {
                 "type": "number",
-                "exclusiveMinimum": 0,
+                "minimum": 0.001,
                 "maximum": 604800
               },
               "max_refresh_seconds": {
                 "type": "number",
-                "exclusiveMinimum": 0,
+                "minimum": 0.001,
                 "maximum": 604800
               },
               "unknown_kid_interval_seconds": {
                 "type": "number",
-                "exclusiveMinimum": 0,
+                "minimum": 0.001,
                 "maximum": 3600
               },
               "startup_wait_seconds": {
                 "type": "number",
-                "exclusiveMinimum": 0,
+                "minimum": 0.001,
                 "maximum": 600
               }
             }
@@ -537,12 +543,12 @@ public enum GatewaySchema {
             "properties": {
               "idle_timeout_seconds": {
                 "type": "number",
-                "exclusiveMinimum": 0,
+                "minimum": 0.001,
                 "maximum": 2592000
               },
               "absolute_timeout_seconds": {
                 "type": "number",
-                "exclusiveMinimum": 0,
+                "minimum": 0.001,
                 "maximum": 31536000
               },
               "store": {
@@ -593,7 +599,7 @@ public enum GatewaySchema {
           },
           "timeout_seconds": {
             "type": "number",
-            "exclusiveMinimum": 0,
+            "minimum": 0.001,
             "maximum": 300
           },
           "ca_file": {
@@ -720,17 +726,17 @@ public enum GatewaySchema {
             "properties": {
               "connect_seconds": {
                 "type": "number",
-                "exclusiveMinimum": 0,
+                "minimum": 0.001,
                 "maximum": 600
               },
               "response_header_seconds": {
                 "type": "number",
-                "exclusiveMinimum": 0,
+                "minimum": 0.001,
                 "maximum": 86400
               },
               "idle_seconds": {
                 "type": "number",
-                "exclusiveMinimum": 0,
+                "minimum": 0.001,
                 "maximum": 86400
               }
             }

@@ -17,6 +17,17 @@ public struct Redacted: Sendable, Hashable, CustomStringConvertible, CustomDebug
     /// The secret itself, for the one place that must send it (a token request, a header).
     public var revealed: String { value }
 
+    /// Byte for byte, never `String ==`: that is canonical equivalence, under which `K` and
+    /// U+212A KELVIN SIGN are one character, and a token or secret is its bytes (what is
+    /// sent, and what the cache keys hash).
+    public static func == (lhs: Redacted, rhs: Redacted) -> Bool {
+        lhs.value.utf8.count == rhs.value.utf8.count && lhs.value.utf8.elementsEqual(rhs.value.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for byte in value.utf8 { hasher.combine(byte) }
+    }
+
     public var description: String { Redaction.placeholder }
     public var debugDescription: String { Redaction.placeholder }
     /// No children, so `dump` and reflection cannot reach the value either.

@@ -39,6 +39,20 @@ struct CredentialError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether the authorization server refused the grant itself: any 4xx answer, with an
+    /// RFC 6749 §5.2 error code or without one (some servers answer a dead refresh token
+    /// `400` with an empty body), except 408 and 429, which say nothing about the grant.
+    /// Sending the same grant again gets the same answer, so a refused refresh token is
+    /// given up (`TokenState.fetchFailed`, `LoginProfile.requestRefresh`).
+    var isRefusal: Bool {
+        switch kind {
+        case .oauth(_, let status), .unexpectedStatus(let status):
+            return (400...499).contains(status) && status != 408 && status != 429
+        case .network, .timeout, .serverError, .rateLimited, .malformedResponse, .unsupportedTokenType, .secretUnavailable:
+            return false
+        }
+    }
+
     var description: String { detail }
 }
 

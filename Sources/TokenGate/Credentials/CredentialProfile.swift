@@ -36,7 +36,8 @@ final class CredentialProfile: Sendable {
         self.metrics = metrics
         self.inner = NIOLockedValueBox(Inner(state: TokenState(
             grant: config.grant, refreshFraction: config.refreshFraction,
-            defaultLifetime: config.defaultLifetime, headerScheme: config.headerScheme
+            defaultLifetime: config.defaultLifetime, headerScheme: config.headerScheme,
+            unchallengedRejectionMinAge: config.unchallengedRejectionMinAge
         )))
     }
 
@@ -169,7 +170,11 @@ final class CredentialProfile: Sendable {
             ])
         case .failure(let error):
             let retry = state.retryAt.map { "\(max(.zero, $0 - now))" } ?? "now"
-            if error.isPermanent {
+            if TokenState.dropsRefreshToken(error, kind: kind) {
+                // Not a configuration problem: the refresh token is given up and the profile's
+                // own grant runs at once (`TokenState.fetchFailed`).
+                logger.info("refresh token refused; using the profile's grant", metadata: ["detail": "\(error.detail)", "grant": "\(config.grant.rawValue)"])
+            } else if error.isPermanent {
                 logger.error("token request refused: configuration problem", metadata: ["detail": "\(error.detail)", "retry_in": "\(retry)"])
             } else {
                 logger.warning("token request failed", metadata: ["detail": "\(error.detail)", "retry_in": "\(retry)"])

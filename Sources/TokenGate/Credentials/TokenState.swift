@@ -6,8 +6,9 @@
 ///   request the way a fixed 60-second skew would).
 /// - Failures back off exponentially with jitter (1 s doubling to 60 s) and honour
 ///   `Retry-After`; a valid token stays in use meanwhile.
-/// - With the password grant, a refresh token is used first; `invalid_grant` on it drops it
-///   and the full password grant is tried at once.
+/// - When the authorization server issued a refresh token, it is used first; any refusal of
+///   it (a 4xx, `invalid_grant` or not, empty body or not) drops it and the profile's own
+///   grant is tried once, at once; backoff only if that fails too.
 struct TokenState {
     struct Token: Sendable {
         var value: Redacted
@@ -29,9 +30,8 @@ struct TokenState {
     /// A refresh never starts sooner than this after a token was obtained, whatever its
     /// lifetime (which the parser already clamps to at least 1 s): the schedule cannot spin.
     static let minimumRefreshInterval = Duration.seconds(1)
-    /// An upstream 401 without any challenge counts as a token rejection only for a token
-    /// at least this old: a fresh token is more likely refused for the upstream's own reasons.
-    static let unchallengedRejectionMinAge = Duration.seconds(5)
+    /// The default of `unchallengedRejectionMinAge`.
+    static let defaultUnchallengedRejectionMinAge = Duration.seconds(5)
 
     /// What an upstream's `WWW-Authenticate` said about a 401.
     enum Challenge: Equatable {
@@ -55,6 +55,10 @@ struct TokenState {
     let refreshFraction: Double
     let defaultLifetime: Duration
     let headerScheme: String
+    /// An upstream 401 without any challenge counts as a token rejection only for a token
+    /// at least this old: a fresh token is more likely refused for the upstream's own reasons.
+    /// Default 5 s; set from `CredentialProfileConfig` (tests lengthen it rather than race it).
+    let unchallengedRejectionMinAge: Duration
 
     private(set) var token: Token?
     private(set) var refreshToken: Redacted?
@@ -67,11 +71,15 @@ struct TokenState {
     /// When an upstream 401 last dropped the token.
     private(set) var lastForcedRefresh: ContinuousClock.Instant?
 
-    init(grant: CredentialProfileConfig.Grant, refreshFraction: Double, defaultLifetime: Duration, headerScheme: String) {
+    init(
+        grant: CredentialProfileConfig.Grant, refreshFraction: Double, defaultLifetime: Duration, headerScheme: String,
+        unchallengedRejectionMinAge: Duration = TokenState.defaultUnchallengedRejectionMinAge
+    ) {
         self.grant = grant
         self.refreshFraction = refreshFraction
         self.defaultLifetime = defaultLifetime
         self.headerScheme = headerScheme
+        self.unchallengedRejectionMinAge = unchallengedRejectionMinAge
     }
 
     /// The token to inject now, if one is valid.
@@ -121,7 +129,7 @@ struct TokenState {
     mutating func fetchFailed(_ error: CredentialError, kind: TokenRequest.Kind, at now: ContinuousClock.Instant, jitter: Double) {
         fetching = false
         lastError = error
-        if kind == .refresh, case .oauth(let code, _) = error.kind, code == "invalid_grant" {
+        if Self.dropsRefreshToken(error, kind: kind) {
             // The refresh token is spent or revoked: fall back to the full grant right away.
             refreshToken = nil
             retryAt = nil
@@ -135,6 +143,15 @@ struct TokenState {
         delay = delay * 0.5 + delay * (0.5 * min(max(jitter, 0), 1))
         if let retryAfter = error.retryAfter { delay = max(delay, min(retryAfter, Self.maximumBackoff * 5)) }
         retryAt = now + delay
+    }
+
+    /// Whether a failed fetch of `kind` gives up the refresh token: any refusal of a
+    /// `refresh_token` grant (`CredentialError.isRefusal`). Not only RFC 6749's
+    /// `invalid_grant`: a server that answers a dead refresh token `400` with an empty body
+    /// would otherwise have the gateway send that token again with backoff for ever, serving
+    /// 503, while it holds the grant that works. A 5xx, 429 or network failure keeps it.
+    static func dropsRefreshToken(_ error: CredentialError, kind: TokenRequest.Kind) -> Bool {
+        kind == .refresh && error.isRefusal
     }
 
     /// An upstream answered 401 to a request that carried `value`.
@@ -151,7 +168,7 @@ struct TokenState {
         guard challenge != .other else { return .passThrough }
         guard let token else { return .retry }
         guard token.value == value else { return .retry }
-        if challenge == .none, now - token.obtainedAt < Self.unchallengedRejectionMinAge { return .passThrough }
+        if challenge == .none, now - token.obtainedAt < unchallengedRejectionMinAge { return .passThrough }
         if let last = lastForcedRefresh, now - last < minInterval { return .passThrough }
         lastForcedRefresh = now
         self.token = nil

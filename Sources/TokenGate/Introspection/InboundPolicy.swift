@@ -104,7 +104,17 @@ enum InboundPolicy {
         identity.reserveCapacity(rules.identityHeaders.count)
         for (header, claim) in rules.identityHeaders {
             if let value = claims.value(of: claim) {
-                identity.append((header, sanitized(value)))
+                // A control character cannot travel in a header, and dropping it would make
+                // another name of it (`ali\rce` would reach the app as `alice`): refused.
+                guard isHeaderSafe(value) else {
+                    return .failure(invalidToken(rules, route: route, detail: "the token's \(claim) claim holds a control character, which cannot be passed in \(header)"))
+                }
+                identity.append((header, value))
+            } else if claims.isUnrepresentable(claim) {
+                // Fail closed: without the header an app might treat the caller as having no
+                // groups or roles, or as an anonymous caller; with a blurred one it could
+                // see an element the issuer never granted. The operator sees which claim.
+                return .failure(invalidToken(rules, route: route, detail: "the token's \(claim) claim has an element that cannot be passed in \(header) (empty, containing the list separator or a control character, or with a space at either end)"))
             }
         }
         return .success(identity)
@@ -166,9 +176,9 @@ enum InboundPolicy {
         return out + "\""
     }
 
-    /// Claim values end up in header values: drop control characters (CR/LF would split a header).
-    static func sanitized(_ value: String) -> String {
-        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }) { return value }
-        return String(String.UnicodeScalarView(value.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
+    /// Whether a claim value can be an identity header's value as it is: no control
+    /// character (CR or LF would split the header; dropping them would rename the caller).
+    static func isHeaderSafe(_ value: String) -> Bool {
+        value.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F }
     }
 }

@@ -20,6 +20,10 @@ struct IntrospectionClaims: Sendable {
     var audiences: [String]
     /// Every other member with a string, number or boolean value, for identity headers.
     var other: [String: String]
+    /// Members that are lists of strings `joinedList` cannot join: an element would blur
+    /// the joined value (`["staff,admin"]` would read as `["staff", "admin"]`). They are in
+    /// no header; a route that maps one to an identity header refuses the token.
+    private(set) var unrepresentable: Set<String> = []
 
     static let inactive = IntrospectionClaims(active: false, audiences: [], other: [:])
 
@@ -37,7 +41,8 @@ struct IntrospectionClaims: Sendable {
         self.other = other
     }
 
-    /// The value of a claim for an identity header. `sub` falls back to `username`.
+    /// The value of a claim for an identity header. `sub` falls back to `username`. Nil
+    /// when absent or `isUnrepresentable`.
     func value(of claim: String) -> String? {
         switch claim {
         case "sub": return subject ?? username
@@ -45,10 +50,32 @@ struct IntrospectionClaims: Sendable {
         case "client_id": return clientID
         case "username": return username
         case "iss": return issuer
-        case "aud": return audiences.isEmpty ? nil : audiences.joined(separator: " ")
+        case "aud": return audiences.isEmpty ? nil : Self.joinedList(audiences, separator: UInt8(ascii: " "))
         case "exp": return expiresAt.map(String.init)
         default: return other[claim]
         }
+    }
+
+    /// Whether `claim` is present but is a list no header value can carry faithfully
+    /// (`joinedList`), as opposed to absent.
+    func isUnrepresentable(_ claim: String) -> Bool {
+        claim == "aud" ? !audiences.isEmpty && value(of: claim) == nil : unrepresentable.contains(claim)
+    }
+
+    /// A list claim as one header value: its elements joined by `separator` (`,` for a
+    /// list such as `groups` or `roles`; a space for `aud` and `scp`), or nil when an
+    /// element could not be told apart in the result: empty, holding the separator or a
+    /// control character, or with a space at either end (list parsers trim it). Never
+    /// escaped: an app that did not unescape would see a forged element. The one rule for
+    /// JWT and introspection claims alike, so `["staff,admin"]` never reaches an app as
+    /// `["staff", "admin"]`.
+    static func joinedList(_ elements: [String], separator: UInt8) -> String? {
+        for element in elements {
+            let bytes = element.utf8
+            guard let first = bytes.first, let last = bytes.last, first != UInt8(ascii: " "), last != UInt8(ascii: " "),
+                  !bytes.contains(where: { $0 == separator || $0 < 0x20 || $0 == 0x7F }) else { return nil }
+        }
+        return elements.joined(separator: String(Character(Unicode.Scalar(separator))))
     }
 
     /// Times further than this from now (`exp`, `nbf`, `iat`) make an answer malformed.
@@ -110,9 +137,15 @@ struct IntrospectionClaims: Sendable {
                 claims.other[key] = number == number.rounded() && abs(number) < 1e15 ? String(Int(number)) : String(number)
             case (_, .bool(let flag)): claims.other[key] = flag ? "true" : "false"
             case (_, .array(let items)):
-                // A list of strings (`groups`, `roles`, `scp`): one comma-separated value.
+                // A list of strings (`groups`, `roles`, `scp`): one comma-separated value, or
+                // none when an element would blur it.
                 let strings = items.compactMap { item -> String? in if case .string(let text) = item { return text } else { return nil } }
-                if !strings.isEmpty { claims.other[key] = strings.joined(separator: ",") }
+                if strings.isEmpty { break }
+                if let joined = joinedList(strings, separator: UInt8(ascii: ",")) {
+                    claims.other[key] = joined
+                } else {
+                    claims.unrepresentable.insert(key)
+                }
             default: break
             }
         }

@@ -28,11 +28,19 @@ final class IntrospectionProfile: Sendable {
 
     typealias Key = TokenCacheKey
 
+    /// A cached answer, and the `iss` of the token itself when it is a JWS (read once, when
+    /// the answer arrives), so that a route with a JWT profile tells that profile's tokens
+    /// apart on a cache hit without parsing the token (`cached(key:unlessFrom:)`).
+    private struct Entry {
+        var claims: IntrospectionClaims
+        var tokenIssuer: String?
+    }
+
     private struct Inner {
         /// Active answers.
-        var cache: LRUCache<Key, IntrospectionClaims>
+        var cache: LRUCache<Key, Entry>
         /// Inactive answers, apart: random tokens only ever evict each other.
-        var negative: LRUCache<Key, IntrospectionClaims>
+        var negative: LRUCache<Key, Entry>
         var inFlight: [Key: [Waiter]] = [:]
         var hits = 0
         var misses = 0
@@ -64,9 +72,9 @@ final class IntrospectionProfile: Sendable {
         let key = key ?? self.key(for: token)
         enum Step { case hit(IntrospectionClaims), join, start, stopped, overloaded }
         let step = inner.withLockedValue { inner -> Step in
-            if let claims = inner.cache.value(for: key, at: now) ?? inner.negative.value(for: key, at: now) {
+            if let entry = inner.cache.value(for: key, at: now) ?? inner.negative.value(for: key, at: now) {
                 inner.hits += 1
-                return .hit(claims)
+                return .hit(entry.claims)
             }
             inner.misses += 1
             if inner.stopped { return .stopped }
@@ -102,11 +110,18 @@ final class IntrospectionProfile: Sendable {
 
     /// The cached answer for the token whose `key(for:)` is `key`, if any (the hot path,
     /// no waiter needed).
-    func cached(key: Key, at now: ContinuousClock.Instant = .now) -> IntrospectionClaims? {
-        let claims = inner.withLockedValue { inner in
-            let claims = inner.cache.value(for: key, at: now) ?? inner.negative.value(for: key, at: now)
-            if claims != nil { inner.hits += 1 }
-            return claims
+    ///
+    /// `unlessFrom`: the route's JWT profile. No answer is given for a JWS whose `iss` is
+    /// that profile's issuer: on such a route the JWT profile alone decides the token, and
+    /// an answer cached because another route (this introspection profile without that JWT
+    /// profile) had it introspected must not pass a JWT the profile refuses for its
+    /// audience, `typ`, expiry or key.
+    func cached(key: Key, at now: ContinuousClock.Instant = .now, unlessFrom jwt: JWTProfile? = nil) -> IntrospectionClaims? {
+        let claims = inner.withLockedValue { inner -> IntrospectionClaims? in
+            guard let entry = inner.cache.value(for: key, at: now) ?? inner.negative.value(for: key, at: now) else { return nil }
+            if let jwt, jwt.isFromIssuer(issuer: entry.tokenIssuer) { return nil }
+            inner.hits += 1
+            return entry.claims
         }
         if claims != nil { metrics.hits.increment() }
         return claims
@@ -150,13 +165,15 @@ final class IntrospectionProfile: Sendable {
             result = .failure(IntrospectionError(description: "introspection client secret unavailable: \(error.description)"))
         }
         let now = ContinuousClock.now
+        let tokenIssuer: String? = if case .success(let jwt) = CompactJWT.parse(token) { jwt.issuer } else { nil }
         let (waiters, evicted) = inner.withLockedValue { inner -> ([Waiter], Int) in
             let before = inner.cache.evictions
             if case .success(let claims) = result {
+                let entry = Entry(claims: claims, tokenIssuer: tokenIssuer)
                 if claims.active {
-                    inner.cache.set(claims, for: key, expires: now + ttl(claims))
+                    inner.cache.set(entry, for: key, expires: now + ttl(claims))
                 } else {
-                    inner.negative.set(claims, for: key, expires: now + ttl(claims))
+                    inner.negative.set(entry, for: key, expires: now + ttl(claims))
                 }
             }
             return (inner.inFlight.removeValue(forKey: key) ?? [], inner.cache.evictions - before)

@@ -28,18 +28,30 @@ struct JWTAccessTokenRules {
             return .failure(Refusal("the token is not for this audience"))
         }
         // RFC 9068 §2.2.3: `scope` is a string; many issuers send `scp`, a list.
-        if claims.scope == nil, let scopes = scopeList(jwt.claims) { claims.scope = scopes }
+        if claims.scope == nil {
+            switch scopeList(jwt.claims) {
+            case .success(let scopes): if let scopes { claims.scope = scopes }
+            case .failure(let refusal): return .failure(refusal)
+            }
+        }
         if claims.clientID == nil, let party = claims.other["azp"] { claims.clientID = party }
         return .success(claims)
     }
 
-    private func scopeList(_ members: [(key: String, value: JSONValue)]) -> String? {
+    /// `scp` as a `scope` string (nil without `scp`). Its elements are joined with spaces
+    /// by `IntrospectionClaims.joinedList`: an element holding a space would read as two
+    /// scopes (`["orders admin"]` as `orders` and `admin`, one the issuer never granted),
+    /// so such a token is refused.
+    private func scopeList(_ members: [(key: String, value: JSONValue)]) -> Result<String?, Refusal> {
         switch members.first(where: { $0.key == "scp" })?.value {
-        case .string(let text)?: return text
+        case .string(let text)?: return .success(text)
         case .array(let items)?:
             let scopes = items.compactMap { item -> String? in if case .string(let text) = item { return text } else { return nil } }
-            return scopes.joined(separator: " ")
-        default: return nil
+            guard let joined = IntrospectionClaims.joinedList(scopes, separator: UInt8(ascii: " ")) else {
+                return .failure(Refusal("the token's scp claim has an element that is not one scope (empty, or with a space or a control character)"))
+            }
+            return .success(joined)
+        default: return .success(nil)
         }
     }
 }

@@ -96,7 +96,10 @@ final class JWTProfile: Sendable {
 
     /// Whether `token` belongs to this profile: a JWS whose `iss` is this issuer. Others go
     /// to introspection when the route has it.
-    func isFromIssuer(_ token: CompactJWT) -> Bool { token.issuer == config.issuer }
+    func isFromIssuer(_ token: CompactJWT) -> Bool { isFromIssuer(issuer: token.issuer) }
+
+    /// The same for a token's `iss` read earlier (nil: not a JWS, or no string `iss`).
+    func isFromIssuer(issuer: String?) -> Bool { issuer == config.issuer }
 
     /// Checks a token that missed the cache. `.pending` means `waiter` is called later;
     /// with no waiter, an unknown key is refused at once.

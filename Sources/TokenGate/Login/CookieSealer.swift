@@ -6,8 +6,11 @@ import ExtrasBase64
 /// cookies of Envoy's CVE-2026-47775).
 ///
 /// A sealed value is `base64url(version | key-id length | key id | nonce | ciphertext |
-/// tag)`. The key id and the cookie's name are associated data, so a value sealed for one
-/// cookie (a state cookie) does not open as another (the session). The first key seals;
+/// tag)`. The key id, the login profile and its issuer (`CookieScope`) and the cookie's
+/// name are associated data, so a value sealed for one cookie (a state cookie) does not
+/// open as another (the session), and a value one login profile sealed does not open under
+/// another, even when both use the same cookie key (someone who signed themselves up at
+/// one provider is never served as the staff provider's user). The first key seals;
 /// every key opens, so adding a new key first and keeping the old one for a while
 /// rotates keys without logging anyone out. Keys are derived from the configured secrets
 /// with HKDF-SHA256, one per key id.
@@ -20,9 +23,13 @@ struct CookieSealer: Sendable {
     static let version: UInt8 = 1
 
     let keys: [Key]
+    /// `CookieScope.bytes` of the profile these cookies belong to.
+    private let scope: [UInt8]
 
-    /// `secrets`: (key id, secret) in the configured order; the first seals.
-    init(secrets: [(id: String, secret: [UInt8])]) {
+    /// `secrets`: (key id, secret) in the configured order; the first seals. `scope`: the
+    /// login profile (and issuer) every value is bound to.
+    init(secrets: [(id: String, secret: [UInt8])], scope: CookieScope) {
+        self.scope = scope.bytes
         keys = secrets.map { entry in
             Key(id: entry.id, key: HKDF<SHA256>.deriveKey(
                 inputKeyMaterial: SymmetricKey(data: entry.secret), salt: Array("tokengate cookie".utf8),
@@ -35,7 +42,7 @@ struct CookieSealer: Sendable {
 
     func seal(_ plaintext: [UInt8], cookieName: String) -> String? {
         guard let key = keys.first, key.id.utf8.count < 256,
-              let box = try? AES.GCM.seal(plaintext, using: key.key, authenticating: Self.associatedData(key.id, cookieName))
+              let box = try? AES.GCM.seal(plaintext, using: key.key, authenticating: associatedData(key.id, cookieName))
         else { return nil }
         var out: [UInt8] = [Self.version, UInt8(key.id.utf8.count)]
         out.append(contentsOf: key.id.utf8)
@@ -60,12 +67,49 @@ struct CookieSealer: Sendable {
         guard let key = keys.first(where: { $0.id == id }),
               let nonce = try? AES.GCM.Nonce(data: bytes[nonceStart..<(nonceStart + 12)]),
               let box = try? AES.GCM.SealedBox(nonce: nonce, ciphertext: bytes[(nonceStart + 12)..<(bytes.count - 16)], tag: bytes[(bytes.count - 16)...]),
-              let plaintext = try? AES.GCM.open(box, using: key.key, authenticating: Self.associatedData(id, cookieName))
+              let plaintext = try? AES.GCM.open(box, using: key.key, authenticating: associatedData(id, cookieName))
         else { return nil }
         return Array(plaintext)
     }
 
-    private static func associatedData(_ keyID: String, _ cookieName: String) -> [UInt8] {
-        Array("tokengate-cookie-v1\u{0}\(keyID)\u{0}\(cookieName)".utf8)
+    /// `tokengate-cookie-v2`, then the key id, the scope and the cookie's name, each after
+    /// its length, so no two different triples give the same bytes. (v1 had no scope:
+    /// sessions sealed before it no longer open, and their cookies had other names anyway.)
+    private func associatedData(_ keyID: String, _ cookieName: String) -> [UInt8] {
+        var data = Array("tokengate-cookie-v2".utf8)
+        for part in [Array(keyID.utf8), scope, Array(cookieName.utf8)] {
+            CookieScope.appendLengthPrefixed(part, to: &data)
+        }
+        return data
+    }
+}
+
+/// What a login profile's cookies belong to: the profile's name and its issuer. Bound into
+/// the associated data of every value the profile seals, and as a short tag into every
+/// cookie name (`__Host-tg-TAG-session`), so two login profiles on one host neither open
+/// nor overwrite nor delete each other's cookies, whatever keys they use.
+struct CookieScope: Sendable, Equatable {
+    var profile: String
+    var issuer: String
+
+    /// The profile's name and issuer, each after its length: unambiguous.
+    var bytes: [UInt8] {
+        var data: [UInt8] = []
+        Self.appendLengthPrefixed(Array(profile.utf8), to: &data)
+        Self.appendLengthPrefixed(Array(issuer.utf8), to: &data)
+        return data
+    }
+
+    /// Eight hex digits of the SHA-256 of `bytes`: short, the same across restarts, reloads
+    /// and replicas, and changed only by renaming the profile or changing its issuer (which
+    /// rightly ends its sessions).
+    var tag: String { LoginCookies.hex(SHA256.hash(data: bytes).prefix(4)) }
+
+    /// Appends `part`'s length (4 bytes, big-endian) and then `part`.
+    static func appendLengthPrefixed(_ part: [UInt8], to data: inout [UInt8]) {
+        let length = UInt32(truncatingIfNeeded: part.count)
+        data.append(contentsOf: [UInt8(truncatingIfNeeded: length >> 24), UInt8(truncatingIfNeeded: length >> 16),
+                                 UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length)])
+        data.append(contentsOf: part)
     }
 }

@@ -9,11 +9,23 @@ import ExtrasBase64
 /// `__Host-` prefix, which browsers accept only with `Secure`, `Path=/` and no `Domain`:
 /// no subdomain can plant or overwrite them. Plain-http loopback development drops the
 /// prefix and `Secure` (`tokengate check` warns).
+///
+/// Each name carries the profile's `CookieScope.tag` (`__Host-tg-1a2b3c4d-session`), so two
+/// login profiles on one host keep apart: each reads, writes and deletes only its own.
+/// (Names before the tag, `__Host-tg-session`, are no longer read: sessions made before
+/// an upgrade that added it log in again.)
 struct LoginCookies: Sendable {
     let secure: Bool
+    /// The profile's `CookieScope.tag`.
+    let tag: String
 
-    /// Every cookie of the gateway's starts with this.
-    var ownPrefix: String { secure ? Names.securePrefix : Names.plainPrefix }
+    init(secure: Bool, scope: CookieScope) {
+        self.secure = secure
+        self.tag = scope.tag
+    }
+
+    /// Every cookie of this profile's starts with this.
+    var ownPrefix: String { (secure ? Names.securePrefix : Names.plainPrefix) + tag + "-" }
     /// The session's first cookie; further parts are `NAME.1`, `NAME.2`, `NAME.3`.
     var session: String { ownPrefix + "session" }
     /// State cookies are `PREFIX` + 16 hex digits of the SHA-256 of their `state`.
@@ -27,11 +39,13 @@ struct LoginCookies: Sendable {
     static let maxAttempts = 5
 
     func stateCookie(for state: String) -> String {
-        let digest = SHA256.hash(data: Array(state.utf8))
-        return statePrefix + digest.prefix(8).map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
-        }.joined()
+        statePrefix + Self.hex(SHA256.hash(data: Array(state.utf8)).prefix(8))
+    }
+
+    /// Lower-case hex digits of `bytes`.
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
     }
 
     /// The name of the session's `index`th part.
@@ -64,12 +78,12 @@ struct LoginCookies: Sendable {
         return fields
     }
 
-    /// Deletes every session part and every state cookie the request carried.
+    /// Deletes every session part and every state cookie of this profile the request carried.
     func deleteAll(present: Set<String>) -> [(name: String, value: String)] {
         present.sorted().map(delete)
     }
 
-    /// The gateway's cookies in `Cookie` values, by name (the first of a repeated name).
+    /// This profile's cookies in `Cookie` values, by name (the first of a repeated name).
     func read(_ cookieHeaders: [String]) -> [String: String] {
         var found: [String: String] = [:]
         for header in cookieHeaders {
@@ -96,11 +110,26 @@ struct LoginCookies: Sendable {
     }
 
     /// The names of the gateway's cookies, whatever the profile: `__Host-tg-…` and
-    /// `tg-…`. Stripped from `Cookie` on every route once any login profile exists.
+    /// `tg-…`, and `__Secure-tg-…`, which the gateway never sets but reserves, so that no
+    /// app cookie passes for one of its own under any prefix. Once any login profile
+    /// exists they are stripped from `Cookie` on every route, and no upstream may set them.
     struct Names: Sendable {
         static let securePrefix = "__Host-tg-"
         static let plainPrefix = "tg-"
-        static let prefixes = [securePrefix, plainPrefix]
+        static let prefixes = [securePrefix, "__Secure-tg-", plainPrefix]
+
+        /// Whether an upstream's `Set-Cookie` value would set one of the gateway's cookies:
+        /// an app (or a header-injection bug in one) must not plant or overwrite a session
+        /// or a login attempt. Looks at what a browser sends back: the cookie's name or, for a
+        /// nameless cookie (`=tg-session=x`, RFC 6265bis §5.6), its value, which comes back
+        /// as `tg-session=x`. Case-sensitive, as browsers compare names. Only fields that
+        /// mention `tg-` at all are looked at closely.
+        func isOwn(setCookie value: String) -> Bool {
+            guard value.contains("tg-") else { return false }
+            var pair = value.prefix(while: { $0 != ";" }).trimmingASCIISpaces()
+            if pair.first == "=" { pair = pair.dropFirst().trimmingASCIISpaces() }
+            return Self.prefixes.contains { pair.hasPrefix($0) }
+        }
 
         /// A `Cookie` value without the gateway's cookies (nil when nothing is left).
         func strip(_ header: String) -> String? {

@@ -2,7 +2,9 @@
 /// token request per session however many requests need it (single-flight), and for
 /// `refreshGrace` after it, requests that still carry the old cookie (a page's parallel
 /// requests, racing the rotated refresh token) get the winner's result instead of
-/// spending the old refresh token again (oauth2-proxy #1992, #1006).
+/// spending the old refresh token again (oauth2-proxy #1992, #1006), but never an access
+/// token past its expiry; a request with the new cookie refreshes as usual
+/// (`SessionRefreshTable`).
 extension LoginProfile {
     enum RefreshResult: Sendable {
         case refreshed(LoginSession)
@@ -12,17 +14,12 @@ extension LoginProfile {
         case unavailable
     }
 
-    enum RefreshState: Sendable {
-        case inFlight([@Sendable (RefreshResult) -> Void])
-        case done(RefreshResult, at: ContinuousClock.Instant)
-    }
-
     enum RefreshLookup: Sendable {
         case result(RefreshResult)
         case pending
     }
 
-    /// How long a finished refresh answers requests that carry the session it replaced.
+    /// How long a finished refresh answers requests that present the refresh token it spent.
     static let refreshGrace = Duration.seconds(30)
     /// Refresh this long before the access token expires.
     static let refreshAhead = 60
@@ -35,42 +32,22 @@ extension LoginProfile {
     /// The refreshed session: a recent result, or `.pending` with `waiter` called when the
     /// refresh in flight (started here if none is) settles.
     func refresh(_ session: LoginSession, waiter: @escaping @Sendable (RefreshResult) -> Void) -> RefreshLookup {
-        enum Step { case answer(RefreshResult), join, start }
-        let step = refreshes.withLockedValue { table -> Step in
-            let now = ContinuousClock.now
-            table = table.filter { entry in
-                if case .done(_, let at) = entry.value { return now < at + Self.refreshGrace }
-                return true
-            }
-            switch table[session.id] {
-            case .done(let result, _)?: return .answer(result)
-            case .inFlight(var waiters)?:
-                guard waiters.count < JWTProfile.maxWaiting else { return .answer(.unavailable) }
-                waiters.append(waiter)
-                table[session.id] = .inFlight(waiters)
-                return .join
-            case nil:
-                guard table.count < 10_000 else { return .answer(.unavailable) }
-                table[session.id] = .inFlight([waiter])
-                return .start
-            }
-        }
-        switch step {
+        let now = ContinuousClock.now
+        let wallNow = WallClock.secondsSinceEpoch()
+        switch refreshes.withLockedValue({ $0.lookup(session, waiter: waiter, now: now, wallNow: wallNow) }) {
         case .answer(let result): return .result(result)
         case .join: return .pending
-        case .start:
-            Task { await self.performRefresh(session) }
+        case .start(let spending):
+            // The request's session, or for a straggler whose winner's token has expired
+            // meanwhile, the winner's session (never its own, already spent, refresh token).
+            Task { await self.performRefresh(spending) }
             return .pending
         }
     }
 
     private func performRefresh(_ session: LoginSession) async {
         let result = await requestRefresh(session)
-        let waiters = refreshes.withLockedValue { table -> [@Sendable (RefreshResult) -> Void] in
-            guard case .inFlight(let waiters)? = table[session.id] else { return [] }
-            table[session.id] = .done(result, at: .now)
-            return waiters
-        }
+        let waiters = refreshes.withLockedValue { $0.settle(session.id, with: result, now: .now) }
         switch result {
         case .refreshed: metrics.refresh("success")
         case .ended:
@@ -97,7 +74,9 @@ extension LoginProfile {
             refreshed.seenAt = now
             return .refreshed(refreshed)
         case .failure(let error):
-            if case .oauth = error.kind { return .ended }
+            // Any refusal ends the session, an empty-bodied 400 as much as `invalid_grant`:
+            // asking again with the same refresh token would be refused for ever.
+            if error.isRefusal { return .ended }
             return .unavailable
         }
     }

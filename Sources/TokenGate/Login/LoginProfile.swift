@@ -11,27 +11,29 @@ final class LoginProfile: Sendable {
     /// Checks ID tokens: the provider's keys, `aud` = the client id, no `typ` needed.
     let idTokens: JWTProfile
     let metrics: LoginMetrics
-    /// Session ids ended by logout, remembered until their absolute end (sealed cookies
-    /// cannot be recalled, so a replayed one must be recognised).
-    private let ended: NIOLockedValueBox<LRUCache<String, Bool>>
-    /// Provider session ids (`sid`) and subjects ended by back-channel logout, with when.
-    private let endedByProvider: NIOLockedValueBox<LRUCache<String, Int>>
+    /// Session ids ended by logout, provider sessions and subjects ended by back-channel
+    /// logout, and logout token ids seen, each until it no longer matters: sealed cookies
+    /// cannot be recalled, so a replayed one must be recognised (bounded by time, with a
+    /// safety cap that ends sessions rather than forgets; `LoginRevocations`).
+    private let revocations: NIOLockedValueBox<LoginRevocations>
     /// The token client and secret resolver for code exchanges, set when the gateway
     /// starts the profile.
     private let exchangeContext = NIOLockedValueBox<(client: TokenEndpointClient, resolver: SecretResolver)?>(nil)
-    /// Logout token ids seen (`jti`), until their `exp`: a replayed token does nothing.
-    private let logoutTokens = NIOLockedValueBox(LRUCache<String, Bool>(capacity: 10_000))
     /// The `memory` store: sessions by id (the cookie then holds only the sealed id).
     let store: NIOLockedValueBox<LRUCache<String, LoginSession>>
     /// Refreshes in flight and their recent results, by session id.
-    let refreshes = NIOLockedValueBox<[String: RefreshState]>([:])
+    let refreshes = NIOLockedValueBox(SessionRefreshTable())
 
-    init(_ config: LoginProfileConfig, resolver: SecretResolver, metrics: GatewayMetrics) {
+    /// `revocationCapacity`: the safety cap of each list of `LoginRevocations` (tests make
+    /// it small).
+    init(_ config: LoginProfileConfig, resolver: SecretResolver, metrics: GatewayMetrics,
+         revocationCapacity: Int = LoginRevocations.defaultCapacity) {
         self.config = config
-        self.cookies = LoginCookies(secure: config.externalURL?.isTLS ?? true)
+        let scope = CookieScope(profile: config.name, issuer: config.issuer)
+        self.cookies = LoginCookies(secure: config.externalURL?.isTLS ?? true, scope: scope)
         self.sealer = CookieSealer(secrets: config.cookieKeys.compactMap { key in
             (try? resolver.resolve(key.secret)).map { (id: key.id, secret: Array($0.revealed.utf8)) }
-        })
+        }, scope: scope)
         var jwt = JWTProfileConfig(
             name: "login:" + config.name, issuer: config.issuer, jwksURL: config.jwksURL, algorithms: config.algorithms,
             audiences: [config.clientID], allowAnyAudience: false, clockSkew: config.clockSkew, types: ["jwt", "logout+jwt"], hmacSecret: nil,
@@ -43,8 +45,7 @@ final class LoginProfile: Sendable {
         let needsDiscovery = config.authorizationEndpoint == nil || config.tokenEndpoint == nil
         self.idTokens = JWTProfile(jwt, metrics: metrics.jwt("login:" + config.name), needsEndpoints: needsDiscovery)
         self.metrics = metrics.login(config.name)
-        self.ended = NIOLockedValueBox(LRUCache(capacity: 100_000))
-        self.endedByProvider = NIOLockedValueBox(LRUCache(capacity: 100_000))
+        self.revocations = NIOLockedValueBox(LoginRevocations(capacity: revocationCapacity))
         self.store = NIOLockedValueBox(LRUCache(capacity: config.sessionStore == .memory ? config.maxSessions : 1))
     }
 
@@ -62,6 +63,17 @@ final class LoginProfile: Sendable {
     var tokenEndpoint: UpstreamURL? { config.tokenEndpoint ?? idTokens.providerMetadata?.tokenEndpoint }
     var endSessionEndpoint: UpstreamURL? { config.endSessionEndpoint ?? idTokens.providerMetadata?.endSessionEndpoint }
 
+    /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2): the provider's
+    /// end-session endpoint with `id_token_hint`, `post_logout_redirect_uri`, `client_id`
+    /// and a fresh `state`, since some providers send the browser back to
+    /// `post_logout_redirect_uri` only when a `state` came along. Nothing checks it on the
+    /// way back: that return is a plain page load, and changes nothing.
+    func endSessionLocation(_ endpoint: UpstreamURL, idToken: String, postLogout: String, state: String = LoginCookies.random()) -> String {
+        let parameters = [("id_token_hint", idToken), ("post_logout_redirect_uri", postLogout), ("client_id", config.clientID), ("state", state)]
+        let separator = endpoint.path.contains("?") ? "&" : "?"
+        return endpoint.description + separator + FormEncoding.encode(parameters)
+    }
+
     /// The session in a request's cookies, if it opens, is not ended, and has not timed out.
     func session(in cookies: [String: String], now: Int) -> LoginSession? {
         guard let sealed = self.cookies.sessionValue(cookies),
@@ -75,43 +87,33 @@ final class LoginProfile: Sendable {
         }
         guard let session = found else { return nil }
         guard now < session.expiresAt, now < session.seenAt + Int(config.idleTimeout.components.seconds) else { return nil }
-        if isEnded(session, now: .now) { return nil }
+        if revocations.withLockedValue({ $0.isEnded(session, now: now) }) { return nil }
         return session
-    }
-
-    private func isEnded(_ session: LoginSession, now: ContinuousClock.Instant) -> Bool {
-        if ended.withLockedValue({ $0.value(for: session.id, at: now) }) != nil { return true }
-        return endedByProvider.withLockedValue { cache in
-            let bySid = session.providerSessionID.flatMap { cache.value(for: "sid:" + $0, at: now) }
-            let bySubject = cache.value(for: "sub:" + session.subject, at: now)
-            return [bySid, bySubject].contains { ($0 ?? Int.min) >= session.loginAt }
-        }
     }
 
     /// Remembers a logged-out session until its absolute end.
     func end(_ session: LoginSession, now: Int) {
-        let remaining = Duration.seconds(max(1, session.expiresAt - now))
-        ended.withLockedValue { $0.set(true, for: session.id, expires: .now + remaining) }
+        let milliseconds = WallClock.millisecondsSinceEpoch()
+        revocations.withLockedValue { $0.end(session, now: now, nowMilliseconds: milliseconds) }
         if config.sessionStore == .memory { store.withLockedValue { $0.set(session, for: session.id, expires: .now) } }
     }
 
-    /// Whether `jti` is new (and now remembered until `until`, seconds since the epoch).
-    func rememberLogoutToken(_ jti: String, until: Int) -> Bool {
-        let keep = Duration.seconds(max(60, until - WallClock.secondsSinceEpoch() + config.clockSkew))
-        return logoutTokens.withLockedValue { cache in
-            if cache.value(for: jti, at: .now) != nil { return false }
-            cache.set(true, for: jti, expires: .now + keep)
-            return true
-        }
+    /// Whether `jti` is new (and now remembered until `until`, seconds since the epoch, and
+    /// the clock skew; at least a minute).
+    func rememberLogoutToken(_ jti: String, until: Int, now: Int = WallClock.secondsSinceEpoch()) -> Bool {
+        let keep = max(now + 60, until + config.clockSkew)
+        return revocations.withLockedValue { $0.rememberLogoutToken(jti, until: keep, now: now) }
     }
+
+    /// How many times a full revocation list ended every session (0 in normal use).
+    var revocationOverflows: Int { revocations.withLockedValue { $0.overflows } }
 
     /// Takes over what `old` (the profile a reload replaces) knows of ended sessions, logout
     /// tokens and, with the same store, stored sessions: a reload must not bring a
     /// logged-out cookie back to life.
     func inherit(from old: LoginProfile) {
-        ended.withLockedValue { $0 = old.ended.withLockedValue { $0 } }
-        endedByProvider.withLockedValue { $0 = old.endedByProvider.withLockedValue { $0 } }
-        logoutTokens.withLockedValue { $0 = old.logoutTokens.withLockedValue { $0 } }
+        let known = old.revocations.withLockedValue { $0 }
+        revocations.withLockedValue { $0 = known }
         if config.sessionStore == .memory && old.config.sessionStore == .memory && config.maxSessions == old.config.maxSessions {
             store.withLockedValue { $0 = old.store.withLockedValue { $0 } }
         }
@@ -122,12 +124,9 @@ final class LoginProfile: Sendable {
 
     /// Ends every session of a provider session or subject logged in before `at`
     /// (milliseconds since the epoch; back-channel logout).
-    func endByProvider(sid: String?, subject: String?, at: Int) {
-        let keep = config.absoluteTimeout
-        endedByProvider.withLockedValue { cache in
-            if let sid { cache.set(at, for: "sid:" + sid, expires: .now + keep) }
-            if let subject { cache.set(at, for: "sub:" + subject, expires: .now + keep) }
-        }
+    func endByProvider(sid: String?, subject: String?, at: Int, now: Int = WallClock.secondsSinceEpoch()) {
+        let until = now + Int(config.absoluteTimeout.components.seconds)
+        revocations.withLockedValue { $0.endByProvider(sid: sid, subject: subject, at: at, until: until, now: now) }
     }
 
     /// The sealed session cookies for `session` (nil when it is too large for cookies). With

@@ -19,6 +19,9 @@ final class LoginRequest: Sendable {
     /// The request carries `Authorization: Bearer`.
     let hasBearer: Bool
     let method: HTTPMethod
+    /// `Sec-Fetch-Site` and `Origin` as the browser sent them (see `isCrossSite`).
+    let fetchSite: String?
+    let origin: String?
 
     init(head: HTTPRequestHead, path: String, query: String?, authority: String, forwardedProto: String?, login: LoginProfile) {
         self.path = path
@@ -34,6 +37,27 @@ final class LoginRequest: Sendable {
         isAPICall = Self.isAPICall(head)
         hasBearer = head.headers["authorization"].contains { $0.lowercased().hasPrefix("bearer ") }
         method = head.method
+        fetchSite = head.headers.first(name: "sec-fetch-site")
+        origin = head.headers.first(name: "origin")
+    }
+
+    /// Whether a browser says another site's page sent this request (a link, a form, an
+    /// image), so that it must not change the session on its own (logout).
+    var isCrossSite: Bool { Self.isCrossSite(fetchSite: fetchSite, origin: origin, base: base) }
+
+    /// `Sec-Fetch-Site` decides when present: only `same-origin` and `none` (an address
+    /// typed, a bookmark) are this site's own; `same-site` is a sibling host, which is
+    /// another app. Without it (older browsers, which send `Origin` on a POST), an `Origin`
+    /// other than `base`'s, `null` included, is another site. With neither the request is
+    /// taken as the site's own: a client that is no browser, or a GET from a browser too
+    /// old for `Sec-Fetch-*`, which cannot be told from a bookmark.
+    static func isCrossSite(fetchSite: String?, origin: String?, base: String) -> Bool {
+        if let fetchSite {
+            return !(fetchSite.caseInsensitiveEquals("same-origin") || fetchSite.caseInsensitiveEquals("none"))
+        }
+        guard let origin else { return false }
+        guard let theirs = RedirectTarget.origin(of: origin), let own = RedirectTarget.origin(of: base) else { return true }
+        return theirs != own
     }
 
     /// Script calls: `X-Requested-With`, a fetch that is not a navigation

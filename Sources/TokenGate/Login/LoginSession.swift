@@ -77,6 +77,20 @@ struct LoginAttempt: Sendable, Equatable {
     /// A login attempt is good for ten minutes.
     static let lifetime = 600
 
+    /// The longest return target an attempt keeps, in bytes as sealed (JSON-escaped: a `"`
+    /// counts twice). Any site can start logins with a `return_to` of its choosing, and
+    /// each of a browser's `LoginCookies.maxAttempts` state cookies carries one: at 2,048
+    /// bytes five of them pushed `Cookie` to 15.7 KB, past the 8 KB common front proxies
+    /// accept, locking the user out for ten minutes. At 512, five stay under 6 KB.
+    static let maxReturnTo = 512
+
+    /// Where the login comes back to: `raw` when it is at most `maxReturnTo` bytes and a
+    /// target `RedirectTarget` follows, else `/`.
+    static func returnTarget(_ raw: String, allowedOrigins: [String]) -> String {
+        guard raw.utf8.count <= maxReturnTo, JSONText.quote(raw).utf8.count - 2 <= maxReturnTo else { return "/" }
+        return RedirectTarget.validate(raw, allowedOrigins: allowedOrigins) ?? "/"
+    }
+
     func encoded() -> [UInt8] {
         Array(("{\"v\":1,\"state\":\(JSONText.quote(state)),\"nonce\":\(JSONText.quote(nonce)),\"verifier\":\(JSONText.quote(verifier))"
             + ",\"return\":\(JSONText.quote(returnTo)),\"redirect\":\(JSONText.quote(redirectURI)),\"at\":\(createdAt)}").utf8)

@@ -37,8 +37,10 @@ extension ConnectionStateMachine {
     }
 
     /// The upstream's response head. `unauthorizedRetryable` says the route could send the
-    /// request again with a fresh token (it injects one and kept the body).
-    mutating func responseHead(status: Int, unauthorizedRetryable: Bool) -> ResponseHeadAction {
+    /// request again with a fresh token (it injects one and kept the body);
+    /// `upgradeCompleted` that a `101` completes the WebSocket handshake the request asked
+    /// for (any other `101` is refused, never a tunnel).
+    mutating func responseHead(status: Int, unauthorizedRetryable: Bool, upgradeCompleted: Bool = false) -> ResponseHeadAction {
         guard case .serving(var request) = state, request.stage == .forwarding else { return .fail(.ignore) }
         if status == 401, unauthorizedRetryable, request.credentialRetries == 0, request.ended {
             request.response = .discardingUnauthorized
@@ -46,7 +48,7 @@ extension ConnectionStateMachine {
             return .discardForRetry
         }
         if status == 101 {
-            guard request.facts.mayUpgrade, request.ended else { return .fail(fail()) }
+            guard request.facts.mayUpgrade, request.ended, upgradeCompleted else { return .fail(fail()) }
             state = .tunnel
             return .startTunnel
         }

@@ -18,6 +18,9 @@ final class Exchange {
     /// Body parts that arrived before the upstream connection was ready (bounded: the
     /// client is not read while they wait, so at most one read's worth).
     var pendingBody: [ByteBuffer] = []
+    /// The body of a request the gateway answers itself (a back-channel logout), copied into
+    /// one buffer as it arrives; nil unless `readsBodyItself(limit:allocator:)` was called.
+    private(set) var ownBody: ReplayCopy?
     var requestBodyBytes = 0
     /// When the whole request had been written upstream; the response-header timeout runs from here.
     var requestSentAt: NIODeadline?
@@ -77,6 +80,30 @@ final class Exchange {
         )
     }
 
+    /// Keeps a body part that cannot be sent anywhere yet: into `ownBody` when the gateway
+    /// reads the body itself, else as it came, until the upstream connection is ready.
+    func hold(_ buffer: ByteBuffer) {
+        if ownBody != nil {
+            // Within the limit: the state machine refused a larger body before this part.
+            _ = ownBody?.append(buffer)
+        } else {
+            pendingBody.append(buffer)
+        }
+    }
+
+    /// The gateway reads this request's body itself, up to `limit` bytes: from now on its
+    /// parts are copied into one buffer (`ownBody`), as are any already held. Kept as they
+    /// came, the parts would be slices, each keeping the whole read buffer it came in alive:
+    /// a body sent in 1-byte reads would pin about a hundred times its size, unauthenticated,
+    /// until the answer.
+    func readsBodyItself(limit: Int, allocator: ByteBufferAllocator) {
+        guard ownBody == nil else { return }
+        var copy = ReplayCopy(capacity: min(plan.contentLength ?? 1024, limit), limit: limit, allocator: allocator)
+        for part in pendingBody { _ = copy.append(part) }
+        pendingBody.removeAll()
+        ownBody = copy
+    }
+
     /// Copies `buffer` into the replay copy while the body stays small.
     func keepForReplay(_ buffer: ByteBuffer) {
         guard replayBody != nil else { return }
@@ -125,7 +152,8 @@ final class Exchange {
     }
 }
 
-/// A copy of a request body in one buffer, up to a limit. Copied, never sliced: a slice
+/// A copy of a request body in one buffer, up to a limit: the 401 replay copy, and a body
+/// the gateway reads itself (`Exchange.ownBody`). Copied, never sliced: a slice
 /// keeps the whole read buffer it came from alive, so a body sent in 1-byte segments would
 /// pin a hundred times its size.
 struct ReplayCopy {

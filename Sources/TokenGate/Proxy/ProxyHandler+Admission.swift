@@ -29,13 +29,16 @@ extension ProxyHandler {
             settle(machine.fail(), with: InboundPolicy.invalidRequest(validation.rules, route: route, detail: reason))
         case .token(let token):
             // Cache hits first: a keep-alive client's token costs one hash per connection
-            // and one lookup per request.
+            // and one lookup per request. The memo gives only the key, never a decision;
+            // the introspection cache never answers for a JWT from the JWT profile's
+            // issuer (that profile alone decides it, below, even when another route had
+            // the token introspected).
             let key = tokenKeys.key(for: token)
             if let jwt = validation.jwt, let claims = jwt.cached(key: key) {
                 decide(claims, leeway: jwt.config.clockSkew, for: exchange)
                 return
             }
-            if let profile = validation.introspection, let claims = profile.cached(key: key) {
+            if let profile = validation.introspection, let claims = profile.cached(key: key, unlessFrom: validation.jwt) {
                 decide(claims, for: exchange)
                 return
             }

@@ -17,6 +17,9 @@ extension ProxyHandler {
             ))
             return
         }
+        // Copied into one buffer as it arrives (with any part already held), never kept as
+        // read-buffer slices.
+        exchange.readsBodyItself(limit: Self.logoutBodyLimit, allocator: context?.channel.allocator ?? ByteBufferAllocator())
         guard !machine.requestEnded else {
             logoutBodyArrived(exchange, login: login)
             return
@@ -32,8 +35,7 @@ extension ProxyHandler {
         guard exchange === self.exchange else { return }
         let route = exchange.plan.route
         // At most `logoutBodyLimit` bytes: the state machine refused anything larger.
-        var body = ""
-        for buffer in exchange.pendingBody { body += String(buffer: buffer) }
+        let body = exchange.ownBody?.buffer.map { String(buffer: $0) } ?? ""
         let token = body.split(separator: "&").first { $0.hasPrefix("logout_token=") }.flatMap { FormEncoding.decode($0.dropFirst("logout_token=".count)) }
         guard let token, !token.isEmpty else {
             settle(machine.fail(), with: GatewayError(status: .badRequest, code: "invalid_request", detail: "the form has no logout_token", route: route.name))

@@ -24,7 +24,8 @@ extension ProxyHandler {
             admitBearer(exchange)
             return
         }
-        if route.config.publicPaths.contains(where: { request.path.hasPrefix($0) }) {
+        // Whole segments, as routing matches `path_prefix`: "/health" is not "/healthz-admin".
+        if route.config.publicPaths.contains(where: { RequestPath.isUnder(request.path, prefix: $0) }) {
             authorize(exchange)
             return
         }
@@ -70,7 +71,9 @@ extension ProxyHandler {
         exchange.subject = session.subject
         var identity: [(name: String, value: String)] = []
         for (header, claim) in login.config.identityHeaders {
-            if let value = session.claims[claim] { identity.append((header, InboundPolicy.sanitized(value))) }
+            // A value with a control character is left out rather than shortened into
+            // another name (`ali\rce` is not `alice`).
+            if let value = session.claims[claim], InboundPolicy.isHeaderSafe(value) { identity.append((header, value)) }
         }
         if login.config.passAccessToken, let token = session.accessToken { identity.append((LoginProfileConfig.accessTokenHeader, token)) }
         exchange.identityFields = identity
@@ -137,7 +140,7 @@ extension ProxyHandler {
         let now = WallClock.secondsSinceEpoch()
         let attempt = LoginAttempt(
             state: LoginCookies.random(), nonce: LoginCookies.random(), verifier: LoginCookies.random(),
-            returnTo: RedirectTarget.validate(returnTo, allowedOrigins: login.config.allowedRedirectOrigins) ?? "/",
+            returnTo: LoginAttempt.returnTarget(returnTo, allowedOrigins: login.config.allowedRedirectOrigins),
             redirectURI: request.base + login.config.pathPrefix + "callback", createdAt: now
         )
         let name = login.cookies.stateCookie(for: attempt.state)
@@ -229,7 +232,16 @@ extension ProxyHandler {
     }
 
     /// Ends the session here (and at the provider when it offers RP-initiated logout).
+    /// A request another site's page sent (`LoginRequest.isCrossSite`) ends nothing: it gets
+    /// a confirmation page whose button posts the logout back from this site.
     private func logout(_ exchange: Exchange, login: LoginProfile, request: LoginRequest) {
+        if request.isCrossSite {
+            let returnTo = request.parameter("return_to").flatMap { RedirectTarget.validate($0, allowedOrigins: login.config.allowedRedirectOrigins) }
+            settle(machine.fail(), with: LogoutConfirmation.answer(
+                action: login.config.pathPrefix + "logout", returnTo: returnTo, route: exchange.plan.route.name
+            ))
+            return
+        }
         let now = WallClock.secondsSinceEpoch()
         let session = login.session(in: request.cookies, now: now)
         if let session { login.end(session, now: now) }
@@ -238,10 +250,8 @@ extension ProxyHandler {
             ?? login.config.postLogoutRedirect
         if let endSession = login.endSessionEndpoint, let idToken = session?.idToken {
             let absolute = after.hasPrefix("/") ? request.base + after : after
-            let parameters = [("id_token_hint", idToken), ("post_logout_redirect_uri", absolute), ("client_id", login.config.clientID)]
-            let separator = endSession.path.contains("?") ? "&" : "?"
             login.metrics.logout("provider")
-            finishLogin(exchange, .redirect(location: endSession.description + separator + FormEncoding.encode(parameters), cookies: cookies))
+            finishLogin(exchange, .redirect(location: login.endSessionLocation(endSession, idToken: idToken, postLogout: absolute), cookies: cookies))
         } else {
             login.metrics.logout("local")
             finishLogin(exchange, .redirect(location: after, cookies: cookies))

@@ -84,11 +84,9 @@ extension ProxyHandler {
             exchange = nil
             exchangeTimer?.clear()
             queue.removeAll()
-            if let written {
-                written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-            } else {
-                context.close(promise: nil)
-            }
+            // A client that stops reading must not hold the socket: the last bytes get as
+            // long as the connection may idle, then it closes regardless.
+            BoundedClose.close(context.channel, after: written, within: headTimer.idleTimeout)
         case .lingerThenClose:
             // Only our side is shut at first and the rest of the request is read and
             // dropped for a moment (bounded in time and bytes), so the client reads the
@@ -96,11 +94,7 @@ extension ProxyHandler {
             exchange = nil
             exchangeTimer?.clear()
             queue.removeAll()
-            if let written {
-                written.assumeIsolated().whenComplete { _ in context.close(mode: .output, promise: nil) }
-            } else {
-                context.close(mode: .output, promise: nil)
-            }
+            BoundedClose.close(context.channel, mode: .output, after: written, within: Self.lingerTime)
             context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { [weak self] in
                 guard let self, let context = self.context else { return }
                 context.close(promise: nil)

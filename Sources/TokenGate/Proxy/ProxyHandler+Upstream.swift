@@ -83,7 +83,8 @@ extension ProxyHandler: UpstreamResponseDelegate {
         let route = exchange.plan.route
         // Shaped before the machine hears of it: a head that cannot be passed on is a 502.
         guard var shaped = ResponseRules.clientHead(
-            from: head, method: exchange.method, clientVersion: exchange.clientVersion, allocator: context.channel.allocator
+            from: head, method: exchange.method, clientVersion: exchange.clientVersion, gatewayCookies: exchange.plan.loginCookies,
+            allocator: context.channel.allocator
         ) else {
             route.metrics.upstreamError(.reset)
             settle(machine.fail(), with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream used a transfer coding an HTTP/1.0 client cannot receive", route: route.name))
@@ -94,13 +95,22 @@ extension ProxyHandler: UpstreamResponseDelegate {
             settle(machine.fail(), with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream's response head is not valid (\(shaped.head.problem ?? "unknown"))", route: route.name))
             return
         }
+        if shaped.droppedCookies > 0 {
+            // The app (or a header-injection bug in it) tried to set the gateway's cookies.
+            // Names and values stay out of the log: a value may be a session.
+            route.metrics.droppedGatewayCookies(shaped.droppedCookies)
+            environment.logger.warning("dropped Set-Cookie fields for the gateway's own cookies from the upstream's response", metadata: [
+                "tg.route": "\(route.name)", "dropped": "\(shaped.droppedCookies)",
+            ])
+        }
         var retryable = false
         if head.status == .unauthorized, machine.mayRetryUnauthorized, canRetryWithFreshToken(exchange),
            let profile = route.credential, let token = exchange.injectedToken {
             // Only a 401 that blames the token (and not too often) costs a token request.
             retryable = profile.rejected(token, challenge: TokenState.challenge(head.headers["www-authenticate"])) == .retry
         }
-        switch machine.responseHead(status: Int(head.status.code), unauthorizedRetryable: retryable) {
+        let upgradeCompleted = head.status == .switchingProtocols && exchange.plan.webSocket?.isCompleted(by: head.headers) == true
+        switch machine.responseHead(status: Int(head.status.code), unauthorizedRetryable: retryable, upgradeCompleted: upgradeCompleted) {
         case .discardForRetry:
             // Not the client's business yet: read this answer to its end, then retry.
             armTimer()
@@ -119,7 +129,13 @@ extension ProxyHandler: UpstreamResponseDelegate {
             armTimer()
         case .fail(let failure):
             route.metrics.upstreamError(.reset)
-            settle(failure, with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream switched protocols without being asked to", route: route.name))
+            settle(failure, with: GatewayError(
+                status: .badGateway, code: "upstream_error",
+                detail: exchange.plan.mayUpgrade
+                    ? "the upstream's 101 does not complete the WebSocket handshake asked for (Upgrade: websocket and the matching Sec-WebSocket-Accept)"
+                    : "the upstream switched protocols without being asked to",
+                route: route.name
+            ))
         }
     }
 

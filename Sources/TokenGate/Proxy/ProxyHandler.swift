@@ -241,7 +241,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .hold:
             exchange.requestBodyBytes += buffer.readableBytes
             exchange.keepForReplay(buffer)
-            exchange.pendingBody.append(buffer)
+            exchange.hold(buffer)
         case .drop:
             break
         case .tooLarge(let failure, let limit):

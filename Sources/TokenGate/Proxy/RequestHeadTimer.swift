@@ -16,7 +16,9 @@ final class RequestHeadTimer: ChannelInboundHandler, RemovableChannelHandler {
     enum Phase { case idle, readingHead, busy }
 
     private let headTimeout: TimeAmount
-    private let idleTimeout: TimeAmount
+    /// How long a keep-alive connection may idle; also how long a closing answer's last
+    /// bytes may wait for a client that does not read them.
+    let idleTimeout: TimeAmount
     /// Called when a head did not arrive in time, with when it began and the size of the
     /// 408 body written (for metrics and the access log).
     private let onHeadTimeout: ((_ startedAt: NIODeadline, _ bodyBytes: Int) -> Void)?
@@ -80,9 +82,7 @@ final class RequestHeadTimer: ChannelInboundHandler, RemovableChannelHandler {
             bytes.writeString("HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: \(body.readableBytes)\r\nConnection: close\r\n\r\n")
             bytes.writeImmutableBuffer(body)
             onHeadTimeout?(headStartedAt, body.readableBytes)
-            context.writeAndFlush(NIOAny(bytes)).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            BoundedClose.close(context.channel, after: context.writeAndFlush(NIOAny(bytes)), within: idleTimeout)
         case .busy:
             break
         }

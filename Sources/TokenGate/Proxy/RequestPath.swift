@@ -167,6 +167,19 @@ enum RequestPath {
         nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "A") + nibble - 10
     }
 
+    /// Whether the normalised `path` is under `prefix`, the one rule for `match.path_prefix`
+    /// and `public_paths`: a prefix ending in `/` matches by plain prefix; otherwise whole
+    /// segments only (`/health` matches `/health` and `/health/x`, never `/healthz-admin`
+    /// or `/health-internal/users`). Compared byte by byte, so the prefix's byte count is
+    /// a boundary in `path` (`strip_prefix` relies on it).
+    static func isUnder(_ path: String, prefix: String) -> Bool {
+        let path = path.utf8
+        let prefix = prefix.utf8
+        guard path.starts(with: prefix) else { return false }
+        if prefix.last == UInt8(ascii: "/") || path.count == prefix.count { return true }
+        return path[path.index(path.startIndex, offsetBy: prefix.count)] == UInt8(ascii: "/")
+    }
+
     /// Joins an upstream base path and the request's remaining path with exactly one `/`
     /// between them: `/api/` + `/invoices` → `/api/invoices`.
     static func join(base: String, _ rest: String) -> String {

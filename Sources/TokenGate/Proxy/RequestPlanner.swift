@@ -27,10 +27,15 @@ struct ForwardPlan {
     let requestID: String
     /// NIO's decoder stops after this request (`Upgrade` with `Connection: upgrade`).
     let endsParsing: Bool
-    /// Forwarded as a WebSocket upgrade: a `101` from the upstream starts a tunnel.
-    let mayUpgrade: Bool
+    /// Forwarded as a WebSocket upgrade: a `101` from the upstream that completes this
+    /// handshake starts a tunnel.
+    let webSocket: WebSocketHandshake?
+    var mayUpgrade: Bool { webSocket != nil }
     /// On a login route: what the login flow needs of the request.
     var login: LoginRequest? = nil
+    /// With browser login configured (on every route): the gateway's cookies, which no
+    /// upstream response may set (`ResponseRules.clientHead`).
+    var loginCookies: LoginCookies.Names? = nil
 
     var hasBody: Bool { isChunked || (contentLength ?? 0) > 0 }
 }
@@ -101,7 +106,11 @@ final class RequestPlanner: Sendable {
 
         var upstreamURI = route.upstreamPath(for: target.path)
         if let query = target.query { upstreamURI += "?" + RequestPath.escapedQuery(query) }
-        let mayUpgrade = scan.offersWebSocket && head.version == .http1_1 && head.method == .GET
+        // Only a well-formed WebSocket handshake is forwarded as an upgrade (the key is read
+        // only then: upgrades are rare).
+        let webSocket = scan.offersWebSocket && head.version == .http1_1 && head.method == .GET
+            ? WebSocketHandshake(requestHeaders: head.headers) : nil
+        let mayUpgrade = webSocket != nil
         // One pass over the client's fields: drop hop-by-hop ones and those `Connection`
         // names, drop forwarding fields (rebuilt below; from an untrusted peer all of them
         // are forgeries), and keep the rest in order.
@@ -167,8 +176,9 @@ final class RequestPlanner: Sendable {
                 : BearerCredential.extract(authorization: scan.authorization, queryHasAccessToken: BearerCredential.queryHasAccessToken(target.query)),
             requestID: requestID,
             endsParsing: scan.endsParsing,
-            mayUpgrade: mayUpgrade
+            webSocket: webSocket
         )
+        plan.loginCookies = loginCookies
         if let login = route.login {
             plan.login = LoginRequest(
                 head: head, path: target.path, query: target.query, authority: authority,

@@ -12,6 +12,8 @@ enum ResponseRules {
         var chunked = false
         /// The body can only be delimited by closing the connection.
         var delimitedByClose = false
+        /// `Set-Cookie` fields for the gateway's own cookies, dropped (to count and log).
+        var droppedCookies = 0
     }
 
     /// What one pass over the upstream's fields found.
@@ -21,6 +23,7 @@ enum ResponseRules {
         /// Transfer codings other than chunked, in order.
         var codings: [String] = []
         var hasLength = false
+        var droppedCookies = 0
     }
 
     /// Strips hop-by-hop fields (and those `Connection` names) and sets framing for this
@@ -28,21 +31,28 @@ enum ResponseRules {
     /// other than chunked (`gzip, chunked`) are kept in order, so the client decodes what
     /// the upstream encoded; an HTTP/1.0 client cannot receive them and the answer is nil
     /// (the gateway answers 502).
+    ///
+    /// With `gatewayCookies` (a login profile exists) a `Set-Cookie` for one of the
+    /// gateway's cookies is dropped, as the request side keeps them from `Cookie`: no app can
+    /// plant or overwrite a session. Without a login profile, and for every other field, this
+    /// costs nothing: only a field named `Set-Cookie` is looked into, and only then.
     static func clientHead(from upstream: HTTPResponseHead, method: HTTPMethod, clientVersion: HTTPVersion,
-                           allocator: ByteBufferAllocator) -> ClientHead? {
+                           gatewayCookies: LoginCookies.Names? = nil, allocator: ByteBufferAllocator) -> ClientHead? {
         let switching = upstream.status == .switchingProtocols
         let status = upstream.status.code
         let bodyless = method == .HEAD || (100..<200).contains(status) || status == 204 || status == 304
         var facts = Facts()
-        var head = write(upstream, switching: switching, dropping: [], dropLength: false, facts: &facts, allocator: allocator)
+        var head = write(upstream, switching: switching, dropping: [], dropLength: false, gatewayCookies: gatewayCookies, facts: &facts, allocator: allocator)
         let keepsCodings = !facts.codings.isEmpty && !bodyless
         if !facts.listed.isEmpty || (keepsCodings && facts.hasLength) {
             // Rare: fields named by a later `Connection`, or a length that is of the encoded
             // body before chunking (not the client's). Written again without them.
             var unused = Facts()
-            head = write(upstream, switching: switching, dropping: facts.listed, dropLength: keepsCodings, facts: &unused, allocator: allocator)
+            head = write(upstream, switching: switching, dropping: facts.listed, dropLength: keepsCodings, gatewayCookies: gatewayCookies,
+                         facts: &unused, allocator: allocator)
         }
         var result = ClientHead(head: head)
+        result.droppedCookies = facts.droppedCookies
         if switching {
             result.head.fixedLine("Connection: upgrade\r\n")
             return result
@@ -64,7 +74,7 @@ enum ResponseRules {
 
     /// The status line and the fields that pass, noting what decides framing.
     private static func write(_ upstream: HTTPResponseHead, switching: Bool, dropping listed: [String], dropLength: Bool,
-                              facts: inout Facts, allocator: ByteBufferAllocator) -> HTTPHeadBuilder {
+                              gatewayCookies: LoginCookies.Names?, facts: inout Facts, allocator: ByteBufferAllocator) -> HTTPHeadBuilder {
         var head = HTTPHeadBuilder(capacity: 512, allocator: allocator)
         head.statusLine(version: .http1_1, status: upstream.status)
         for (name, value) in upstream.headers {
@@ -92,6 +102,10 @@ enum ResponseRules {
             case .host:
                 break
             default:
+                if let gatewayCookies, name.caseInsensitiveEquals("set-cookie"), gatewayCookies.isOwn(setCookie: value) {
+                    facts.droppedCookies += 1
+                    continue
+                }
                 if !listed.isEmpty, listed.contains(where: { $0.caseInsensitiveEquals(name) }) { continue }
             }
             head.field(name, value)

@@ -132,14 +132,10 @@ final class ProxyRoute: Sendable {
         return RequestPath.join(base: config.upstream.path, String(Substring(path.utf8.dropFirst(keep))))
     }
 
-    /// Whether `path` is under this route's prefix. A prefix ending in `/` matches by plain
-    /// prefix; otherwise it matches whole segments only (`/api` matches `/api` and `/api/x`,
-    /// never `/apix`).
+    /// Whether the normalised `path` is under this route's prefix, by the segment rule of
+    /// `RequestPath.isUnder` (`/api` matches `/api` and `/api/x`, never `/apix`).
     func matches(path: String) -> Bool {
-        let prefix = config.pathPrefix
-        guard path.hasPrefix(prefix) else { return false }
-        if prefix.hasSuffix("/") || path.utf8.count == prefix.utf8.count { return true }
-        return path.utf8[path.utf8.index(path.utf8.startIndex, offsetBy: prefix.utf8.count)] == UInt8(ascii: "/")
+        RequestPath.isUnder(path, prefix: config.pathPrefix)
     }
 }
 

@@ -3,12 +3,17 @@
 /// per connection rather than once per request saves the hash on every cache hit. The
 /// token is held only as long as the connection (it is in the connection's memory anyway)
 /// and never shown.
+///
+/// The token is compared byte by byte, never with `String ==`: that is canonical
+/// equivalence, under which `K` and U+212A KELVIN SIGN are equal, so a spelling of a valid
+/// token that is not even a b64token would get the valid token's key, and its cache entry.
+/// The cache key hashes the UTF-8 bytes; the memo must agree with it. Allocation-free.
 struct TokenKeyMemo {
     private var token: String?
     private var key: TokenCacheKey?
 
     mutating func key(for token: String) -> TokenCacheKey {
-        if let key, self.token == token { return key }
+        if let key, let memo = self.token, memo.utf8.count == token.utf8.count, memo.utf8.elementsEqual(token.utf8) { return key }
         let key = TokenCacheKey(token: token)
         self.token = token
         self.key = key

@@ -89,12 +89,11 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context?.flush()
     }
 
-    /// Ends this side once what was written to it is on the wire.
-    func close() {
+    /// Ends this side once what was written to it is on the wire, or after `limit` if
+    /// its peer does not read it by then.
+    func close(within limit: TimeAmount) {
         guard let context else { return }
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
-        }
+        BoundedClose.close(context.channel, after: context.writeAndFlush(wrapOutboundOut(ByteBuffer())), within: limit)
     }
 }
 
@@ -144,8 +143,9 @@ final class TunnelSession {
         guard !closed else { return }
         closed = true
         timer.cancel()
-        clientSide?.close()
-        upstreamSide?.close()
+        // Each side gets what its partner sent last, for at most as long as a tunnel may idle.
+        clientSide?.close(within: idleTimeout)
+        upstreamSide?.close(within: idleTimeout)
         onClose(bytesFromClient, bytesFromUpstream)
     }
 }

@@ -45,6 +45,12 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     private var readPending = false
     private var responseKeepAlive = true
+    /// Inside a read: the decoder may still hold bytes behind the part just delivered.
+    private(set) var isReading = false
+    /// Given back during a read: the pool takes the connection once the read is complete,
+    /// if nothing followed the response (bytes nobody asked for close it instead, so they
+    /// can never answer the next request, nginx's "upstream sent more data than specified").
+    private var releasing: (pool: UpstreamPool, connection: UpstreamConnection)?
 
     init(decoder: HTTPResponseDecoder) {
         self.decoder = decoder
@@ -54,8 +60,11 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        isReading = true
         guard let delegate else {
-            // Nobody asked: a pooled connection must not speak. Drop it.
+            // Nobody asked: a pooled connection, or one whose response just ended, must not
+            // speak. Drop it.
+            releasing = nil
             context.close(promise: nil)
             return
         }
@@ -72,10 +81,21 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        isReading = false
+        if let (pool, connection) = releasing {
+            releasing = nil
+            pool.admit(connection)
+        }
         delegate?.upstreamReadComplete()
     }
 
+    /// Hands `connection` to `pool` once the read in progress is complete.
+    func releaseAfterRead(to pool: UpstreamPool, _ connection: UpstreamConnection) {
+        releasing = (pool, connection)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        releasing = nil
         if let delegate {
             self.delegate = nil
             delegate.upstreamFailed(UpstreamClosedError())

@@ -79,9 +79,22 @@ final class UpstreamPool {
     }
 
     /// Returns a connection after a complete exchange; it stays open for the next one.
+    /// A response usually ends inside a read, while the decoder may still hold bytes behind
+    /// it: then the connection becomes idle only once that read is complete, and bytes
+    /// nobody asked for close it instead of answering whoever borrows it next.
     func release(_ connection: UpstreamConnection) {
         eventLoop.assertInEventLoop()
         connection.handler.delegate = nil
+        if connection.handler.isReading {
+            connection.handler.releaseAfterRead(to: self, connection)
+        } else {
+            admit(connection)
+        }
+    }
+
+    /// Makes `connection` idle, ready for the next exchange (or closes it if it is dead
+    /// or the endpoint has enough idle ones).
+    func admit(_ connection: UpstreamConnection) {
         let list: IdleList
         if let existing = idle[connection.key] {
             list = existing

@@ -149,12 +149,24 @@ extension Gateway {
             Gauge(descriptor: MetricName.cacheEntries, label: "profile", values: introspection.map { ($0.name, Double($0.statistics.size)) }),
             Gauge(descriptor: MetricName.jwksKeys, label: "profile", values: jwt.map { ($0.name, Double($0.status.keys.count)) }),
             Gauge(descriptor: MetricName.openConnections, label: "", values: [("", Double(tracker.count))]),
+            Gauge(descriptor: MetricName.listenerConnections, label: "listener", values: Self.connectionsByListener(tracker.perListener)),
             Gauge(descriptor: MetricName.processStartTime, label: "", values: [("", Double(startedAt))]),
         ]
         if let resident = Self.residentMemoryBytes() {
             gauges.append(Gauge(descriptor: MetricName.processResidentMemory, label: "", values: [("", Double(resident))]))
         }
         return telemetry.metrics.exposition(updating: gauges)
+    }
+
+    /// Open connections by listener name: the tracker names proxy connections
+    /// `name@address`, and during a reload that moves a listener both addresses count.
+    static func connectionsByListener(_ tracked: [String: Int]) -> [(String, Double)] {
+        var byName: [String: Int] = [:]
+        for (key, open) in tracked {
+            let name = key.split(separator: "@", maxSplits: 1).first.map(String.init) ?? key
+            byName[name, default: 0] += open
+        }
+        return byName.sorted { $0.key < $1.key }.map { ($0.key, Double($0.value)) }
     }
 
     /// Whole seconds in `duration`, rounded down.

@@ -14,6 +14,9 @@ struct GatewayError: Error, Sendable {
     var fields: [(key: String, value: String)] = []
     /// Extra response headers (`Retry-After`, `WWW-Authenticate`).
     var headers: [(name: String, value: String)] = []
+    /// A page for a person, sent as `text/html` instead of the JSON body (the logout
+    /// confirmation). Written by the gateway; anything in it from a request is escaped.
+    var page: String? = nil
 
     static func badRequest(_ detail: String) -> GatewayError {
         GatewayError(status: .badRequest, code: "bad_request", detail: detail)
@@ -35,8 +38,9 @@ struct GatewayError: Error, Sendable {
         GatewayError(status: .requestTimeout, code: "request_timeout", detail: "the request head did not arrive in time")
     }
 
-    /// The JSON body.
+    /// The JSON body (or the `page`).
     func body(allocator: ByteBufferAllocator) -> ByteBuffer {
+        if let page { return allocator.buffer(string: page) }
         var json = "{\"error\":\(JSONText.quote(code))"
         if let route { json += ",\"route\":\(JSONText.quote(route))" }
         for field in fields { json += ",\(JSONText.quote(field.key)):\(JSONText.quote(field.value))" }
@@ -47,7 +51,7 @@ struct GatewayError: Error, Sendable {
     /// The response head for this error; `keepAlive` false adds `Connection: close`.
     func head(version: HTTPVersion, contentLength: Int, keepAlive: Bool) -> HTTPResponseHead {
         var fields = HTTPHeaders()
-        fields.add(name: "Content-Type", value: "application/json")
+        fields.add(name: "Content-Type", value: page == nil ? "application/json" : "text/html; charset=utf-8")
         fields.add(name: "Content-Length", value: String(contentLength))
         fields.add(name: "Cache-Control", value: "no-store")
         for header in headers { fields.add(name: header.name, value: header.value) }

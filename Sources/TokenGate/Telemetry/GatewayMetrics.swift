@@ -54,6 +54,11 @@ public final class GatewayMetrics: Sendable {
 
     func login(_ profile: String) -> LoginMetrics { LoginMetrics(profile: profile, registry: registry) }
 
+    /// Counts a connection closed at accept because its listener was full (`max_connections`).
+    func connectionRefused(listener: String) {
+        registry.makeCounter(descriptor: MetricName.connectionsRefused, labels: [("listener", listener)]).increment()
+    }
+
     /// Counts a reload attempt (`configLoaded` labels a new version).
     func reloaded(succeeded: Bool) {
         (succeeded ? reloadsSucceeded : reloadsFailed).increment()
@@ -175,6 +180,14 @@ final class RouteMetrics: Sendable {
             descriptor: MetricName.upstreamErrors, labels: [("listener", key.listener), ("route", key.route), ("kind", kind.rawValue)]
         ).increment()
     }
+
+    /// Counts `Set-Cookie` fields of an upstream's response that named the gateway's own
+    /// cookies and were dropped (rare: an app or an attack, looked up when it happens).
+    func droppedGatewayCookies(_ count: Int) {
+        registry.makeCounter(
+            descriptor: MetricName.droppedGatewayCookies, labels: [("listener", key.listener), ("route", key.route)]
+        ).increment(by: Int64(count))
+    }
 }
 
 /// A credential profile's counters.
@@ -292,6 +305,9 @@ enum MetricName {
     static var upstreamErrors: MetricNameDescriptor {
         tokengate("upstream_errors", unit: "total", "Upstream failures by route and kind: connect (refused, unreachable), timeout (connect, response header, idle), reset (closed mid-exchange).")
     }
+    static var droppedGatewayCookies: MetricNameDescriptor {
+        tokengate("upstream_gateway_cookies_dropped", unit: "total", "Set-Cookie fields of upstream responses that named the gateway's own cookies (tg-, __Host-tg-, __Secure-tg-), dropped, by route.")
+    }
     static var tokenRequests: MetricNameDescriptor {
         tokengate("token_requests", unit: "total", "Token endpoint requests by credential profile and outcome.")
     }
@@ -364,6 +380,12 @@ enum MetricName {
     }
     static var openConnections: MetricNameDescriptor {
         tokengate("open_connections", "Open client connections (proxy and admin listeners).")
+    }
+    static var listenerConnections: MetricNameDescriptor {
+        tokengate("listener_connections", "Open client connections by listener (`admin` for the admin listener).")
+    }
+    static var connectionsRefused: MetricNameDescriptor {
+        tokengate("connections_refused", unit: "total", "Client connections closed as they were accepted because their listener had max_connections open.")
     }
     static var processStartTime: MetricNameDescriptor {
         MetricNameDescriptor(namespace: "process", metricName: "start_time", unitName: "seconds", helpText: "Start time of the process since the Unix epoch in seconds.")

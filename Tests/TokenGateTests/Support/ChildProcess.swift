@@ -194,36 +194,61 @@ final class ChildProcess: Sendable {
 /// Runs a program to completion and returns its exit status and captured output. The
 /// waiting happens on a thread of its own: the test process has as many cooperative
 /// threads as cores (two here), and one blocked for seconds stalls unrelated tests.
+/// A child still running after `timeout` is killed by its PID and `ChildDidNotFinish` is
+/// thrown, naming it: one hung subcommand fails its test instead of hanging the suite.
 func runChild(
-    _ executable: String, _ arguments: [String], environment: [String: String], directory: String? = nil, input: [UInt8]? = nil
+    _ executable: String, _ arguments: [String], environment: [String: String], directory: String? = nil, input: [UInt8]? = nil,
+    timeout: Duration = .seconds(300)
 ) async throws -> (status: Int32, stdout: [UInt8], stderr: [UInt8]) {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread {
             continuation.resume(with: Result {
-                try runChildBlocking(executable, arguments, environment: environment, directory: directory, input: input)
+                try runChildBlocking(executable, arguments, environment: environment, directory: directory, input: input, timeout: timeout)
             })
         }
     }
 }
 
+/// A child that `runChild` killed at its deadline.
+struct ChildDidNotFinish: Error, CustomStringConvertible {
+    var description: String
+}
+
 private func runChildBlocking(
-    _ executable: String, _ arguments: [String], environment: [String: String], directory: String?, input: [UInt8]?
+    _ executable: String, _ arguments: [String], environment: [String: String], directory: String?, input: [UInt8]?, timeout: Duration
 ) throws -> (status: Int32, stdout: [UInt8], stderr: [UInt8]) {
+    let deadline = DispatchTime.now() + .milliseconds(Int(timeout.components.seconds) * 1000 + Int(timeout.components.attoseconds / 1_000_000_000_000_000))
     let child = try ChildProcess(executable, arguments, environment: environment, directory: directory, separateErrors: true, stdin: input != nil)
-    // Both streams are drained at once, so a child filling one pipe never blocks.
+    // Both streams are drained at once, so a child filling one pipe never blocks; the exit
+    // is awaited beside them, so one deadline covers all three.
+    let output = NIOLockedValueBox<[UInt8]>([])
     let errors = NIOLockedValueBox<[UInt8]>([])
-    let errorFD = child.errorOutput
-    let done = DispatchSemaphore(value: 0)
-    Thread.detachNewThread {
-        let bytes = ChildProcess.readAll(errorFD)
-        errors.withLockedValue { $0 = bytes }
-        done.signal()
+    let status = NIOLockedValueBox<Int32?>(nil)
+    // Signalled once by each of the three waits below.
+    let finished = DispatchSemaphore(value: 0)
+    for (fd, box) in [(child.output, output), (child.errorOutput, errors)] {
+        Thread.detachNewThread {
+            ChildProcess.read(fd) { piece in box.withLockedValue { $0.append(contentsOf: piece) } }
+            finished.signal()
+        }
     }
     if let input { child.write(input) }
-    let stdout = ChildProcess.readAll(child.output)
-    done.wait()
-    let status = child.wait()
-    return (status, stdout, errors.withLockedValue { $0 })
+    Thread.detachNewThread {
+        let code = child.wait()
+        status.withLockedValue { $0 = code }
+        finished.signal()
+    }
+    let allFinished = (0..<3).allSatisfy { _ in finished.wait(timeout: deadline) == .success }
+    guard allFinished, let code = status.withLockedValue({ $0 }) else {
+        let stillRunning = child.isRunning
+        child.signal(SIGKILL)
+        let name = URL(fileURLWithPath: executable).lastPathComponent + (arguments.first.map { " " + $0 } ?? "")
+        let said = String(decoding: errors.withLockedValue { $0 }.suffix(2000), as: UTF8.self)
+        throw ChildDidNotFinish(description: stillRunning
+            ? "\(name) (pid \(child.pid)) did not finish within \(timeout); killed it. Its standard error so far:\n\(said)"
+            : "\(name) (pid \(child.pid)) exited, but its output was still open after \(timeout) (a process it started holds it). Its standard error:\n\(said)")
+    }
+    return (code, output.withLockedValue { $0 }, errors.withLockedValue { $0 })
 }
 
 /// glibc extensions Swift's Glibc module does not export (they need `_GNU_SOURCE`), looked

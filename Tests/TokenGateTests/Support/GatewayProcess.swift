@@ -20,10 +20,11 @@ struct CommandResult {
     var stderr: String
 }
 
-/// Runs `tokengate` with arguments to completion.
-func runTokenGate(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) async throws -> CommandResult {
+/// Runs `tokengate` with arguments to completion, within `timeout` (a subcommand that
+/// hangs, such as `run` given a valid file, is killed and its test fails naming it).
+func runTokenGate(_ arguments: [String], environment: [String: String] = [:], input: String? = nil, timeout: Duration = .seconds(60)) async throws -> CommandResult {
     let merged = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    let result = try await runChild(TokenGateBinary.path, arguments, environment: merged, input: input.map { Array($0.utf8) })
+    let result = try await runChild(TokenGateBinary.path, arguments, environment: merged, input: input.map { Array($0.utf8) }, timeout: timeout)
     return CommandResult(status: result.status, stdout: String(decoding: result.stdout, as: UTF8.self), stderr: String(decoding: result.stderr, as: UTF8.self))
 }
 

@@ -44,9 +44,15 @@ struct TestGateway {
     /// Loads `json` through the same loader as `tokengate run` and starts it. Its secrets
     /// join the suite's leak check.
     /// `upstreamIdleTimeout` replaces the pool's 4 s, for tests of idle upstream connections.
-    static func start(_ json: String, environment: [String: String] = [:], upstreamIdleTimeout: Duration = .seconds(4)) async throws -> TestGateway {
+    /// `adjust` sets what `gateway.json` cannot (test settings such as
+    /// `CredentialProfileConfig.unchallengedRejectionMinAge`) before the gateway starts.
+    static func start(
+        _ json: String, environment: [String: String] = [:], upstreamIdleTimeout: Duration = .seconds(4),
+        adjust: (inout LoadedConfig) -> Void = { _ in }
+    ) async throws -> TestGateway {
         let resolver = SecretResolver(environment: environment)
-        let loaded = try ConfigLoader(resolver: resolver).load(bytes: Array(json.utf8))
+        var loaded = try ConfigLoader(resolver: resolver).load(bytes: Array(json.utf8))
+        adjust(&loaded)
         LeakWatch.register(environment.values)
         LeakWatch.register(loaded.config.credentials.flatMap { [$0.clientSecret, $0.password].compactMap(\.?.inlineValue) })
         LeakWatch.register(loaded.config.introspection.compactMap(\.clientSecret.inlineValue))
