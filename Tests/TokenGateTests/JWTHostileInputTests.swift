@@ -88,6 +88,39 @@ struct JWTHostileInputTests {
         }
         await setup.stop()
     }
+
+    @Test("an introspection cache entry keeps 16 bytes for its token's iss however long the iss, and still tells the JWT profile's issuer apart by them")
+    func cachedIssuerIsFixedSize() {
+        let issuer = "https://idp.example.com"
+        func token(payload: String) -> String { Self.base64URL(#"{"alg":"RS256","typ":"at+jwt"}"#) + "." + Self.base64URL(payload) + ".c2ln" }
+        func entry(_ token: String) -> IntrospectionProfile.Entry { IntrospectionProfile.Entry(claims: .inactive, token: token) }
+        // No heap storage: the size of the value is all an entry holds for the iss.
+        #expect(MemoryLayout<IssuerDigest>.size == 16)
+        #expect(_isPOD(IssuerDigest.self))
+
+        let profile = JWTProfile(JWTProfileConfig(
+            name: "idp", issuer: issuer, jwksURL: nil, algorithms: ["RS256"], audiences: ["https://api.example.com"], allowAnyAudience: false,
+            clockSkew: 0, types: JWTProfileConfig.defaultTypes, hmacSecret: nil, caFile: nil, timeout: .seconds(5), allowInsecureHTTP: false,
+            maxEntries: 10, refreshInterval: .seconds(300), minRefresh: .seconds(60), maxRefresh: .seconds(86_400), unknownKidInterval: .seconds(10),
+            startupWait: .seconds(15)
+        ), metrics: GatewayMetrics().jwt("idp"))
+        let own = entry(token(payload: #"{"iss":"\#(issuer)"}"#))
+        #expect(own.tokenIssuer == IssuerDigest(issuer))
+        #expect(profile.isFromIssuer(digest: own.tokenIssuer))
+
+        // A 20 KB iss a client chose: 16 bytes kept, matched exactly, not the issuer's.
+        let long = issuer + "/" + String(repeating: "a", count: 20_000)
+        let hostile = entry(token(payload: #"{"iss":"\#(long)"}"#))
+        #expect(hostile.tokenIssuer == IssuerDigest(long))
+        #expect(hostile.tokenIssuer != IssuerDigest(String(long.dropLast()) + "b"))
+        #expect(!profile.isFromIssuer(digest: hostile.tokenIssuer))
+
+        // No JWS, or no string iss: nothing kept, never the profile's.
+        for other in [entry("opaque-token"), entry(token(payload: #"{"sub":"alice"}"#)), entry(token(payload: #"{"iss":7}"#))] {
+            #expect(other.tokenIssuer == nil)
+            #expect(!profile.isFromIssuer(digest: other.tokenIssuer))
+        }
+    }
 }
 
 /// A fresh P-256 public key as a JWK with kid "good".

@@ -28,6 +28,34 @@ struct LoginHardeningRuleTests {
         }
     }
 
+    @Test("on a plain-http site off loopback (no Sec-Fetch-*, no Origin on a GET) only a Referer of the site's own origin makes a request the site's; https and loopback sites are unchanged")
+    func crossSiteSignalsOnPlainHTTP() {
+        let base = "http://app.internal:8080"
+        let cases: [(fetchSite: String?, origin: String?, referer: String?, crossSite: Bool)] = [
+            (nil, nil, nil, true), (nil, nil, "", true), (nil, nil, "garbage", true), (nil, nil, "http://evil.example/page", true),
+            (nil, nil, "http://app.internal/page", true), (nil, nil, "https://app.internal:8080/page", true),
+            (nil, nil, "http://app.internal:8080.evil.example/", true), (nil, nil, "http://app.internal:8080@evil.example/", true),
+            (nil, nil, "http://app.internal:8080/page?x=1", false), (nil, nil, "http://APP.internal:8080", false),
+            (nil, nil, "http://app.internal:8080/", false),
+            // Origin and Sec-Fetch-Site still decide when a browser sends them.
+            (nil, base, nil, false), (nil, "http://evil.example", base + "/", true), ("same-origin", nil, nil, false),
+            ("cross-site", nil, base + "/", true),
+        ]
+        for entry in cases {
+            #expect(LoginRequest.isCrossSite(fetchSite: entry.fetchSite, origin: entry.origin, referer: entry.referer, base: base) == entry.crossSite,
+                    "Sec-Fetch-Site \(entry.fetchSite ?? "absent"), Origin \(entry.origin ?? "absent"), Referer \(entry.referer ?? "absent")")
+        }
+        // Browsers send Sec-Fetch-* to https and loopback sites: there, neither header is still the site's own.
+        for trustworthy in ["https://app.example.com", "http://127.0.0.1:8080", "http://127.5.6.7", "http://localhost:3000",
+                            "http://dev.localhost", "http://[::1]:8080"] {
+            #expect(LoginRequest.sendsFetchMetadata(trustworthy), "\(trustworthy)")
+            #expect(!LoginRequest.isCrossSite(fetchSite: nil, origin: nil, referer: nil, base: trustworthy), "\(trustworthy)")
+        }
+        for plain in ["http://app.internal", "http://10.0.0.5:8080", "http://127.0.0.1.evil.example", "http://localhost.evil.example", "http://[::2]"] {
+            #expect(!LoginRequest.sendsFetchMetadata(plain), "\(plain)")
+        }
+    }
+
     @Test("the logout confirmation is an unframeable page posting back to the logout endpoint, with what it reflects escaped")
     func confirmationPage() throws {
         let answer = LogoutConfirmation.answer(action: "/.tokengate/logout", returnTo: "/after?a=1&b=2", route: "app")
@@ -132,8 +160,39 @@ struct LoginHardeningRuleTests {
         #expect(Self.lookup(&table, old, after: 0, wall: 1_000) == "start R0")
         _ = table.settle("s1", with: .refreshed(new), now: Self.start)
         #expect(Self.lookup(&table, old, after: 5, wall: 1_005) == "answer at-1", "a straggler with the old cookie")
+        #expect(Self.lookup(&table, new, after: 6, wall: 1_006) == "answer at-1", "the new cookie, while its token lives")
         // Before, the new cookie was answered with the same result for 30 s, past its token's expiry.
-        #expect(Self.lookup(&table, new, after: 6, wall: 1_006) == "start R1")
+        #expect(Self.lookup(&table, new, after: 20, wall: 1_020) == "start R1")
+        let other = LoginSession(
+            id: "s1", subject: "alice", providerSessionID: nil, loginAt: 0, seenAt: 0, expiresAt: 100_000, claims: [:],
+            accessToken: "at-x", accessTokenExpiresAt: 1_020, refreshToken: "R9", idToken: nil
+        )
+        var fresh = SessionRefreshTable()
+        #expect(Self.lookup(&fresh, old, after: 0, wall: 1_000) == "start R0")
+        _ = fresh.settle("s1", with: .refreshed(new), now: Self.start)
+        #expect(Self.lookup(&fresh, other, after: 1, wall: 1_001) == "start R9", "a refresh token the table does not know refreshes as usual")
+    }
+
+    @Test("with a 30 s access token (inside the refresh-ahead window) a burst of requests carrying the cookie a refresh just produced makes no second token request; at its expiry one does")
+    func newCookieReusesItsRefresh() {
+        var table = SessionRefreshTable()
+        let old = Self.session(refresh: "R0", expiresAt: 1_000)
+        let new = Self.session(refresh: "R1", token: "at-1", expiresAt: 1_030)
+        #expect(Self.lookup(&table, old, after: 0, wall: 1_000) == "start R0")
+        _ = table.settle("s1", with: .refreshed(new), now: Self.start)
+        var starts = 0
+        for second in 1...29 {
+            for _ in 0..<5 {
+                let step = Self.lookup(&table, new, after: second, wall: 1_000 + second)
+                if step.hasPrefix("start") { starts += 1 }
+                #expect(step == "answer at-1", "second \(second)")
+            }
+            #expect(Self.lookup(&table, old, after: second, wall: 1_000 + second) == "answer at-1", "stragglers too")
+        }
+        #expect(starts == 0, "R1 is not spent seconds after it was issued")
+        // Never an expired token: at its expiry the new cookie refreshes, once.
+        #expect(Self.lookup(&table, new, after: 29, wall: 1_030) == "start R1")
+        #expect(Self.lookup(&table, new, after: 29, wall: 1_030) == "join")
     }
 
     @Test("the grace never hands on an expired access token: a straggler then refreshes the newer session, never spending its own token again")
@@ -170,6 +229,85 @@ struct LoginHardeningRuleTests {
         _ = table.settle("s1", with: .unavailable, now: Self.start)
         #expect(Self.lookup(&table, old, after: 5, wall: 1_005) == "answer unavailable")
         #expect(Self.lookup(&table, old, after: 31, wall: 1_031) == "start R0")
+    }
+
+    // MARK: Cookies from before the profile tag
+
+    @Test("a Cookie holding names from before the profile tag gets Max-Age=0 deletions with the attributes they were set with; the profile's own and the app's names get none")
+    func legacyCookiesDeleted() throws {
+        let secure = LoginCookies(secure: true, scope: LoginFoundationTests.portal)
+        let header = "app=1; __Host-tg-session=a; __Host-tg-session.1=b; \(secure.session)=new; __Host-tg-state-0123456789abcdef=c; "
+            + "tg-session=d; tg-session.3=e; __Host-tg-session=dup; tg-session.4=x; tg-state-0123=x; tg-state-0123456789ABCDEF=x; tg-sessionx=y"
+        let deletions = secure.legacyDeletions([header]).map { $0.value }
+        #expect(deletions == [
+            "__Host-tg-session=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0",
+            "__Host-tg-session.1=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0",
+            "__Host-tg-state-0123456789abcdef=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0",
+            "tg-session=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0",
+            "tg-session.3=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0",
+        ])
+        #expect(secure.legacyDeletions([header]).allSatisfy { $0.name == "Set-Cookie" })
+        // Plain-http development: only a __Host- name needs Secure.
+        let plain = LoginCookies(secure: false, scope: LoginFoundationTests.portal)
+        #expect(plain.legacyDeletions(["tg-session=a; __Host-tg-session=b"]).map { $0.value } == [
+            "tg-session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
+            "__Host-tg-session=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0",
+        ])
+        // Nothing to delete: the new names, the app's, none at all.
+        #expect(secure.legacyDeletions(["\(secure.session)=x; \(secure.sessionPart(1))=y; \(secure.stateCookie(for: "s"))=z; app=tg-session"]).isEmpty)
+        #expect(secure.legacyDeletions([]).isEmpty)
+        // However many a client sends, a bounded number of deletions.
+        let many = (0..<200).map { "tg-state-000000000000\(1_000 + $0)=x" }.joined(separator: "; ")
+        #expect(secure.legacyDeletions([many]).count == LoginCookies.maxLegacy)
+
+        // The request a login route sees carries them, for every response it shapes.
+        let profile = try LoginRevocationTests.profile(revocationCapacity: 8)
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/page", headers: ["Host": "app.example.com", "Cookie": header])
+        let request = LoginRequest(head: head, path: "/page", query: nil, authority: "app.example.com", forwardedProto: nil, login: profile)
+        #expect(request.legacyDeletions.map { $0.value } == deletions)
+        #expect(request.cookies.keys.sorted() == [profile.cookies.session], "the old names are not read")
+        let clean = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/page", headers: ["Host": "app.example.com", "Cookie": "app=1"])
+        #expect(LoginRequest(head: clean, path: "/page", query: nil, authority: "app.example.com", forwardedProto: nil, login: profile).legacyDeletions.isEmpty)
+    }
+
+    // MARK: Identity claims at the callback
+
+    @Test("an ID token whose mapped claim is an unrepresentable list or holds a control character makes no session: the login is refused naming the claim; safe claims are kept")
+    func unsafeIdentityClaimsRefuseLogin() throws {
+        let profile = try LoginRevocationTests.profile(revocationCapacity: 8)
+        let issued = IssuedToken(accessToken: Redacted("at"), expiresIn: .seconds(300), refreshToken: nil, scope: nil, tokenType: "Bearer")
+        /// The claims of an ID token payload, read as the JWT path reads them.
+        func claims(_ json: String) throws -> IntrospectionClaims {
+            try #require(IntrospectionClaims.parse(Array(("{\"active\":true," + String(json.dropFirst())).utf8), now: 1_800_000_000))
+        }
+        let refused: [(json: String, claim: String)] = [
+            (#"{"sub":"alice","groups":["staff,admin"]}"#, "groups"),
+            (#"{"sub":"alice","groups":["staff",""]}"#, "groups"),
+            (#"{"sub":"alice","groups":[" staff"]}"#, "groups"),
+            (#"{"sub":"alice","name":"ali\rce"}"#, "name"),
+            (#"{"sub":"ali\u0007ce"}"#, "sub"),
+            (#"{"sub":"alice","email":"a@example.com\n"}"#, "email"),
+        ]
+        for entry in refused {
+            let parsed = try claims(entry.json)
+            let result = profile.makeSession(claims: parsed, issued: issued, idToken: "id", now: 1_800_000_000)
+            guard case .failure(let refusal) = result else {
+                Issue.record("\(entry.json) made a session")
+                continue
+            }
+            #expect(refusal.claim == entry.claim, "\(entry.json)")
+            #expect(refusal.detail.hasPrefix("its \(entry.claim) claim "), "\(refusal.detail)")
+            #expect(refusal.detail.contains("X-Auth-"), "names the header: \(refusal.detail)")
+        }
+        let safe = try claims(#"{"sub":"alice","groups":["staff","billing"],"name":"Alice B"}"#)
+        let kept = profile.makeSession(claims: safe, issued: issued, idToken: "id", now: 1_800_000_000)
+        guard case .success(let session) = kept else {
+            Issue.record("a safe ID token was refused")
+            return
+        }
+        #expect(session.claims["groups"] == "staff,billing")
+        #expect(session.claims["name"] == "Alice B")
+        #expect(session.claims["sub"] == "alice")
     }
 
     // MARK: A body the gateway reads itself

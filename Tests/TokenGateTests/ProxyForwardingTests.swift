@@ -153,4 +153,26 @@ struct ProxyForwardingTests {
         await gateway.stop()
         await upstream.stop()
     }
+
+    @Test("the start of an answer nobody asked for, behind a complete response, closes that upstream connection: the next request gets its own answer")
+    func partialUnaskedHeadClosesTheUpstreamConnection() async throws {
+        let upstream = try await ScriptedUpstream.start { head in
+            head.hasPrefix("GET /first")
+                ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 8\r\nX-A: "
+                : "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal"
+        }
+        let gateway = try await TestGateway.start(proxyConfig(upstreamPort: upstream.port))
+        let client = try await gateway.connect()
+        try await client.send("GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await client.readResponse()?.bodyText == "ok")
+        // Not pipelined: the upstream connection would be back in the pool by now.
+        try await client.send("GET /second HTTP/1.1\r\nHost: a\r\n\r\n")
+        let second = try #require(try await client.readResponse())
+        #expect(second.status == 200)
+        #expect(second.bodyText == "real")
+        #expect(second.header("x-a") == nil)
+        await client.close()
+        await gateway.stop()
+        await upstream.stop()
+    }
 }

@@ -103,19 +103,12 @@ enum InboundPolicy {
         var identity: [(name: String, value: String)] = []
         identity.reserveCapacity(rules.identityHeaders.count)
         for (header, claim) in rules.identityHeaders {
-            if let value = claims.value(of: claim) {
-                // A control character cannot travel in a header, and dropping it would make
-                // another name of it (`ali\rce` would reach the app as `alice`): refused.
-                guard isHeaderSafe(value) else {
-                    return .failure(invalidToken(rules, route: route, detail: "the token's \(claim) claim holds a control character, which cannot be passed in \(header)"))
-                }
-                identity.append((header, value))
-            } else if claims.isUnrepresentable(claim) {
-                // Fail closed: without the header an app might treat the caller as having no
-                // groups or roles, or as an anonymous caller; with a blurred one it could
-                // see an element the issuer never granted. The operator sees which claim.
-                return .failure(invalidToken(rules, route: route, detail: "the token's \(claim) claim has an element that cannot be passed in \(header) (empty, containing the list separator or a control character, or with a space at either end)"))
+            // Fail closed (`IntrospectionClaims.identityHeaderProblem`): a control character,
+            // or a list element the joined value would blur, refuses the token, naming the claim.
+            if let problem = claims.identityHeaderProblem(claim, header: header) {
+                return .failure(invalidToken(rules, route: route, detail: "the token's " + problem))
             }
+            if let value = claims.value(of: claim) { identity.append((header, value)) }
         }
         return .success(identity)
     }

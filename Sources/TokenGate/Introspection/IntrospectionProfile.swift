@@ -28,12 +28,20 @@ final class IntrospectionProfile: Sendable {
 
     typealias Key = TokenCacheKey
 
-    /// A cached answer, and the `iss` of the token itself when it is a JWS (read once, when
-    /// the answer arrives), so that a route with a JWT profile tells that profile's tokens
-    /// apart on a cache hit without parsing the token (`cached(key:unlessFrom:)`).
-    private struct Entry {
+    /// A cached answer, and the digest of the `iss` of the token itself when it is a JWS
+    /// (taken once, when the answer arrives), so that a route with a JWT profile tells that
+    /// profile's tokens apart on a cache hit without parsing the token
+    /// (`cached(key:unlessFrom:)`). A fixed-size digest, not the string: the `iss` of a
+    /// random token from an unauthenticated client is its own choice, up to the header limit,
+    /// and would otherwise sit in every inactive-cache entry.
+    struct Entry {
         var claims: IntrospectionClaims
-        var tokenIssuer: String?
+        var tokenIssuer: IssuerDigest?
+
+        init(claims: IntrospectionClaims, token: String) {
+            self.claims = claims
+            self.tokenIssuer = if case .success(let jwt) = CompactJWT.parse(token), let issuer = jwt.issuer { IssuerDigest(issuer) } else { nil }
+        }
     }
 
     private struct Inner {
@@ -119,7 +127,7 @@ final class IntrospectionProfile: Sendable {
     func cached(key: Key, at now: ContinuousClock.Instant = .now, unlessFrom jwt: JWTProfile? = nil) -> IntrospectionClaims? {
         let claims = inner.withLockedValue { inner -> IntrospectionClaims? in
             guard let entry = inner.cache.value(for: key, at: now) ?? inner.negative.value(for: key, at: now) else { return nil }
-            if let jwt, jwt.isFromIssuer(issuer: entry.tokenIssuer) { return nil }
+            if let jwt, jwt.isFromIssuer(digest: entry.tokenIssuer) { return nil }
             inner.hits += 1
             return entry.claims
         }
@@ -165,11 +173,12 @@ final class IntrospectionProfile: Sendable {
             result = .failure(IntrospectionError(description: "introspection client secret unavailable: \(error.description)"))
         }
         let now = ContinuousClock.now
-        let tokenIssuer: String? = if case .success(let jwt) = CompactJWT.parse(token) { jwt.issuer } else { nil }
+        // Built outside the lock: it parses the token for its `iss`.
+        let entry: Entry? = if case .success(let claims) = result { Entry(claims: claims, token: token) } else { nil }
         let (waiters, evicted) = inner.withLockedValue { inner -> ([Waiter], Int) in
             let before = inner.cache.evictions
-            if case .success(let claims) = result {
-                let entry = Entry(claims: claims, tokenIssuer: tokenIssuer)
+            if let entry {
+                let claims = entry.claims
                 if claims.active {
                     inner.cache.set(entry, for: key, expires: now + ttl(claims))
                 } else {

@@ -60,6 +60,8 @@ final class JWTProfile: Sendable {
     private let wake = WakeSignal()
     private let createdAt = ContinuousClock.now
     private let acceptedTypes: [String]
+    /// `config.issuer` digested once, for `isFromIssuer(digest:)` on the cache-hit path.
+    private let issuerDigest: IssuerDigest
 
     /// Discovery runs even with a configured `jwks_uri` (browser login needs the
     /// provider's endpoints from the same document).
@@ -74,6 +76,7 @@ final class JWTProfile: Sendable {
         self.metrics = metrics
         self.inner = NIOLockedValueBox(Inner(cache: LRUCache(capacity: config.maxEntries)))
         self.acceptedTypes = config.types.map(Self.normalizedType)
+        self.issuerDigest = IssuerDigest(config.issuer)
     }
 
     var name: String { config.name }
@@ -96,10 +99,11 @@ final class JWTProfile: Sendable {
 
     /// Whether `token` belongs to this profile: a JWS whose `iss` is this issuer. Others go
     /// to introspection when the route has it.
-    func isFromIssuer(_ token: CompactJWT) -> Bool { isFromIssuer(issuer: token.issuer) }
+    func isFromIssuer(_ token: CompactJWT) -> Bool { token.issuer == config.issuer }
 
-    /// The same for a token's `iss` read earlier (nil: not a JWS, or no string `iss`).
-    func isFromIssuer(issuer: String?) -> Bool { issuer == config.issuer }
+    /// The same for the `IssuerDigest` of a token's `iss` taken earlier (nil: not a JWS, or
+    /// no string `iss`): a comparison of two words, no hashing.
+    func isFromIssuer(digest: IssuerDigest?) -> Bool { digest == issuerDigest }
 
     /// Checks a token that missed the cache. `.pending` means `waiter` is called later;
     /// with no waiter, an unknown key is refused at once.

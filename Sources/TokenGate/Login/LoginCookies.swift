@@ -13,7 +13,7 @@ import ExtrasBase64
 /// Each name carries the profile's `CookieScope.tag` (`__Host-tg-1a2b3c4d-session`), so two
 /// login profiles on one host keep apart: each reads, writes and deletes only its own.
 /// (Names before the tag, `__Host-tg-session`, are no longer read: sessions made before
-/// an upgrade that added it log in again.)
+/// an upgrade that added it log in again, and `legacyDeletions` deletes those cookies.)
 struct LoginCookies: Sendable {
     let secure: Bool
     /// The profile's `CookieScope.tag`.
@@ -81,6 +81,50 @@ struct LoginCookies: Sendable {
     /// Deletes every session part and every state cookie of this profile the request carried.
     func deleteAll(present: Set<String>) -> [(name: String, value: String)] {
         present.sorted().map(delete)
+    }
+
+    /// The most cookies of the names before the tag a browser can hold (a session's parts
+    /// and `maxAttempts` state cookies, under either prefix): the most deleted at once.
+    static let maxLegacy = 2 * (maxChunks + maxAttempts)
+
+    /// `Set-Cookie` deletions (`Max-Age=0`) for the cookies of a version before names
+    /// carried the profile's tag (`__Host-tg-session`, `tg-session`, their parts `.1`…`.3`,
+    /// `__Host-tg-state-` and `tg-state-` and 16 hex digits) in `Cookie` values. No longer
+    /// read, they would otherwise stay until their `Max-Age` beside the new ones and push
+    /// `Cookie` past the 8 KB front proxies take. Each is deleted with the attributes it was
+    /// set with (`Path=/`, `HttpOnly`, `SameSite=Lax`, no `Domain`), `Secure` for a
+    /// `__Host-` name (browsers take none without it) or on https. Cheap when there are none:
+    /// one substring search per `Cookie` field.
+    func legacyDeletions(_ cookieHeaders: [String]) -> [(name: String, value: String)] {
+        var names: [String] = []
+        for header in cookieHeaders where header.contains("tg-session") || header.contains("tg-state-") {
+            for pair in header.split(separator: ";") where names.count < Self.maxLegacy {
+                let name = pair.trimmingASCIISpaces().prefix { $0 != "=" }
+                guard Self.isLegacy(name), !names.contains(where: { $0 == name }) else { continue }
+                names.append(String(name))
+            }
+        }
+        return names.map { name -> (name: String, value: String) in
+            var text = "\(name)=; Path=/; HttpOnly; SameSite=Lax"
+            if secure || name.hasPrefix(Names.securePrefix) { text += "; Secure" }
+            return ("Set-Cookie", text + "; Max-Age=0")
+        }
+    }
+
+    /// Whether `name` is one the gateway set before names carried the profile's tag.
+    static func isLegacy(_ name: Substring) -> Bool {
+        let rest: Substring
+        if name.hasPrefix(Names.securePrefix) {
+            rest = name.dropFirst(Names.securePrefix.count)
+        } else if name.hasPrefix(Names.plainPrefix) {
+            rest = name.dropFirst(Names.plainPrefix.count)
+        } else {
+            return false
+        }
+        if rest == "session" || (1..<maxChunks).contains(where: { rest == "session.\($0)" }) { return true }
+        guard rest.hasPrefix("state-") else { return false }
+        let digits = rest.utf8.dropFirst("state-".count)
+        return digits.count == 16 && digits.allSatisfy { ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f")) }
     }
 
     /// This profile's cookies in `Cookie` values, by name (the first of a repeated name).

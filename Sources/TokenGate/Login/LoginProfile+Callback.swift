@@ -30,7 +30,11 @@ extension LoginProfile {
         case .failure(let reason): return refuse("id_token_invalid", .badGateway, "login_failed", "the ID token was refused: \(reason.description)")
         }
         let now = WallClock.secondsSinceEpoch()
-        let session = makeSession(claims: claims, issued: issued, idToken: idToken, now: now)
+        let session: LoginSession
+        switch makeSession(claims: claims, issued: issued, idToken: idToken, now: now) {
+        case .success(let value): session = value
+        case .failure(let refusal): return refuse("id_token_invalid", .badGateway, "login_failed", "the ID token was refused: \(refusal.detail)")
+        }
         guard let cookies = sessionCookies(session, present: present, now: now) else {
             return refuse("exchange_failed", .internalServerError, "session_too_large", "the session does not fit in \(LoginCookies.maxChunks) cookies")
         }

@@ -3,8 +3,8 @@
 /// `refreshGrace` after it, requests that still carry the old cookie (a page's parallel
 /// requests, racing the rotated refresh token) get the winner's result instead of
 /// spending the old refresh token again (oauth2-proxy #1992, #1006), but never an access
-/// token past its expiry; a request with the new cookie refreshes as usual
-/// (`SessionRefreshTable`).
+/// token past its expiry; a request with the new cookie gets the same result while its
+/// access token lives, and refreshes as usual after (`SessionRefreshTable`).
 extension LoginProfile {
     enum RefreshResult: Sendable {
         case refreshed(LoginSession)

@@ -141,18 +141,33 @@ final class LoginProfile: Sendable {
         return cookies.setSession(sealed, maxAge: session.expiresAt - now, present: present)
     }
 
-    /// Builds a new session from a validated ID token and the token response.
-    func makeSession(claims: IntrospectionClaims, issued: IssuedToken, idToken: String, now: Int) -> LoginSession {
+    /// An ID token claim the profile maps to an identity header that no header can carry
+    /// faithfully (`IntrospectionClaims.identityHeaderProblem`). `detail` names the claim and
+    /// the header, never the value.
+    struct IdentityClaimRefusal: Error, Sendable {
+        let claim: String
+        let detail: String
+    }
+
+    /// Builds a new session from a validated ID token and the token response, or refuses
+    /// the login when a claim mapped to an identity header holds a control character or a
+    /// list element the joined value would blur (`["staff,admin"]`): as on a bearer route,
+    /// the gateway fails closed rather than make a session whose requests reach the app
+    /// without that header (no groups, no name) or with another value.
+    func makeSession(claims: IntrospectionClaims, issued: IssuedToken, idToken: String, now: Int) -> Result<LoginSession, IdentityClaimRefusal> {
         var kept: [String: String] = [:]
-        for (_, claim) in config.identityHeaders {
+        for (header, claim) in config.identityHeaders {
+            if let problem = claims.identityHeaderProblem(claim, header: header) {
+                return .failure(IdentityClaimRefusal(claim: claim, detail: "its " + problem))
+            }
             if let value = claims.value(of: claim) { kept[claim] = value }
         }
-        return LoginSession(
+        return .success(LoginSession(
             id: LoginCookies.random(), subject: claims.subject ?? "", providerSessionID: claims.other["sid"], loginAt: WallClock.millisecondsSinceEpoch(), seenAt: now,
             expiresAt: now + Int(config.absoluteTimeout.components.seconds), claims: kept, accessToken: issued.accessToken.revealed,
             accessTokenExpiresAt: issued.expiresIn.map { now + Int($0.components.seconds) }, refreshToken: issued.refreshToken?.revealed,
             idToken: idToken
-        )
+        ))
     }
 }
 

@@ -7,9 +7,12 @@
 /// requests, racing the rotated refresh token with the old cookie, get the winner's session
 /// instead of spending the old token again (oauth2-proxy #1992, #1006). It never answers
 /// with an access token past its expiry: the winner's session is refreshed again instead,
-/// with its own current refresh token. A request that carries the new cookie is no
-/// straggler and refreshes as it would without the grace, so with access tokens shorter
-/// than the grace the app is never handed an expired one.
+/// with its own current refresh token. A request that carries the cookie the refresh
+/// produced (its new refresh token) gets the same result while its access token lives:
+/// with access tokens no longer than the refresh-ahead window every such cookie is due at
+/// once, and refreshing it would spend a refresh token seconds after it was issued, once
+/// per request wave. Once that token has expired the new cookie refreshes as usual, so the
+/// app is never handed an expired one.
 struct SessionRefreshTable: Sendable {
     typealias RefreshResult = LoginProfile.RefreshResult
     typealias Waiter = @Sendable (RefreshResult) -> Void
@@ -31,7 +34,8 @@ struct SessionRefreshTable: Sendable {
     }
 
     private var entries: [String: Entry] = [:]
-    /// How long a finished refresh answers requests presenting a refresh token it spent.
+    /// How long a finished refresh answers requests presenting a refresh token it spent (or,
+    /// while its access token lives, the one it produced).
     let grace: Duration
     /// Sessions tracked at once; beyond, a refresh is `unavailable` (the old session stands
     /// while its token lasts).
@@ -66,8 +70,13 @@ struct SessionRefreshTable: Sendable {
             entries[session.id] = .inFlight(waiters, spent: spent)
             return .join
         case .done(let result, _, let spent)?:
+            if case .refreshed(let newer) = result, let presented = session.refreshToken, presented == newer.refreshToken {
+                // The cookie this refresh produced: reuse it while its access token lives.
+                if (newer.accessTokenExpiresAt ?? Int.max) > wallNow { return .answer(result) }
+                return start(newer, waiter, spent: spent)
+            }
             guard let presented = session.refreshToken, spent.contains(presented) else {
-                // The new cookie (or one the table does not know): refresh as usual.
+                // A cookie the table does not know: refresh as usual.
                 return start(session, waiter, spent: spent)
             }
             // A straggler with a cookie the refresh replaced.

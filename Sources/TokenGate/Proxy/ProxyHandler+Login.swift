@@ -71,8 +71,10 @@ extension ProxyHandler {
         exchange.subject = session.subject
         var identity: [(name: String, value: String)] = []
         for (header, claim) in login.config.identityHeaders {
-            // A value with a control character is left out rather than shortened into
-            // another name (`ali\rce` is not `alice`).
+            // A second guard: the callback refuses a login whose mapped claims a header
+            // cannot carry (`LoginProfile.makeSession`), so this leaves out only what a
+            // session from before that check holds, never shortening it into another name
+            // (`ali\rce` is not `alice`).
             if let value = session.claims[claim], InboundPolicy.isHeaderSafe(value) { identity.append((header, value)) }
         }
         if login.config.passAccessToken, let token = session.accessToken { identity.append((LoginProfileConfig.accessTokenHeader, token)) }
@@ -81,6 +83,7 @@ extension ProxyHandler {
             session.seenAt = now
             exchange.responseFields = login.sessionCookies(session, present: Set(request.cookies.keys), now: now) ?? []
         }
+        exchange.responseFields += request.legacyDeletions
         authorize(exchange)
     }
 
@@ -100,6 +103,7 @@ extension ProxyHandler {
                 status: .unauthorized, code: "login_required", detail: "this page needs a login session; open login_url in a browser",
                 route: route.name, fields: [("login_url", loginURL)],
                 headers: [("WWW-Authenticate", InboundPolicy.challenge(route.validation?.rules.realm ?? "tokengate", error: nil, scope: nil))]
+                    + request.legacyDeletions
             ))
             return
         }
@@ -258,14 +262,15 @@ extension ProxyHandler {
         }
     }
 
-    /// Answers a login step: a 302 with its cookies, or the refusal.
+    /// Answers a login step: a 302 with its cookies (and deletions for cookies of names
+    /// before the profile tag the request carried), or the refusal.
     func finishLogin(_ exchange: Exchange, _ outcome: LoginOutcome) {
         guard isAdmitting(exchange) else { return }
         switch outcome {
         case .redirect(let location, let cookies):
             settle(machine.fail(), with: GatewayError(
                 status: .found, code: "login_redirect", detail: "continue at the Location", route: exchange.plan.route.name,
-                headers: [("Location", location)] + cookies
+                headers: [("Location", location)] + cookies + (exchange.plan.login?.legacyDeletions ?? [])
             ))
         case .refuse(let error):
             settle(machine.fail(), with: error)

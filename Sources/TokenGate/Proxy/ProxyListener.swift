@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -14,27 +9,20 @@ enum ProxyListener {
         "\(listener.name)@\(listener.address)"
     }
 
-    /// The most client connections one listener may hold whatever `max_connections` says:
-    /// half the file descriptors the process may open (a proxied connection may hold an
-    /// upstream one too), less a reserve for the admin listener, token calls and files.
-    static let descriptorBudget: Int = {
-        var limit = rlimit()
-        #if canImport(Glibc)
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        #else
-        let resource = RLIMIT_NOFILE
-        #endif
-        guard getrlimit(resource, &limit) == 0, limit.rlim_cur != rlim_t.max else { return .max }
-        let descriptors = Int(clamping: limit.rlim_cur)
-        return max(1, (descriptors - 64) / 2)
-    }()
-
     static func bind(
         _ listener: ListenerConfig,
         environment: ListenerEnvironment,
         group: any EventLoopGroup,
         tracker: ConnectionTracker
     ) async throws -> any Channel {
+        // The descriptor limit is the process's: read once per bind, not per connection.
+        let budget = DescriptorLimit.connectionBudget
+        if listener.maxConnections > budget {
+            environment.logger.warning("max_connections is more than the open-file limit allows; holding fewer", metadata: [
+                "tg.listener": "\(listener.name)", "max_connections": "\(listener.maxConnections)", "held_at_most": "\(budget)",
+                "open_file_limit": "\(DescriptorLimit.current ?? 0)",
+            ])
+        }
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -43,7 +31,7 @@ enum ProxyListener {
             .childChannelInitializer { channel in
                 // Settings as of this connection's accept: a reload applies to new connections.
                 let settings = environment.snapshots.current.planner(forListener: environment.name)?.listener ?? listener
-                guard tracker.add(channel, listener: Self.trackingName(listener), limit: min(settings.maxConnections, Self.descriptorBudget)) else {
+                guard tracker.add(channel, listener: Self.trackingName(listener), limit: min(settings.maxConnections, budget)) else {
                     environment.telemetry.metrics.connectionRefused(listener: listener.name)
                     return channel.close()
                 }

@@ -51,9 +51,16 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// if nothing followed the response (bytes nobody asked for close it instead, so they
     /// can never answer the next request, nginx's "upstream sent more data than specified").
     private var releasing: (pool: UpstreamPool, connection: UpstreamConnection)?
+    /// The raw reads ahead of the decoder (see `UpstreamReadTail`).
+    private let tail: UpstreamReadTail?
+    /// Where the current response's last body part ended in memory, and in which read the
+    /// response ended.
+    private var lastBodyEnd: UInt = 0
+    private var endedInRead: UInt = 0
 
-    init(decoder: HTTPResponseDecoder) {
+    init(decoder: HTTPResponseDecoder, tail: UpstreamReadTail? = nil) {
         self.decoder = decoder
+        self.tail = tail
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -71,11 +78,14 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             responseKeepAlive = head.isKeepAlive
+            lastBodyEnd = 0
             delegate.upstreamResponseHead(head)
         case .body(let buffer):
+            if tail != nil { lastBodyEnd = buffer.readableEndAddress }
             delegate.upstreamResponseBody(buffer)
         case .end:
             self.delegate = nil
+            endedInRead = tail?.reads ?? 0
             delegate.upstreamResponseEnd(reusable: responseKeepAlive && context.channel.isActive)
         }
     }
@@ -84,9 +94,21 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         isReading = false
         if let (pool, connection) = releasing {
             releasing = nil
-            pool.admit(connection)
+            if endedWithRead {
+                pool.admit(connection)
+            } else {
+                connection.close()
+            }
         }
         delegate?.upstreamReadComplete()
+    }
+
+    /// Whether the response that ended in this read ended with the read's last byte
+    /// (no byte behind it that could begin an answer nobody asked for).
+    private var endedWithRead: Bool {
+        guard let tail else { return true }
+        guard tail.reads == endedInRead else { return false }
+        return tail.lastEndsWithEmptyLine || (lastBodyEnd != 0 && lastBodyEnd == tail.lastEnd)
     }
 
     /// Hands `connection` to `pool` once the read in progress is complete.

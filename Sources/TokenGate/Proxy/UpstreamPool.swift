@@ -45,6 +45,8 @@ final class UpstreamPool {
     /// while no connection is idle. Releasing a connection costs no timer of its own.
     private var sweep: LazyDeadlineTimer?
     private var sweepDue: NIODeadline?
+    /// `closeIdle` ran: nothing is kept any more.
+    private var closed = false
 
     /// A mutable list in the dictionary: taken from and added to without copying.
     private final class IdleList {
@@ -92,9 +94,13 @@ final class UpstreamPool {
         }
     }
 
-    /// Makes `connection` idle, ready for the next exchange (or closes it if it is dead
-    /// or the endpoint has enough idle ones).
+    /// Makes `connection` idle, ready for the next exchange (or closes it if it is dead,
+    /// the endpoint has enough idle ones, or the pool was closed for shutdown).
     func admit(_ connection: UpstreamConnection) {
+        guard !closed else {
+            connection.close()
+            return
+        }
         let list: IdleList
         if let existing = idle[connection.key] {
             list = existing
@@ -112,9 +118,11 @@ final class UpstreamPool {
         if sweepDue == nil { armSweep(at: connection.idleSince + idleTimeout) }
     }
 
-    /// Closes every idle connection (shutdown, tests).
+    /// Closes every idle connection (shutdown, tests); connections given back later are
+    /// closed too (one still finishing its read would otherwise be admitted after this).
     func closeIdle() {
         eventLoop.assertInEventLoop()
+        closed = true
         let all = idle.values.flatMap(\.connections)
         idle.removeAll()
         for connection in all { connection.close() }
@@ -179,8 +187,10 @@ final class UpstreamPool {
                     // decoder parses the response. Bytes an upstream sends right behind a 101
                     // belong to the tunnel: the decoder hands them on when the tunnel removes it.
                     let decoder = UpstreamResponseDecoder(leftOverBytesStrategy: .forwardBytes)
+                    let tail = UpstreamReadTail()
+                    try sync.addHandler(tail)
                     try sync.addHandler(ByteToMessageHandler(decoder))
-                    try sync.addHandler(UpstreamHandler(decoder: decoder.decoder))
+                    try sync.addHandler(UpstreamHandler(decoder: decoder.decoder, tail: tail))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)

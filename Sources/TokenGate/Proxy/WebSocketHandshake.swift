@@ -5,7 +5,7 @@ import NIOHTTP1
 /// The one protocol switch the gateway forwards: a WebSocket opening handshake (RFC 6455
 /// §4). A `101` turns the connection into a byte tunnel in which later bytes skip
 /// validation and header rules, so it is honoured only when it completes the handshake
-/// the client asked for: `Upgrade: websocket` and `Sec-WebSocket-Accept` equal to
+/// the client asked for: `Upgrade: websocket`, `Connection: upgrade` and `Sec-WebSocket-Accept` equal to
 /// base64(SHA-1(key + GUID)) for the request's `Sec-WebSocket-Key`. Anything else, such
 /// as an app endpoint that reflects a status, gets a 502.
 struct WebSocketHandshake: Equatable {
@@ -27,13 +27,17 @@ struct WebSocketHandshake: Equatable {
         Base64.encodeToString(bytes: Array(Insecure.SHA1.hash(data: Array((key + guid).utf8))))
     }
 
-    /// Whether a `101` head completes this handshake.
+    /// Whether a `101` head completes this handshake (RFC 6455 §4.1: `Upgrade: websocket`,
+    /// `Connection: upgrade` and the accept value).
     func isCompleted(by response: HTTPHeaders) -> Bool {
-        let offersWebSocket = response["upgrade"].contains { value in
-            RequestHeaderScan.commaSeparated(value).contains { $0.caseInsensitiveEquals("websocket") }
-        }
         let accepts = response["sec-websocket-accept"]
-        return offersWebSocket && accepts.count == 1 && accepts.first?.trimmingASCIIWhitespace() == expectedAccept
+        return Self.lists(response, "upgrade", "websocket") && Self.lists(response, "connection", "upgrade")
+            && accepts.count == 1 && accepts.first?.trimmingASCIIWhitespace() == expectedAccept
+    }
+
+    /// Whether a list field `name` has the element `token` (case-insensitive).
+    private static func lists(_ headers: HTTPHeaders, _ name: String, _ token: String) -> Bool {
+        headers[name].contains { value in RequestHeaderScan.commaSeparated(value).contains { $0.caseInsensitiveEquals(token) } }
     }
 }
 

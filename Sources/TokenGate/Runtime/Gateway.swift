@@ -58,6 +58,7 @@ public final class Gateway: Sendable {
         eventLoopGroup: MultiThreadedEventLoopGroup? = nil,
         upstreamIdleTimeout: Duration = .seconds(4)
     ) async throws -> Gateway {
+        DescriptorLimit.raiseSoftToHard()
         let metrics = telemetry.metrics
         var profiles: [String: CredentialProfile] = [:]
         for profile in loaded.config.credentials { profiles[profile.name] = CredentialProfile(profile, metrics: metrics.credential(profile.name)) }
