@@ -311,6 +311,20 @@ struct ConfigValueRuleTests {
         #expect(errors(json) == [#"routes[0].upstream: \#(Self.notIPv4) (got "http://999.0.0.1/api/")"#])
     }
 
+    @Test("an unbracketed IPv6 upstream host is refused with the bracketed spelling; a parsed URL prints back as itself (found by fuzzing)")
+    func unbracketedIPv6Upstream() throws {
+        for text in ["http://::1:3000/", "http://a:b:80/u", "http://::1/"] {
+            guard case .failure(let problem) = UpstreamURL.parse(text) else {
+                Issue.record("\(text) was accepted")
+                continue
+            }
+            #expect(problem.description.contains("brackets"), "\(text): \(problem)")
+        }
+        let bracketed = try UpstreamURL.parse("http://[::1]:3000/x").get()
+        #expect(bracketed.host == "::1")
+        #expect(try UpstreamURL.parse(bracketed.description).get() == bracketed)
+    }
+
     @Test(
         "a duration that would round to 0 ms is an error naming its path; 1 ms is the floor",
         arguments: ["0", "1e-7", "0.0004", "-1"]

@@ -142,6 +142,11 @@ public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
             }
         } else if let colon = authority.lastIndex(of: ":") {
             host = String(authority[..<colon])
+            // RFC 3986 §3.2.2: an IPv6 address in a URL is bracketed; `http://::1:3000/`
+            // reads two ways (and printed back, as `[::1]`, would not be what was written).
+            guard !host.contains(":") else {
+                return .failure(.init("an IPv6 address in a URL goes in brackets (http://[::1]:3000/)"))
+            }
             guard let parsed = Int(authority[authority.index(after: colon)...]), (1...65535).contains(parsed) else {
                 return .failure(.init("port must be a number from 1 to 65535"))
             }

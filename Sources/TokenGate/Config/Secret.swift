@@ -21,11 +21,12 @@ public struct Redacted: Sendable, Hashable, CustomStringConvertible, CustomDebug
     /// U+212A KELVIN SIGN are one character, and a token or secret is its bytes (what is
     /// sent, and what the cache keys hash).
     public static func == (lhs: Redacted, rhs: Redacted) -> Bool {
-        lhs.value.utf8.count == rhs.value.utf8.count && lhs.value.utf8.elementsEqual(rhs.value.utf8)
+        ExactBytes.equal(lhs.value, rhs.value)
     }
 
     public func hash(into hasher: inout Hasher) {
-        for byte in value.utf8 { hasher.combine(byte) }
+        var value = value
+        value.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 
     public var description: String { Redaction.placeholder }

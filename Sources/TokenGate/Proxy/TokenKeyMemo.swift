@@ -13,7 +13,7 @@ struct TokenKeyMemo {
     private var key: TokenCacheKey?
 
     mutating func key(for token: String) -> TokenCacheKey {
-        if let key, let memo = self.token, memo.utf8.count == token.utf8.count, memo.utf8.elementsEqual(token.utf8) { return key }
+        if let key, let memo = self.token, ExactBytes.equal(memo, token) { return key }
         let key = TokenCacheKey(token: token)
         self.token = token
         self.key = key
