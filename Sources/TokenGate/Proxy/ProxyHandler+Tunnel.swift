@@ -47,7 +47,6 @@ extension ProxyHandler {
         // decoder; removing it forwards them to the tunnel handler, which must be there first.
         let remote = upstream.channel.pipeline.syncOperations
         remote.removeHandler(context: try remote.context(handlerType: UpstreamHandler.self), promise: nil)
-        remote.removeHandler(context: try remote.context(handlerType: UpstreamReadTail.self), promise: nil)
         try remote.addHandler(upstreamSide)
         // The decoder leaves the pipeline on a later tick and only then hands over what it
         // held; flush the client side once it has.

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Request-target parsing and path normalisation, done before routing so that what the
 /// router matches is exactly what the upstream receives.
 ///
@@ -173,11 +181,18 @@ enum RequestPath {
     /// or `/health-internal/users`). Compared byte by byte, so the prefix's byte count is
     /// a boundary in `path` (`strip_prefix` relies on it).
     static func isUnder(_ path: String, prefix: String) -> Bool {
-        let path = path.utf8
-        let prefix = prefix.utf8
-        guard path.starts(with: prefix) else { return false }
-        if prefix.last == UInt8(ascii: "/") || path.count == prefix.count { return true }
-        return path[path.index(path.startIndex, offsetBy: prefix.count)] == UInt8(ascii: "/")
+        // On every request for every route tried: one memcmp over contiguous UTF-8, not a
+        // generic walk of the views (about 500 instructions a request).
+        var path = path
+        var prefix = prefix
+        return path.withUTF8 { path in
+            prefix.withUTF8 { prefix in
+                guard path.count >= prefix.count else { return false }
+                if prefix.isEmpty { return true }
+                guard let a = path.baseAddress, let b = prefix.baseAddress, memcmp(a, b, prefix.count) == 0 else { return false }
+                return prefix[prefix.count - 1] == UInt8(ascii: "/") || path.count == prefix.count || path[prefix.count] == UInt8(ascii: "/")
+            }
+        }
     }
 
     /// Joins an upstream base path and the request's remaining path with exactly one `/`

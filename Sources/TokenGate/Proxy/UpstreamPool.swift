@@ -187,10 +187,8 @@ final class UpstreamPool {
                     // decoder parses the response. Bytes an upstream sends right behind a 101
                     // belong to the tunnel: the decoder hands them on when the tunnel removes it.
                     let decoder = UpstreamResponseDecoder(leftOverBytesStrategy: .forwardBytes)
-                    let tail = UpstreamReadTail()
-                    try sync.addHandler(tail)
                     try sync.addHandler(ByteToMessageHandler(decoder))
-                    try sync.addHandler(UpstreamHandler(decoder: decoder.decoder, tail: tail))
+                    try sync.addHandler(UpstreamHandler(decoder: decoder.decoder, tail: decoder.tail))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)

@@ -11,14 +11,18 @@ struct UpstreamResponseDecoder: ByteToMessageDecoder {
     typealias InboundOut = HTTPClientResponsePart
 
     let decoder: HTTPResponseDecoder
+    /// Where each read ends, for the handler's check that nothing followed a response.
+    let tail: UpstreamReadTail
 
     /// `leftOverBytesStrategy` as NIO's: bytes behind a `101` go on when the decoder leaves.
-    init(leftOverBytesStrategy: RemoveAfterUpgradeStrategy) {
+    init(leftOverBytesStrategy: RemoveAfterUpgradeStrategy, tail: UpstreamReadTail = UpstreamReadTail()) {
         decoder = HTTPResponseDecoder(leftOverBytesStrategy: leftOverBytesStrategy)
+        self.tail = tail
     }
 
     func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        try decoder.decode(context: context, buffer: &buffer)
+        tail.record(buffer)
+        return try decoder.decode(context: context, buffer: &buffer)
     }
 
     func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
