@@ -131,6 +131,7 @@ struct ProxyHandlerEmbeddedTests {
         #expect(answer.hasPrefix("HTTP/1.1 421"))
         #expect(answer.contains("Connection: close"))
         #expect(!channel.isActive)
+        _ = try? channel.finish()
     }
 
     @Test("the admin handler refuses a rebinding Host with 421 and serves a loopback one")

@@ -25,7 +25,12 @@ extension ProxyHandler {
             return
         }
         // Read the body while admitting (held, within `logoutBodyLimit`), then go on.
-        exchange.onRequestEnd = { [weak self] in self?.logoutBodyArrived(exchange, login: login) }
+        // Weak both ways: the exchange holds this closure, so a strong capture of it would be
+        // a cycle that outlives a client who never sends the end (found by LeakSanitizer).
+        exchange.onRequestEnd = { [weak self, weak exchange] in
+            guard let self, let exchange else { return }
+            self.logoutBodyArrived(exchange, login: login)
+        }
         machine.gatewayReadsBody(limit: Self.logoutBodyLimit)
         resumeClientReads()
         armTimer()
