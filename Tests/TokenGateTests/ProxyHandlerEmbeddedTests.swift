@@ -53,6 +53,7 @@ struct ProxyHandlerEmbeddedTests {
         #expect(answers.components(separatedBy: "HTTP/1.1 404").count - 1 == 2)
         #expect(channel.isActive, "both were keep-alive")
         _ = try? channel.finish()
+        channel.embeddedEventLoop.run()
     }
 
     @Test("a closing answer the client never reads: the connection closes once the listener's idle timeout passes, not never")
@@ -106,6 +107,7 @@ struct ProxyHandlerEmbeddedTests {
         #expect(answer.contains(#""error":"method_not_allowed""#))
         #expect(channel.isActive)
         _ = try? channel.finish()
+        channel.embeddedEventLoop.run()
     }
 
     @Test("a request arriving on a listener address the configuration no longer has gets 421 and the connection closes")
@@ -132,6 +134,8 @@ struct ProxyHandlerEmbeddedTests {
         #expect(answer.contains("Connection: close"))
         #expect(!channel.isActive)
         _ = try? channel.finish()
+        // The handler closed the channel: its pipeline is taken down on the loop's next run.
+        channel.embeddedEventLoop.run()
     }
 
     @Test("the admin handler refuses a rebinding Host with 421 and serves a loopback one")
@@ -149,7 +153,9 @@ struct ProxyHandlerEmbeddedTests {
         try second.writeInbound(ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: localhost:9901\r\n\r\n"))
         #expect(try written(second).hasPrefix("HTTP/1.1 200"))
         _ = try? channel.finish()
+        channel.embeddedEventLoop.run()
         _ = try? second.finish()
+        second.embeddedEventLoop.run()
     }
 }
 
