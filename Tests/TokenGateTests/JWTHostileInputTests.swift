@@ -95,8 +95,8 @@ struct JWTHostileInputTests {
         func token(payload: String) -> String { Self.base64URL(#"{"alg":"RS256","typ":"at+jwt"}"#) + "." + Self.base64URL(payload) + ".c2ln" }
         func entry(_ token: String) -> IntrospectionProfile.Entry { IntrospectionProfile.Entry(claims: .inactive, token: token) }
         // No heap storage: the size of the value is all an entry holds for the iss.
-        #expect(MemoryLayout<IssuerDigest>.size == 16)
-        #expect(_isPOD(IssuerDigest.self))
+        #expect(MemoryLayout<ShortDigest>.size == 16)
+        #expect(_isPOD(ShortDigest.self))
 
         let profile = JWTProfile(JWTProfileConfig(
             name: "idp", issuer: issuer, jwksURL: nil, algorithms: ["RS256"], audiences: ["https://api.example.com"], allowAnyAudience: false,
@@ -105,14 +105,14 @@ struct JWTHostileInputTests {
             startupWait: .seconds(15)
         ), metrics: GatewayMetrics().jwt("idp"))
         let own = entry(token(payload: #"{"iss":"\#(issuer)"}"#))
-        #expect(own.tokenIssuer == IssuerDigest(issuer))
+        #expect(own.tokenIssuer == ShortDigest(issuer))
         #expect(profile.isFromIssuer(digest: own.tokenIssuer))
 
         // A 20 KB iss a client chose: 16 bytes kept, matched exactly, not the issuer's.
         let long = issuer + "/" + String(repeating: "a", count: 20_000)
         let hostile = entry(token(payload: #"{"iss":"\#(long)"}"#))
-        #expect(hostile.tokenIssuer == IssuerDigest(long))
-        #expect(hostile.tokenIssuer != IssuerDigest(String(long.dropLast()) + "b"))
+        #expect(hostile.tokenIssuer == ShortDigest(long))
+        #expect(hostile.tokenIssuer != ShortDigest(String(long.dropLast()) + "b"))
         #expect(!profile.isFromIssuer(digest: hostile.tokenIssuer))
 
         // No JWS, or no string iss: nothing kept, never the profile's.

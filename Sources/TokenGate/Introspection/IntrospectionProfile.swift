@@ -36,11 +36,11 @@ final class IntrospectionProfile: Sendable {
     /// and would otherwise sit in every inactive-cache entry.
     struct Entry {
         var claims: IntrospectionClaims
-        var tokenIssuer: IssuerDigest?
+        var tokenIssuer: ShortDigest?
 
         init(claims: IntrospectionClaims, token: String) {
             self.claims = claims
-            self.tokenIssuer = if case .success(let jwt) = CompactJWT.parse(token), let issuer = jwt.issuer { IssuerDigest(issuer) } else { nil }
+            self.tokenIssuer = if case .success(let jwt) = CompactJWT.parse(token), let issuer = jwt.issuer { ShortDigest(issuer) } else { nil }
         }
     }
 

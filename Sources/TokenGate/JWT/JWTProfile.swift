@@ -61,7 +61,7 @@ final class JWTProfile: Sendable {
     private let createdAt = ContinuousClock.now
     private let acceptedTypes: [String]
     /// `config.issuer` digested once, for `isFromIssuer(digest:)` on the cache-hit path.
-    private let issuerDigest: IssuerDigest
+    private let issuerDigest: ShortDigest
 
     /// Discovery runs even with a configured `jwks_uri` (browser login needs the
     /// provider's endpoints from the same document).
@@ -76,7 +76,7 @@ final class JWTProfile: Sendable {
         self.metrics = metrics
         self.inner = NIOLockedValueBox(Inner(cache: LRUCache(capacity: config.maxEntries)))
         self.acceptedTypes = config.types.map(Self.normalizedType)
-        self.issuerDigest = IssuerDigest(config.issuer)
+        self.issuerDigest = ShortDigest(config.issuer)
     }
 
     var name: String { config.name }
@@ -101,9 +101,9 @@ final class JWTProfile: Sendable {
     /// to introspection when the route has it.
     func isFromIssuer(_ token: CompactJWT) -> Bool { token.issuer == config.issuer }
 
-    /// The same for the `IssuerDigest` of a token's `iss` taken earlier (nil: not a JWS, or
+    /// The same for the `ShortDigest` of a token's `iss` taken earlier (nil: not a JWS, or
     /// no string `iss`): a comparison of two words, no hashing.
-    func isFromIssuer(digest: IssuerDigest?) -> Bool { digest == issuerDigest }
+    func isFromIssuer(digest: ShortDigest?) -> Bool { digest == issuerDigest }
 
     /// Checks a token that missed the cache. `.pending` means `waiter` is called later;
     /// with no waiter, an unknown key is refused at once.

@@ -1,5 +1,3 @@
-import Crypto
-
 /// What a login profile must not forget before a given time: the ids of sessions a logout
 /// ended (until the session's absolute end), the provider sessions and subjects a
 /// back-channel logout ended, and the logout tokens (`jti`) already used (until their
@@ -16,16 +14,7 @@ import Crypto
 /// expired entries are swept in buckets of a minute, so a sweep costs only what it removes.
 struct RevocationList<Value: Sendable>: Sendable {
     /// 16 bytes of SHA-256 of an id.
-    struct Key: Hashable, Sendable {
-        let high: UInt64
-        let low: UInt64
-
-        init(_ id: String) {
-            let digest = Array(SHA256.hash(data: Array(id.utf8)))
-            high = digest.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            low = digest.dropFirst(8).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        }
-    }
+    typealias Key = ShortDigest
 
     enum Insertion: Sendable, Equatable {
         case added
