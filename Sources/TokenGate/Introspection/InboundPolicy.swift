@@ -103,12 +103,13 @@ enum InboundPolicy {
         var identity: [(name: String, value: String)] = []
         identity.reserveCapacity(rules.identityHeaders.count)
         for (header, claim) in rules.identityHeaders {
-            // Fail closed (`IntrospectionClaims.identityHeaderProblem`): a control character,
-            // or a list element the joined value would blur, refuses the token, naming the claim.
-            if let problem = claims.identityHeaderProblem(claim, header: header) {
-                return .failure(invalidToken(rules, route: route, detail: "the token's " + problem))
+            // Fail closed (`IntrospectionClaims.identityHeader`): a control character, or a
+            // list element the joined value would blur, refuses the token, naming the claim.
+            switch claims.identityHeader(claim, header: header) {
+            case .value(let value): identity.append((header, value))
+            case .absent: break
+            case .refused(let problem): return .failure(invalidToken(rules, route: route, detail: "the token's " + problem))
             }
-            if let value = claims.value(of: claim) { identity.append((header, value)) }
         }
         return .success(identity)
     }

@@ -62,18 +62,26 @@ struct IntrospectionClaims: Sendable {
         claim == "aud" ? !audiences.isEmpty && value(of: claim) == nil : unrepresentable.contains(claim)
     }
 
-    /// Why `claim` cannot be passed in identity header `header` (`"groups claim has an
-    /// element that …"`), or nil when it can or is absent. The one rule for bearer tokens and
-    /// login sessions alike, each of which refuses such a token rather than leave the header
-    /// out: without it an app might take the caller for one with no groups or roles, or for
-    /// an anonymous one; a value with a control character dropped or cut would be another
-    /// name (`ali\rce` is not `alice`).
-    func identityHeaderProblem(_ claim: String, header: String) -> String? {
+    /// What identity header `header` carries for `claim`.
+    enum IdentityHeaderValue: Equatable {
+        case absent
+        case value(String)
+        /// The claim is there but no header can carry it faithfully: why (`"groups claim
+        /// has an element that …"`), naming the claim and the header, never the value.
+        case refused(String)
+    }
+
+    /// The value of `claim` for identity header `header`, read once. The one rule for
+    /// bearer tokens and login sessions alike, each of which refuses such a token rather
+    /// than leave the header out: without it an app might take the caller for one with no
+    /// groups or roles, or for an anonymous one; a value with a control character dropped or
+    /// cut would be another name (`ali\rce` is not `alice`).
+    func identityHeader(_ claim: String, header: String) -> IdentityHeaderValue {
         if let value = value(of: claim) {
-            return InboundPolicy.isHeaderSafe(value) ? nil : "\(claim) claim holds a control character, which cannot be passed in \(header)"
+            return InboundPolicy.isHeaderSafe(value) ? .value(value) : .refused("\(claim) claim holds a control character, which cannot be passed in \(header)")
         }
-        guard isUnrepresentable(claim) else { return nil }
-        return "\(claim) claim has an element that cannot be passed in \(header) (empty, containing the list separator or a control character, or with a space at either end)"
+        guard isUnrepresentable(claim) else { return .absent }
+        return .refused("\(claim) claim has an element that cannot be passed in \(header) (empty, containing the list separator or a control character, or with a space at either end)")
     }
 
     /// A list claim as one header value: its elements joined by `separator` (`,` for a

@@ -142,7 +142,7 @@ final class LoginProfile: Sendable {
     }
 
     /// An ID token claim the profile maps to an identity header that no header can carry
-    /// faithfully (`IntrospectionClaims.identityHeaderProblem`). `detail` names the claim and
+    /// faithfully (`IntrospectionClaims.identityHeader`). `detail` names the claim and
     /// the header, never the value.
     struct IdentityClaimRefusal: Error, Sendable {
         let claim: String
@@ -157,10 +157,11 @@ final class LoginProfile: Sendable {
     func makeSession(claims: IntrospectionClaims, issued: IssuedToken, idToken: String, now: Int) -> Result<LoginSession, IdentityClaimRefusal> {
         var kept: [String: String] = [:]
         for (header, claim) in config.identityHeaders {
-            if let problem = claims.identityHeaderProblem(claim, header: header) {
-                return .failure(IdentityClaimRefusal(claim: claim, detail: "its " + problem))
+            switch claims.identityHeader(claim, header: header) {
+            case .value(let value): kept[claim] = value
+            case .absent: break
+            case .refused(let problem): return .failure(IdentityClaimRefusal(claim: claim, detail: "its " + problem))
             }
-            if let value = claims.value(of: claim) { kept[claim] = value }
         }
         return .success(LoginSession(
             id: LoginCookies.random(), subject: claims.subject ?? "", providerSessionID: claims.other["sid"], loginAt: WallClock.millisecondsSinceEpoch(), seenAt: now,
