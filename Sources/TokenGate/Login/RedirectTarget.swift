@@ -41,7 +41,8 @@ enum RedirectTarget {
         bytes.allSatisfy { $0 > 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\\") }
     }
 
-    private static func percentDecoded(_ bytes: [UInt8]) -> [UInt8]? {
+    /// One percent-decoding of `bytes`; nil when an escape is broken.
+    static func percentDecoded(_ bytes: [UInt8]) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var index = 0

@@ -30,7 +30,7 @@ enum RedirectLocationTarget {
             invariant(utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") }, "a followed target holds a control, space, backslash or non-ASCII byte")
             if utf8.first == UInt8(ascii: "/") {
                 invariant(utf8.count == 1 || (utf8[1] != UInt8(ascii: "/") && utf8[1] != UInt8(ascii: "\\")), "a local target starts with // or /\\")
-                guard let decoded = percentDecoded(utf8) else {
+                guard let decoded = RedirectTarget.percentDecoded(utf8) else {
                     invariant(false, "a followed local target has a broken escape")
                     return
                 }
@@ -55,22 +55,5 @@ enum RedirectLocationTarget {
             invariant(location.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }, "a logout location is not visible ASCII")
         }
         _ = LoginRequest.isCrossSite(fetchSite: nil, origin: raw, base: "https://app.example.com")
-    }
-
-    /// One percent-decoding; nil when an escape is broken.
-    static func percentDecoded(_ bytes: [UInt8]) -> [UInt8]? {
-        var out: [UInt8] = []
-        var index = 0
-        while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "%") {
-                guard index + 2 < bytes.count, let high = hexDigitValue(bytes[index + 1]), let low = hexDigitValue(bytes[index + 2]) else { return nil }
-                out.append(high << 4 | low)
-                index += 3
-            } else {
-                out.append(bytes[index])
-                index += 1
-            }
-        }
-        return out
     }
 }
