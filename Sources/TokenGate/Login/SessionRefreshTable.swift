@@ -70,17 +70,16 @@ struct SessionRefreshTable: Sendable {
             entries[session.id] = .inFlight(waiters, spent: spent)
             return .join
         case .done(let result, _, let spent)?:
-            if case .refreshed(let newer) = result, let presented = session.refreshToken, presented == newer.refreshToken {
-                // The cookie this refresh produced: reuse it while its access token lives.
-                if (newer.accessTokenExpiresAt ?? Int.max) > wallNow { return .answer(result) }
-                return start(newer, waiter, spent: spent)
+            // A straggler with a cookie the refresh replaced, or the cookie it produced.
+            let replaced = session.refreshToken.map(spent.contains) ?? false
+            guard case .refreshed(let newer) = result else {
+                return replaced ? .answer(result) : start(session, waiter, spent: spent)
             }
-            guard let presented = session.refreshToken, spent.contains(presented) else {
+            guard replaced || (session.refreshToken != nil && session.refreshToken == newer.refreshToken) else {
                 // A cookie the table does not know: refresh as usual.
                 return start(session, waiter, spent: spent)
             }
-            // A straggler with a cookie the refresh replaced.
-            guard case .refreshed(let newer) = result else { return .answer(result) }
+            // Never an access token past its expiry: refresh the winner's session instead.
             if (newer.accessTokenExpiresAt ?? Int.max) > wallNow { return .answer(result) }
             return start(newer, waiter, spent: spent)
         case nil:
