@@ -85,7 +85,8 @@ struct CommandLineTests {
         let port = try await gateway.port(ofListener: "main")
 
         let slow = try await RawHTTPConnection.connect(port: port)
-        try await slow.send("GET /slow HTTP/1.1\r\nHost: a\r\nX-Echo-Delay-Ms: 1500\r\n\r\n")
+        // Slow enough that the gateway has begun draining before the answer comes.
+        try await slow.send("GET /slow HTTP/1.1\r\nHost: a\r\nX-Echo-Delay-Ms: \(1500 * TestTime.scale)\r\n\r\n")
         #expect(await eventually(within: .seconds(10)) { echo.requestCount > 0 })
         gateway.signal(SIGTERM)
 

@@ -26,7 +26,7 @@ struct ProxyConnectionTests {
     func upstreamPoolReuse() async throws {
         let echo = try await EchoUpstream.start()
         // Long enough that a loaded machine serves the sequential requests below before any connection idles out.
-        let gateway = try await TestGateway.start(proxyConfig(upstreamPort: echo.port), upstreamIdleTimeout: .seconds(4))
+        let gateway = try await TestGateway.start(proxyConfig(upstreamPort: echo.port), upstreamIdleTimeout: .seconds(4).scaledForRun)
         do {
             // Pools are per event loop: at most one upstream connection per loop for sequential requests.
             let loops = System.coreCount

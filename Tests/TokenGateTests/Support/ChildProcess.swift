@@ -217,6 +217,7 @@ struct ChildDidNotFinish: Error, CustomStringConvertible {
 private func runChildBlocking(
     _ executable: String, _ arguments: [String], environment: [String: String], directory: String?, input: [UInt8]?, timeout: Duration
 ) throws -> (status: Int32, stdout: [UInt8], stderr: [UInt8]) {
+    let timeout = timeout.scaledForRun
     let deadline = DispatchTime.now() + .milliseconds(Int(timeout.components.seconds) * 1000 + Int(timeout.components.attoseconds / 1_000_000_000_000_000))
     let child = try ChildProcess(executable, arguments, environment: environment, directory: directory, separateErrors: true, stdin: input != nil)
     // Both streams are drained at once, so a child filling one pipe never blocks; the exit

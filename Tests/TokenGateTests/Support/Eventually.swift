@@ -5,7 +5,7 @@ import NIOPosix
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
 func eventually(within timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
+    let deadline = ContinuousClock.now + timeout.scaledForRun
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
         try? await Task.sleep(for: .milliseconds(20))

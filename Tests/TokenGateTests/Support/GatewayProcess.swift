@@ -78,7 +78,7 @@ final class GatewayProcess: Sendable {
 
     /// Waits for the "listening" log line of `listener` and returns its port.
     func port(ofListener listener: String, timeout: Duration = .seconds(15)) async throws -> Int {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + timeout.scaledForRun
         while ContinuousClock.now < deadline {
             for line in logLines where line.contains(#""msg":"listening""#) && line.contains(#""tg.listener":"\#(listener)""#) {
                 if let range = line.range(of: #"(?<=:)\d+(?="[,}])"#, options: .regularExpression, range: line.range(of: #""address""#).map { $0.upperBound..<line.endIndex }) {

@@ -31,6 +31,8 @@ actor RawHTTPConnection {
     static func connect(port: Int, receiveBuffer: Int? = nil, reading: Bool = true) async throws -> RawHTTPConnection {
         let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            // NIO's default 10 s, stretched for sanitizer runs like every other wait.
+            .connectTimeout(.seconds(Int64(10 * TestTime.scale)))
             // Like curl, keep sending after the server shuts its side (lingering close).
             .channelOption(.allowRemoteHalfClosure, value: true)
         if let receiveBuffer {
@@ -256,7 +258,7 @@ func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable (
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await body() }
         group.addTask {
-            try await Task.sleep(for: timeout)
+            try await Task.sleep(for: timeout.scaledForRun)
             throw TimedOut()
         }
         defer { group.cancelAll() }
