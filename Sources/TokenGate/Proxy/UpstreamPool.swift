@@ -1,7 +1,4 @@
 import NIOCore
-import NIOHTTP1
-import NIOPosix
-import NIOSSL
 
 /// One keep-alive connection to an upstream.
 final class UpstreamConnection {
@@ -33,6 +30,9 @@ final class UpstreamConnection {
 /// ever touched on its own event loop.
 final class UpstreamPool {
     let eventLoop: any EventLoop
+    /// Opens new connections: sockets in a running gateway, `EmbeddedChannel`s in tests.
+    /// One existential call per new connection, none per request.
+    private let connector: any UpstreamConnector
     /// Most idle connections kept per upstream; more are closed on release.
     let maxIdlePerEndpoint: Int
     /// How long an unused connection stays open. Short, because upstreams close idle
@@ -55,8 +55,12 @@ final class UpstreamPool {
 
     static let defaultIdleTimeout = TimeAmount.seconds(4)
 
-    init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int = 256, idleTimeout: TimeAmount = defaultIdleTimeout) {
+    init(
+        eventLoop: any EventLoop, connector: any UpstreamConnector = BootstrapUpstreamConnector(), maxIdlePerEndpoint: Int = 256,
+        idleTimeout: TimeAmount = defaultIdleTimeout
+    ) {
         self.eventLoop = eventLoop
+        self.connector = connector
         self.maxIdlePerEndpoint = maxIdlePerEndpoint
         self.idleTimeout = idleTimeout
     }
@@ -172,30 +176,8 @@ final class UpstreamPool {
         timeout: TimeAmount,
         _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) {
-        let tlsContext = endpoint.tlsContext
-        let serverHostname = endpoint.serverHostname
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                do {
-                    let sync = channel.pipeline.syncOperations
-                    if let tlsContext {
-                        try sync.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: serverHostname))
-                    }
-                    // The gateway writes (and checks) the request bytes itself; NIO's llhttp
-                    // decoder parses the response. Bytes an upstream sends right behind a 101
-                    // belong to the tunnel: the decoder hands them on when the tunnel removes it.
-                    let decoder = UpstreamResponseDecoder(leftOverBytesStrategy: .forwardBytes)
-                    try sync.addHandler(ByteToMessageHandler(decoder))
-                    try sync.addHandler(UpstreamHandler(decoder: decoder.decoder, tail: decoder.tail))
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-            }
         let key = endpoint.key
-        bootstrap.connect(host: key.host, port: key.port).assumeIsolated().whenComplete { result in
+        connector.connect(to: endpoint, timeout: timeout, on: eventLoop).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
                 do {
@@ -223,9 +205,15 @@ struct UpstreamPools: Sendable {
     private let pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>]
     /// How long an unused upstream connection stays open (see `UpstreamPool.idleTimeout`).
     let idleTimeout: TimeAmount
+    /// How every pool opens its connections (see `UpstreamConnector`).
+    let connector: any UpstreamConnector
 
-    init(group: any EventLoopGroup, idleTimeout: TimeAmount = UpstreamPool.defaultIdleTimeout) {
+    init(
+        group: any EventLoopGroup, idleTimeout: TimeAmount = UpstreamPool.defaultIdleTimeout,
+        connector: any UpstreamConnector = BootstrapUpstreamConnector()
+    ) {
         self.idleTimeout = idleTimeout
+        self.connector = connector
         var pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>] = [:]
         for loop in group.makeIterator() {
             pools[ObjectIdentifier(loop)] = NIOLoopBoundBox.makeEmptyBox(valueType: UpstreamPool.self, eventLoop: loop)
@@ -237,7 +225,7 @@ struct UpstreamPools: Sendable {
     func pool(for eventLoop: any EventLoop) -> UpstreamPool? {
         guard let box = pools[ObjectIdentifier(eventLoop)] else { return nil }
         if let pool = box.value { return pool }
-        let pool = UpstreamPool(eventLoop: eventLoop, idleTimeout: idleTimeout)
+        let pool = UpstreamPool(eventLoop: eventLoop, connector: connector, idleTimeout: idleTimeout)
         box.value = pool
         return pool
     }

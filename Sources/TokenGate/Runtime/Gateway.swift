@@ -73,7 +73,8 @@ public final class Gateway: Sendable {
         let snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, jwt: jwt, login: login, metrics: metrics)
         let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: loaded.config.workerCount)
         let snapshots = SnapshotStore(snapshot)
-        let pools = UpstreamPools(group: group, idleTimeout: TimeAmount(upstreamIdleTimeout))
+        // Upstream connections are sockets here; tests of the proxy handler pass a connector of their own.
+        let pools = UpstreamPools(group: group, idleTimeout: TimeAmount(upstreamIdleTimeout), connector: BootstrapUpstreamConnector())
         let tracker = ConnectionTracker()
         let ready = NIOLockedValueBox(false)
         var bound: [String: (address: BindAddress, channel: any Channel)] = [:]
