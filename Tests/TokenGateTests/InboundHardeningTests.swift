@@ -87,7 +87,7 @@ struct InboundHardeningValueTests {
             Issue.record("a blurred groups claim passed as \(identity.map { $0.value })")
         case .failure(let refusal):
             #expect(refusal.status == .unauthorized)
-            #expect(refusal.code == "invalid_token")
+            #expect(refusal.code.rawValue == "invalid_token")
             #expect(refusal.detail.contains("groups") && refusal.detail.contains("X-Auth-Groups"))
         }
         // A route that does not map the claim has no header to blur: the token passes.

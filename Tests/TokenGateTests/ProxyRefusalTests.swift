@@ -152,6 +152,7 @@ struct ProxyRefusalTests {
             try await client.send("GET / HTTP/1.1\r\nHost: a\r\n")
             let response = try #require(try await client.readResponse())
             #expect(response.status == 408)
+            #expect(response.header("cache-control") == "no-store", "rendered like every other answer of the gateway's")
             #expect(await client.closedByServer())
             #expect(echo.requestCount == 0)
             #expect(await eventually { gateway.logs.accessLines.contains { $0.contains(#""status":408"#) && $0.contains(#""error":"request_timeout""#) } })

@@ -13,6 +13,8 @@ struct AdminRoutes: Sendable {
     /// `POST /reload`.
     var reload: @Sendable () async -> ReloadOutcome?
 
+    /// One answer: a status document (`/status`, `/metrics`, the probes, a reload's
+    /// outcome) or one of the gateway's answers from the catalogue (`init(_:)`).
     struct Answer {
         var status: HTTPResponseStatus
         var body: String
@@ -26,17 +28,16 @@ struct AdminRoutes: Sendable {
         peer?.isLoopback ?? false
     }
 
-    static let reloadForbidden = Answer(
-        status: .forbidden,
-        body: #"{"error":"forbidden","detail":"POST /reload is accepted from the gateway's own host only; send SIGHUP or change the file"}"#
-    )
+    static let reloadForbidden = Answer(GatewayAnswer(
+        .forbidden, detail: "POST /reload is accepted from the gateway's own host only; send SIGHUP or change the file"
+    ))
 
     func answer(method: HTTPMethod, path: String) -> Answer {
         if path == "/reload" {
-            return Answer(status: .methodNotAllowed, body: #"{"error":"method_not_allowed","detail":"use POST"}"#)
+            return Answer(GatewayAnswer(.methodNotAllowed, detail: "use POST"))
         }
         guard method == .GET || method == .HEAD else {
-            return Answer(status: .methodNotAllowed, body: #"{"error":"method_not_allowed"}"#)
+            return Answer(GatewayAnswer(.methodNotAllowed))
         }
         switch path {
         case "/healthz":
@@ -50,7 +51,7 @@ struct AdminRoutes: Sendable {
                 ? Answer(status: .ok, body: #"{"status":"ready"}"#)
                 : Answer(status: .serviceUnavailable, body: #"{"status":"not_ready"}"#)
         default:
-            return Answer(status: .notFound, body: #"{"error":"not_found"}"#)
+            return Answer(GatewayAnswer(.notFound))
         }
     }
 }
@@ -174,17 +175,11 @@ final class AdminHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func write(_ answer: AdminRoutes.Answer, for head: HTTPRequestHead, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders()
-        // The exposition format ends with its own newline; JSON bodies get one added.
-        let body = answer.body.hasSuffix("\n") || answer.body.isEmpty ? answer.body : answer.body + "\n"
-        headers.add(name: "Content-Type", value: answer.contentType)
-        headers.add(name: "Content-Length", value: String(body.utf8.count))
-        headers.add(name: "Cache-Control", value: "no-store")
         let keepAlive = head.isKeepAlive && answer.status != .misdirectedRequest
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers))), promise: nil)
-        if head.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        let rendered = answer.rendered(version: head.version, keepAlive: keepAlive, method: head.method, allocator: context.channel.allocator)
+        context.write(wrapOutboundOut(.head(rendered.head)), promise: nil)
+        if rendered.body.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(rendered.body))), promise: nil)
         }
         headTimer?.awaitingRequest()
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
@@ -192,11 +187,24 @@ final class AdminHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
+extension AdminRoutes.Answer {
+    /// One of the gateway's answers from the catalogue, with the body the proxy sends.
+    init(_ answer: GatewayAnswer) {
+        self.init(status: answer.status, body: answer.bodyText, contentType: answer.contentType)
+    }
+
+    /// Rendered as the proxy renders its answers (`RenderedAnswer`). The exposition format
+    /// ends with its own newline; other bodies get one added.
+    func rendered(version: HTTPVersion, keepAlive: Bool, method: HTTPMethod, allocator: ByteBufferAllocator) -> RenderedAnswer {
+        let text = body.hasSuffix("\n") || body.isEmpty ? body : body + "\n"
+        return RenderedAnswer(
+            status: status, contentType: contentType, body: allocator.buffer(string: text), version: version, keepAlive: keepAlive, method: method
+        )
+    }
+}
+
 extension AdminRoutes {
-    static let misdirected = Answer(
-        status: .misdirectedRequest,
-        body: #"{"error":"misdirected_request","detail":"the admin listener answers to IP addresses, localhost and its configured host only"}"#
-    )
+    static let misdirected = Answer(GatewayAnswer(.misdirectedRequest))
 
     /// Refuses a `Host` a DNS-rebinding page would send: anything but an IP literal,
     /// `localhost` or the configured admin host (probes and scrapers use IPs).

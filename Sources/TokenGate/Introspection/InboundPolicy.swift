@@ -74,7 +74,7 @@ enum InboundPolicy {
     static func evaluate(
         _ claims: IntrospectionClaims, _ rules: InboundValidationConfig, route: String, now: Int,
         leeway: (expiry: Int, notBefore: Int) = (0, clockSkew)
-    ) -> Result<[(name: String, value: String)], GatewayError> {
+    ) -> Result<[(name: String, value: String)], GatewayAnswer> {
         guard claims.active else {
             return .failure(invalidToken(rules, route: route, detail: "the token is not active"))
         }
@@ -95,8 +95,8 @@ enum InboundPolicy {
         }
         if !rules.requiredScopes.allSatisfy(claims.scopeList.contains) {
             let needed = rules.requiredScopes.joined(separator: " ")
-            return .failure(GatewayError(
-                status: .forbidden, code: "insufficient_scope", detail: "the token lacks a required scope (\(needed))", route: route,
+            return .failure(GatewayAnswer(
+                .insufficientScope, detail: "the token lacks a required scope (\(needed))", route: route,
                 headers: [("WWW-Authenticate", challenge(rules.realm, error: "insufficient_scope", scope: needed))]
             ))
         }
@@ -115,42 +115,36 @@ enum InboundPolicy {
     }
 
     /// 401 for a request without a bearer token: a bare challenge (RFC 6750 §3.1).
-    static func missingToken(_ rules: InboundValidationConfig, route: String) -> GatewayError {
-        GatewayError(
-            status: .unauthorized, code: "unauthorized", detail: "a bearer token is required", route: route,
+    static func missingToken(_ rules: InboundValidationConfig, route: String) -> GatewayAnswer {
+        GatewayAnswer(
+            .unauthorized, route: route,
             headers: [("WWW-Authenticate", challenge(rules.realm, error: nil, scope: nil))]
         )
     }
 
-    static func invalidToken(_ rules: InboundValidationConfig, route: String, detail: String) -> GatewayError {
-        GatewayError(
-            status: .unauthorized, code: "invalid_token", detail: detail, route: route,
+    static func invalidToken(_ rules: InboundValidationConfig, route: String, detail: String) -> GatewayAnswer {
+        GatewayAnswer(
+            .invalidToken, detail: detail, route: route,
             headers: [("WWW-Authenticate", challenge(rules.realm, error: "invalid_token", scope: nil))]
         )
     }
 
-    static func invalidRequest(_ rules: InboundValidationConfig, route: String, detail: String) -> GatewayError {
-        GatewayError(
-            status: .badRequest, code: "invalid_request", detail: detail, route: route,
+    static func invalidRequest(_ rules: InboundValidationConfig, route: String, detail: String) -> GatewayAnswer {
+        GatewayAnswer(
+            .invalidRequest, detail: detail, route: route,
             headers: [("WWW-Authenticate", challenge(rules.realm, error: "invalid_request", scope: nil))]
         )
     }
 
     /// Fail closed: the endpoint could not answer and nothing was cached. 503, not 401,
     /// so clients keep their (probably good) tokens and retry.
-    static func unavailable(_ error: IntrospectionError, route: String) -> GatewayError {
-        GatewayError(
-            status: .serviceUnavailable, code: "introspection_unavailable", detail: "the token could not be checked right now",
-            route: route, headers: [("Retry-After", "5")]
-        )
+    static func unavailable(_ error: IntrospectionError, route: String) -> GatewayAnswer {
+        GatewayAnswer(.introspectionUnavailable, route: route, headers: [("Retry-After", "5")])
     }
 
     /// Fail closed: the issuer's keys could not be had. 503, as for introspection.
-    static func keysUnavailable(_ error: JWKSError, route: String) -> GatewayError {
-        GatewayError(
-            status: .serviceUnavailable, code: "jwks_unavailable", detail: "the token could not be checked right now (the issuer's keys are not available)",
-            route: route, headers: [("Retry-After", "5")]
-        )
+    static func keysUnavailable(_ error: JWKSError, route: String) -> GatewayAnswer {
+        GatewayAnswer(.jwksUnavailable, route: route, headers: [("Retry-After", "5")])
     }
 
     /// `Bearer realm="…"[, error="…"][, scope="…"]`.

@@ -5,38 +5,44 @@ import NIOHTTP1
 /// then `nonce` and `azp`), ending in a new session.
 extension LoginProfile {
     func complete(code: String, attempt: LoginAttempt, present: Set<String>, route: String) async -> LoginOutcome {
-        func refuse(_ outcome: String, _ status: HTTPResponseStatus, _ code: String, _ detail: String) -> LoginOutcome {
+        /// Counts the callback's `outcome` and refuses with `answer`.
+        func refuse(_ outcome: String, _ answer: GatewayAnswer) -> LoginOutcome {
             metrics.completed(outcome)
-            return .refuse(GatewayError(status: status, code: code, detail: detail, route: route))
+            return .refuse(answer)
+        }
+        func failed(_ outcome: String, _ detail: String) -> LoginOutcome {
+            refuse(outcome, GatewayAnswer(.loginFailed, detail: detail, route: route))
         }
         guard let (client, resolver) = attached, let endpoint = tokenEndpoint else {
-            return refuse("exchange_failed", .serviceUnavailable, "login_unavailable", "the login provider's token endpoint is not known yet")
+            return refuse("exchange_failed", LoginUnavailable.tokenEndpointUnknown.answer(route: route))
         }
         let form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", attempt.redirectURI), ("code_verifier", attempt.verifier)]
         guard let post = tokenRequest(form, endpoint: endpoint, resolver: resolver) else {
-            return refuse("exchange_failed", .serviceUnavailable, "login_unavailable", "the login profile's client secret cannot be read")
+            return refuse("exchange_failed", LoginUnavailable.clientSecretUnreadable.answer(route: route))
         }
         let issued: IssuedToken
         switch await client.send(post, timeout: config.timeout, caFile: config.caFile) {
         case .success(let value): issued = value
-        case .failure(let error): return refuse("exchange_failed", .badGateway, "login_failed", "the code exchange failed: \(error.detail)")
+        case .failure(let error): return failed("exchange_failed", "the code exchange failed: \(error.detail)")
         }
         guard let idToken = issued.idToken?.revealed else {
-            return refuse("id_token_invalid", .badGateway, "login_failed", "the token endpoint sent no ID token (is the openid scope allowed?)")
+            return failed("id_token_invalid", "the token endpoint sent no ID token (is the openid scope allowed?)")
         }
         let claims: IntrospectionClaims
         switch await checkIDToken(idToken, nonce: attempt.nonce) {
         case .success(let value): claims = value
-        case .failure(let reason): return refuse("id_token_invalid", .badGateway, "login_failed", "the ID token was refused: \(reason.description)")
+        case .failure(let reason): return failed("id_token_invalid", "the ID token was refused: \(reason.description)")
         }
         let now = WallClock.secondsSinceEpoch()
         let session: LoginSession
         switch makeSession(claims: claims, issued: issued, idToken: idToken, now: now) {
         case .success(let value): session = value
-        case .failure(let refusal): return refuse("id_token_invalid", .badGateway, "login_failed", "the ID token was refused: \(refusal.detail)")
+        case .failure(let refusal): return failed("id_token_invalid", "the ID token was refused: \(refusal.detail)")
         }
         guard let cookies = sessionCookies(session, present: present, now: now) else {
-            return refuse("exchange_failed", .internalServerError, "session_too_large", "the session does not fit in \(LoginCookies.maxChunks) cookies")
+            return refuse("exchange_failed", GatewayAnswer(
+                .sessionTooLarge, detail: "the session does not fit in \(LoginCookies.maxChunks) cookies", route: route
+            ))
         }
         metrics.completed("success")
         return .redirect(location: RedirectTarget.validate(attempt.returnTo, allowedOrigins: config.allowedRedirectOrigins) ?? "/", cookies: cookies)

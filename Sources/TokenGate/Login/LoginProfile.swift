@@ -176,5 +176,5 @@ final class LoginProfile: Sendable {
 enum LoginOutcome: Sendable {
     /// A redirect (302) with these `Set-Cookie`s.
     case redirect(location: String, cookies: [(name: String, value: String)])
-    case refuse(GatewayError)
+    case refuse(GatewayAnswer)
 }

@@ -8,7 +8,7 @@
 enum LogoutConfirmation {
     /// `action`: the logout endpoint's path; `returnTo`: a validated `return_to`, kept for
     /// the confirmed logout.
-    static func answer(action: String, returnTo: String?, route: String) -> GatewayError {
+    static func answer(action: String, returnTo: String?, route: String) -> GatewayAnswer {
         var target = action
         if let returnTo { target += "?return_to=" + FormEncoding.escape(returnTo) }
         let page = """
@@ -19,9 +19,8 @@ enum LogoutConfirmation {
             <button type="submit">Log out</button></form></body></html>
 
             """
-        return GatewayError(
-            status: .ok, code: "logout_confirmation", detail: "a logout sent by another site's page waits for the user's confirmation",
-            route: route,
+        return GatewayAnswer(
+            .logoutConfirmation, route: route,
             headers: [
                 ("Content-Security-Policy", "default-src 'none'; base-uri 'none'; frame-ancestors 'none'"),
                 ("X-Frame-Options", "DENY"),

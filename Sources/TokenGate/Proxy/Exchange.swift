@@ -139,15 +139,15 @@ final class Exchange {
     }
 
     /// The gateway's answer when `wait` expires.
-    func timeoutError(_ wait: ConnectionStateMachine.Wait) -> GatewayError {
+    func timeoutError(_ wait: ConnectionStateMachine.Wait) -> GatewayAnswer {
         let route = plan.route
         switch wait {
         case .admission:
-            return GatewayError(status: .serviceUnavailable, code: "admission_timeout", detail: "validating the request or obtaining its credential took longer than \(route.config.timeouts.responseHeader)", route: route.name, headers: [("Retry-After", "1")])
+            return GatewayAnswer(.admissionTimeout, detail: "validating the request or obtaining its credential took longer than \(route.config.timeouts.responseHeader)", route: route.name, headers: [("Retry-After", "1")])
         case .responseHead:
-            return GatewayError(status: .gatewayTimeout, code: "upstream_timeout", detail: "the upstream sent no response within \(route.config.timeouts.responseHeader)", route: route.name)
+            return GatewayAnswer(.upstreamTimeout, detail: "the upstream sent no response within \(route.config.timeouts.responseHeader)", route: route.name)
         case .idle:
-            return GatewayError(status: .gatewayTimeout, code: "upstream_timeout", detail: "no data moved for \(route.config.timeouts.idle)", route: route.name)
+            return GatewayAnswer(.upstreamTimeout, detail: "no data moved for \(route.config.timeouts.idle)", route: route.name)
         }
     }
 }

@@ -179,8 +179,8 @@ extension ProxyHandler {
         case .unavailable(let error, let retryAfter):
             // Never forward without the credential: the caller learns why and when to retry.
             let seconds = max(1, Int(retryAfter.components.seconds) + (retryAfter.components.attoseconds > 0 ? 1 : 0))
-            settle(machine.fail(), with: GatewayError(
-                status: .serviceUnavailable, code: "credential_unavailable", detail: error.publicDetail,
+            settle(machine.fail(), with: GatewayAnswer(
+                .credentialUnavailable, detail: error.publicDetail,
                 route: exchange.plan.route.name, fields: [("credential", profile.name), ("cause", error.kind.label)],
                 headers: [("Retry-After", String(seconds))]
             ))

@@ -16,7 +16,7 @@ extension ProxyHandler {
             case "logout": logout(exchange, login: login, request: request)
             case "backchannel-logout": backchannelLogout(exchange, login: login)
             default:
-                settle(machine.fail(), with: GatewayError(status: .notFound, code: "not_found", detail: "no such login endpoint", route: route.name))
+                settle(machine.fail(), with: GatewayAnswer(.notFound, detail: "no such login endpoint", route: route.name))
             }
             return
         }
@@ -99,9 +99,8 @@ extension ProxyHandler {
         }
         guard redirect else {
             let loginURL = login.config.pathPrefix + "login?return_to=" + FormEncoding.escape(request.target)
-            settle(machine.fail(), with: GatewayError(
-                status: .unauthorized, code: "login_required", detail: "this page needs a login session; open login_url in a browser",
-                route: route.name, fields: [("login_url", loginURL)],
+            settle(machine.fail(), with: GatewayAnswer(
+                .loginRequired, route: route.name, fields: [("login_url", loginURL)],
                 headers: [("WWW-Authenticate", InboundPolicy.challenge(route.validation?.rules.realm ?? "tokengate", error: nil, scope: nil))]
                     + request.legacyDeletions
             ))
@@ -119,10 +118,7 @@ extension ProxyHandler {
             // Just started: wait (within the admission deadline) for the provider's metadata.
             if let waiter = waiter(for: exchange, settled: { (handler: ProxyHandler, _: Bool, exchange: Exchange) in
                 guard handler.isAdmitting(exchange), login.authorizationEndpoint != nil else {
-                    handler.finishLogin(exchange, .refuse(GatewayError(
-                        status: .serviceUnavailable, code: "login_unavailable", detail: "the login provider's metadata is not available",
-                        route: exchange.plan.route.name, headers: [("Retry-After", "5")]
-                    )))
+                    handler.finishLogin(exchange, .refuse(LoginUnavailable.metadataMissing.answer(route: exchange.plan.route.name)))
                     return
                 }
                 handler.beginLogin(exchange, login: login, request: request, returnTo: returnTo)
@@ -135,10 +131,7 @@ extension ProxyHandler {
                 beginLogin(exchange, login: login, request: request, returnTo: returnTo)
                 return
             }
-            settle(machine.fail(), with: GatewayError(
-                status: .serviceUnavailable, code: "login_unavailable", detail: "the login provider's metadata is not available yet",
-                route: route.name, headers: [("Retry-After", "5")]
-            ))
+            settle(machine.fail(), with: LoginUnavailable.metadataPending.answer(route: route.name))
             return
         }
         let now = WallClock.secondsSinceEpoch()
@@ -149,7 +142,7 @@ extension ProxyHandler {
         )
         let name = login.cookies.stateCookie(for: attempt.state)
         guard let sealed = login.sealer.seal(attempt.encoded(), cookieName: name) else {
-            settle(machine.fail(), with: GatewayError(status: .serviceUnavailable, code: "login_unavailable", detail: "no cookie key could be read", route: route.name))
+            settle(machine.fail(), with: LoginUnavailable.noCookieKey.answer(route: route.name))
             return
         }
         var cookies = expiredAttempts(login: login, request: request, now: now)
@@ -195,10 +188,8 @@ extension ProxyHandler {
                 finishLogin(exchange, .redirect(location: "/", cookies: []))
                 return
             }
-            settle(machine.fail(), with: GatewayError(
-                status: .badRequest, code: "login_state_invalid",
-                detail: "this login attempt is unknown or expired (its state cookie is missing); start again", route: route.name,
-                fields: [("login_url", login.config.pathPrefix + "login")]
+            settle(machine.fail(), with: GatewayAnswer(
+                .loginStateInvalid, route: route.name, fields: [("login_url", login.config.pathPrefix + "login")]
             ))
             return
         }
@@ -206,8 +197,8 @@ extension ProxyHandler {
         if let error = request.parameter("error") {
             login.metrics.completed("provider_error")
             let code = error.utf8.count <= 64 && error.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") }) ? error : "error"
-            settle(machine.fail(), with: GatewayError(
-                status: .forbidden, code: "login_refused", detail: "the login provider refused the login (\(code))", route: route.name,
+            settle(machine.fail(), with: GatewayAnswer(
+                .loginRefused, detail: "the login provider refused the login (\(code))", route: route.name,
                 headers: [("Set-Cookie", clearState.value)]
             ))
             return
@@ -215,11 +206,11 @@ extension ProxyHandler {
         // RFC 9207: an `iss` that is not our provider means a mix-up attack.
         if let issuer = request.parameter("iss"), issuer != login.config.issuer {
             login.metrics.completed("state_invalid")
-            settle(machine.fail(), with: GatewayError(status: .badRequest, code: "login_state_invalid", detail: "the callback names another issuer", route: route.name))
+            settle(machine.fail(), with: GatewayAnswer(.loginStateInvalid, detail: "the callback names another issuer", route: route.name))
             return
         }
         guard let code = request.parameter("code"), !code.isEmpty else {
-            settle(machine.fail(), with: GatewayError(status: .badRequest, code: "invalid_request", detail: "the callback has no code", route: route.name))
+            settle(machine.fail(), with: GatewayAnswer(.invalidRequest, detail: "the callback has no code", route: route.name))
             return
         }
         guard let waiter = waiter(for: exchange, settled: { $0.finishLogin($2, $1) }) else { return }
@@ -268,12 +259,13 @@ extension ProxyHandler {
         guard isAdmitting(exchange) else { return }
         switch outcome {
         case .redirect(let location, let cookies):
-            settle(machine.fail(), with: GatewayError(
-                status: .found, code: "login_redirect", detail: "continue at the Location", route: exchange.plan.route.name,
+            // A success: sent as the gateway's own answer, not logged as an error.
+            settle(machine.fail(), with: GatewayAnswer(
+                .loginRedirect, route: exchange.plan.route.name,
                 headers: [("Location", location)] + cookies + (exchange.plan.login?.legacyDeletions ?? [])
             ))
-        case .refuse(let error):
-            settle(machine.fail(), with: error)
+        case .refuse(let answer):
+            settle(machine.fail(), with: answer)
         }
     }
 }

@@ -4,8 +4,10 @@ import NIOHTTP1
 // Every answered request is counted and logged exactly once, whoever answered it: the
 // upstream, the gateway on its behalf, or nobody because the client left.
 extension ProxyHandler {
-    /// Records an exchange's outcome in the route's metrics and the access log.
-    func record(_ exchange: Exchange, status: Int, bytesOut: Int? = nil, error: String? = nil) {
+    /// Records an exchange's outcome in the route's metrics and the access log. `error` is
+    /// the gateway's answer (or why there was none); the log names it only when it is an
+    /// error (`AnswerCode.accessLogError`).
+    func record(_ exchange: Exchange, status: Int, bytesOut: Int? = nil, error: AnswerCode? = nil) {
         guard !exchange.recorded else { return }
         exchange.recorded = true
         let now = NIODeadline.now()
@@ -20,14 +22,14 @@ extension ProxyHandler {
             listener: environment.name, route: route.name, method: method, target: exchange.target, status: status,
             bytesIn: exchange.requestBodyBytes, bytesOut: bytesOut ?? exchange.responseBodyBytes,
             duration: duration, upstreamDuration: upstream, clientAddress: peerText, requestID: exchange.plan.requestID,
-            subject: exchange.subject, clientID: exchange.clientID, credential: route.credential?.name, error: error
+            subject: exchange.subject, clientID: exchange.clientID, credential: route.credential?.name, error: error?.accessLogError
         )
         environment.telemetry.accessLog.log(entry, policy: exchange.accessLog, on: context?.eventLoop)
     }
 
     /// Records a request the gateway refused before an exchange began; `head` is nil when
     /// not even the head could be read.
-    func recordRefusal(_ answer: GatewayError, head: HTTPRequestHead?, startedAt: NIODeadline, policy: AccessLogPolicy, bytesOut: Int) {
+    func recordRefusal(_ answer: GatewayAnswer, head: HTTPRequestHead?, startedAt: NIODeadline, policy: AccessLogPolicy, bytesOut: Int) {
         environment.recordRefusal(
             answer, head: head, startedAt: startedAt, policy: policy, bytesOut: bytesOut, clientAddress: peerText, eventLoop: context?.eventLoop
         )
@@ -38,7 +40,7 @@ extension ListenerEnvironment {
     /// Counts and logs a request refused before any exchange began (under the route the
     /// answer names, or none). `policy` defaults to the current snapshot's.
     func recordRefusal(
-        _ answer: GatewayError, head: HTTPRequestHead?, startedAt: NIODeadline, policy: AccessLogPolicy? = nil, bytesOut: Int,
+        _ answer: GatewayAnswer, head: HTTPRequestHead?, startedAt: NIODeadline, policy: AccessLogPolicy? = nil, bytesOut: Int,
         clientAddress: String, eventLoop: (any EventLoop)?
     ) {
         let metrics = answer.route.map { telemetry.metrics.route(listener: name, route: $0) } ?? unmatched
@@ -50,7 +52,7 @@ extension ListenerEnvironment {
         let entry = RequestRecord(
             listener: name, route: answer.route ?? "", method: method, target: head?.uri ?? "-", status: status,
             bytesIn: 0, bytesOut: bytesOut, duration: duration, upstreamDuration: nil, clientAddress: clientAddress,
-            requestID: nil, subject: nil, clientID: nil, credential: nil, error: answer.code
+            requestID: nil, subject: nil, clientID: nil, credential: nil, error: answer.code.accessLogError
         )
         telemetry.accessLog.log(entry, policy: policy ?? snapshots.current.accessLog, on: eventLoop)
     }

@@ -6,7 +6,7 @@ import NIOHTTP1
 extension ProxyHandler {
     /// Refuses a request before any exchange began (no route, a malformed head, …).
     /// `closing` marks answers after which nothing on the connection is trusted.
-    func refuse(_ answer: GatewayError, head: HTTPRequestHead, startedAt: NIODeadline, policy: AccessLogPolicy, closing: Bool) {
+    func refuse(_ answer: GatewayAnswer, head: HTTPRequestHead, startedAt: NIODeadline, policy: AccessLogPolicy, closing: Bool) {
         let facts = RequestPlanner.refusalFacts(head)
         let decision = machine.headRefused(
             hasBody: facts.hasBody, keepAlive: head.isKeepAlive, endsParsing: facts.endsParsing, malformed: closing
@@ -19,7 +19,7 @@ extension ProxyHandler {
 
     /// Carries out the machine's decision when forwarding cannot go on: a JSON error on the
     /// upstream's behalf, or a close when a response is already streaming.
-    func settle(_ failure: ConnectionStateMachine.Failure, with answer: GatewayError) {
+    func settle(_ failure: ConnectionStateMachine.Failure, with answer: GatewayAnswer) {
         guard let exchange else { return }
         exchange.upstream?.close()
         exchange.upstream = nil
@@ -43,25 +43,24 @@ extension ProxyHandler {
         var bodyBytes: Int
     }
 
-    /// Writes a complete JSON error response (with `Connection: close` unless `keepAlive`).
-    /// `recording` gets the body size and runs before anything is flushed, so the access
-    /// log and metrics have the request before the client has the answer.
-    /// The answer to a `HEAD` is the head alone, with the length a `GET` would have had (RFC 9110
-    /// §9.3.2); to a `CONNECT`, the head alone with `Content-Length: 0`, since a client would
-    /// take any body after a 2xx as tunnel bytes.
-    func respond(with answer: GatewayError, version: HTTPVersion, keepAlive: Bool, method: HTTPMethod = .GET, recording: (Int) -> Void = { _ in }) -> Written {
+    /// Writes a complete answer of the gateway's own, rendered as every listener renders
+    /// them (`RenderedAnswer`: `Connection: close` unless `keepAlive`, the head alone to a
+    /// `HEAD` or `CONNECT`). `recording` gets the body size and runs before anything is
+    /// flushed, so the access log and metrics have the request before the client has the
+    /// answer.
+    func respond(with answer: GatewayAnswer, version: HTTPVersion, keepAlive: Bool, method: HTTPMethod = .GET, recording: (Int) -> Void = { _ in }) -> Written {
         guard let context else { return Written(future: nil, bodyBytes: 0) }
-        let body = method == .CONNECT ? ByteBuffer() : answer.body(allocator: context.channel.allocator)
-        let head = HTTPHeadBuilder.response(answer.head(version: version, contentLength: body.readableBytes, keepAlive: keepAlive), allocator: context.channel.allocator)
-        let bodyBytes = method == .HEAD ? 0 : body.readableBytes
+        let allocator = context.channel.allocator
+        let rendered = answer.rendered(version: version, keepAlive: keepAlive, method: method, allocator: allocator)
         // The gateway's own fields are always valid; should one not be, nothing is sent.
-        guard head.isValid else {
+        guard let head = rendered.headBytes(allocator: allocator) else {
             context.close(promise: nil)
             return Written(future: nil, bodyBytes: 0)
         }
+        let bodyBytes = rendered.body.readableBytes
         let written = context.eventLoop.makePromise(of: Void.self)
-        context.write(wrapOutboundOut(head.buffer), promise: bodyBytes > 0 ? nil : written)
-        if bodyBytes > 0 { context.write(wrapOutboundOut(body), promise: written) }
+        context.write(wrapOutboundOut(head), promise: bodyBytes > 0 ? nil : written)
+        if bodyBytes > 0 { context.write(wrapOutboundOut(rendered.body), promise: written) }
         recording(bodyBytes)
         context.flush()
         return Written(future: written.futureResult, bodyBytes: bodyBytes)
@@ -104,22 +103,13 @@ extension ProxyHandler {
     }
 
     /// Drops the exchange because the client is gone (logged as nginx's 499, "client
-    /// closed request") or sent something that cannot be forwarded.
-    func abandonExchange(status: Int = 499, error: String = "client_closed") {
+    /// closed request") or sent something that cannot be forwarded (`code`, logged with
+    /// its status unless a response had begun).
+    func abandonExchange(_ code: AnswerCode = .clientClosed) {
         guard let exchange else { return }
         exchange.upstream?.close()
         exchange.upstream = nil
         self.exchange = nil
-        record(exchange, status: exchange.responseStatus ?? status, error: error)
-    }
-}
-
-extension GatewayError {
-    /// The connection was accepted on a listener address the configuration no longer has.
-    static func listenerRetired() -> GatewayError {
-        GatewayError(
-            status: .misdirectedRequest, code: "listener_retired",
-            detail: "this connection's listener address is no longer configured; connect again"
-        )
+        record(exchange, status: exchange.responseStatus ?? Int(truncatingIfNeeded: code.status.code), error: code)
     }
 }

@@ -17,7 +17,7 @@ extension ProxyHandler {
                 try joinTunnel(exchange, client: context, upstream: upstream)
             } catch {
                 environment.logger.warning("could not start the tunnel", metadata: ["tg.route": "\(exchange.plan.route.name)", "error": "\(error)"])
-                record(exchange, status: 101, error: "tunnel_failed")
+                record(exchange, status: 101, error: .tunnelFailed)
                 upstream.channel.close(promise: nil)
                 context.close(promise: nil)
             }

@@ -6,7 +6,7 @@ import NIOHTTP1
 extension ProxyHandler {
     func connect(_ exchange: Exchange, fresh: Bool) {
         guard let pool else {
-            settle(machine.fail(), with: GatewayError(status: .internalServerError, code: "internal_error", detail: "no upstream pool for this event loop", route: exchange.plan.route.name))
+            settle(machine.fail(), with: GatewayAnswer(.internalError, detail: "no upstream pool for this event loop", route: exchange.plan.route.name))
             return
         }
         let route = exchange.plan.route
@@ -33,8 +33,8 @@ extension ProxyHandler {
                 "tg.route": "\(route.name)", "tg.upstream": "\(route.config.upstream.authority)", "error": "\(error)",
             ])
             settle(machine.fail(), with: timedOut
-                ? GatewayError(status: .gatewayTimeout, code: "upstream_connect_timeout", detail: "could not connect to the upstream within \(route.config.timeouts.connect)", route: route.name)
-                : GatewayError(status: .badGateway, code: "upstream_unreachable", detail: "could not connect to the upstream", route: route.name))
+                ? GatewayAnswer(.upstreamConnectTimeout, detail: "could not connect to the upstream within \(route.config.timeouts.connect)", route: route.name)
+                : GatewayAnswer(.upstreamUnreachable, route: route.name))
             return
         case .success(let value):
             connection = value
@@ -44,8 +44,8 @@ extension ProxyHandler {
             // Only the gateway's own fields are added here, from a credential or validated
             // claims: a bad byte among them is the gateway's fault, never forwarded.
             pool?.release(connection)
-            settle(machine.fail(), with: GatewayError(
-                status: .internalServerError, code: "internal_error",
+            settle(machine.fail(), with: GatewayAnswer(
+                .internalError,
                 detail: "a field the gateway adds is not valid (\(head.problem ?? "unknown"))", route: route.name
             ))
             return
@@ -87,12 +87,12 @@ extension ProxyHandler: UpstreamResponseDelegate {
             allocator: context.channel.allocator
         ) else {
             route.metrics.upstreamError(.reset)
-            settle(machine.fail(), with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream used a transfer coding an HTTP/1.0 client cannot receive", route: route.name))
+            settle(machine.fail(), with: GatewayAnswer(.upstreamError, detail: "the upstream used a transfer coding an HTTP/1.0 client cannot receive", route: route.name))
             return
         }
         guard shaped.head.isValid else {
             route.metrics.upstreamError(.reset)
-            settle(machine.fail(), with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream's response head is not valid (\(shaped.head.problem ?? "unknown"))", route: route.name))
+            settle(machine.fail(), with: GatewayAnswer(.upstreamError, detail: "the upstream's response head is not valid (\(shaped.head.problem ?? "unknown"))", route: route.name))
             return
         }
         if shaped.droppedCookies > 0 {
@@ -129,8 +129,8 @@ extension ProxyHandler: UpstreamResponseDelegate {
             armTimer()
         case .fail(let failure):
             route.metrics.upstreamError(.reset)
-            settle(failure, with: GatewayError(
-                status: .badGateway, code: "upstream_error",
+            settle(failure, with: GatewayAnswer(
+                .upstreamError,
                 detail: exchange.plan.mayUpgrade
                     ? "the upstream's 101 does not complete the WebSocket handshake asked for (Upgrade: websocket and the matching Sec-WebSocket-Accept)"
                     : "the upstream switched protocols without being asked to",
@@ -215,7 +215,7 @@ extension ProxyHandler: UpstreamResponseDelegate {
         case .fail(let failure):
             route.metrics.upstreamError(.reset)
             environment.logger.warning("upstream exchange failed", metadata: ["tg.route": "\(route.name)", "error": "\(error)"])
-            settle(failure, with: GatewayError(status: .badGateway, code: "upstream_error", detail: "the upstream closed the connection or failed before completing the response", route: route.name))
+            settle(failure, with: GatewayAnswer(.upstreamError, detail: "the upstream closed the connection or failed before completing the response", route: route.name))
         }
     }
 }

@@ -157,7 +157,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch machine.parserError(connectionActive: context.channel.isActive) {
         case .answer:
-            let answer: GatewayError
+            let answer: GatewayAnswer
             switch error as? HTTPParserError {
             case .headerOverflow?: answer = .headersTooLarge("request head is larger than the listener allows")
             default: answer = .badRequest("malformed HTTP request")
@@ -171,7 +171,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .abandonAndClose:
             // The request being forwarded is itself malformed (a broken chunk, say): the
             // upstream must not see the rest, and no answer can be trusted to frame.
-            abandonExchange(status: 400, error: "bad_request")
+            abandonExchange(.badRequest)
             carryOut(.close, after: nil)
         case .closeAfterExchange:
             break
@@ -206,13 +206,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let startedAt = NIODeadline.now()
         let snapshot = environment.snapshots.current
         guard let planner = snapshot.planner(forListener: environment.name) else {
-            refuse(.listenerRetired(), head: head, startedAt: startedAt, policy: snapshot.accessLog, closing: true)
+            refuse(GatewayAnswer(.listenerRetired), head: head, startedAt: startedAt, policy: snapshot.accessLog, closing: true)
             return
         }
         if let acceptedOn, planner.listener.address != acceptedOn {
             // Accepted on an address the configuration no longer has: its rules (the
             // public-credential one above all) were checked for the new address, not this one.
-            refuse(.listenerRetired(), head: head, startedAt: startedAt, policy: snapshot.accessLog, closing: true)
+            refuse(GatewayAnswer(.listenerRetired), head: head, startedAt: startedAt, policy: snapshot.accessLog, closing: true)
             return
         }
         switch planner.plan(head, peer: peer, peerText: peerText, requestIDs: &requestIDs, allocator: context?.channel.allocator ?? ByteBufferAllocator()) {

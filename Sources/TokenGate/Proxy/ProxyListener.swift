@@ -47,7 +47,7 @@ enum ProxyListener {
                         headTimeout: TimeAmount(settings.headerReadTimeout), idleTimeout: TimeAmount(settings.idleTimeout),
                         onHeadTimeout: { startedAt, bodyBytes in
                             environment.recordRefusal(
-                                .requestTimeout(), head: nil, startedAt: startedAt, bytesOut: bodyBytes, clientAddress: peer, eventLoop: eventLoop
+                                GatewayAnswer(.requestTimeout), head: nil, startedAt: startedAt, bytesOut: bodyBytes, clientAddress: peer, eventLoop: eventLoop
                             )
                         }
                     )

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 /// Guards a client connection against clients that trickle a request head (slowloris)
 /// and against keep-alive connections that sit idle forever.
@@ -76,12 +77,16 @@ final class RequestHeadTimer: ChannelInboundHandler, RemovableChannelHandler {
             context.close(promise: nil)
         case .readingHead:
             phase = .busy
-            let error = GatewayError.requestTimeout()
-            let body = error.body(allocator: context.channel.allocator)
-            var bytes = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
-            bytes.writeString("HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: \(body.readableBytes)\r\nConnection: close\r\n\r\n")
-            bytes.writeImmutableBuffer(body)
-            onHeadTimeout?(headStartedAt, body.readableBytes)
+            // Rendered as every other answer of the gateway's own (`RenderedAnswer`), as bytes:
+            // the codec above has no request to answer.
+            let allocator = context.channel.allocator
+            let rendered = GatewayAnswer(.requestTimeout).rendered(version: .http1_1, keepAlive: false, method: .GET, allocator: allocator)
+            guard var bytes = rendered.headBytes(allocator: allocator) else {
+                context.close(promise: nil)
+                return
+            }
+            bytes.writeImmutableBuffer(rendered.body)
+            onHeadTimeout?(headStartedAt, rendered.body.readableBytes)
             BoundedClose.close(context.channel, after: context.writeAndFlush(NIOAny(bytes)), within: idleTimeout)
         case .busy:
             break

@@ -63,12 +63,12 @@ final class RequestPlanner: Sendable {
     /// and `peerText` its printed form (for `X-Forwarded-For`), computed once per connection;
     /// `requestIDs` makes an id when the client sent no usable `X-Request-Id`.
     func plan(_ head: HTTPRequestHead, peer: IPAddress?, peerText: String, requestIDs: inout RequestIDGenerator,
-              allocator: ByteBufferAllocator) -> Result<ForwardPlan, GatewayError> {
+              allocator: ByteBufferAllocator) -> Result<ForwardPlan, GatewayAnswer> {
         if head.method == .CONNECT || head.method == .TRACE || head.method.rawValue == "TRACK" {
             // CONNECT would make the gateway an open tunnel; TRACE echoes the request, injected
             // credential included, to whoever sent it (cross-site tracing).
-            return .failure(GatewayError(
-                status: .methodNotAllowed, code: "method_not_allowed", detail: "\(head.method.rawValue) is not supported",
+            return .failure(GatewayAnswer(
+                .methodNotAllowed, detail: "\(head.method.rawValue) is not supported",
                 headers: [("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")]
             ))
         }
@@ -98,7 +98,7 @@ final class RequestPlanner: Sendable {
             return .failure(.badRequest("invalid request path"))
         }
         guard let route = router.route(host: hostName, path: target.path) else {
-            return .failure(.notFound())
+            return .failure(GatewayAnswer(.noRoute))
         }
         if let length = framing.contentLength, length > route.config.maxBodyBytes {
             return .failure(.bodyTooLarge(route: route.name, limit: route.config.maxBodyBytes))
@@ -190,7 +190,7 @@ final class RequestPlanner: Sendable {
 
     /// Body framing per RFC 9112 §6: refuses requests whose length two parsers could read
     /// differently (the basis of request smuggling).
-    static func framing(_ scan: RequestHeaderScan, version: HTTPVersion) -> Result<(contentLength: Int?, chunked: Bool), GatewayError> {
+    static func framing(_ scan: RequestHeaderScan, version: HTTPVersion) -> Result<(contentLength: Int?, chunked: Bool), GatewayAnswer> {
         let codings = scan.transferCodings
         if !codings.isEmpty {
             if scan.contentLength != nil {
@@ -227,7 +227,7 @@ final class RequestPlanner: Sendable {
 
     /// The request's authority: the Host header, which must be present once (HTTP/1.1) and
     /// agree with an absolute-form target's authority.
-    static func authority(_ scan: RequestHeaderScan, _ head: HTTPRequestHead) -> Result<String, GatewayError> {
+    static func authority(_ scan: RequestHeaderScan, _ head: HTTPRequestHead) -> Result<String, GatewayAnswer> {
         if scan.hostCount > 1 { return .failure(.badRequest("more than one Host header")) }
         let absolute = originForm(ofAbsolute: head.uri)
         if let host = scan.host {

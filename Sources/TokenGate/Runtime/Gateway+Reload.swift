@@ -32,7 +32,7 @@ extension Gateway {
             loaded = try ConfigLoader(resolver: resolver).load(path: path)
         } catch {
             outcome.errors = error.issues.map(\.description)
-            logger.error("reload refused; the running configuration stays", metadata: ["trigger": "\(trigger)", "errors": "\(error.issues.count)"])
+            logRefused(outcome)
             for issue in error.issues { logger.error("configuration error", metadata: ["path": "\(issue.path)", "detail": "\(issue.message)"]) }
             return outcome
         }
@@ -42,7 +42,7 @@ extension Gateway {
         }
         if loaded.config.admin.address != current.loaded.config.admin.address {
             outcome.errors = ["admin.address: the admin listener cannot move without a restart"]
-            logger.error("reload refused; the running configuration stays", metadata: ["trigger": "\(trigger)", "detail": "\(outcome.errors[0])"])
+            logRefused(outcome)
             return outcome
         }
 
@@ -80,7 +80,7 @@ extension Gateway {
             )
         } catch {
             outcome.errors = error.issues.map(\.description)
-            logger.error("reload refused; the running configuration stays", metadata: ["trigger": "\(trigger)"])
+            logRefused(outcome)
             return outcome
         }
 
@@ -101,7 +101,7 @@ extension Gateway {
             } catch {
                 for channel in newlyBound { try? await channel.close() }
                 outcome.errors = ["listeners.\(listener.name).address: \(error)"]
-                logger.error("reload refused; the running configuration stays", metadata: ["trigger": "\(trigger)", "detail": "\(outcome.errors[0])"])
+                logRefused(outcome)
                 return outcome
             }
         }
@@ -140,6 +140,15 @@ extension Gateway {
         metrics.configLoaded(version: loaded.version)
         logger.info("configuration reloaded", metadata: ["trigger": "\(trigger)", "version": "\(loaded.version)"])
         return outcome
+    }
+
+    /// The one log line of a refused reload, whatever refused it: the trigger, how many
+    /// problems there are and the first (every one is in the outcome, for `/status` and the
+    /// caller of `POST /reload`). Problems name JSON paths and settings, never a secret.
+    private func logRefused(_ outcome: ReloadOutcome) {
+        var metadata: Logger.Metadata = ["trigger": "\(outcome.trigger)", "errors": "\(outcome.errors.count)"]
+        if let first = outcome.errors.first { metadata["detail"] = .string(first) }
+        logger.error("reload refused; the running configuration stays", metadata: metadata)
     }
 }
 

@@ -117,7 +117,7 @@ enum HeadersTarget {
     }
 
     /// A refusal renders as a valid head and a JSON body.
-    static func checkRenders(_ error: GatewayError) {
+    static func checkRenders(_ error: GatewayAnswer) {
         let body = error.body(allocator: ByteBufferAllocator())
         let head = HTTPHeadBuilder.response(error.head(version: .http1_1, contentLength: body.readableBytes, keepAlive: false), allocator: ByteBufferAllocator())
         invariant(head.isValid, "a refusal's head is not valid (\(head.problem ?? "?"))")
