@@ -9,8 +9,8 @@ public struct ReloadOutcome: Sendable {
     /// Every error, with its JSON path, when the reload was refused.
     public var errors: [String]
 
+    /// The outcome as `/status` shows it and `POST /reload` answers (`GatewayStatusDocument.Reload`).
     var json: String {
-        let list = errors.map(JSONText.quote).joined(separator: ",")
-        return "{\"trigger\":\(JSONText.quote(trigger)),\"time\":\(time),\"result\":\(JSONText.quote(succeeded ? "ok" : "failed")),\"version\":\(JSONText.quote(version)),\"errors\":[\(list)]}"
+        (try? CompactJSONEncoder.encode(GatewayStatusDocument.Reload(self))) ?? "{}"
     }
 }
