@@ -12,7 +12,7 @@ extension Gateway {
     /// their tokens, keys and caches; changed or removed ones are dropped. A failed reload changes
     /// nothing and is logged (every error with its JSON path) and shown in `/status`.
     @discardableResult
-    public func reload(trigger: String) async -> ReloadOutcome {
+    func reload(trigger: String) async -> ReloadOutcome {
         let outcome = await reloads.reload(trigger: trigger)
         telemetry.metrics.reloaded(succeeded: outcome.succeeded)
         return outcome

@@ -190,7 +190,7 @@ public final class Gateway: Sendable {
     }
 
     /// The admin listener's port.
-    public var adminPort: Int? { adminChannel.localAddress?.port }
+    var adminPort: Int? { adminChannel.localAddress?.port }
 
     /// The live state of a credential profile (tests, status).
     func credentialProfile(named name: String) -> CredentialProfile? { running.withLockedValue { $0.profiles.credentials[name] } }
@@ -202,10 +202,10 @@ public final class Gateway: Sendable {
     func jwtProfile(named name: String) -> JWTProfile? { running.withLockedValue { $0.profiles.jwt[name] } }
 
     /// The version label of the configuration being served.
-    public var configVersion: String { snapshots.current.version }
+    var configVersion: String { snapshots.current.version }
 
     /// The outcome of the last reload, if there was one.
-    public var lastReload: ReloadOutcome? { running.withLockedValue { $0.lastReload } }
+    var lastReload: ReloadOutcome? { running.withLockedValue { $0.lastReload } }
 
     /// Stops accepting, lets in-flight requests finish for up to `grace`, then closes
     /// what is left and releases the event loops (when this gateway created them).
@@ -242,9 +242,9 @@ public final class Gateway: Sendable {
 }
 
 /// A listener address that could not be bound.
-public struct ListenerBindError: Error, CustomStringConvertible {
-    public var listener: String
-    public var address: BindAddress
-    public var underlying: String
-    public var description: String { "\(listener): cannot listen on \(address): \(underlying)" }
+struct ListenerBindError: Error, CustomStringConvertible {
+    var listener: String
+    var address: BindAddress
+    var underlying: String
+    var description: String { "\(listener): cannot listen on \(address): \(underlying)" }
 }
