@@ -27,7 +27,6 @@ public final class EchoUpstream: Sendable {
         let connections = NIOLockedValueBox(0)
         let closedConnections = NIOLockedValueBox(0)
         let bodyBytes = NIOLockedValueBox(0)
-        let lastHeaders = NIOLockedValueBox<[(String, String)]>([])
         let rejectedAuthorizations = NIOLockedValueBox<Set<String>>([])
         let authorizations = NIOLockedValueBox<[String]>([])
     }
@@ -86,8 +85,6 @@ public final class EchoUpstream: Sendable {
     public var requestCount: Int { stats.requests.withLockedValue { $0 } }
     /// Request body bytes received so far, across all requests (grows while a body streams).
     public var bodyBytesReceived: Int { stats.bodyBytes.withLockedValue { $0 } }
-    /// The header fields of the most recent request, in order.
-    public var lastRequestHeaders: [(String, String)] { stats.lastHeaders.withLockedValue { $0 } }
 
     /// Answers 401 to requests whose `Authorization` is `Bearer <token>` (an upstream that
     /// stopped accepting a token).
@@ -131,7 +128,6 @@ private final class EchoHandler: ChannelInboundHandler {
             bodyBytes = 0
             bodySample.clear()
             stats.requests.withLockedValue { $0 += 1 }
-            stats.lastHeaders.withLockedValue { $0 = head.headers.map { ($0.name, $0.value) } }
             stats.authorizations.withLockedValue { $0.append(head.headers.first(name: "authorization") ?? "") }
         case .body(let buffer):
             bodyBytes += buffer.readableBytes

@@ -229,7 +229,6 @@ public final class SandboxAuthorizationServer: Sendable {
     public func url(_ endpoint: Endpoint) -> String { baseURL + endpoint.path }
     public var tokenURL: String { url(.token) }
     public var introspectionURL: String { url(.introspection) }
-    public var revocationURL: String { url(.revocation) }
 
     /// Injects `fault` on `endpoint` for the next `times` calls (every call when nil);
     /// nil clears it.

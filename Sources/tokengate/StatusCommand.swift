@@ -1,6 +1,5 @@
 import ArgumentParser
 import AsyncHTTPClient
-import FoundationEssentials
 import NIOCore
 import NIOPosix
 import TokenGate
@@ -35,7 +34,7 @@ struct Status: AsyncParsableCommand {
         }
         let status: GatewayStatusDocument
         do {
-            status = try GatewayStatusDocument.decoder.decode(GatewayStatusDocument.self, from: Data(text.utf8))
+            status = try GatewayStatusDocument.decode(Array(text.utf8))
         } catch {
             printToStandardError("error: \(url) did not answer with a TokenGate status document (\(error))")
             throw ExitCode(1)
@@ -93,102 +92,6 @@ func fetchAdmin(_ base: String, path: String) async -> (url: String, Result<(sta
     return (url, fetched)
 }
 
-/// `/status` as the gateway writes it (`Gateway.statusJSON`).
-struct GatewayStatusDocument: Decodable {
-    /// The document's keys are snake_case.
-    static var decoder: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return decoder
-    }
-
-    struct Reload: Decodable {
-        var trigger: String
-        var result: String
-        var errors: [String]
-    }
-
-    struct Listener: Decodable {
-        var name: String
-        var address: String
-    }
-
-    struct Route: Decodable {
-        var name: String
-        var listener: String
-        var pathPrefix: String
-        var host: String?
-        var upstream: String
-        var credential: String?
-        var introspection: String?
-        var jwt: String?
-    }
-
-    struct Credential: Decodable {
-        var name: String
-        var grant: String
-        var hasToken: Bool
-        var expiresInSeconds: Int?
-        var lastRefreshAt: String?
-        var refreshing: Bool
-        var consecutiveFailures: Int
-        var lastError: String?
-        var nextRetryInSeconds: Int?
-    }
-
-    struct Cache: Decodable {
-        var name: String
-        var cacheEntries: Int
-        var cacheCapacity: Int
-        var hits: Int
-        var misses: Int
-        var evictions: Int
-        var hitRatio: Double?
-    }
-
-    struct JWTProfile: Decodable {
-        struct Key: Decodable {
-            var kid: String
-            var algorithms: [String]
-        }
-
-        var name: String
-        var keys: [Key]
-        var lastFetchAt: String?
-        var lastFetchSucceeded: Bool?
-        var lastFetchDetail: String?
-        var nextRefreshAt: String?
-        var cacheEntries: Int
-        var hits: Int
-        var misses: Int
-    }
-
-    var version: String
-    var configVersion: String
-    var configFile: String?
-    var startedAt: String
-    var openConnections: Int
-    var lastReload: Reload?
-    var listeners: [Listener]
-    var routes: [Route]
-    var credentials: [Credential]
-    var introspection: [Cache]
-    /// Absent from gateways older than JWT validation.
-    var jwt: [JWTProfile]?
-
-    struct LoginProfile: Decodable {
-        var name: String
-        var cookieKeyIds: [String]
-        var sealingKeyId: String?
-        var sessionStore: String
-        var sessionsInMemory: Int?
-        var authorizationEndpoint: String?
-    }
-
-    /// Absent from gateways older than browser login.
-    var login: [LoginProfile]?
-}
-
 /// Renders `/status` as a header and aligned tables.
 struct StatusReport {
     let status: GatewayStatusDocument
@@ -238,7 +141,7 @@ struct StatusReport {
         return out
     }
 
-    private func fetchResult(_ profile: GatewayStatusDocument.JWTProfile) -> String {
+    private func fetchResult(_ profile: GatewayStatusDocument.JWT) -> String {
         switch profile.lastFetchSucceeded {
         case true?: return "ok"
         case false?: return "FAILED: " + (profile.lastFetchDetail ?? "?")

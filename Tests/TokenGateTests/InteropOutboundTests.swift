@@ -52,6 +52,7 @@ struct InteropOutboundTests {
         #expect(crmClaims["username"] as? String == DjangoOAuthToolkit.user.name)
 
         let logs = gateway.logs.all.joined()
+        #expect(!interopEnvironment.isEmpty)
         for secret in interopEnvironment.values { #expect(!logs.contains(secret)) }
         #expect(!logs.contains(billingToken))
         #expect(!logs.contains(crmToken))

@@ -40,10 +40,17 @@ private struct ObservedSetup {
         idp.issueToken(clientID: "demo-caller", scope: scope, username: "alice")
     }
 
-    /// The access log lines written so far, parsed.
-    func accessLog() async -> [[String: Any]] {
-        _ = await eventually(within: .seconds(2)) { !gateway.logs.accessLines.isEmpty }
-        return gateway.logs.accessLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    /// The access log lines written so far, parsed, once the line `last` picks (the line of
+    /// the last request sent) has been written. Lines are buffered in the order requests
+    /// are answered and every flush writes all of them, so from then on a line that is not
+    /// there was never logged, rather than still waiting in the buffer.
+    func accessLog(through last: ([String: Any]) -> Bool) async throws -> [[String: Any]] {
+        try #require(await eventually(within: .seconds(5)) { parsedAccessLines().contains(where: last) }, "the last request's access log line never came")
+        return parsedAccessLines()
+    }
+
+    private func parsedAccessLines() -> [[String: Any]] {
+        gateway.logs.accessLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
     func stop() async {
@@ -145,7 +152,7 @@ struct ObservabilityTests {
         #expect(try await setup.send("/validate/z").status == 401)
         LeakWatch.register(["leaky-query-token-1", "oauth-code-12345"])
 
-        let lines = await setup.accessLog()
+        let lines = try await setup.accessLog { $0["path"] as? String == "/validate/z" }
         try #require(lines.count == 3)
         let first = lines[0], second = lines[1], third = lines[2]
         #expect(first["request_id"] as? String == "trace-abc-123")
@@ -172,7 +179,7 @@ struct ObservabilityTests {
         let sampled = try await ObservedSetup.start(accessLog: #", "access_log": { "sample_rate": 0, "query": "redact_all" }"#)
         for _ in 0..<3 { #expect(try await sampled.send("/inject/x?a=1").status == 200) }
         #expect(try await sampled.send("/validate/x?user=bob&page=1").status == 401)
-        let lines = await sampled.accessLog()
+        let lines = try await sampled.accessLog { $0["status"] as? Int == 401 }
         #expect(lines.count == 1)
         #expect(lines.first?["path"] as? String == "/validate/x?user=<redacted>&page=<redacted>")
         await sampled.stop()

@@ -76,6 +76,7 @@ struct OutboundCredentialTests {
             for _ in 0..<64 { group.addTask { try await setup.get().status } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
+        #expect(statuses.count == 64)
         #expect(statuses.allSatisfy { $0 == 200 })
         #expect(setup.idp.calls(.token) == 1)
         await setup.stop()
@@ -246,6 +247,7 @@ struct OutboundCredentialTests {
         let logs = setup.gateway.logs.all.joined(separator: "\n")
         #expect(logs.contains("token obtained"))
         #expect(!logs.contains(OutboundSetup.secret))
+        #expect(!setup.idp.issuedAccessTokens.isEmpty)
         for token in setup.idp.issuedAccessTokens { #expect(!logs.contains(token)) }
         await setup.stop()
     }

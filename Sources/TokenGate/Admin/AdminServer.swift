@@ -10,8 +10,9 @@ struct AdminRoutes: Sendable {
     var status: @Sendable () -> String
     /// `/metrics`: Prometheus text exposition format.
     var metrics: @Sendable () -> String
-    /// `POST /reload`.
-    var reload: @Sendable () async -> ReloadOutcome?
+    /// `POST /reload`: queues a reload and hands its outcome (nil: no gateway to reload)
+    /// to the callback, so the event loop never waits for it.
+    var reload: @Sendable (_ answer: @escaping @Sendable (ReloadOutcome?) -> Void) -> Void
 
     /// One answer: a status document (`/status`, `/metrics`, the probes, a reload's
     /// outcome) or one of the gateway's answers from the catalogue (`init(_:)`).
@@ -154,12 +155,11 @@ final class AdminHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     write(AdminRoutes.reloadForbidden, for: head, context: context)
                     return
                 }
-                // The reload runs on the control plane; the answer comes back on this loop.
+                // The reload runs on the control plane (its reload worker); the answer comes
+                // back on this loop.
                 busy = true
                 let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-                let reload = routes.reload
-                Task {
-                    let outcome = await reload()
+                routes.reload { outcome in
                     bound.eventLoop.execute {
                         let answer = AdminRoutes.Answer(status: outcome?.succeeded == true ? .ok : .unprocessableEntity, body: outcome?.json ?? "{}")
                         let handler = bound.value.handler

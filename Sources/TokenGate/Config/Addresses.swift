@@ -11,13 +11,13 @@ public struct BindAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
 
-    public init(host: String, port: Int) {
+    init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
     /// Parses `host:port`; the message says what is wrong.
-    public static func parse(_ text: String) -> Result<BindAddress, AddressError> {
+    static func parse(_ text: String) -> Result<BindAddress, AddressError> {
         let host: Substring
         let portText: Substring
         if text.hasPrefix("[") {
@@ -41,7 +41,7 @@ public struct BindAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// True for addresses only this machine can reach: 127.0.0.0/8, ::1 and `localhost`.
-    public var isLoopback: Bool {
+    var isLoopback: Bool {
         if host == "localhost" { return true }
         if let address = IPAddress(host) { return address.isLoopback }
         return false
@@ -81,27 +81,27 @@ enum HostLiteral {
 }
 
 /// Why an address or URL was refused.
-public struct AddressError: Error, Sendable, CustomStringConvertible {
-    public var description: String
+struct AddressError: Error, Sendable, CustomStringConvertible {
+    var description: String
     init(_ description: String) { self.description = description }
 }
 
 /// An absolute `http`/`https` URL without credentials, query or fragment: an upstream
 /// or an authorization server endpoint.
 public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
-    public enum Scheme: String, Sendable { case http, https }
+    enum Scheme: String, Sendable { case http, https }
 
-    public var scheme: Scheme
+    var scheme: Scheme
     /// The host name or address, without brackets for IPv6.
-    public var host: String
+    var host: String
     public var port: Int
     /// The path, always starting with `/`.
-    public var path: String
+    var path: String
 
-    public var isTLS: Bool { scheme == .https }
+    var isTLS: Bool { scheme == .https }
 
     /// `host` or `host:port` when the port is not the scheme's default, as sent in `Host`.
-    public var authority: String {
+    var authority: String {
         let hostPart = host.contains(":") ? "[\(host)]" : host
         let defaultPort = scheme == .https ? 443 : 80
         return port == defaultPort ? hostPart : "\(hostPart):\(port)"
@@ -110,7 +110,7 @@ public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(scheme.rawValue)://\(authority)\(path)" }
 
     /// Parses an absolute URL. Error messages never repeat user info (it may hold a password).
-    public static func parse(_ text: String) -> Result<UpstreamURL, AddressError> {
+    static func parse(_ text: String) -> Result<UpstreamURL, AddressError> {
         let lower = text.lowercased()
         let scheme: Scheme
         if lower.hasPrefix("http://") {
@@ -174,14 +174,14 @@ public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// True when the host is a loopback address or `localhost`.
-    public var isLoopback: Bool { BindAddress(host: host, port: port).isLoopback }
+    var isLoopback: Bool { BindAddress(host: host, port: port).isLoopback }
 }
 
 /// An IPv4 or IPv6 address as 4 or 16 bytes.
-public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
-    public var bytes: [UInt8]
+struct IPAddress: Sendable, Hashable, CustomStringConvertible {
+    var bytes: [UInt8]
 
-    public init?(_ text: String) {
+    init?(_ text: String) {
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 {
             bytes = withUnsafeBytes(of: &v4) { Array($0) }
@@ -204,13 +204,13 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
     init(bytes: [UInt8]) { self.bytes = bytes }
 
     /// 127.0.0.0/8, ::1, and 127.x written as an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`).
-    public var isLoopback: Bool {
+    var isLoopback: Bool {
         if bytes.count == 4 { return bytes[0] == 127 }
         if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff { return bytes[12] == 127 }
         return bytes == [UInt8](repeating: 0, count: 15) + [1]
     }
 
-    public var description: String {
+    var description: String {
         if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         var raw = in6_addr()
@@ -221,11 +221,11 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A network in CIDR notation (`10.0.0.0/8`, `fd00::/8`), or one address.
-public struct CIDR: Sendable, Hashable, CustomStringConvertible {
-    public var network: IPAddress
-    public var prefixLength: Int
+struct CIDR: Sendable, Hashable, CustomStringConvertible {
+    var network: IPAddress
+    var prefixLength: Int
 
-    public static func parse(_ text: String) -> Result<CIDR, AddressError> {
+    static func parse(_ text: String) -> Result<CIDR, AddressError> {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard let address = IPAddress(String(parts[0])) else {
             return .failure(.init("\"\(text)\" is not an IP address or CIDR"))
@@ -241,7 +241,7 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         return .success(CIDR(network: address, prefixLength: length))
     }
 
-    public func contains(_ address: IPAddress) -> Bool {
+    func contains(_ address: IPAddress) -> Bool {
         guard address.bytes.count == network.bytes.count else { return false }
         var remaining = prefixLength
         for (a, b) in zip(address.bytes, network.bytes) {
@@ -253,5 +253,5 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         return true
     }
 
-    public var description: String { "\(network)/\(prefixLength)" }
+    var description: String { "\(network)/\(prefixLength)" }
 }

@@ -8,10 +8,10 @@ public struct ConfigPath: Sendable, Hashable, CustomStringConvertible {
 
     var components: [Component]
 
-    public static let root = ConfigPath(components: [])
+    static let root = ConfigPath(components: [])
 
-    public func key(_ name: String) -> ConfigPath { ConfigPath(components: components + [.key(name)]) }
-    public func index(_ position: Int) -> ConfigPath { ConfigPath(components: components + [.index(position)]) }
+    func key(_ name: String) -> ConfigPath { ConfigPath(components: components + [.key(name)]) }
+    func index(_ position: Int) -> ConfigPath { ConfigPath(components: components + [.index(position)]) }
 
     public var description: String {
         if components.isEmpty { return "(document)" }
@@ -41,13 +41,13 @@ public struct ConfigPath: Sendable, Hashable, CustomStringConvertible {
 /// One problem found in a configuration: where it is and what is wrong, in a sentence
 /// that never contains a secret value.
 public struct ConfigIssue: Sendable, Hashable, CustomStringConvertible {
-    public enum Severity: String, Sendable { case error, warning }
+    enum Severity: String, Sendable { case error, warning }
 
-    public var severity: Severity
+    var severity: Severity
     public var path: ConfigPath
     public var message: String
 
-    public init(_ severity: Severity, _ path: ConfigPath, _ message: String) {
+    init(_ severity: Severity, _ path: ConfigPath, _ message: String) {
         self.severity = severity
         self.path = path
         self.message = message
@@ -63,7 +63,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     /// Warnings found along the way (never a reason to refuse the configuration).
     public var warnings: [ConfigIssue]
     /// Which file, when it came from one.
-    public var source: String?
+    var source: String?
 
     public var description: String {
         let header = "\(source ?? "configuration"): \(issues.count) error\(issues.count == 1 ? "" : "s")"

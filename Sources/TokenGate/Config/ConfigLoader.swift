@@ -14,15 +14,15 @@ public struct LoadedConfig: Sendable {
     /// A short fingerprint of the file's bytes, shown in `/status` and logs to tell versions apart.
     public var version: String
     /// The file it came from, if any.
-    public var source: String?
+    var source: String?
 }
 
 /// Reads, decodes and validates `gateway.json`. `tokengate check`, `tokengate run` and
 /// reloads all go through here, so they can never disagree about what is valid.
 public struct ConfigLoader: Sendable {
-    public var resolver: SecretResolver
+    var resolver: SecretResolver
     /// Whether a file can be read (CA bundles); injectable for tests.
-    public var fileExists: @Sendable (String) -> Bool
+    var fileExists: @Sendable (String) -> Bool
 
     public init(
         resolver: SecretResolver,
@@ -44,7 +44,7 @@ public struct ConfigLoader: Sendable {
     }
 
     /// Loads a document held in memory.
-    public func load(bytes: some Collection<UInt8>, source: String? = nil) throws(ConfigurationError) -> LoadedConfig {
+    func load(bytes: some Collection<UInt8>, source: String? = nil) throws(ConfigurationError) -> LoadedConfig {
         let document: JSONValue
         do {
             document = try JSONParser.parse(bytes)

@@ -5,7 +5,7 @@
 /// needs things `Codable` hides: every unknown key (not just the first), duplicate keys
 /// (which `JSONDecoder` silently resolves to the last one), and stable key order for
 /// error listings.
-public indirect enum JSONValue: Sendable, Equatable {
+indirect enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(Double)
@@ -13,7 +13,7 @@ public indirect enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([(key: String, value: JSONValue)])
 
-    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
         case let (.bool(a), .bool(b)): return a == b
@@ -40,11 +40,11 @@ public indirect enum JSONValue: Sendable, Equatable {
 }
 
 /// A JSON syntax error with its position in the text (1-based line and column).
-public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var line: Int
-    public var column: Int
-    public var reason: String
-    public var description: String { "line \(line), column \(column): \(reason)" }
+struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
+    var line: Int
+    var column: Int
+    var reason: String
+    var description: String { "line \(line), column \(column): \(reason)" }
 }
 
 /// A strict RFC 8259 parser (no comments, no trailing commas) that also rejects

@@ -12,7 +12,7 @@ import Darwin
 public struct Redacted: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     private let value: String
 
-    public init(_ value: String) { self.value = value }
+    init(_ value: String) { self.value = value }
 
     /// The secret itself, for the one place that must send it (a token request, a header).
     public var revealed: String { value }
@@ -36,13 +36,13 @@ public struct Redacted: Sendable, Hashable, CustomStringConvertible, CustomDebug
 }
 
 /// Where a secret comes from: `{"env": NAME}`, `{"file": PATH}` or an inline string.
-public enum SecretReference: Sendable, Hashable, CustomStringConvertible {
+enum SecretReference: Sendable, Hashable, CustomStringConvertible {
     case environment(String)
     case file(String)
     case inline(Redacted)
 
     /// Names the source, never the value.
-    public var description: String {
+    var description: String {
         switch self {
         case .environment(let name): return "environment variable \(name)"
         case .file(let path): return "file \(path)"
@@ -52,8 +52,8 @@ public enum SecretReference: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Why a secret could not be read. Its text names the source, never a value.
-public struct SecretResolutionError: Error, Sendable, CustomStringConvertible {
-    public var description: String
+struct SecretResolutionError: Error, Sendable, CustomStringConvertible {
+    var description: String
 }
 
 /// Reads secrets from the process environment and the file system.
@@ -64,14 +64,14 @@ public struct SecretResolutionError: Error, Sendable, CustomStringConvertible {
 /// It holds the process environment, so it never describes or mirrors its contents:
 /// printing it (a library logging `"\(service)"`, say) shows only how many variables it has.
 public struct SecretResolver: Sendable, CustomStringConvertible, CustomReflectable {
-    public var environment: [String: String]
+    var environment: [String: String]
     /// Reads a whole file; injectable for tests.
-    public var readFile: @Sendable (String) throws -> [UInt8]
+    var readFile: @Sendable (String) throws -> [UInt8]
     /// False for `tokengate check --no-secrets`: every reference resolves to an empty value
     /// without being read (the file is checked alone, before it meets its secrets).
-    public private(set) var readsSecrets = true
+    private(set) var readsSecrets = true
 
-    public init(
+    init(
         environment: [String: String],
         readFile: @escaping @Sendable (String) throws -> [UInt8] = SecretResolver.readWholeFile
     ) {
@@ -89,7 +89,7 @@ public struct SecretResolver: Sendable, CustomStringConvertible, CustomReflectab
         return resolver
     }()
 
-    public func resolve(_ reference: SecretReference) throws(SecretResolutionError) -> Redacted {
+    func resolve(_ reference: SecretReference) throws(SecretResolutionError) -> Redacted {
         if !readsSecrets { return Redacted("") }
         switch reference {
         case .inline(let value):
@@ -139,7 +139,7 @@ public struct SecretResolver: Sendable, CustomStringConvertible, CustomReflectab
     }
 
     /// Reads a file with POSIX calls; errors carry the `strerror` text only.
-    public static let readWholeFile: @Sendable (String) throws -> [UInt8] = { path in
+    static let readWholeFile: @Sendable (String) throws -> [UInt8] = { path in
         try FileReader.readAll(path: path, limit: 1 << 20)
     }
 }

@@ -132,8 +132,6 @@ final class UpstreamPool {
         for connection in all { connection.close() }
     }
 
-    var idleCount: Int { idle.values.reduce(0) { $0 + $1.connections.count } }
-
     /// Drops a connection that closed while idle.
     fileprivate func remove(_ connection: UpstreamConnection) {
         guard let list = idle[connection.key], let index = list.connections.firstIndex(where: { $0 === connection }) else { return }

@@ -30,54 +30,74 @@ struct ConfigFileWatcher: Sendable {
     var maxRetries = 10
     var fallbackInterval: Duration = .seconds(1)
 
-    /// Why the watcher looks at the file.
-    enum Wake: Sendable { case changed, retryDue }
+    /// Why the watcher looks at the file: an event or the fallback timer (`changed`), or
+    /// the backoff of the failed reload numbered `attempt` ending (`retryDue`).
+    enum Wake: Sendable { case changed, retryDue(attempt: Int) }
 
     /// `reload` gets whether this is a retry and returns whether it succeeded.
+    ///
+    /// The fallback timer and the retry timers are child tasks of this call, so they end
+    /// with it. A retry timer is never cancelled: a reload numbers its retries, and a wake
+    /// for a number that is no longer the pending one (an edit came first) is ignored.
     func run(group: any EventLoopGroup, _ reload: @Sendable (_ retry: Bool) async -> Bool) async {
         let (wakes, wake) = AsyncStream.makeStream(of: Wake.self, bufferingPolicy: .bufferingNewest(8))
         let events = await DirectoryEvents.watch(directoryOf: path, group: group) { wake.yield(.changed) }
-        if events == nil {
-            // No inotify: look at the file on a timer instead.
-            let interval = fallbackInterval
-            Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
-                    if case .terminated = wake.yield(.changed) { return }
-                }
-            }
-        }
         defer {
             wake.finish()
             events?.close(promise: nil)
         }
-        // A change between loading the file and the watch starting has no event: look once.
-        wake.yield(.changed)
-        var seen = initial
-        var retry: (delay: Duration, left: Int, timer: Task<Void, Never>)?
-        await withTaskCancellationHandler {
-            for await reason in wakes {
-                if reason == .changed {
-                    // Let a burst of writes end, then compare what the file holds now.
-                    try? await Task.sleep(for: settle)
-                    guard let version = fingerprint(), version != seen else { continue }
-                    seen = version
-                    retry?.timer.cancel()
-                    retry = await reload(false) ? nil : (firstRetry, maxRetries, Self.schedule(.retryDue, after: firstRetry, on: wake))
-                } else if let pending = retry, fingerprint() == seen {
-                    let delay = min(pending.delay * 2, maxRetry)
-                    retry = await reload(true) || pending.left <= 1
-                        ? nil : (delay, pending.left - 1, Self.schedule(.retryDue, after: delay, on: wake))
+        await withDiscardingTaskGroup { timers in
+            if events == nil {
+                // No inotify: look at the file on a timer instead.
+                let interval = fallbackInterval
+                timers.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: interval)
+                        if case .terminated = wake.yield(.changed) { return }
+                    }
                 }
             }
-        } onCancel: {
-            wake.finish()
+            // A change between loading the file and the watch starting has no event: look once.
+            wake.yield(.changed)
+            var seen = initial
+            var attempts = 0
+            var retry: (attempt: Int, delay: Duration, left: Int)?
+            await withTaskCancellationHandler {
+                for await reason in wakes {
+                    switch reason {
+                    case .changed:
+                        // Let a burst of writes end, then compare what the file holds now.
+                        try? await Task.sleep(for: settle)
+                        guard let version = fingerprint(), version != seen else { continue }
+                        seen = version
+                        retry = nil
+                        if await reload(false) { continue }
+                        attempts += 1
+                        retry = (attempts, firstRetry, maxRetries)
+                        Self.schedule(.retryDue(attempt: attempts), after: firstRetry, on: wake, in: &timers)
+                    case .retryDue(let attempt):
+                        guard let pending = retry, pending.attempt == attempt, fingerprint() == seen else { continue }
+                        retry = nil
+                        if await reload(true) || pending.left <= 1 { continue }
+                        let delay = min(pending.delay * 2, maxRetry)
+                        attempts += 1
+                        retry = (attempts, delay, pending.left - 1)
+                        Self.schedule(.retryDue(attempt: attempts), after: delay, on: wake, in: &timers)
+                    }
+                }
+            } onCancel: {
+                wake.finish()
+            }
+            // The wakes ended (cancellation): end the timers too.
+            timers.cancelAll()
         }
-        retry?.timer.cancel()
     }
 
-    private static func schedule(_ reason: Wake, after delay: Duration, on wake: AsyncStream<Wake>.Continuation) -> Task<Void, Never> {
-        Task {
+    /// Wakes the watcher with `reason` after `delay`, from a child task of `timers`.
+    private static func schedule(
+        _ reason: Wake, after delay: Duration, on wake: AsyncStream<Wake>.Continuation, in timers: inout DiscardingTaskGroup
+    ) {
+        timers.addTask {
             try? await Task.sleep(for: delay)
             if !Task.isCancelled { wake.yield(reason) }
         }

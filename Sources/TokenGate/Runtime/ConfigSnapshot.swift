@@ -20,12 +20,12 @@ final class ConfigSnapshot: Sendable {
 
     /// Builds the derived state. Fails, with path-qualified errors, only for problems that
     /// validation cannot see without doing the work (a CA file that is not a PEM bundle).
-    /// `profiles` are the live credential profiles by name (they outlive snapshots, so a
-    /// reload can keep their tokens); `metrics` supplies each route's instruments;
-    /// `previous` is the snapshot being replaced, whose identity names stay stripped.
+    /// `profiles` are the live profiles the routes use (they outlive snapshots, so a reload
+    /// can keep their tokens, keys and caches); `metrics` supplies each route's
+    /// instruments; `previous` is the snapshot being replaced, whose identity names stay
+    /// stripped.
     init(
-        _ loaded: LoadedConfig, profiles: [String: CredentialProfile] = [:], introspection: [String: IntrospectionProfile] = [:],
-        jwt: [String: JWTProfile] = [:], login: [String: LoginProfile] = [:], metrics: GatewayMetrics, previous: ConfigSnapshot? = nil
+        _ loaded: LoadedConfig, profiles: Profiles = Profiles(), metrics: GatewayMetrics, previous: ConfigSnapshot? = nil
     ) throws(ConfigurationError) {
         self.loaded = loaded
         self.accessLog = AccessLogPolicy(loaded.config.accessLog)
@@ -47,7 +47,7 @@ final class ConfigSnapshot: Sendable {
         for (position, route) in loaded.config.routes.enumerated() {
             var profile: CredentialProfile?
             if let name = route.credential {
-                profile = profiles[name]
+                profile = profiles.credentials[name]
                 if profile == nil {
                     problems.append(ConfigIssue(.error, ConfigPath.root.key("routes").index(position).key("credential"), "credential profile \"\(name)\" is not running"))
                 }
@@ -55,8 +55,8 @@ final class ConfigSnapshot: Sendable {
             var validation: RouteValidation?
             if let rules = route.validate {
                 let path = ConfigPath.root.key("routes").index(position).key("validate")
-                let introspectionProfile = rules.introspection.flatMap { introspection[$0] }
-                let jwtProfile = rules.jwt.flatMap { jwt[$0] }
+                let introspectionProfile = rules.introspection.flatMap { profiles.introspection[$0] }
+                let jwtProfile = rules.jwt.flatMap { profiles.jwt[$0] }
                 if let name = rules.introspection, introspectionProfile == nil {
                     problems.append(ConfigIssue(.error, path.key("introspection"), "introspection profile \"\(name)\" is not running"))
                 } else if let name = rules.jwt, jwtProfile == nil {
@@ -67,7 +67,7 @@ final class ConfigSnapshot: Sendable {
             }
             var loginProfile: LoginProfile?
             if let name = route.login {
-                loginProfile = login[name]
+                loginProfile = profiles.login[name]
                 if loginProfile == nil {
                     problems.append(ConfigIssue(.error, ConfigPath.root.key("routes").index(position).key("login"), "login profile \"\(name)\" is not running"))
                 }

@@ -3,27 +3,43 @@ import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
 
-// The gateway's long-running background work as swift-service-lifecycle `Service`s, run by
-// the `ControlPlane` (which can take new ones while it runs: a reload starts the loops of
-// new profiles). Each ends when its task is cancelled or graceful shutdown begins.
+// The gateway's long-running background work as swift-service-lifecycle `Service`s, run in
+// the `ControlPlane`'s `ServiceGroup` (which takes new ones while it runs: a reload starts
+// the loops of new profiles). Each ends when its task is cancelled or graceful shutdown
+// begins. Each describes itself by what it serves (the group logs that), never by what
+// it holds.
 
 /// A profile with a control-plane loop: a credential profile keeps its token fresh, an
 /// introspection profile serves its queued calls, a JWT profile keeps its key set fresh.
 protocol BackgroundProfile: Sendable {
     associatedtype Client: Sendable
+    /// What the loop does, for its service's name ("token refresher").
+    static var loopKind: String { get }
+    /// The profile's name in `gateway.json`.
+    var name: String { get }
     func run(client: Client, resolver: SecretResolver, logger: Logger) async
 }
 
-extension CredentialProfile: BackgroundProfile {}
-extension IntrospectionProfile: BackgroundProfile {}
-extension JWTProfile: BackgroundProfile {}
+extension CredentialProfile: BackgroundProfile {
+    static var loopKind: String { "token refresher" }
+}
+
+extension IntrospectionProfile: BackgroundProfile {
+    static var loopKind: String { "introspection worker" }
+}
+
+extension JWTProfile: BackgroundProfile {
+    static var loopKind: String { "key set refresher" }
+}
 
 /// Runs one profile's loop (`BackgroundProfile.run`) as a service.
-struct ProfileLoop<Profile: BackgroundProfile>: Service {
+struct ProfileLoop<Profile: BackgroundProfile>: Service, CustomStringConvertible {
     let profile: Profile
     let client: Profile.Client
     let resolver: SecretResolver
     let logger: Logger
+
+    var description: String { "\(Profile.loopKind) \(profile.name)" }
 
     func run() async {
         await cancelWhenGracefulShutdown { [self] in
@@ -33,10 +49,12 @@ struct ProfileLoop<Profile: BackgroundProfile>: Service {
 }
 
 /// Watches the configuration file and reloads through the reload worker.
-struct ConfigWatcherService: Service {
+struct ConfigWatcherService: Service, CustomStringConvertible {
     let watcher: ConfigFileWatcher
     let group: any EventLoopGroup
     let reload: @Sendable (_ retry: Bool) async -> Bool
+
+    var description: String { "configuration file watcher \(watcher.path)" }
 
     func run() async {
         await cancelWhenGracefulShutdown { [self] in
@@ -47,31 +65,41 @@ struct ConfigWatcherService: Service {
 
 /// Runs reloads one at a time, whoever asked (SIGHUP, the file watcher, `POST /reload`),
 /// in the order asked. A request still queued at shutdown is answered as not done.
-final class ReloadWorker: Service, Sendable {
-    typealias Request = (trigger: String, reply: CheckedContinuation<ReloadOutcome, Never>)
+final class ReloadWorker: Service, Sendable, CustomStringConvertible {
+    /// Receives a reload's outcome, once.
+    typealias Reply = @Sendable (ReloadOutcome) -> Void
+    typealias Request = (trigger: String, reply: Reply)
 
     typealias Perform = @Sendable (String) async -> ReloadOutcome
 
     private let requests: AsyncStream<Request>
-    private let submit: AsyncStream<Request>.Continuation
+    private let queue: AsyncStream<Request>.Continuation
     /// Set once the gateway exists (it owns this worker, so it cannot be passed in).
     private let performer = NIOLockedValueBox<Perform?>(nil)
 
     init() {
-        (requests, submit) = AsyncStream.makeStream(of: Request.self)
+        (requests, queue) = AsyncStream.makeStream(of: Request.self)
     }
+
+    var description: String { "reload worker" }
 
     /// What a reload does; set before the worker runs.
     func attach(_ perform: @escaping Perform) {
         performer.withLockedValue { $0 = perform }
     }
 
+    /// Queues a reload; `reply` gets its outcome when it has run, or at once, as not
+    /// done, when the worker has stopped. For callers that must not wait (an event loop).
+    func submit(trigger: String, reply: @escaping Reply) {
+        if case .terminated = queue.yield((trigger, reply)) {
+            reply(Self.notDone(trigger))
+        }
+    }
+
     /// Queues a reload and waits for its outcome.
     func reload(trigger: String) async -> ReloadOutcome {
-        await withCheckedContinuation { reply in
-            if case .terminated = submit.yield((trigger, reply)) {
-                reply.resume(returning: Self.notDone(trigger))
-            }
+        await withCheckedContinuation { continuation in
+            submit(trigger: trigger) { outcome in continuation.resume(returning: outcome) }
         }
     }
 
@@ -79,13 +107,14 @@ final class ReloadWorker: Service, Sendable {
         await withTaskCancellationOrGracefulShutdownHandler {
             for await request in requests {
                 guard !Task.isCancelled, let perform = performer.withLockedValue({ $0 }) else {
-                    request.reply.resume(returning: Self.notDone(request.trigger))
+                    request.reply(Self.notDone(request.trigger))
                     continue
                 }
-                request.reply.resume(returning: await perform(request.trigger))
+                let outcome = await perform(request.trigger)
+                request.reply(outcome)
             }
-        } onCancelOrGracefulShutdown: { [submit] in
-            submit.finish()
+        } onCancelOrGracefulShutdown: { [queue] in
+            queue.finish()
         }
     }
 

@@ -12,10 +12,20 @@ extension Gateway {
     /// their tokens, keys and caches; changed or removed ones are dropped. A failed reload changes
     /// nothing and is logged (every error with its JSON path) and shown in `/status`.
     @discardableResult
-    public func reload(trigger: String) async -> ReloadOutcome {
+    func reload(trigger: String) async -> ReloadOutcome {
         let outcome = await reloads.reload(trigger: trigger)
         telemetry.metrics.reloaded(succeeded: outcome.succeeded)
         return outcome
+    }
+
+    /// `reload(trigger:)` for a caller that must not wait, such as a handler on an event
+    /// loop (`POST /reload`): the reload is queued and `answer` gets its outcome.
+    func requestReload(trigger: String, then answer: @escaping @Sendable (ReloadOutcome) -> Void) {
+        let metrics = telemetry.metrics
+        reloads.submit(trigger: trigger) { outcome in
+            metrics.reloaded(succeeded: outcome.succeeded)
+            answer(outcome)
+        }
     }
 
     /// One reload, run by the `ReloadWorker` (never two at once).
@@ -55,29 +65,10 @@ extension Gateway {
 
         // Profiles: keep the live object (and its token or cache) when nothing changed.
         let metrics = telemetry.metrics
-        let (profiles, startedProfiles) = Self.reconcile(
-            loaded.config.credentials, with: current.profiles, name: \.name, config: \.config,
-            make: { CredentialProfile($0, metrics: metrics.credential($0.name)) }
-        )
-        let (introspection, startedIntrospection) = Self.reconcile(
-            loaded.config.introspection, with: current.introspection, name: \.name, config: \.config,
-            make: { IntrospectionProfile($0, metrics: metrics.introspection($0.name)) }
-        )
-        let (jwt, startedJWT) = Self.reconcile(
-            loaded.config.jwt, with: current.jwt, name: \.name, config: \.config,
-            make: { JWTProfile($0, metrics: metrics.jwt($0.name)) }
-        )
-        let resolver = self.resolver
-        let (login, startedLogin) = Self.reconcile(
-            loaded.config.login, with: current.login, name: \.name, config: \.config,
-            make: { LoginProfile($0, resolver: resolver, metrics: metrics) }
-        )
-        for profile in startedLogin { if let old = current.login[profile.name] { profile.inherit(from: old) } }
+        let (profiles, started) = current.profiles.reconciled(with: loaded.config, resolver: resolver, metrics: metrics)
         let snapshot: ConfigSnapshot
         do {
-            snapshot = try ConfigSnapshot(
-                loaded, profiles: profiles, introspection: introspection, jwt: jwt, login: login, metrics: metrics, previous: snapshots.current
-            )
+            snapshot = try ConfigSnapshot(loaded, profiles: profiles, metrics: metrics, previous: snapshots.current)
         } catch {
             outcome.errors = error.issues.map(\.description)
             logRefused(outcome)
@@ -112,14 +103,8 @@ extension Gateway {
             $0.loaded = loaded
             $0.listeners = listeners
             $0.profiles = profiles
-            $0.introspection = introspection
-            $0.jwt = jwt
-            $0.login = login
         }
-        for profile in startedProfiles { startLoop(profile) }
-        for profile in startedIntrospection { startLoop(profile) }
-        for profile in startedJWT { startLoop(profile) }
-        for profile in startedLogin { startLogin(profile) }
+        await startLoops(of: started)
         for (name, old) in current.listeners where listeners[name]?.channel !== old.channel {
             // Stops accepting; connections accepted there finish their exchange and close,
             // since the new configuration's rules were checked for other addresses.
@@ -128,10 +113,7 @@ extension Gateway {
                 tracker.quiesceAll(listener: ProxyListener.trackingName(config))
             }
         }
-        for (name, old) in current.profiles where profiles[name] !== old { old.stop() }
-        for (name, old) in current.introspection where introspection[name] !== old { old.finish() }
-        for (name, old) in current.jwt where jwt[name] !== old { old.finish() }
-        for (name, old) in current.login where login[name] !== old { old.idTokens.finish() }
+        current.profiles.retired(keeping: profiles).stop()
         for channel in newlyBound {
             logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         }
@@ -149,28 +131,6 @@ extension Gateway {
         var metadata: Logger.Metadata = ["trigger": "\(outcome.trigger)", "errors": "\(outcome.errors.count)"]
         if let first = outcome.errors.first { metadata["detail"] = .string(first) }
         logger.error("reload refused; the running configuration stays", metadata: metadata)
-    }
-}
-
-extension Gateway {
-    /// The live objects for `configs`: an existing one where its configuration is
-    /// unchanged, a new one (also returned in `started`) otherwise.
-    static func reconcile<Config: Equatable, Live: AnyObject>(
-        _ configs: [Config], with existing: [String: Live], name: (Config) -> String, config: (Live) -> Config,
-        make: (Config) -> Live
-    ) -> (all: [String: Live], started: [Live]) {
-        var all: [String: Live] = [:]
-        var started: [Live] = []
-        for wanted in configs {
-            if let live = existing[name(wanted)], config(live) == wanted {
-                all[name(wanted)] = live
-            } else {
-                let fresh = make(wanted)
-                all[name(wanted)] = fresh
-                started.append(fresh)
-            }
-        }
-        return (all, started)
     }
 }
 

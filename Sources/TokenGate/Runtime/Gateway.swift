@@ -15,10 +15,7 @@ public final class Gateway: Sendable {
     struct Running {
         var loaded: LoadedConfig
         var listeners: [String: (address: BindAddress, channel: any Channel)]
-        var profiles: [String: CredentialProfile]
-        var introspection: [String: IntrospectionProfile]
-        var jwt: [String: JWTProfile]
-        var login: [String: LoginProfile]
+        var profiles: Profiles
         var lastReload: ReloadOutcome?
     }
 
@@ -60,17 +57,8 @@ public final class Gateway: Sendable {
     ) async throws -> Gateway {
         DescriptorLimit.raiseSoftToHard()
         let metrics = telemetry.metrics
-        var profiles: [String: CredentialProfile] = [:]
-        for profile in loaded.config.credentials { profiles[profile.name] = CredentialProfile(profile, metrics: metrics.credential(profile.name)) }
-        var introspection: [String: IntrospectionProfile] = [:]
-        for profile in loaded.config.introspection {
-            introspection[profile.name] = IntrospectionProfile(profile, metrics: metrics.introspection(profile.name))
-        }
-        var jwt: [String: JWTProfile] = [:]
-        for profile in loaded.config.jwt { jwt[profile.name] = JWTProfile(profile, metrics: metrics.jwt(profile.name)) }
-        var login: [String: LoginProfile] = [:]
-        for profile in loaded.config.login { login[profile.name] = LoginProfile(profile, resolver: resolver, metrics: metrics) }
-        let snapshot = try ConfigSnapshot(loaded, profiles: profiles, introspection: introspection, jwt: jwt, login: login, metrics: metrics)
+        let profiles = Profiles().reconciled(with: loaded.config, resolver: resolver, metrics: metrics).all
+        let snapshot = try ConfigSnapshot(loaded, profiles: profiles, metrics: metrics)
         let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: loaded.config.workerCount)
         let snapshots = SnapshotStore(snapshot)
         // Upstream connections are sockets here; tests of the proxy handler pass a connector of their own.
@@ -90,7 +78,13 @@ public final class Gateway: Sendable {
                 isReady: { ready.withLockedValue { $0 } && (box.withLockedValue { $0 }?.keysReady ?? false) },
                 status: { box.withLockedValue { $0 }?.statusJSON ?? "{}" },
                 metrics: { box.withLockedValue { $0 }?.metricsText ?? "" },
-                reload: { await box.withLockedValue({ $0 })?.reload(trigger: "admin") }
+                reload: { answer in
+                    guard let gateway = box.withLockedValue({ $0 }) else {
+                        answer(nil)
+                        return
+                    }
+                    gateway.requestReload(trigger: "admin") { outcome in answer(outcome) }
+                }
             )
             let admin: any Channel
             do {
@@ -101,22 +95,19 @@ public final class Gateway: Sendable {
             let gateway = Gateway(
                 snapshots: snapshots, group: group, ownsGroup: eventLoopGroup == nil, pools: pools, tracker: tracker,
                 adminChannel: admin, logger: logger, ready: ready, resolver: resolver, telemetry: telemetry,
-                running: Running(loaded: loaded, listeners: bound, profiles: profiles, introspection: introspection, jwt: jwt, login: login)
+                running: Running(loaded: loaded, listeners: bound, profiles: profiles)
             )
-            box.withLockedValue { $0 = gateway }
+            // The reload worker knows what to do before the admin listener can ask it.
             gateway.reloads.attach { [weak gateway] trigger in
                 await gateway?.performReload(trigger: trigger)
                     ?? ReloadOutcome(trigger: trigger, time: WallClock.secondsSinceEpoch(), succeeded: false, version: "", errors: ["the gateway has stopped"])
             }
-            gateway.controlPlane.start(gateway.reloads)
+            box.withLockedValue { $0 = gateway }
             metrics.configLoaded(version: loaded.version)
-            for profile in profiles.values { gateway.startLoop(profile) }
-            for profile in introspection.values { gateway.startLoop(profile) }
-            for profile in jwt.values { gateway.startLoop(profile) }
-            for profile in login.values { gateway.startLogin(profile) }
+            await gateway.startLoops(of: profiles)
             if watch, let path = loaded.source {
                 // The cycle gateway → control plane → watcher → gateway ends at `shutdown`.
-                gateway.controlPlane.start(ConfigWatcherService(watcher: ConfigFileWatcher(path: path, initial: loaded.version), group: group) { retry in
+                await gateway.controlPlane.start(ConfigWatcherService(watcher: ConfigFileWatcher(path: path, initial: loaded.version), group: group) { retry in
                     await gateway.reload(trigger: retry ? "file change (retry)" : "file change").succeeded
                 })
             }
@@ -154,8 +145,9 @@ public final class Gateway: Sendable {
         self.running = NIOLockedValueBox(running)
         self.httpClient = TokenEndpointClient.makeHTTPClient(eventLoopGroup: group)
         self.introspectionHTTPClient = TokenEndpointClient.makeHTTPClient(eventLoopGroup: group, connectionsPerHost: 32)
-        self.controlPlane = ControlPlane()
-        self.reloads = ReloadWorker()
+        let reloads = ReloadWorker()
+        self.reloads = reloads
+        self.controlPlane = ControlPlane(first: reloads, logger: logger)
     }
 
     static func bindListener(
@@ -170,26 +162,27 @@ public final class Gateway: Sendable {
         }
     }
 
-    func startLoop(_ profile: CredentialProfile) {
-        controlPlane.start(ProfileLoop(profile: profile, client: TokenEndpointClient(http: httpClient), resolver: resolver, logger: logger))
-    }
-
-    func startLoop(_ profile: IntrospectionProfile) {
-        controlPlane.start(ProfileLoop(profile: profile, client: IntrospectionClient(http: introspectionHTTPClient), resolver: resolver, logger: logger))
-    }
-
-    func startLoop(_ profile: JWTProfile) {
-        controlPlane.start(ProfileLoop(profile: profile, client: JWKSClient(http: httpClient), resolver: resolver, logger: logger))
-    }
-
-    func startLogin(_ profile: LoginProfile) {
-        profile.attach(client: TokenEndpointClient(http: httpClient), resolver: resolver)
-        startLoop(profile.idTokens)
+    /// Starts the control-plane loops of `profiles` (new ones: at start, everything; after a
+    /// reload, what it added or replaced): a credential profile's token refresher, an
+    /// introspection profile's worker, a JWT profile's key set refresher, and a login
+    /// profile's code exchange client and provider key refresher.
+    func startLoops(of profiles: Profiles) async {
+        let tokens = TokenEndpointClient(http: httpClient)
+        for profile in profiles.credentials.values {
+            await controlPlane.start(ProfileLoop(profile: profile, client: tokens, resolver: resolver, logger: logger))
+        }
+        for profile in profiles.introspection.values {
+            await controlPlane.start(ProfileLoop(profile: profile, client: IntrospectionClient(http: introspectionHTTPClient), resolver: resolver, logger: logger))
+        }
+        for profile in profiles.login.values { profile.attach(client: tokens, resolver: resolver) }
+        for profile in profiles.keySets {
+            await controlPlane.start(ProfileLoop(profile: profile, client: JWKSClient(http: httpClient), resolver: resolver, logger: logger))
+        }
     }
 
     /// Readiness waits (within each profile's `startup_wait_seconds`) for JWT key sets.
     var keysReady: Bool {
-        running.withLockedValue { Array($0.jwt.values) + $0.login.values.map(\.idTokens) }.allSatisfy(\.isReady)
+        running.withLockedValue { $0.profiles.keySets }.allSatisfy(\.isReady)
     }
 
     /// The port a listener is bound to (useful with port 0), or nil for an unknown name.
@@ -198,32 +191,29 @@ public final class Gateway: Sendable {
     }
 
     /// The admin listener's port.
-    public var adminPort: Int? { adminChannel.localAddress?.port }
+    var adminPort: Int? { adminChannel.localAddress?.port }
 
     /// The live state of a credential profile (tests, status).
-    func credentialProfile(named name: String) -> CredentialProfile? { running.withLockedValue { $0.profiles[name] } }
+    func credentialProfile(named name: String) -> CredentialProfile? { running.withLockedValue { $0.profiles.credentials[name] } }
 
     /// The live state of an introspection profile (tests, status).
-    func introspectionProfile(named name: String) -> IntrospectionProfile? { running.withLockedValue { $0.introspection[name] } }
+    func introspectionProfile(named name: String) -> IntrospectionProfile? { running.withLockedValue { $0.profiles.introspection[name] } }
 
     /// The live state of a JWT profile (tests, status).
-    func jwtProfile(named name: String) -> JWTProfile? { running.withLockedValue { $0.jwt[name] } }
+    func jwtProfile(named name: String) -> JWTProfile? { running.withLockedValue { $0.profiles.jwt[name] } }
 
     /// The version label of the configuration being served.
-    public var configVersion: String { snapshots.current.version }
+    var configVersion: String { snapshots.current.version }
 
     /// The outcome of the last reload, if there was one.
-    public var lastReload: ReloadOutcome? { running.withLockedValue { $0.lastReload } }
+    var lastReload: ReloadOutcome? { running.withLockedValue { $0.lastReload } }
 
     /// Stops accepting, lets in-flight requests finish for up to `grace`, then closes
     /// what is left and releases the event loops (when this gateway created them).
     public func shutdown(grace: Duration) async {
         ready.withLockedValue { $0 = false }
         logger.info("draining", metadata: ["connections": "\(tracker.count)"])
-        let (channels, profiles, introspection, jwt) = running.withLockedValue {
-            ($0.listeners.values.map(\.channel), Array($0.profiles.values), Array($0.introspection.values),
-             Array($0.jwt.values) + $0.login.values.map(\.idTokens))
-        }
+        let (channels, profiles) = running.withLockedValue { ($0.listeners.values.map(\.channel), $0.profiles) }
         for channel in channels { try? await channel.close() }
         try? await adminChannel.close()
         tracker.quiesceAll()
@@ -241,9 +231,7 @@ public final class Gateway: Sendable {
             }
             group.cancelAll()
         }
-        for profile in profiles { profile.stop() }
-        for profile in introspection { profile.finish() }
-        for profile in jwt { profile.finish() }
+        profiles.stop()
         await controlPlane.shutdown()
         try? await httpClient.shutdown()
         try? await introspectionHTTPClient.shutdown()
@@ -255,9 +243,9 @@ public final class Gateway: Sendable {
 }
 
 /// A listener address that could not be bound.
-public struct ListenerBindError: Error, CustomStringConvertible {
-    public var listener: String
-    public var address: BindAddress
-    public var underlying: String
-    public var description: String { "\(listener): cannot listen on \(address): \(underlying)" }
+struct ListenerBindError: Error, CustomStringConvertible {
+    var listener: String
+    var address: BindAddress
+    var underlying: String
+    var description: String { "\(listener): cannot listen on \(address): \(underlying)" }
 }

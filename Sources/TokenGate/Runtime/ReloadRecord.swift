@@ -1,16 +1,16 @@
 /// What the last reload did, for `/status` and for the caller of `POST /reload`.
-public struct ReloadOutcome: Sendable {
-    public var trigger: String
+struct ReloadOutcome: Sendable {
+    var trigger: String
     /// Seconds since the epoch.
-    public var time: Int
-    public var succeeded: Bool
+    var time: Int
+    var succeeded: Bool
     /// The configuration version served after the attempt.
-    public var version: String
+    var version: String
     /// Every error, with its JSON path, when the reload was refused.
-    public var errors: [String]
+    var errors: [String]
 
+    /// The outcome as `/status` shows it and `POST /reload` answers (`GatewayStatusDocument.Reload`).
     var json: String {
-        let list = errors.map(JSONText.quote).joined(separator: ",")
-        return "{\"trigger\":\(JSONText.quote(trigger)),\"time\":\(time),\"result\":\(JSONText.quote(succeeded ? "ok" : "failed")),\"version\":\(JSONText.quote(version)),\"errors\":[\(list)]}"
+        (try? CompactJSONEncoder.encode(GatewayStatusDocument.Reload(self))) ?? "{}"
     }
 }

@@ -6,9 +6,9 @@
 ///   so `Authorization`, `Cookie`, `Set-Cookie` and `Proxy-Authorization` cannot leak.
 /// - Request targets keep their query parameter names, but values of parameters that
 ///   commonly carry credentials are replaced (`target(_:policy:extra:)`).
-public enum Redaction {
+enum Redaction {
     /// What is shown instead of a hidden value.
-    public static let placeholder = "<redacted>"
+    static let placeholder = "<redacted>"
 
     /// Query parameters whose values are credentials in OAuth 2, OIDC and common APIs.
     static let sensitiveQueryParameters: Set<String> = [

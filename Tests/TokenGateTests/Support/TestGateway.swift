@@ -1,7 +1,7 @@
 import Logging
 import Testing
 import NIOConcurrencyHelpers
-import TokenGate
+@testable import TokenGate
 import TokenGateSandbox
 
 /// Collects every log line a test gateway writes, so tests can look for leaks.

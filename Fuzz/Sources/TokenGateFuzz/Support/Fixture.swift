@@ -114,7 +114,8 @@ struct Fixture: Sendable {
         login.idTokens.finish()
         let snapshot: ConfigSnapshot
         do {
-            snapshot = try ConfigSnapshot(loaded, profiles: credentials, introspection: introspection, jwt: jwt, login: [login.name: login], metrics: metrics)
+            let profiles = Profiles(credentials: credentials, introspection: introspection, jwt: jwt, login: [login.name: login])
+            snapshot = try ConfigSnapshot(loaded, profiles: profiles, metrics: metrics)
         } catch {
             harnessFailure("the fixture's snapshot cannot be built:\n" + error.issues.map(\.description).joined(separator: "\n"))
         }
