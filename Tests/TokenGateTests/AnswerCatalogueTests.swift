@@ -145,7 +145,7 @@ struct AnswerCatalogueTests {
 
     @Test("the admin listener's refusals have the proxy's JSON body and fields")
     func adminIsRenderedAlike() throws {
-        let routes = AdminRoutes(isReady: { true }, status: { "{}" }, metrics: { "" }, reload: { nil })
+        let routes = AdminRoutes(isReady: { true }, status: { "{}" }, metrics: { "" }, reload: { answer in answer(nil) })
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false)
         try channel.pipeline.syncOperations.addHandler(AdminHandler(routes: routes, allowedHost: "127.0.0.1"))

@@ -122,7 +122,7 @@ struct ProxyEmbeddedFlowTests {
     func unauthorizedReplay() async throws {
         let setup = try await OutboundSetup.start()
         let gateway = setup.gateway.gateway
-        let found = gateway.running.withLockedValue { $0.profiles["billing"] }
+        let found = gateway.running.withLockedValue { $0.profiles.credentials["billing"] }
         let profile = try #require(found)
         let initial = await settledToken(of: profile)
         let first = try #require(initial, "the profile obtains its first token")

@@ -140,7 +140,7 @@ struct ProxyHandlerEmbeddedTests {
 
     @Test("the admin handler refuses a rebinding Host with 421 and serves a loopback one")
     func adminHost() throws {
-        let routes = AdminRoutes(isReady: { true }, status: { "{}" }, metrics: { "" }, reload: { nil })
+        let routes = AdminRoutes(isReady: { true }, status: { "{}" }, metrics: { "" }, reload: { answer in answer(nil) })
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false)
         try channel.pipeline.syncOperations.addHandler(AdminHandler(routes: routes, allowedHost: "127.0.0.1"))
