@@ -106,7 +106,9 @@ final class ReloadWorker: Service, Sendable, CustomStringConvertible {
     func run() async {
         await withTaskCancellationOrGracefulShutdownHandler {
             for await request in requests {
-                guard !Task.isCancelled, let perform = performer.withLockedValue({ $0 }) else {
+                // A reload still queued when shutdown begins is refused, not run: the profiles'
+                // loops are ending and a listener it bound would outlive the gateway.
+                guard !Task.isCancelled, !Task.isShuttingDownGracefully, let perform = performer.withLockedValue({ $0 }) else {
                     request.reply(Self.notDone(request.trigger))
                     continue
                 }
