@@ -2,26 +2,6 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// What every connection of one listener shares.
-struct ListenerEnvironment: Sendable {
-    let name: String
-    let snapshots: SnapshotStore
-    let pools: UpstreamPools
-    let logger: Logger
-    let telemetry: Telemetry
-    /// Metrics for requests that no route matched.
-    let unmatched: RouteMetrics
-
-    init(name: String, snapshots: SnapshotStore, pools: UpstreamPools, logger: Logger, telemetry: Telemetry) {
-        self.name = name
-        self.snapshots = snapshots
-        self.pools = pools
-        self.logger = logger
-        self.telemetry = telemetry
-        self.unmatched = telemetry.metrics.route(listener: name, route: "")
-    }
-}
-
 /// The per-connection proxy: reads requests from a client, forwards each one over a
 /// pooled upstream connection on the same event loop, and streams the response back.
 ///
@@ -291,7 +271,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let route = exchange.plan.route
         if wait != .admission { route.metrics.upstreamError(.timeout) }
         environment.logger.warning("request timed out", metadata: ["tg.route": "\(route.name)", "timeout": "\(wait)"])
-        settle(machine.deadlinePassed(), with: exchange.timeoutError(wait))
+        refuseExchange(exchange.timeoutError(wait))
     }
 }
 

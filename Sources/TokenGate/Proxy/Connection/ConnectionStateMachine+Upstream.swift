@@ -122,9 +122,4 @@ extension ConnectionStateMachine {
         }
         return .fail(fail())
     }
-
-    /// The tunnel closed (either side); the connection is over.
-    mutating func tunnelClosed() {
-        state = .closed
-    }
 }

@@ -11,7 +11,7 @@ extension ProxyHandler {
     func backchannelLogout(_ exchange: Exchange, login: LoginProfile) {
         let route = exchange.plan.route
         guard exchange.method == .POST else {
-            settle(machine.fail(), with: GatewayAnswer(
+            refuseExchange(GatewayAnswer(
                 .methodNotAllowed, detail: "back-channel logout takes a POST", route: route.name,
                 headers: [("Allow", "POST")]
             ))
@@ -43,7 +43,7 @@ extension ProxyHandler {
         let body = exchange.ownBody?.buffer.map { String(buffer: $0) } ?? ""
         let token = body.split(separator: "&").first { $0.hasPrefix("logout_token=") }.flatMap { FormEncoding.decode($0.dropFirst("logout_token=".count)) }
         guard let token, !token.isEmpty else {
-            settle(machine.fail(), with: GatewayAnswer(.invalidRequest, detail: "the form has no logout_token", route: route.name))
+            refuseExchange(GatewayAnswer(.invalidRequest, detail: "the form has no logout_token", route: route.name))
             return
         }
         guard let waiter = waiter(for: exchange, settled: { (handler: ProxyHandler, result: Result<Int, JWTAccessTokenRules.Refusal>, exchange: Exchange) in
@@ -51,11 +51,11 @@ extension ProxyHandler {
             switch result {
             case .success(let ended):
                 // A success: the provider gets its 200, and the access log no error.
-                handler.settle(handler.machine.fail(), with: GatewayAnswer(
+                handler.refuseExchange(GatewayAnswer(
                     .loggedOut, detail: "the sessions the logout token names are ended (\(ended) kinds of match)", route: route.name
                 ))
             case .failure(let refusal):
-                handler.settle(handler.machine.fail(), with: GatewayAnswer(
+                handler.refuseExchange(GatewayAnswer(
                     .invalidRequest, detail: "the logout token was refused: \(refusal.description)", route: route.name
                 ))
             }

@@ -16,7 +16,7 @@ extension ProxyHandler {
             case "logout": logout(exchange, login: login, request: request)
             case "backchannel-logout": backchannelLogout(exchange, login: login)
             default:
-                settle(machine.fail(), with: GatewayAnswer(.notFound, detail: "no such login endpoint", route: route.name))
+                refuseExchange(GatewayAnswer(.notFound, detail: "no such login endpoint", route: route.name))
             }
             return
         }
@@ -99,7 +99,7 @@ extension ProxyHandler {
         }
         guard redirect else {
             let loginURL = login.config.pathPrefix + "login?return_to=" + FormEncoding.escape(request.target)
-            settle(machine.fail(), with: GatewayAnswer(
+            refuseExchange(GatewayAnswer(
                 .loginRequired, route: route.name, fields: [("login_url", loginURL)],
                 headers: [("WWW-Authenticate", InboundPolicy.challenge(route.validation?.rules.realm ?? "tokengate", error: nil, scope: nil))]
                     + request.legacyDeletions
@@ -131,7 +131,7 @@ extension ProxyHandler {
                 beginLogin(exchange, login: login, request: request, returnTo: returnTo)
                 return
             }
-            settle(machine.fail(), with: LoginUnavailable.metadataPending.answer(route: route.name))
+            refuseExchange(LoginUnavailable.metadataPending.answer(route: route.name))
             return
         }
         let now = WallClock.secondsSinceEpoch()
@@ -142,7 +142,7 @@ extension ProxyHandler {
         )
         let name = login.cookies.stateCookie(for: attempt.state)
         guard let sealed = login.sealer.seal(attempt.encoded(), cookieName: name) else {
-            settle(machine.fail(), with: LoginUnavailable.noCookieKey.answer(route: route.name))
+            refuseExchange(LoginUnavailable.noCookieKey.answer(route: route.name))
             return
         }
         var cookies = expiredAttempts(login: login, request: request, now: now)
@@ -188,7 +188,7 @@ extension ProxyHandler {
                 finishLogin(exchange, .redirect(location: "/", cookies: []))
                 return
             }
-            settle(machine.fail(), with: GatewayAnswer(
+            refuseExchange(GatewayAnswer(
                 .loginStateInvalid, route: route.name, fields: [("login_url", login.config.pathPrefix + "login")]
             ))
             return
@@ -197,7 +197,7 @@ extension ProxyHandler {
         if let error = request.parameter("error") {
             login.metrics.completed("provider_error")
             let code = error.utf8.count <= 64 && error.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") }) ? error : "error"
-            settle(machine.fail(), with: GatewayAnswer(
+            refuseExchange(GatewayAnswer(
                 .loginRefused, detail: "the login provider refused the login (\(code))", route: route.name,
                 headers: [("Set-Cookie", clearState.value)]
             ))
@@ -206,11 +206,11 @@ extension ProxyHandler {
         // RFC 9207: an `iss` that is not our provider means a mix-up attack.
         if let issuer = request.parameter("iss"), issuer != login.config.issuer {
             login.metrics.completed("state_invalid")
-            settle(machine.fail(), with: GatewayAnswer(.loginStateInvalid, detail: "the callback names another issuer", route: route.name))
+            refuseExchange(GatewayAnswer(.loginStateInvalid, detail: "the callback names another issuer", route: route.name))
             return
         }
         guard let code = request.parameter("code"), !code.isEmpty else {
-            settle(machine.fail(), with: GatewayAnswer(.invalidRequest, detail: "the callback has no code", route: route.name))
+            refuseExchange(GatewayAnswer(.invalidRequest, detail: "the callback has no code", route: route.name))
             return
         }
         guard let waiter = waiter(for: exchange, settled: { $0.finishLogin($2, $1) }) else { return }
@@ -232,7 +232,7 @@ extension ProxyHandler {
     private func logout(_ exchange: Exchange, login: LoginProfile, request: LoginRequest) {
         if request.isCrossSite {
             let returnTo = request.parameter("return_to").flatMap { RedirectTarget.validate($0, allowedOrigins: login.config.allowedRedirectOrigins) }
-            settle(machine.fail(), with: LogoutConfirmation.answer(
+            refuseExchange(LogoutConfirmation.answer(
                 action: login.config.pathPrefix + "logout", returnTo: returnTo, route: exchange.plan.route.name
             ))
             return
@@ -260,12 +260,12 @@ extension ProxyHandler {
         switch outcome {
         case .redirect(let location, let cookies):
             // A success: sent as the gateway's own answer, not logged as an error.
-            settle(machine.fail(), with: GatewayAnswer(
+            refuseExchange(GatewayAnswer(
                 .loginRedirect, route: exchange.plan.route.name,
                 headers: [("Location", location)] + cookies + (exchange.plan.login?.legacyDeletions ?? [])
             ))
         case .refuse(let answer):
-            settle(machine.fail(), with: answer)
+            refuseExchange(answer)
         }
     }
 }

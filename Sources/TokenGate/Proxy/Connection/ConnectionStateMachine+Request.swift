@@ -114,9 +114,6 @@ extension ConnectionStateMachine {
         return Answer(keepAlive: false, after: .lingerThenClose)
     }
 
-    /// The timer for the current wait fired and its instant has really passed.
-    mutating func deadlinePassed() -> Failure { fail() }
-
     /// Which deadline applies now, if any.
     var wait: Wait? {
         guard case .serving(let request) = state else { return nil }

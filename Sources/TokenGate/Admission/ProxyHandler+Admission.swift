@@ -24,9 +24,9 @@ extension ProxyHandler {
         let route = exchange.plan.route.name
         switch exchange.plan.bearer {
         case .absent:
-            settle(machine.fail(), with: InboundPolicy.missingToken(validation.rules, route: route))
+            refuseExchange(InboundPolicy.missingToken(validation.rules, route: route))
         case .malformed(let reason):
-            settle(machine.fail(), with: InboundPolicy.invalidRequest(validation.rules, route: route, detail: reason))
+            refuseExchange(InboundPolicy.invalidRequest(validation.rules, route: route, detail: reason))
         case .token(let token):
             // Cache hits first: a keep-alive client's token costs one hash per connection
             // and one lookup per request. The memo gives only the key, never a decision;
@@ -44,7 +44,7 @@ extension ProxyHandler {
             }
             // Not cached, so never checked: the token's syntax first (RFC 6750 §2.1).
             guard BearerCredential.isB64Token(token) else {
-                settle(machine.fail(), with: InboundPolicy.invalidRequest(validation.rules, route: route, detail: BearerCredential.notB64Token))
+                refuseExchange(InboundPolicy.invalidRequest(validation.rules, route: route, detail: BearerCredential.notB64Token))
                 return
             }
             if let jwt = validation.jwt {
@@ -62,11 +62,11 @@ extension ProxyHandler {
                     return
                 case .success where validation.introspection == nil:
                     jwt.metrics.validation("invalid")
-                    settle(machine.fail(), with: InboundPolicy.invalidToken(validation.rules, route: route, detail: "the token is from another issuer"))
+                    refuseExchange(InboundPolicy.invalidToken(validation.rules, route: route, detail: "the token is from another issuer"))
                     return
                 case .failure(let malformed) where validation.introspection == nil:
                     jwt.metrics.validation("invalid")
-                    settle(machine.fail(), with: InboundPolicy.invalidToken(validation.rules, route: route, detail: malformed.description))
+                    refuseExchange(InboundPolicy.invalidToken(validation.rules, route: route, detail: malformed.description))
                     return
                 default:
                     break
@@ -102,7 +102,7 @@ extension ProxyHandler {
     /// Whether `exchange` is still the one waiting for admission (a late answer for an
     /// exchange that timed out or whose client left is dropped).
     func isAdmitting(_ exchange: Exchange) -> Bool {
-        exchange === self.exchange && machine.request?.stage == .admitting
+        exchange === self.exchange && machine.isAdmitting
     }
 
     private func introspectionSettled(_ outcome: IntrospectionProfile.Lookup, for exchange: Exchange) {
@@ -111,7 +111,7 @@ extension ProxyHandler {
         case .answer(let claims):
             decide(claims, for: exchange)
         case .failed(let error):
-            settle(machine.fail(), with: InboundPolicy.unavailable(error, route: exchange.plan.route.name))
+            refuseExchange(InboundPolicy.unavailable(error, route: exchange.plan.route.name))
         case .pending:
             break
         }
@@ -124,9 +124,9 @@ extension ProxyHandler {
         case .answer(let claims):
             decide(claims, leeway: validation.jwt?.config.clockSkew, for: exchange)
         case .refused(let reason):
-            settle(machine.fail(), with: InboundPolicy.invalidToken(validation.rules, route: route, detail: reason))
+            refuseExchange(InboundPolicy.invalidToken(validation.rules, route: route, detail: reason))
         case .failed(let error):
-            settle(machine.fail(), with: InboundPolicy.keysUnavailable(error, route: route))
+            refuseExchange(InboundPolicy.keysUnavailable(error, route: route))
         case .pending:
             break
         }
@@ -146,7 +146,7 @@ extension ProxyHandler {
             exchange.identityFields = identity
             authorize(exchange)
         case .failure(let refusal):
-            settle(machine.fail(), with: refusal)
+            refuseExchange(refusal)
         }
     }
 
@@ -179,7 +179,7 @@ extension ProxyHandler {
         case .unavailable(let error, let retryAfter):
             // Never forward without the credential: the caller learns why and when to retry.
             let seconds = max(1, Int(retryAfter.components.seconds) + (retryAfter.components.attoseconds > 0 ? 1 : 0))
-            settle(machine.fail(), with: GatewayAnswer(
+            refuseExchange(GatewayAnswer(
                 .credentialUnavailable, detail: error.publicDetail,
                 route: exchange.plan.route.name, fields: [("credential", profile.name), ("cause", error.kind.label)],
                 headers: [("Retry-After", String(seconds))]
@@ -187,35 +187,5 @@ extension ProxyHandler {
         case .pending:
             break
         }
-    }
-
-    /// Admission is complete: `100 Continue` if the client waits for it (only now, so a
-    /// refused request never has its body sent), then the upstream connection.
-    private func admitted(_ exchange: Exchange) {
-        let decision = machine.admitted()
-        if decision.sendContinue, let context {
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
-        }
-        // No wait of ours while connecting (the pool's connect timeout bounds it); a pending
-        // admission deadline is simply left to fire and find nothing to do.
-        if decision.connect { connect(exchange, fresh: false) }
-    }
-
-    /// Whether an upstream 401 could be answered by sending the request again with a fresh
-    /// token: the route injects one, and the whole body was kept.
-    func canRetryWithFreshToken(_ exchange: Exchange) -> Bool {
-        exchange.plan.route.credential != nil && exchange.replayBody != nil && exchange.injectedToken != nil
-    }
-
-    /// The discarded 401 is complete (the profile already dropped the refused token, or has
-    /// a newer one): send the request again with whatever token is current.
-    func retryWithFreshToken(_ exchange: Exchange) {
-        exchange.requestSentAt = nil
-        if let replay = exchange.replayBody?.buffer, replay.readableBytes > 0 {
-            exchange.pendingBody = [replay]
-        } else {
-            exchange.pendingBody = []
-        }
-        authorize(exchange)
     }
 }

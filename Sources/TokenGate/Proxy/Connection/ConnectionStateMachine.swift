@@ -175,6 +175,12 @@ struct ConnectionStateMachine {
         closeAfterExchange && (!queueOverflowed || queuedRequests == 0)
     }
 
+    /// Whether the current request waits for its admission (validation, credential).
+    var isAdmitting: Bool {
+        if case .serving(let request) = state { return request.stage == .admitting }
+        return false
+    }
+
     var request: Request? {
         if case .serving(let request) = state { return request }
         return nil

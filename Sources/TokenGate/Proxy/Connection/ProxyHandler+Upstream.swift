@@ -4,9 +4,39 @@ import NIOHTTP1
 // The upstream half of an exchange: getting a connection, sending the request, and
 // relaying the response.
 extension ProxyHandler {
+    /// Admission is complete: `100 Continue` if the client waits for it (only now, so a
+    /// refused request never has its body sent), then the upstream connection.
+    func admitted(_ exchange: Exchange) {
+        let decision = machine.admitted()
+        if decision.sendContinue, let context {
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+        }
+        // No wait of ours while connecting (the pool's connect timeout bounds it); a pending
+        // admission deadline is simply left to fire and find nothing to do.
+        if decision.connect { connect(exchange, fresh: false) }
+    }
+
+    /// Whether an upstream 401 could be answered by sending the request again with a fresh
+    /// token: the route injects one, and the whole body was kept.
+    func canRetryWithFreshToken(_ exchange: Exchange) -> Bool {
+        exchange.plan.route.credential != nil && exchange.replayBody != nil && exchange.injectedToken != nil
+    }
+
+    /// The discarded 401 is complete (the profile already dropped the refused token, or has
+    /// a newer one): send the request again with whatever token is current.
+    func retryWithFreshToken(_ exchange: Exchange) {
+        exchange.requestSentAt = nil
+        if let replay = exchange.replayBody?.buffer, replay.readableBytes > 0 {
+            exchange.pendingBody = [replay]
+        } else {
+            exchange.pendingBody = []
+        }
+        authorize(exchange)
+    }
+
     func connect(_ exchange: Exchange, fresh: Bool) {
         guard let pool else {
-            settle(machine.fail(), with: GatewayAnswer(.internalError, detail: "no upstream pool for this event loop", route: exchange.plan.route.name))
+            refuseExchange(GatewayAnswer(.internalError, detail: "no upstream pool for this event loop", route: exchange.plan.route.name))
             return
         }
         let route = exchange.plan.route
@@ -32,7 +62,7 @@ extension ProxyHandler {
             environment.logger.warning("upstream connection failed", metadata: [
                 "tg.route": "\(route.name)", "tg.upstream": "\(route.config.upstream.authority)", "error": "\(error)",
             ])
-            settle(machine.fail(), with: timedOut
+            refuseExchange(timedOut
                 ? GatewayAnswer(.upstreamConnectTimeout, detail: "could not connect to the upstream within \(route.config.timeouts.connect)", route: route.name)
                 : GatewayAnswer(.upstreamUnreachable, route: route.name))
             return
@@ -44,7 +74,7 @@ extension ProxyHandler {
             // Only the gateway's own fields are added here, from a credential or validated
             // claims: a bad byte among them is the gateway's fault, never forwarded.
             pool?.release(connection)
-            settle(machine.fail(), with: GatewayAnswer(
+            refuseExchange(GatewayAnswer(
                 .internalError,
                 detail: "a field the gateway adds is not valid (\(head.problem ?? "unknown"))", route: route.name
             ))
@@ -87,12 +117,12 @@ extension ProxyHandler: UpstreamResponseDelegate {
             allocator: context.channel.allocator
         ) else {
             route.metrics.upstreamError(.reset)
-            settle(machine.fail(), with: GatewayAnswer(.upstreamError, detail: "the upstream used a transfer coding an HTTP/1.0 client cannot receive", route: route.name))
+            refuseExchange(GatewayAnswer(.upstreamError, detail: "the upstream used a transfer coding an HTTP/1.0 client cannot receive", route: route.name))
             return
         }
         guard shaped.head.isValid else {
             route.metrics.upstreamError(.reset)
-            settle(machine.fail(), with: GatewayAnswer(.upstreamError, detail: "the upstream's response head is not valid (\(shaped.head.problem ?? "unknown"))", route: route.name))
+            refuseExchange(GatewayAnswer(.upstreamError, detail: "the upstream's response head is not valid (\(shaped.head.problem ?? "unknown"))", route: route.name))
             return
         }
         if shaped.droppedCookies > 0 {

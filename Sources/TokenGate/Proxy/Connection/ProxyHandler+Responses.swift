@@ -17,6 +17,12 @@ extension ProxyHandler {
         carryOut(decision.after, after: written.future)
     }
 
+    /// The gateway refuses the exchange in flight (during admission, or when forwarding
+    /// cannot go on): the machine decides what follows the answer.
+    func refuseExchange(_ answer: GatewayAnswer) {
+        settle(machine.fail(), with: answer)
+    }
+
     /// Carries out the machine's decision when forwarding cannot go on: a JSON error on the
     /// upstream's behalf, or a close when a response is already streaming.
     func settle(_ failure: ConnectionStateMachine.Failure, with answer: GatewayAnswer) {

@@ -1,0 +1,22 @@
+import Logging
+import NIOCore
+
+/// What every connection of one listener shares.
+struct ListenerEnvironment: Sendable {
+    let name: String
+    let snapshots: SnapshotStore
+    let pools: UpstreamPools
+    let logger: Logger
+    let telemetry: Telemetry
+    /// Metrics for requests that no route matched.
+    let unmatched: RouteMetrics
+
+    init(name: String, snapshots: SnapshotStore, pools: UpstreamPools, logger: Logger, telemetry: Telemetry) {
+        self.name = name
+        self.snapshots = snapshots
+        self.pools = pools
+        self.logger = logger
+        self.telemetry = telemetry
+        self.unmatched = telemetry.metrics.route(listener: name, route: "")
+    }
+}
