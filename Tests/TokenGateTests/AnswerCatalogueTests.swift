@@ -121,15 +121,39 @@ struct AnswerCatalogueTests {
 
     @Test("the 408 for a request head that did not arrive in time is rendered like every other answer, Cache-Control: no-store included")
     func requestTimeoutIsRenderedAlike() throws {
+        let json = """
+        { "listeners": { "main": { "address": "127.0.0.1:0" } }, "admin": { "address": "127.0.0.1:0" },
+          "routes": [ { "name": "api", "listener": "main", "match": { "path_prefix": "/api/" }, "upstream": "http://127.0.0.1:1/" } ] }
+        """
+        let lines = NIOLockedValueBox<[String]>([])
+        let writer = AccessLogWriter(outputIsTerminal: false) { bytes in
+            let text = String(decoding: bytes, as: UTF8.self)
+            lines.withLockedValue { $0.append(contentsOf: text.split(separator: "\n").map(String.init)) }
+        }
+        let loaded = try ConfigLoader(resolver: SecretResolver(environment: [:])).load(bytes: Array(json.utf8))
+        let telemetry = Telemetry(accessLog: writer)
         let channel = EmbeddedChannel()
-        var recordedBytes: Int?
-        let timer = RequestHeadTimer(headTimeout: .zero, idleTimeout: .seconds(60), onHeadTimeout: { _, bodyBytes in recordedBytes = bodyBytes })
-        try channel.pipeline.syncOperations.addHandler(timer)
+        let environment = ListenerEnvironment(
+            name: "main", snapshots: SnapshotStore(try ConfigSnapshot(loaded, metrics: telemetry.metrics)),
+            pools: UpstreamPools(group: channel.embeddedEventLoop), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            telemetry: telemetry
+        )
+        // The listener's pipeline: the decoder tells the handler when a head begins; the
+        // handler's one timer answers a head that is late.
+        let handler = ProxyHandler(environment: environment, headTimeout: .zero, idleTimeout: .seconds(60))
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RequestHeadDecoder(observer: handler)))
+        try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         try channel.writeInbound(ByteBuffer(string: "GET /api/x HTTP/1.1\r\nHost: a\r\n"))
-        // The head deadline is on the wall clock; the embedded loop runs what is due by then.
-        channel.embeddedEventLoop.advanceTime(to: .now() + .seconds(1))
+        // The head deadline is on the loop's clock; the embedded loop runs what is due by then.
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         let answer = try written(channel)
+        // The access log is flushed on the loop.
+        channel.embeddedEventLoop.run()
+        let recordedBytes = lines.withLockedValue { $0 }.compactMap { line -> Int? in
+            guard line.contains("request_timeout"), let range = line.range(of: "\"bytes_out\":") else { return nil }
+            return Int(String(line[range.upperBound...].prefix { $0.isNumber }))
+        }.first
         let body = #"{"error":"request_timeout","detail":"the request head did not arrive in time"}"# + "\n"
         #expect(answer.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
         #expect(answer.contains("\r\nContent-Type: application/json\r\n"))

@@ -294,6 +294,22 @@ struct ProxyEmbeddedFlowTests {
         #expect(!proxy.client.isActive, "closed although the client never read them")
     }
 
+    @Test("a keep-alive connection that sends nothing after its answer is closed once the listener's idle timeout passes")
+    func idleKeepAliveCloses() throws {
+        let proxy = try EmbeddedProxy(config: apiRoute, idleTimeout: .seconds(10))
+        defer { proxy.finish() }
+        try proxy.send("GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n")
+        let upstream = try #require(proxy.upstream(0))
+        _ = try upstream.received()
+        try upstream.respond("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        #expect(try proxy.received().hasPrefix("HTTP/1.1 200 OK\r\n"))
+        proxy.loop.advanceTime(by: .milliseconds(9_900))
+        #expect(proxy.client.isActive, "within the keep-alive timeout it stays open")
+        proxy.loop.advanceTime(by: .milliseconds(100))
+        #expect(!proxy.client.isActive, "closed once the idle timeout passed, with nothing written")
+        #expect(try proxy.received().isEmpty)
+    }
+
     @Test("an upstream that answers before the request body is complete: the client gets it with Connection: close, the rest of its body goes nowhere, and a client that does not read is closed after the 2 s lingering time")
     func earlyAnswerLingers() throws {
         let proxy = try EmbeddedProxy(config: apiRoute)

@@ -19,10 +19,9 @@ struct ProxyHandlerEmbeddedTests {
             name: "main", snapshots: SnapshotStore(snapshot), pools: UpstreamPools(group: channel.embeddedEventLoop),
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), telemetry: telemetry
         )
-        let timer = RequestHeadTimer(headTimeout: .seconds(10), idleTimeout: .seconds(60))
-        try channel.pipeline.syncOperations.addHandler(timer)
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
-        try channel.pipeline.syncOperations.addHandler(ProxyHandler(environment: environment, headTimer: timer))
+        let handler = ProxyHandler(environment: environment, headTimeout: .seconds(10), idleTimeout: .seconds(60))
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RequestHeadDecoder(observer: handler)))
+        try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
     }
@@ -120,12 +119,11 @@ struct ProxyHandlerEmbeddedTests {
             pools: UpstreamPools(group: channel.embeddedEventLoop), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
             telemetry: telemetry
         )
-        let timer = RequestHeadTimer(headTimeout: .seconds(10), idleTimeout: .seconds(60))
-        try channel.pipeline.syncOperations.addHandler(timer)
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
-        try channel.pipeline.syncOperations.addHandler(ProxyHandler(
-            environment: environment, headTimer: timer, acceptedOn: BindAddress(host: "0.0.0.0", port: 8080)
-        ))
+        let handler = ProxyHandler(
+            environment: environment, headTimeout: .seconds(10), idleTimeout: .seconds(60), acceptedOn: BindAddress(host: "0.0.0.0", port: 8080)
+        )
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RequestHeadDecoder(observer: handler)))
+        try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         #expect(channel.isActive)
         try channel.writeInbound(ByteBuffer(string: "GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n"))

@@ -62,7 +62,7 @@ struct AdminRoutes: Sendable {
 /// Hardened like the proxy listener: requests are served one at a time and only while the
 /// client reads the answers (a client that pipelines `GET /metrics` and never reads stops
 /// being read), at most `maxQueuedRequests` wait, and the request head and idle timeouts
-/// of `RequestHeadTimer` apply. A `Host` that is not an IP literal, `localhost` or the
+/// of `AdminHeadTimer` apply. A `Host` that is not an IP literal, `localhost` or the
 /// configured admin host is refused (421), so a DNS-rebinding page cannot read `/status`;
 /// `POST /reload` also refuses any request a browser marks as cross-site.
 final class AdminHandler: ChannelDuplexHandler, RemovableChannelHandler {
@@ -74,7 +74,7 @@ final class AdminHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let routes: AdminRoutes
     private let allowedHost: String
-    private let headTimer: RequestHeadTimer?
+    private let headTimer: AdminHeadTimer?
     private var request: HTTPRequestHead?
     /// A reload is running; its answer comes back later.
     private var busy = false
@@ -82,7 +82,7 @@ final class AdminHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var queuedHeads = 0
     private var readPending = false
 
-    init(routes: AdminRoutes, allowedHost: String = "localhost", headTimer: RequestHeadTimer? = nil) {
+    init(routes: AdminRoutes, allowedHost: String = "localhost", headTimer: AdminHeadTimer? = nil) {
         self.routes = routes
         self.allowedHost = allowedHost.lowercased()
         self.headTimer = headTimer
@@ -236,7 +236,7 @@ enum AdminServer {
                     return channel.close()
                 }
                 do {
-                    let timer = RequestHeadTimer(headTimeout: headTimeout, idleTimeout: idleTimeout)
+                    let timer = AdminHeadTimer(headTimeout: headTimeout, idleTimeout: idleTimeout)
                     try channel.pipeline.syncOperations.addHandler(timer)
                     var limits = NIOHTTPDecoderLimitConfiguration()
                     limits.maxHeaderListSize = 16 * 1024

@@ -5,8 +5,8 @@ import NIOHTTP1
 @testable import TokenGate
 
 /// One client connection through the proxy, with no socket anywhere: the client side is
-/// an `EmbeddedChannel` with the listener's pipeline (head timer, NIO's request decoder,
-/// `ProxyHandler`), and every upstream connection the pool opens is an `EmbeddedChannel`
+/// an `EmbeddedChannel` with the listener's pipeline (the request decoder that
+/// tells the handler when a head begins, `ProxyHandler`), and every upstream connection the pool opens is an `EmbeddedChannel`
 /// with the gateway's own upstream pipeline, handed out by `EmbeddedUpstreamConnector`.
 ///
 /// All of them share one `EmbeddedEventLoop`, as the client and upstream channels of a
@@ -49,10 +49,9 @@ final class EmbeddedProxy {
         let sync = client.pipeline.syncOperations
         try sync.addHandler(reads)
         try sync.addHandler(writes)
-        let timer = RequestHeadTimer(headTimeout: .seconds(10), idleTimeout: idleTimeout)
-        try sync.addHandler(timer)
-        try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
-        try sync.addHandler(ProxyHandler(environment: environment, headTimer: timer))
+        let handler = ProxyHandler(environment: environment, headTimeout: .seconds(10), idleTimeout: idleTimeout)
+        try sync.addHandler(ByteToMessageHandler(RequestHeadDecoder(observer: handler)))
+        try sync.addHandler(handler)
     }
 
     /// The proxy for the listener `main` of the configuration `json`, with its own telemetry.

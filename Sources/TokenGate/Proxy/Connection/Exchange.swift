@@ -2,15 +2,15 @@ import NIOCore
 import NIOHTTP1
 
 /// One request being forwarded: its plan and the data that moves with it (held body, the
-/// replay copy, timings, what the access log records). Where the request stands is the
-/// connection's `ConnectionStateMachine`'s business, not this object's.
+/// replay copy, what the access log records). Where the request stands, and when its
+/// waits end, is the connection's `ConnectionStateMachine`'s business, not this object's.
 final class Exchange {
     let plan: ForwardPlan
     let clientVersion: HTTPVersion
     let method: HTTPMethod
     /// The client's request target, for the access log.
     let target: String
-    /// When the head arrived: every wait of this exchange is counted from here or later.
+    /// When the head arrived, for the access log and metrics (the machine counts the waits).
     let startedAt: NIODeadline
     /// The snapshot's access log settings, read once with the route.
     let accessLog: AccessLogPolicy
@@ -22,9 +22,6 @@ final class Exchange {
     /// one buffer as it arrives; nil unless `readsBodyItself(limit:allocator:)` was called.
     private(set) var ownBody: ReplayCopy?
     var requestBodyBytes = 0
-    /// When the whole request had been written upstream; the response-header timeout runs from here.
-    var requestSentAt: NIODeadline?
-    var lastActivity: NIODeadline
     /// The token injected into this request, to tell the profile which one an upstream refused.
     var injectedToken: Redacted?
     /// A copy of a small request body in one buffer, so the request can be sent again after
@@ -62,22 +59,37 @@ final class Exchange {
         self.method = head.method
         self.target = head.uri
         self.startedAt = startedAt
-        self.lastActivity = startedAt
         self.accessLog = accessLog
         if plan.route.credential != nil, (plan.contentLength ?? 0) <= Self.replayLimit {
             replayBody = ReplayCopy(capacity: min(plan.contentLength ?? 1024, Self.replayLimit), limit: Self.replayLimit, allocator: allocator)
         }
     }
 
-    func touch() { lastActivity = .now() }
-
     /// What the connection's state machine needs to know of this request.
     var facts: ConnectionStateMachine.RequestFacts {
         ConnectionStateMachine.RequestFacts(
             hasBody: plan.hasBody, keepAlive: plan.clientKeepAlive, expectsContinue: plan.expectsContinue,
             endsParsing: plan.endsParsing, mayUpgrade: plan.mayUpgrade, replayable: plan.isReplayable,
-            maxBodyBytes: plan.route.config.maxBodyBytes
+            maxBodyBytes: plan.route.config.maxBodyBytes, responseHeaderTimeout: plan.route.responseHeaderTimeout,
+            idleTimeout: plan.route.idleTimeout
         )
+    }
+
+    /// What the machine needs to know, at an upstream 401, of sending this request again.
+    var retryFacts: ConnectionStateMachine.RetryFacts {
+        ConnectionStateMachine.RetryFacts(
+            injectsCredential: plan.route.credential != nil, bodyKept: replayBody != nil, tokenInjected: injectedToken != nil
+        )
+    }
+
+    /// A new attempt begins (the machine decided a retry): the body to send is the replay
+    /// copy, or nothing. The data's half of the machine's one per-attempt reset.
+    func beginAttempt() {
+        if let replay = replayBody?.buffer, replay.readableBytes > 0 {
+            pendingBody = [replay]
+        } else {
+            pendingBody = []
+        }
     }
 
     /// Keeps a body part that cannot be sent anywhere yet: into `ownBody` when the gateway
@@ -128,16 +140,6 @@ final class Exchange {
         return head
     }
 
-    /// The instant a wait of this exchange times out.
-    func deadline(for wait: ConnectionStateMachine.Wait) -> NIODeadline {
-        let route = plan.route
-        switch wait {
-        case .admission: return startedAt + route.responseHeaderTimeout
-        case .responseHead: return (requestSentAt ?? startedAt) + route.responseHeaderTimeout
-        case .idle: return lastActivity + route.idleTimeout
-        }
-    }
-
     /// The gateway's answer when `wait` expires.
     func timeoutError(_ wait: ConnectionStateMachine.Wait) -> GatewayAnswer {
         let route = plan.route
@@ -146,7 +148,8 @@ final class Exchange {
             return GatewayAnswer(.admissionTimeout, detail: "validating the request or obtaining its credential took longer than \(route.config.timeouts.responseHeader)", route: route.name, headers: [("Retry-After", "1")])
         case .responseHead:
             return GatewayAnswer(.upstreamTimeout, detail: "the upstream sent no response within \(route.config.timeouts.responseHeader)", route: route.name)
-        case .idle:
+        case .idle, .head, .keepAlive:
+            // `.head` and `.keepAlive` are the connection's waits, never an exchange's.
             return GatewayAnswer(.upstreamTimeout, detail: "no data moved for \(route.config.timeouts.idle)", route: route.name)
         }
     }

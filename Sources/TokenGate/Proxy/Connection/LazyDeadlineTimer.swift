@@ -5,6 +5,9 @@ import NIOCore
 /// a heap operation, so this keeps one task pending and, when it fires before the current
 /// deadline, re-arms it for the rest. Only moving the deadline earlier reschedules.
 ///
+/// Deadlines are on the event loop's clock (`EventLoop.now`), so an `EmbeddedEventLoop`'s
+/// `advanceTime` drives it in tests.
+///
 /// Loop-bound: use only on the event loop it was made with.
 final class LazyDeadlineTimer {
     private let eventLoop: any EventLoop
@@ -42,14 +45,16 @@ final class LazyDeadlineTimer {
 
     private func schedule(at time: NIODeadline) {
         scheduledAt = time
-        task = eventLoop.assumeIsolated().scheduleTask(deadline: time) { [weak self] in self?.fired() }
+        // A strong capture: the pending task keeps the timer alive until it runs or is
+        // cancelled, and a weak one would cost the timer a side-table allocation.
+        task = eventLoop.assumeIsolated().scheduleTask(deadline: time) { self.fired() }
     }
 
     private func fired() {
         task = nil
         scheduledAt = nil
         guard let deadline else { return }
-        if deadline > .now() {
+        if deadline > eventLoop.now {
             schedule(at: deadline)
             return
         }

@@ -10,7 +10,8 @@ extension ProxyHandler {
     func record(_ exchange: Exchange, status: Int, bytesOut: Int? = nil, error: AnswerCode? = nil) {
         guard !exchange.recorded else { return }
         exchange.recorded = true
-        let now = NIODeadline.now()
+        // The loop's clock, as the exchange's start was read (the same clock in production).
+        let now = context?.eventLoop.now ?? .now()
         let route = exchange.plan.route
         let duration = now - exchange.startedAt
         let upstream = exchange.upstreamStartedAt.map { now - $0 }
@@ -46,7 +47,7 @@ extension ListenerEnvironment {
         let metrics = answer.route.map { telemetry.metrics.route(listener: name, route: $0) } ?? unmatched
         let method = head?.method.rawValue ?? "-"
         let status = Int(answer.status.code)
-        let duration = NIODeadline.now() - startedAt
+        let duration = (eventLoop?.now ?? .now()) - startedAt
         metrics.count(method: method, status: status)
         metrics.requestDuration.record(duration)
         let entry = RequestRecord(

@@ -1,39 +1,17 @@
 import NIOCore
 import NIOHTTP1
 
-// The upstream half of an exchange: getting a connection, sending the request, and
-// relaying the response.
+// The upstream half of an exchange, as events: admission complete, the connection from
+// the pool, and the response's parts. Each goes to the machine; `run(_:with:)` carries
+// out what it decides.
 extension ProxyHandler {
     /// Admission is complete: `100 Continue` if the client waits for it (only now, so a
     /// refused request never has its body sent), then the upstream connection.
     func admitted(_ exchange: Exchange) {
-        let decision = machine.admitted()
-        if decision.sendContinue, let context {
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
-        }
-        // No wait of ours while connecting (the pool's connect timeout bounds it); a pending
-        // admission deadline is simply left to fire and find nothing to do.
-        if decision.connect { connect(exchange, fresh: false) }
+        run(machine.admitted())
     }
 
-    /// Whether an upstream 401 could be answered by sending the request again with a fresh
-    /// token: the route injects one, and the whole body was kept.
-    func canRetryWithFreshToken(_ exchange: Exchange) -> Bool {
-        exchange.plan.route.credential != nil && exchange.replayBody != nil && exchange.injectedToken != nil
-    }
-
-    /// The discarded 401 is complete (the profile already dropped the refused token, or has
-    /// a newer one): send the request again with whatever token is current.
-    func retryWithFreshToken(_ exchange: Exchange) {
-        exchange.requestSentAt = nil
-        if let replay = exchange.replayBody?.buffer, replay.readableBytes > 0 {
-            exchange.pendingBody = [replay]
-        } else {
-            exchange.pendingBody = []
-        }
-        authorize(exchange)
-    }
-
+    /// Asks the pool for a connection for `exchange` (`fresh`: not a pooled one).
     func connect(_ exchange: Exchange, fresh: Bool) {
         guard let pool else {
             refuseExchange(GatewayAnswer(.internalError, detail: "no upstream pool for this event loop", route: exchange.plan.route.name))
@@ -47,7 +25,7 @@ extension ProxyHandler {
     }
 
     private func connected(_ exchange: Exchange, _ result: Result<UpstreamConnection, any Error>) {
-        guard exchange === self.exchange else {
+        guard exchange === self.exchange, let context else {
             // The client went away or the exchange already ended; the connection is unused.
             if case .success(let connection) = result { pool?.release(connection) }
             return
@@ -80,25 +58,7 @@ extension ProxyHandler {
             ))
             return
         }
-        switch machine.upstreamConnected(reused: connection.isReused) {
-        case .release:
-            pool?.release(connection)
-        case .send(let end):
-            exchange.upstream = connection
-            exchange.touch()
-            connection.handler.delegate = self
-            connection.handler.sendHead(head.buffer, method: exchange.method, chunkedBody: exchange.plan.isChunked)
-            for buffer in exchange.pendingBody { connection.handler.sendBody(buffer) }
-            exchange.pendingBody.removeAll()
-            if end {
-                connection.handler.sendEnd()
-                exchange.requestSentAt = .now()
-            }
-            connection.handler.flush()
-            machine.upstreamWritabilityChanged(connection.isWritable)
-            armTimer()
-            resumeClientReads()
-        }
+        run(machine.upstreamConnected(reused: connection.isReused, at: context.eventLoop.now), with: .connection(connection, head: head))
     }
 }
 
@@ -109,10 +69,9 @@ extension ProxyHandler: UpstreamResponseDelegate {
 
     func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard let exchange, let context else { return }
-        exchange.touch()
         let route = exchange.plan.route
         // Shaped before the machine hears of it: a head that cannot be passed on is a 502.
-        guard var shaped = ResponseRules.clientHead(
+        guard let shaped = ResponseRules.clientHead(
             from: head, method: exchange.method, clientVersion: exchange.clientVersion, gatewayCookies: exchange.plan.loginCookies,
             allocator: context.channel.allocator
         ) else {
@@ -133,90 +92,29 @@ extension ProxyHandler: UpstreamResponseDelegate {
                 "tg.route": "\(route.name)", "dropped": "\(shaped.droppedCookies)",
             ])
         }
-        var retryable = false
-        if head.status == .unauthorized, machine.mayRetryUnauthorized, canRetryWithFreshToken(exchange),
-           let profile = route.credential, let token = exchange.injectedToken {
-            // Only a 401 that blames the token (and not too often) costs a token request.
-            retryable = profile.rejected(token, challenge: TokenState.challenge(head.headers["www-authenticate"])) == .retry
-        }
+        let status = Int(head.status.code)
         let upgradeCompleted = head.status == .switchingProtocols && exchange.plan.webSocket?.isCompleted(by: head.headers) == true
-        switch machine.responseHead(status: Int(head.status.code), unauthorizedRetryable: retryable, upgradeCompleted: upgradeCompleted) {
-        case .discardForRetry:
-            // Not the client's business yet: read this answer to its end, then retry.
-            armTimer()
-        case .startTunnel:
-            exchange.responseStatus = 101
-            shaped.head.end()
-            context.writeAndFlush(wrapOutboundOut(shaped.head.buffer), promise: nil)
-        case .forward(let keepAlive):
-            exchange.responseStatus = Int(head.status.code)
-            exchange.chunksResponse = shaped.chunked
-            if shaped.delimitedByClose { machine.responseDelimitedByClose() }
-            for field in exchange.responseFields { shaped.head.field(field.name, field.value) }
-            ResponseRules.finish(&shaped.head, keepAlive: keepAlive && !shaped.delimitedByClose, clientVersion: exchange.clientVersion)
-            context.write(wrapOutboundOut(shaped.head.buffer), promise: nil)
-            clientUnflushed = true
-            armTimer()
-        case .fail(let failure):
-            route.metrics.upstreamError(.reset)
-            settle(failure, with: GatewayAnswer(
-                .upstreamError,
-                detail: exchange.plan.mayUpgrade
-                    ? "the upstream's 101 does not complete the WebSocket handshake asked for (Upgrade: websocket and the matching Sec-WebSocket-Accept)"
-                    : "the upstream switched protocols without being asked to",
-                route: route.name
-            ))
+        var action = machine.responseHead(status: status, upgradeCompleted: upgradeCompleted, retry: exchange.retryFacts, at: context.eventLoop.now)
+        if action == .judgeUnauthorized {
+            // The machine asks only for the first 401 of a replayable attempt: only a 401
+            // that blames the token (and not too often) costs a token request.
+            var retry = false
+            if let profile = route.credential, let token = exchange.injectedToken {
+                retry = profile.rejected(token, challenge: TokenState.challenge(head.headers["www-authenticate"])) == .retry
+            }
+            action = machine.unauthorizedJudged(retry: retry)
         }
+        run(action, with: .responseHead(shaped, status: status))
     }
 
     func upstreamResponseBody(_ buffer: ByteBuffer) {
-        guard let exchange, let context else { return }
-        exchange.touch()
-        guard machine.forwardsResponseBody else { return }
-        exchange.responseBodyBytes += buffer.readableBytes
-        clientUnflushed = true
-        if exchange.chunksResponse {
-            ChunkedCoding.frame(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
-        } else {
-            context.write(wrapOutboundOut(buffer), promise: nil)
-        }
+        guard exchange != nil, let context else { return }
+        run(machine.responseBodyArrived(at: context.eventLoop.now), with: .body(buffer))
     }
 
     func upstreamResponseEnd(reusable: Bool) {
-        guard let exchange, let context else { return }
-        if machine.state == .tunnel {
-            startTunnel(exchange)
-            return
-        }
-        let decision = machine.responseEnd(reusable: reusable)
-        let reuse: Bool
-        switch decision {
-        case .retryWithFreshToken(let value): reuse = value
-        case .finish(let value, _): reuse = value
-        case .ignore: return
-        }
-        if let upstream = exchange.upstream {
-            exchange.upstream = nil
-            if reuse { pool?.release(upstream) } else { upstream.close() }
-        }
-        switch decision {
-        case .retryWithFreshToken:
-            retryWithFreshToken(exchange)
-        case .finish(_, let after):
-            record(exchange, status: exchange.responseStatus ?? 502)
-            let end = exchange.chunksResponse ? context.channel.allocator.buffer(staticString: ChunkedCoding.lastChunk) : nil
-            clientUnflushed = false
-            if after == .nextRequest {
-                // Keep-alive, the common case: no promise to allocate and complete.
-                if let end { context.write(wrapOutboundOut(end), promise: nil) }
-                context.flush()
-                carryOut(after, after: nil)
-            } else {
-                carryOut(after, after: context.writeAndFlush(wrapOutboundOut(end ?? context.channel.allocator.buffer(capacity: 0))))
-            }
-        case .ignore:
-            break
-        }
+        guard exchange != nil else { return }
+        run(machine.responseEnd(reusable: reusable))
     }
 
     func upstreamReadComplete() {
@@ -227,25 +125,17 @@ extension ProxyHandler: UpstreamResponseDelegate {
     }
 
     func upstreamWritabilityChanged() {
-        machine.upstreamWritabilityChanged(exchange?.upstream?.isWritable ?? true)
-        resumeClientReads()
+        run(machine.upstreamWritabilityChanged(exchange?.upstream?.isWritable ?? true))
     }
 
     func upstreamFailed(_ error: any Error) {
         guard let exchange else { return }
         let route = exchange.plan.route
-        switch machine.upstreamFailed() {
-        case .retryOnNewConnection:
-            // A pooled connection the upstream closed while it sat idle: send the request
-            // again on a new connection (it is idempotent and bodiless).
-            exchange.upstream?.close()
-            exchange.upstream = nil
-            exchange.requestSentAt = nil
-            connect(exchange, fresh: true)
-        case .fail(let failure):
+        let action = machine.upstreamFailed()
+        if case .refuse = action {
             route.metrics.upstreamError(.reset)
             environment.logger.warning("upstream exchange failed", metadata: ["tg.route": "\(route.name)", "error": "\(error)"])
-            settle(failure, with: GatewayAnswer(.upstreamError, detail: "the upstream closed the connection or failed before completing the response", route: route.name))
         }
+        run(action, with: .answer(GatewayAnswer(.upstreamError, detail: "the upstream closed the connection or failed before completing the response", route: route.name)))
     }
 }

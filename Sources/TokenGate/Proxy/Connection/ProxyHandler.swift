@@ -5,11 +5,14 @@ import NIOHTTP1
 /// The per-connection proxy: reads requests from a client, forwards each one over a
 /// pooled upstream connection on the same event loop, and streams the response back.
 ///
-/// It is the thin shell around `ConnectionStateMachine`: every event goes to the machine,
-/// and the handler carries out what comes back (write, forward, connect, close). It holds
-/// the data that moves (the current `Exchange`, parts of pipelined requests waiting their
-/// turn) but decides nothing on its own. Reading is never paused for a client that does
-/// not pipeline, which saves two `epoll_ctl` calls a request over `HTTPServerPipelineHandler`.
+/// It is the thin shell around `ConnectionStateMachine`: every event (in this file, and
+/// the upstream's in `+Upstream`) goes to the machine with the facts the handler has, and
+/// the one executor, `run(_:with:)` (`+Run`), carries out the action that comes back. It
+/// holds the data that moves (the current `Exchange`, parts of pipelined requests waiting
+/// their turn) and the connection's one timer (head, keep-alive and exchange deadlines
+/// alike: the machine says which applies and when), but decides nothing on its own.
+/// Reading is never paused for a client that does not pipeline, which saves two
+/// `epoll_ctl` calls a request over `HTTPServerPipelineHandler`.
 final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = ByteBuffer
@@ -20,7 +23,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     static let lingerTime = TimeAmount.seconds(2)
 
     let environment: ListenerEnvironment
-    let headTimer: RequestHeadTimer
     /// The address this connection's listener was bound to when it was accepted: once the
     /// configuration moves or removes that listener, the connection takes no new request.
     let acceptedOn: BindAddress?
@@ -32,20 +34,24 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var machine: ConnectionStateMachine
     /// The request being served, while there is one.
     var exchange: Exchange?
-    /// Parts of pipelined requests, waiting for the exchange before them (bounded by the machine).
-    var queue = CircularBuffer<HTTPServerRequestPart>()
-    var exchangeTimer: LazyDeadlineTimer?
+    /// Parts of pipelined requests, waiting for the exchange before them (bounded by the
+    /// machine). Created when the first part has to wait: most clients never pipeline, and
+    /// an empty ring buffer still allocates room for 16 parts.
+    var queue: CircularBuffer<HTTPServerRequestPart>?
+    /// The connection's one timer, pointed at whatever deadline the machine says applies.
+    var timer: LazyDeadlineTimer?
     /// Response bytes were written to the client since the last flush.
     var clientUnflushed = false
     /// The cache key of the last bearer token this client sent.
     var tokenKeys = TokenKeyMemo()
 
-    init(environment: ListenerEnvironment, headTimer: RequestHeadTimer, acceptedOn: BindAddress? = nil,
+    /// `headTimeout` and `idleTimeout` are the listener's header-read and keep-alive
+    /// timeouts as of this connection's accept.
+    init(environment: ListenerEnvironment, headTimeout: TimeAmount, idleTimeout: TimeAmount, acceptedOn: BindAddress? = nil,
          maxQueuedRequests: Int = ConnectionStateMachine.defaultMaxQueuedRequests) {
         self.environment = environment
-        self.headTimer = headTimer
         self.acceptedOn = acceptedOn
-        self.machine = ConnectionStateMachine(maxQueuedRequests: maxQueuedRequests)
+        self.machine = ConnectionStateMachine(maxQueuedRequests: maxQueuedRequests, headTimeout: headTimeout, keepAliveTimeout: idleTimeout)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -54,14 +60,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         peer = context.channel.remoteAddress?.ipAddress.flatMap(IPAddress.init)
         peerText = peer?.description ?? "unknown"
         let timer = LazyDeadlineTimer(eventLoop: context.eventLoop)
-        timer.onExpiry = { [weak self] in self?.exchangeTimerFired() }
-        exchangeTimer = timer
+        timer.onExpiry = { [weak self] in self?.timerFired() }
+        self.timer = timer
+        run(machine.accepted(at: context.eventLoop.now))
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        if machine.clientClosed() { abandonExchange() }
-        exchangeTimer?.cancel()
-        exchangeTimer = nil
+        run(machine.clientClosed())
+        timer?.cancel()
+        timer = nil
         self.context = nil
     }
 
@@ -69,26 +76,20 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        let arrival: ConnectionStateMachine.Arrival
         switch part {
         case .head:
             // NIO reports writability changes a tick late; a new request must see the truth.
             machine.clientWritabilityChanged(context.channel.isWritable)
-            arrival = machine.partArrived(isHead: true)
+            run(machine.partArrived(isHead: true), with: .part(part))
         case .body(let buffer):
-            arrival = machine.partArrived(isHead: false, bytes: buffer.readableBytes)
+            run(machine.partArrived(isHead: false, bytes: buffer.readableBytes), with: .part(part))
         case .end:
-            arrival = machine.partArrived(isHead: false)
-        }
-        switch arrival {
-        case .process: dispatch(part)
-        case .enqueue: queue.append(part)
-        case .drop: break
-        case .close: context.close(promise: nil)
+            run(machine.partArrived(isHead: false), with: .part(part))
         }
     }
 
-    private func dispatch(_ part: HTTPServerRequestPart) {
+    /// Feeds a part the machine took to it as the event it is.
+    func dispatch(_ part: HTTPServerRequestPart) {
         switch part {
         case .head(let head): receivedHead(head)
         case .body(let buffer): receivedBody(buffer)
@@ -98,10 +99,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Hands held-back pipelined parts over while the machine takes them, then reads on.
     func drainQueue() {
-        while let part = queue.first {
+        while let part = queue?.first {
             if part.isHead, let context { machine.clientWritabilityChanged(context.channel.isWritable) }
-            guard machine.takeQueued(isHead: part.isHead) else { break }
-            queue.removeFirst()
+            guard machine.takeQueued(isHead: part.isHead) == .takePart else { break }
+            _ = queue?.removeFirst()
             dispatch(part)
         }
         resumeClientReads()
@@ -113,9 +114,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if machine.clientClosed() { abandonExchange() }
-        queue.removeAll()
-        exchangeTimer?.clear()
+        run(machine.clientClosed())
+        queue = nil
+        timer?.clear()
         context.fireChannelInactive()
     }
 
@@ -126,38 +127,22 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // Shutting down, or the listener is gone: an idle connection closes now, a busy
         // one after its response.
-        if machine.quiesce() == .closeNow { context.close(promise: nil) }
+        run(machine.quiesce())
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard error is HTTPParserError else {
-            if machine.clientClosed() { abandonExchange() }
+            run(machine.clientClosed())
             context.close(promise: nil)
             return
         }
-        switch machine.parserError(connectionActive: context.channel.isActive) {
-        case .answer:
-            let answer: GatewayAnswer
-            switch error as? HTTPParserError {
-            case .headerOverflow?: answer = .headersTooLarge("request head is larger than the listener allows")
-            default: answer = .badRequest("malformed HTTP request")
-            }
-            let startedAt = NIODeadline.now()
-            let policy = environment.snapshots.current.accessLog
-            let written = respond(with: answer, version: .http1_1, keepAlive: false) { bodyBytes in
-                recordRefusal(answer, head: nil, startedAt: startedAt, policy: policy, bytesOut: bodyBytes)
-            }
-            carryOut(.close, after: written.future)
-        case .abandonAndClose:
-            // The request being forwarded is itself malformed (a broken chunk, say): the
-            // upstream must not see the rest, and no answer can be trusted to frame.
-            abandonExchange(.badRequest)
-            carryOut(.close, after: nil)
-        case .closeAfterExchange:
-            break
-        case .close:
-            carryOut(.close, after: nil)
+        let answer: GatewayAnswer
+        switch error as? HTTPParserError {
+        case .headerOverflow?: answer = .headersTooLarge("request head is larger than the listener allows")
+        default: answer = .badRequest("malformed HTTP request")
         }
+        let refusal = EventData.refusal(answer, head: nil, startedAt: context.eventLoop.now, policy: environment.snapshots.current.accessLog)
+        run(machine.parserError(connectionActive: context.channel.isActive), with: refusal)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -171,107 +156,88 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if machine.readRequested() { context.read() }
+        run(machine.readRequested())
     }
 
     func resumeClientReads() {
-        guard let context, machine.resumeRead() else { return }
-        context.read()
+        run(machine.resumeRead())
     }
 
     // MARK: Request parts
 
     private func receivedHead(_ head: HTTPRequestHead) {
-        headTimer.headReceived()
-        let startedAt = NIODeadline.now()
+        guard let context else { return }
+        let now = context.eventLoop.now
         let snapshot = environment.snapshots.current
         guard let planner = snapshot.planner(forListener: environment.name) else {
-            refuse(GatewayAnswer(.listenerRetired), head: head, startedAt: startedAt, policy: snapshot.accessLog, closing: true)
+            refuse(GatewayAnswer(.listenerRetired), head: head, startedAt: now, policy: snapshot.accessLog, closing: true)
             return
         }
         if let acceptedOn, planner.listener.address != acceptedOn {
             // Accepted on an address the configuration no longer has: its rules (the
             // public-credential one above all) were checked for the new address, not this one.
-            refuse(GatewayAnswer(.listenerRetired), head: head, startedAt: startedAt, policy: snapshot.accessLog, closing: true)
+            refuse(GatewayAnswer(.listenerRetired), head: head, startedAt: now, policy: snapshot.accessLog, closing: true)
             return
         }
-        switch planner.plan(head, peer: peer, peerText: peerText, requestIDs: &requestIDs, allocator: context?.channel.allocator ?? ByteBufferAllocator()) {
+        switch planner.plan(head, peer: peer, peerText: peerText, requestIDs: &requestIDs, allocator: context.channel.allocator) {
         case .failure(let answer):
-            refuse(answer, head: head, startedAt: startedAt, policy: snapshot.accessLog, closing: answer.status == .badRequest)
+            refuse(answer, head: head, startedAt: now, policy: snapshot.accessLog, closing: answer.status == .badRequest)
         case .success(let plan):
-            let exchange = Exchange(
-                plan: plan, head: head, startedAt: startedAt, accessLog: snapshot.accessLog,
-                allocator: context?.channel.allocator ?? ByteBufferAllocator()
-            )
+            let exchange = Exchange(plan: plan, head: head, startedAt: now, accessLog: snapshot.accessLog, allocator: context.channel.allocator)
             self.exchange = exchange
-            machine.headAccepted(exchange.facts)
-            // The admission deadline is armed only if admission has to wait (see +Admission).
+            machine.headAccepted(exchange.facts, at: now)
             admit(exchange)
         }
     }
 
     private func receivedBody(_ buffer: ByteBuffer) {
-        guard let exchange else { return }
-        switch machine.bodyArrived(bytes: buffer.readableBytes) {
-        case .forward:
-            exchange.requestBodyBytes += buffer.readableBytes
-            exchange.touch()
-            exchange.keepForReplay(buffer)
-            exchange.upstream?.handler.sendBody(buffer)
-        case .hold:
-            exchange.requestBodyBytes += buffer.readableBytes
-            exchange.keepForReplay(buffer)
-            exchange.hold(buffer)
-        case .drop:
-            break
-        case .tooLarge(let failure, let limit):
-            settle(failure, with: .bodyTooLarge(route: exchange.plan.route.name, limit: limit))
-        }
+        guard exchange != nil, let context else { return }
+        run(machine.bodyArrived(bytes: buffer.readableBytes, at: context.eventLoop.now), with: .body(buffer))
     }
 
     private func receivedEnd() {
-        switch machine.endArrived() {
-        case .forwardEnd:
-            guard let exchange, let upstream = exchange.upstream else { return }
-            upstream.handler.sendEnd()
-            upstream.handler.flush()
-            exchange.requestSentAt = .now()
-            armTimer()
-        case .nextRequest:
-            carryOut(.nextRequest, after: nil)
-        case .hold:
-            if let exchange, let callback = exchange.onRequestEnd {
-                exchange.onRequestEnd = nil
-                callback()
-            }
-        case .none:
-            break
-        }
+        guard let context else { return }
+        run(machine.endArrived(at: context.eventLoop.now))
     }
 
-    // MARK: Deadlines
+    /// Refuses a request before any exchange began (no route, a malformed head, …).
+    /// `closing` marks answers after which nothing on the connection is trusted.
+    private func refuse(_ answer: GatewayAnswer, head: HTTPRequestHead, startedAt: NIODeadline, policy: AccessLogPolicy, closing: Bool) {
+        let facts = RequestPlanner.refusalFacts(head)
+        let action = machine.headRefused(hasBody: facts.hasBody, keepAlive: head.isKeepAlive, endsParsing: facts.endsParsing, malformed: closing)
+        run(action, with: .refusal(answer, head: head, startedAt: startedAt, policy: policy))
+    }
 
-    /// Points the exchange timer at the deadline of whatever the machine now waits for.
+    /// The gateway refuses the exchange in flight (during admission, or when forwarding
+    /// cannot go on): the machine decides what follows the answer.
+    func refuseExchange(_ answer: GatewayAnswer) {
+        run(machine.refuse(), with: .answer(answer))
+    }
+
+    // MARK: The timer
+
+    /// Points the connection's timer at the deadline of whatever the machine now waits for
+    /// (also after a wait of admission began).
     func armTimer() {
-        if let exchange, let wait = machine.wait {
-            exchangeTimer?.set(exchange.deadline(for: wait))
+        if let deadline = machine.deadline {
+            timer?.set(deadline)
         } else {
-            exchangeTimer?.clear()
+            timer?.clear()
         }
     }
 
-    /// The exchange timer fired: time out if the current wait's deadline has really passed.
-    private func exchangeTimerFired() {
-        guard let exchange, let wait = machine.wait else { return }
-        let deadline = exchange.deadline(for: wait)
-        if deadline > .now() {
-            exchangeTimer?.set(deadline)
-            return
-        }
-        let route = exchange.plan.route
-        if wait != .admission { route.metrics.upstreamError(.timeout) }
-        environment.logger.warning("request timed out", metadata: ["tg.route": "\(route.name)", "timeout": "\(wait)"])
-        refuseExchange(exchange.timeoutError(wait))
+    /// The timer fired: the machine says whether the current wait has really timed out.
+    private func timerFired() {
+        guard let context else { return }
+        run(machine.deadlinePassed(at: context.eventLoop.now))
+    }
+}
+
+extension ProxyHandler: RequestHeadObserver {
+    /// Bytes arrived ahead of the decoder: the first of a new head start its timeout.
+    func requestBytesArrived() {
+        guard machine.awaitsHeadBytes, let context else { return }
+        run(machine.headBytesArrived(at: context.eventLoop.now))
     }
 }
 

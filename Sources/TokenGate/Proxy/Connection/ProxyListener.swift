@@ -41,21 +41,15 @@ enum ProxyListener {
                 limits.maxHeaderFieldCount = settings.maxHeaderCount + 1
                 do {
                     let sync = channel.pipeline.syncOperations
-                    let peer = channel.remoteAddress?.ipAddress ?? "unknown"
-                    let eventLoop = channel.eventLoop
-                    let timer = RequestHeadTimer(
-                        headTimeout: TimeAmount(settings.headerReadTimeout), idleTimeout: TimeAmount(settings.idleTimeout),
-                        onHeadTimeout: { startedAt, bodyBytes in
-                            environment.recordRefusal(
-                                GatewayAnswer(.requestTimeout), head: nil, startedAt: startedAt, bytesOut: bodyBytes, clientAddress: peer, eventLoop: eventLoop
-                            )
-                        }
+                    let handler = ProxyHandler(
+                        environment: environment, headTimeout: TimeAmount(settings.headerReadTimeout),
+                        idleTimeout: TimeAmount(settings.idleTimeout), acceptedOn: listener.address
                     )
-                    try sync.addHandler(timer)
-                    // NIO's llhttp decoder parses requests; the proxy handler writes (and checks)
-                    // the response bytes itself.
-                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
-                    try sync.addHandler(ProxyHandler(environment: environment, headTimer: timer, acceptedOn: listener.address))
+                    // NIO's llhttp decoder parses requests (and tells the handler when a head
+                    // begins, for its timeout); the proxy handler writes (and checks) the
+                    // response bytes itself.
+                    try sync.addHandler(ByteToMessageHandler(RequestHeadDecoder(observer: handler, leftOverBytesStrategy: .dropBytes, limits: limits)))
+                    try sync.addHandler(handler)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)

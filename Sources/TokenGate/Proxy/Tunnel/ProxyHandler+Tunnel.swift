@@ -10,7 +10,7 @@ extension ProxyHandler {
         guard let context, let upstream = exchange.upstream else { return }
         exchange.upstream = nil
         self.exchange = nil
-        exchangeTimer?.cancel()
+        timer?.cancel()
         let loop = context.eventLoop.assumeIsolated()
         loop.execute { [self] in
             do {
@@ -40,8 +40,8 @@ extension ProxyHandler {
         // decoder stopped parsing at the upgrade request and the client was not read since.
         let client = context.pipeline.syncOperations
         try client.addHandler(clientSide)
-        client.removeHandler(context: try client.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
-        client.removeHandler(context: try client.context(handlerType: RequestHeadTimer.self), promise: nil)
+        // (The head timeout lives in this handler and its decoder: both leave.)
+        client.removeHandler(context: try client.context(handlerType: ByteToMessageHandler<RequestHeadDecoder<ProxyHandler>>.self), promise: nil)
 
         // Upstream pipeline: bytes the upstream sent right after its 101 are still in the
         // decoder; removing it forwards them to the tunnel handler, which must be there first.

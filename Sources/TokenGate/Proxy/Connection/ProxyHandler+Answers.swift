@@ -1,30 +1,12 @@
 import NIOCore
 import NIOHTTP1
 
-// Answers the gateway writes on its own behalf, and what the connection does after them
-// (as the state machine decided).
+// The executor's steps for answers the gateway writes on its own behalf, and for what the
+// connection does after an exchange's last bytes (as the state machine decided). Called
+// from `run(_:with:)` only.
 extension ProxyHandler {
-    /// Refuses a request before any exchange began (no route, a malformed head, …).
-    /// `closing` marks answers after which nothing on the connection is trusted.
-    func refuse(_ answer: GatewayAnswer, head: HTTPRequestHead, startedAt: NIODeadline, policy: AccessLogPolicy, closing: Bool) {
-        let facts = RequestPlanner.refusalFacts(head)
-        let decision = machine.headRefused(
-            hasBody: facts.hasBody, keepAlive: head.isKeepAlive, endsParsing: facts.endsParsing, malformed: closing
-        )
-        let written = respond(with: answer, version: head.version, keepAlive: decision.keepAlive, method: head.method) { bodyBytes in
-            recordRefusal(answer, head: head, startedAt: startedAt, policy: policy, bytesOut: bodyBytes)
-        }
-        carryOut(decision.after, after: written.future)
-    }
-
-    /// The gateway refuses the exchange in flight (during admission, or when forwarding
-    /// cannot go on): the machine decides what follows the answer.
-    func refuseExchange(_ answer: GatewayAnswer) {
-        settle(machine.fail(), with: answer)
-    }
-
-    /// Carries out the machine's decision when forwarding cannot go on: a JSON error on the
-    /// upstream's behalf, or a close when a response is already streaming.
+    /// Refusing the exchange in flight: a JSON error on the upstream's behalf, or a close
+    /// when a response is already streaming.
     func settle(_ failure: ConnectionStateMachine.Failure, with answer: GatewayAnswer) {
         guard let exchange else { return }
         exchange.upstream?.close()
@@ -34,13 +16,38 @@ extension ProxyHandler {
             return
         case .close:
             record(exchange, status: exchange.responseStatus ?? Int(answer.status.code), error: answer.code)
-            carryOut(.close, after: nil)
+            afterAnswer(.close, written: nil)
         case .answer(let decision):
             let written = respond(with: answer, version: exchange.clientVersion, keepAlive: decision.keepAlive, method: exchange.method) { bodyBytes in
                 record(exchange, status: Int(answer.status.code), bytesOut: bodyBytes, error: answer.code)
             }
-            carryOut(decision.after, after: written.future)
+            afterAnswer(decision.after, written: written.future)
         }
+    }
+
+    /// Answering a request refused before any exchange began (`data` has the answer).
+    func answerRefusal(_ decision: ConnectionStateMachine.Answer, with data: EventData) {
+        guard case .refusal(let answer, let head, let startedAt, let policy) = data else { return }
+        let written = respond(with: answer, version: head?.version ?? .http1_1, keepAlive: decision.keepAlive, method: head?.method ?? .GET) { bodyBytes in
+            recordRefusal(answer, head: head, startedAt: startedAt, policy: policy, bytesOut: bodyBytes)
+        }
+        afterAnswer(decision.after, written: written.future)
+    }
+
+    /// A request head did not arrive in time: a 408, then the connection closes (within
+    /// the keep-alive timeout, should the client not read it).
+    func answerRequestTimeout() {
+        guard let context else { return }
+        timer?.clear()
+        guard let answer = RequestTimeoutAnswer.bytes(allocator: context.channel.allocator) else {
+            context.close(promise: nil)
+            return
+        }
+        environment.recordRefusal(
+            GatewayAnswer(.requestTimeout), head: nil, startedAt: machine.headStartedAt ?? context.eventLoop.now, bytesOut: answer.bodyBytes,
+            clientAddress: peerText, eventLoop: context.eventLoop
+        )
+        BoundedClose.close(context.channel, after: context.writeAndFlush(wrapOutboundOut(answer.bytes)), within: machine.closingGrace)
     }
 
     /// A response the gateway wrote: when its last byte is out, and its body size.
@@ -72,33 +79,32 @@ extension ProxyHandler {
         return Written(future: written.futureResult, bodyBytes: bodyBytes)
     }
 
-    /// Does what follows an exchange's last response bytes (`written`, when known).
-    func carryOut(_ after: ConnectionStateMachine.AfterAnswer, after written: EventLoopFuture<Void>?) {
+    /// What follows an exchange's last response bytes (`written`, when known).
+    func afterAnswer(_ after: ConnectionStateMachine.AfterAnswer, written: EventLoopFuture<Void>?) {
         guard let context else { return }
         switch after {
         case .nextRequest:
             exchange = nil
-            exchangeTimer?.clear()
-            headTimer.awaitingRequest()
+            run(machine.awaitingRequest(since: context.eventLoop.now))
             drainQueue()
         case .discardRest:
             exchange = nil
-            exchangeTimer?.clear()
+            armTimer()
             resumeClientReads()
         case .close:
             exchange = nil
-            exchangeTimer?.clear()
-            queue.removeAll()
+            timer?.clear()
+            queue = nil
             // A client that stops reading must not hold the socket: the last bytes get as
             // long as the connection may idle, then it closes regardless.
-            BoundedClose.close(context.channel, after: written, within: headTimer.idleTimeout)
+            BoundedClose.close(context.channel, after: written, within: machine.closingGrace)
         case .lingerThenClose:
             // Only our side is shut at first and the rest of the request is read and
             // dropped for a moment (bounded in time and bytes), so the client reads the
             // response rather than a connection reset: nginx's lingering close.
             exchange = nil
-            exchangeTimer?.clear()
-            queue.removeAll()
+            timer?.clear()
+            queue = nil
             BoundedClose.close(context.channel, mode: .output, after: written, within: Self.lingerTime)
             context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { [weak self] in
                 guard let self, let context = self.context else { return }
@@ -106,6 +112,13 @@ extension ProxyHandler {
             }
             resumeClientReads()
         }
+    }
+
+    /// Gives the exchange's upstream connection back to the pool (`reuse`) or closes it.
+    func giveBack(_ exchange: Exchange, reuse: Bool) {
+        guard let upstream = exchange.upstream else { return }
+        exchange.upstream = nil
+        if reuse { pool?.release(upstream) } else { upstream.close() }
     }
 
     /// Drops the exchange because the client is gone (logged as nginx's 499, "client

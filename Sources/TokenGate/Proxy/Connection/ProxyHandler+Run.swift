@@ -1,0 +1,180 @@
+import NIOCore
+import NIOHTTP1
+
+// The executor: every action of the connection's state machine is carried out here, and
+// nowhere else (AsyncHTTPClient's `HTTP1ClientChannelHandler.run(_:context:)`). It does
+// I/O and moves data; what to do was decided by the machine.
+extension ProxyHandler {
+    typealias Action = ConnectionStateMachine.Action
+
+    /// Carries out `action`, with the data of the event that led to it.
+    func run(_ action: Action, with data: EventData = .none) {
+        switch action {
+        case .none, .judgeUnauthorized:
+            // `.judgeUnauthorized` is answered by the response-head event itself (the
+            // profile's verdict is an input of the machine's next event, not an effect).
+            break
+        case .takePart:
+            if case .part(let part) = data { dispatch(part) }
+        case .enqueuePart:
+            if case .part(let part) = data {
+                if queue == nil { queue = CircularBuffer(initialCapacity: 4) }
+                queue?.append(part)
+            }
+        case .read:
+            context?.read()
+        case .armTimer:
+            armTimer()
+
+        // The request on its way
+        case .forwardBody:
+            guard let exchange, case .body(let buffer) = data else { return }
+            exchange.requestBodyBytes += buffer.readableBytes
+            exchange.keepForReplay(buffer)
+            exchange.upstream?.handler.sendBody(buffer)
+        case .holdBody:
+            guard let exchange, case .body(let buffer) = data else { return }
+            exchange.requestBodyBytes += buffer.readableBytes
+            exchange.keepForReplay(buffer)
+            exchange.hold(buffer)
+        case .forwardEnd:
+            guard let upstream = exchange?.upstream else { return }
+            upstream.handler.sendEnd()
+            upstream.handler.flush()
+            armTimer()
+        case .requestEndHeld:
+            if let exchange, let callback = exchange.onRequestEnd {
+                exchange.onRequestEnd = nil
+                callback()
+            }
+        case .connect(let sendContinue):
+            guard let exchange, let context else { return }
+            if sendContinue {
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+            }
+            // No wait of ours while connecting (the pool's connect timeout bounds it).
+            armTimer()
+            connect(exchange, fresh: false)
+        case .send(let end):
+            guard let exchange, case .connection(let connection, let head) = data else { return }
+            exchange.upstream = connection
+            connection.handler.delegate = self
+            connection.handler.sendHead(head.buffer, method: exchange.method, chunkedBody: exchange.plan.isChunked)
+            for buffer in exchange.pendingBody { connection.handler.sendBody(buffer) }
+            exchange.pendingBody.removeAll()
+            if end { connection.handler.sendEnd() }
+            connection.handler.flush()
+            armTimer()
+            run(machine.upstreamWritabilityChanged(connection.isWritable))
+        case .releaseConnection:
+            if case .connection(let connection, _) = data { pool?.release(connection) }
+
+        // The response
+        case .forwardResponseHead(let keepAlive):
+            guard let exchange, let context, case .responseHead(var shaped, let status) = data else { return }
+            exchange.responseStatus = status
+            exchange.chunksResponse = shaped.chunked
+            if shaped.delimitedByClose { machine.responseDelimitedByClose() }
+            for field in exchange.responseFields { shaped.head.field(field.name, field.value) }
+            ResponseRules.finish(&shaped.head, keepAlive: keepAlive && !shaped.delimitedByClose, clientVersion: exchange.clientVersion)
+            context.write(wrapOutboundOut(shaped.head.buffer), promise: nil)
+            clientUnflushed = true
+            armTimer()
+        case .discardResponseHead:
+            // Not the client's business yet: read this answer to its end, then retry.
+            armTimer()
+        case .switchProtocols:
+            guard let exchange, let context, case .responseHead(var shaped, _) = data else { return }
+            exchange.responseStatus = 101
+            shaped.head.end()
+            context.writeAndFlush(wrapOutboundOut(shaped.head.buffer), promise: nil)
+        case .forwardResponseBody:
+            guard let exchange, let context, case .body(let buffer) = data else { return }
+            exchange.responseBodyBytes += buffer.readableBytes
+            clientUnflushed = true
+            if exchange.chunksResponse {
+                ChunkedCoding.frame(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
+            } else {
+                context.write(wrapOutboundOut(buffer), promise: nil)
+            }
+        case .startTunnel:
+            if let exchange { startTunnel(exchange) }
+        case .finish(let reuse, let after):
+            guard let exchange, let context else { return }
+            giveBack(exchange, reuse: reuse)
+            record(exchange, status: exchange.responseStatus ?? 502)
+            let end = exchange.chunksResponse ? context.channel.allocator.buffer(staticString: ChunkedCoding.lastChunk) : nil
+            clientUnflushed = false
+            if after == .nextRequest {
+                // Keep-alive, the common case: no promise to allocate and complete.
+                if let end { context.write(wrapOutboundOut(end), promise: nil) }
+                context.flush()
+                afterAnswer(after, written: nil)
+            } else {
+                afterAnswer(after, written: context.writeAndFlush(wrapOutboundOut(end ?? context.channel.allocator.buffer(capacity: 0))))
+            }
+
+        // Retries: the machine reset its half of the attempt; `beginAttempt` is the data's.
+        case .retryWithFreshToken(let reuse):
+            guard let exchange else { return }
+            giveBack(exchange, reuse: reuse)
+            exchange.beginAttempt()
+            // The profile already dropped the refused token, or has a newer one.
+            authorize(exchange)
+        case .retryOnNewConnection:
+            // A pooled connection the upstream closed while it sat idle: send the request
+            // again on a new connection (it is idempotent and bodiless).
+            guard let exchange else { return }
+            giveBack(exchange, reuse: false)
+            exchange.beginAttempt()
+            connect(exchange, fresh: true)
+
+        // The gateway's own answers
+        case .refuseHead(let decision):
+            answerRefusal(decision, with: data)
+        case .refuseMalformed:
+            answerRefusal(ConnectionStateMachine.Answer(keepAlive: false, after: .close), with: data)
+        case .refuse(let failure):
+            if case .answer(let answer) = data {
+                settle(failure, with: answer)
+            } else {
+                settle(failure, with: GatewayAnswer(.internalError))
+            }
+        case .refuseBodyTooLarge(let failure, let limit):
+            guard let exchange else { return }
+            settle(failure, with: .bodyTooLarge(route: exchange.plan.route.name, limit: limit))
+        case .refuseSwitchingProtocols(let failure):
+            guard let exchange else { return }
+            let route = exchange.plan.route
+            route.metrics.upstreamError(.reset)
+            settle(failure, with: GatewayAnswer(
+                .upstreamError,
+                detail: exchange.plan.mayUpgrade
+                    ? "the upstream's 101 does not complete the WebSocket handshake asked for (Upgrade: websocket and the matching Sec-WebSocket-Accept)"
+                    : "the upstream switched protocols without being asked to",
+                route: route.name
+            ))
+        case .timedOut(let wait, let failure):
+            guard let exchange else { return }
+            let route = exchange.plan.route
+            if wait != .admission { route.metrics.upstreamError(.timeout) }
+            environment.logger.warning("request timed out", metadata: ["tg.route": "\(route.name)", "timeout": "\(wait)"])
+            settle(failure, with: exchange.timeoutError(wait))
+        case .requestTimeout:
+            answerRequestTimeout()
+
+        // The connection
+        case .nextRequest:
+            afterAnswer(.nextRequest, written: nil)
+        case .abandon(let malformed):
+            abandonExchange(malformed ? .badRequest : .clientClosed)
+        case .abandonAndClose:
+            // The request being forwarded is itself malformed (a broken chunk, say): the
+            // upstream must not see the rest, and no answer can be trusted to frame.
+            abandonExchange(.badRequest)
+            afterAnswer(.close, written: nil)
+        case .close:
+            afterAnswer(.close, written: nil)
+        }
+    }
+}
