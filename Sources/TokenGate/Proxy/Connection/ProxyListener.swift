@@ -4,6 +4,9 @@ import NIOPosix
 
 /// Binds one proxy listener: the HTTP/1.1 server pipeline and a `ProxyHandler` per connection.
 enum ProxyListener {
+    /// The size of a connection's first read buffer (see `bind`).
+    static let firstReadBytes = 1024
+
     /// How the tracker names connections of one listener at one address.
     static func trackingName(_ listener: ListenerConfig) -> String {
         "\(listener.name)@\(listener.address)"
@@ -28,6 +31,11 @@ enum ProxyListener {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            // Each connection keeps its last read buffer for the next read (NIO's pooled
+            // receive buffer), so its first size is memory every idle keep-alive connection
+            // holds. 1 KiB, nginx's `client_header_buffer_size`, takes a typical head in one
+            // read; the adaptive allocator grows it for bodies and larger heads.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: Self.firstReadBytes, maximum: 65536))
             .childChannelInitializer { channel in
                 // Settings as of this connection's accept: a reload applies to new connections.
                 let settings = environment.snapshots.current.planner(forListener: environment.name)?.listener ?? listener
