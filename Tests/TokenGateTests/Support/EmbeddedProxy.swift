@@ -23,6 +23,8 @@ final class EmbeddedProxy {
     let clientReads: ReadCounter
     /// Holds what the gateway writes to the client while `holding` (a client that stops reading).
     let clientWrites: WriteGate
+    /// The connection's proxy handler (to look at what it holds, never to drive it).
+    let handler: ProxyHandler
 
     /// The proxy for listener `listener` of `snapshots`. `idleTimeout` is the listener's
     /// keep-alive timeout, which also bounds how long a closing answer may wait for a client
@@ -50,6 +52,7 @@ final class EmbeddedProxy {
         try sync.addHandler(reads)
         try sync.addHandler(writes)
         let handler = ProxyHandler(environment: environment, headTimeout: .seconds(10), idleTimeout: idleTimeout)
+        self.handler = handler
         try sync.addHandler(ByteToMessageHandler(RequestHeadDecoder(observer: handler)))
         try sync.addHandler(handler)
     }

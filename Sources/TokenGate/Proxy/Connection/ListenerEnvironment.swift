@@ -1,8 +1,9 @@
 import Logging
 import NIOCore
 
-/// What every connection of one listener shares.
-struct ListenerEnvironment: Sendable {
+/// What every connection of one listener shares. A class: each connection's handler holds
+/// a reference to it, not a copy of its fields.
+final class ListenerEnvironment: Sendable {
     let name: String
     let snapshots: SnapshotStore
     let pools: UpstreamPools

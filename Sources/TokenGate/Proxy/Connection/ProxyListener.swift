@@ -26,6 +26,9 @@ enum ProxyListener {
                 "open_file_limit": "\(DescriptorLimit.current ?? 0)",
             ])
         }
+        // One string for every connection of this listener (made per accept, it was a
+        // string each connection held for its life).
+        let trackingName = Self.trackingName(listener)
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -39,7 +42,7 @@ enum ProxyListener {
             .childChannelInitializer { channel in
                 // Settings as of this connection's accept: a reload applies to new connections.
                 let settings = environment.snapshots.current.planner(forListener: environment.name)?.listener ?? listener
-                guard tracker.add(channel, listener: Self.trackingName(listener), limit: min(settings.maxConnections, budget)) else {
+                guard tracker.add(channel, listener: trackingName, limit: min(settings.maxConnections, budget)) else {
                     environment.telemetry.metrics.connectionRefused(listener: listener.name)
                     return channel.close()
                 }
