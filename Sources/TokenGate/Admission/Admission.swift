@@ -49,7 +49,7 @@ struct Admission {
     /// On a login route: what the login flow needs of the request.
     let login: LoginRequest?
     /// What the value waits for, if anything, and what it needs to go on.
-    private(set) var pending: Pending = .none
+    private(set) var pending: Pending = .nothing
     private var grant = Grant()
 
     /// The most a back-channel logout request's body may hold.
@@ -71,7 +71,7 @@ struct Admission {
 
     /// Whether the value waits for a lookup's outcome.
     var isWaiting: Bool {
-        if case .none = pending { return false }
+        if case .nothing = pending { return false }
         return true
     }
 
@@ -89,14 +89,14 @@ struct Admission {
     /// the profile already dropped it): the grant names the credential alone.
     mutating func reauthorize(clock: inout AdmissionClock) -> Step {
         grant = Grant()
-        pending = .none
+        pending = .nothing
         return authorize(clock: &clock)
     }
 
     /// The lookup `pending` named came to `outcome`.
     mutating func resume(_ outcome: Outcome, clock: inout AdmissionClock) -> Step {
         let awaited = pending
-        pending = .none
+        pending = .nothing
         switch (awaited, outcome) {
         case (.jwt(let leeway), .jwt(let lookup)):
             return jwtSettled(lookup, leeway: leeway, clock: &clock)

@@ -41,7 +41,7 @@ extension Admission {
 
     /// What admission is waiting for, and what it needs to go on once the outcome arrives.
     enum Pending {
-        case none
+        case nothing
         /// `leeway`: the JWT profile's clock skew.
         case jwt(leeway: Int)
         case introspection
