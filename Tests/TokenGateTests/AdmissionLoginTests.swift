@@ -42,7 +42,7 @@ struct AdmissionLoginTests {
         #expect(location.contains("idp.example.com/authorize"))
         #expect(location.contains("response_type=code"))
         #expect(location.contains("code_challenge_method=S256"))
-        #expect(redirect.headers("Set-Cookie").contains { $0.contains(fixture.login.cookies.statePrefix) })
+        #expect(redirect.headerValues("Set-Cookie").contains { $0.contains(fixture.login.cookies.statePrefix) })
 
         var api = try fixture.admission(.GET, "/orders", headers: [("Accept", "application/json")])
         let refusal = try #require(start(&api).answer)
@@ -132,7 +132,7 @@ struct AdmissionLoginTests {
         let redirect = try #require(resume(&admission, .codeExchange(outcome)).answer)
         #expect(redirect.code == .loginRedirect)
         #expect(redirect.header("Location") == "/orders")
-        let cookies = redirect.headers("Set-Cookie")
+        let cookies = redirect.headerValues("Set-Cookie")
         #expect(cookies.contains("session=sealed"))
         #expect(cookies.contains { $0.hasPrefix(name + "=") && $0.contains("Max-Age=0") })
 

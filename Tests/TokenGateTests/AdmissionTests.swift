@@ -16,18 +16,18 @@ struct AdmissionTests {
         fixture = try AdmissionFixture()
     }
 
-    func clock(_ seconds: Int? = nil) -> AdmissionClock {
+    func fixedClock(_ seconds: Int? = nil) -> AdmissionClock {
         AdmissionClock(secondsSinceEpoch: seconds ?? now, instant: .now)
     }
 
     func start(_ admission: inout Admission, at seconds: Int? = nil) -> Admission.Step {
-        var clock = clock(seconds)
+        var clock = fixedClock(seconds)
         var keys = TokenKeyMemo()
         return admission.start(clock: &clock, tokenKeys: &keys)
     }
 
     func resume(_ admission: inout Admission, _ outcome: Admission.Outcome, at seconds: Int? = nil) -> Admission.Step {
-        var clock = clock(seconds)
+        var clock = fixedClock(seconds)
         return admission.resume(outcome, clock: &clock)
     }
 
@@ -99,7 +99,7 @@ struct AdmissionTests {
     @Test("a JWT from the issuer is checked by the JWT profile, then admitted from its cache at once; past exp and the skew it is refused")
     func jwtValidationAndCacheHit() async throws {
         try await fixture.loadKeys()
-        let token = AdmissionFixture.jwt(expiresAt: now + 3600)
+        let token = AdmissionFixture.accessToken(expiresAt: now + 3600)
         let headers = [("Authorization", "Bearer " + token)]
         var first = try fixture.admission(.GET, "/jwt/orders", headers: headers)
         let step = start(&first)
@@ -129,7 +129,7 @@ struct AdmissionTests {
 
     @Test("a JWT from another issuer: refused where only the JWT profile validates, introspected where introspection is the fallback")
     func jwtFromAnotherIssuer() throws {
-        let token = AdmissionFixture.jwt(issuer: "https://other.example.com", expiresAt: now + 3600)
+        let token = AdmissionFixture.accessToken(issuer: "https://other.example.com", expiresAt: now + 3600)
         var jwtOnly = try fixture.admission(.GET, "/jwt/orders", headers: [("Authorization", "Bearer " + token)])
         let refusal = try #require(start(&jwtOnly).answer)
         #expect(refusal.code == .invalidToken)
@@ -141,7 +141,7 @@ struct AdmissionTests {
 
     @Test("a JWT check that fails for want of keys is a 503 with Retry-After; a refused one a 401")
     func jwtSettledRefusals() throws {
-        let token = AdmissionFixture.jwt(expiresAt: now + 3600)
+        let token = AdmissionFixture.accessToken(expiresAt: now + 3600)
         var unavailable = try fixture.admission(.GET, "/jwt/orders", headers: [("Authorization", "Bearer " + token)])
         #expect(start(&unavailable).waitsFor == "jwt")
         let noKeys = try #require(resume(&unavailable, .jwt(.failed(JWKSError("the key set is not loaded")))).answer)
@@ -178,7 +178,7 @@ struct AdmissionTests {
     @Test("after an upstream 401 only the credential step runs again: the grant names the credential alone")
     func reauthorizeObtainsTheCredentialOnly() throws {
         var admission = try fixture.admission(.GET, "/billing/invoices")
-        var clock = clock()
+        var clock = fixedClock()
         #expect(admission.reauthorize(clock: &clock).waitsFor == "credential")
     }
 

@@ -72,7 +72,7 @@ struct AdmissionFixture {
     }
 
     /// An HS256 access token (`typ` `at+jwt`) with these claims.
-    static func jwt(issuer: String = issuer, subject: String = "alice", expiresAt: Int, scope: String = "orders") -> String {
+    static func accessToken(issuer: String = AdmissionFixture.issuer, subject: String = "alice", expiresAt: Int, scope: String = "orders") -> String {
         let header = base64URL(Data(#"{"alg":"HS256","typ":"at+jwt"}"#.utf8))
         let payload = base64URL(Data(#"{"iss":"\#(issuer)","aud":"\#(audience)","sub":"\#(subject)","exp":\#(expiresAt),"scope":"\#(scope)","client_id":"caller"}"#.utf8))
         let input = header + "." + payload
@@ -139,7 +139,7 @@ extension GatewayAnswer {
         headers.first { $0.name.caseInsensitiveEquals(name) }?.value
     }
 
-    func headers(_ name: String) -> [String] {
+    func headerValues(_ name: String) -> [String] {
         headers.filter { $0.name.caseInsensitiveEquals(name) }.map(\.value)
     }
 }

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 
 // Admission on an HTTP/1 connection: the rules are the `Admission` value's; the handler
 // starts it for a new exchange and carries out its steps. A cached answer and a current
