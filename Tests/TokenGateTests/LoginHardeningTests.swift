@@ -321,7 +321,7 @@ struct LoginHardeningRuleTests {
         let loaded = try ConfigLoader(resolver: SecretResolver(environment: [:])).load(bytes: Array(json.utf8))
         let snapshot = try ConfigSnapshot(loaded, metrics: GatewayMetrics())
         let planner = try #require(snapshot.planner(forListener: "main"))
-        let limit = ProxyHandler.logoutBodyLimit
+        let limit = Admission.logoutBodyLimit
         let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/.tokengate/backchannel-logout",
                                    headers: ["Host": "a", "Content-Length": "\(limit)"])
         let allocator = ByteBufferAllocator()

@@ -4,8 +4,9 @@ import Testing
 
 @Suite("Login revocations: ended sessions and logout tokens kept by time, not by count; RP-initiated logout")
 struct LoginRevocationTests {
-    /// A login profile (public client, end-session endpoint configured) with small lists.
-    static func profile(revocationCapacity: Int) throws -> LoginProfile {
+    /// A login profile (public client, end-session endpoint configured) with small lists
+    /// (and, with `maxJobs`, a small queue of work for the provider).
+    static func profile(revocationCapacity: Int, maxJobs: Int = LoginJobQueue.defaultCapacity) throws -> LoginProfile {
         let json = """
         { "listeners": { "main": { "address": "127.0.0.1:8080" } },
           "login": { "portal": { "issuer": "https://idp.example.com", "client_id": "legacy-portal",
@@ -15,7 +16,7 @@ struct LoginRevocationTests {
         """
         let environment = ["KEY": "0123456789abcdef0123456789abcdef-key"]
         let config = try #require(try loadConfig(json, environment: environment).get().config.login.first)
-        return LoginProfile(config, resolver: SecretResolver(environment: environment), metrics: GatewayMetrics(), revocationCapacity: revocationCapacity)
+        return LoginProfile(config, resolver: SecretResolver(environment: environment), metrics: GatewayMetrics(), revocationCapacity: revocationCapacity, maxJobs: maxJobs)
     }
 
     static func session(_ subject: String, now: Int, loginAt: Int, sid: String? = nil) -> LoginSession {

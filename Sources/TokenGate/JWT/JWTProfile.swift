@@ -302,7 +302,8 @@ final class JWTProfile: Sendable {
         }
     }
 
-    private func install(_ keys: JWTKeySet, next: Duration) {
+    /// Makes `keys` the profile's key set (the refresher after a fetch; tests, with a set they built).
+    func install(_ keys: JWTKeySet, next: Duration) {
         let now = WallClock.secondsSinceEpoch()
         inner.withLockedValue { inner in
             // A key withdrawn from the set stops its tokens at once, cached or not.

@@ -40,13 +40,21 @@ extension LoginProfile {
         case .start(let spending):
             // The request's session, or for a straggler whose winner's token has expired
             // meanwhile, the winner's session (never its own, already spent, refresh token).
-            Task { await self.performRefresh(spending) }
+            // The profile's loop asks the provider; a full queue or a stopped profile
+            // settles the refresh as unavailable at once (every waiter hears it).
+            if submit(.refresh(spending)) != nil { settleRefresh(spending, with: .unavailable) }
             return .pending
         }
     }
 
-    private func performRefresh(_ session: LoginSession) async {
-        let result = await requestRefresh(session)
+    /// The refresh job (`LoginProfile+Worker`): asks the provider, then settles.
+    func performRefresh(_ session: LoginSession) async {
+        settleRefresh(session, with: await requestRefresh(session))
+    }
+
+    /// The refresh of `session` ended in `result`: kept for the grace, counted, the session
+    /// ended if the provider refused it, and every request waiting on it answered.
+    func settleRefresh(_ session: LoginSession, with result: RefreshResult) {
         let waiters = refreshes.withLockedValue { $0.settle(session.id, with: result, now: .now) }
         switch result {
         case .refreshed: metrics.refresh("success")

@@ -23,12 +23,21 @@ final class LoginProfile: Sendable {
     let store: NIOLockedValueBox<LRUCache<String, LoginSession>>
     /// Refreshes in flight and their recent results, by session id.
     let refreshes = NIOLockedValueBox(SessionRefreshTable())
+    /// Work for the provider (refreshes, code exchanges, logout token checks), run by the
+    /// profile's control-plane loop (`+Worker`), bounded.
+    let jobs: NIOLockedValueBox<LoginJobQueue>
+    /// Wakes the loop with the id of each job queued.
+    let jobIDs: AsyncStream<Int>
+    let jobSignal: AsyncStream<Int>.Continuation
 
-    /// `revocationCapacity`: the safety cap of each list of `LoginRevocations` (tests make
-    /// it small).
+    /// `revocationCapacity`: the safety cap of each list of `LoginRevocations`;
+    /// `maxJobs`: the most jobs for the provider queued or running at once (tests make
+    /// them small).
     init(_ config: LoginProfileConfig, resolver: SecretResolver, metrics: GatewayMetrics,
-         revocationCapacity: Int = LoginRevocations.defaultCapacity) {
+         revocationCapacity: Int = LoginRevocations.defaultCapacity, maxJobs: Int = LoginJobQueue.defaultCapacity) {
         self.config = config
+        self.jobs = NIOLockedValueBox(LoginJobQueue(capacity: maxJobs))
+        (jobIDs, jobSignal) = AsyncStream.makeStream(of: Int.self)
         let scope = CookieScope(profile: config.name, issuer: config.issuer)
         self.cookies = LoginCookies(secure: config.externalURL?.isTLS ?? true, scope: scope)
         self.sealer = CookieSealer(secrets: config.cookieKeys.compactMap { key in
@@ -172,7 +181,8 @@ final class LoginProfile: Sendable {
     }
 }
 
-/// What a login step ends in, computed off the event loop (the code exchange) or on it.
+/// What a login step ends in, computed on the control plane (the code exchange) or on
+/// the event loop.
 enum LoginOutcome: Sendable {
     /// A redirect (302) with these `Set-Cookie`s.
     case redirect(location: String, cookies: [(name: String, value: String)])

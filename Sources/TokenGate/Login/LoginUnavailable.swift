@@ -14,6 +14,11 @@ enum LoginUnavailable: Sendable {
     case tokenEndpointUnknown
     /// The login profile's client secret cannot be read.
     case clientSecretUnreadable
+    /// The profile's queue of work for the provider is full (`LoginJobQueue`).
+    case busy
+    /// The profile's control-plane loop has ended (a reload replaced the profile, or the
+    /// gateway is stopping).
+    case stopped
 
     /// The answer for a request on `route`. A missing metadata document is expected to
     /// arrive shortly, so those answers say when to try again.
@@ -33,6 +38,14 @@ enum LoginUnavailable: Sendable {
             return GatewayAnswer(.loginUnavailable, detail: "the login provider's token endpoint is not known yet", route: route)
         case .clientSecretUnreadable:
             return GatewayAnswer(.loginUnavailable, detail: "the login profile's client secret cannot be read", route: route)
+        case .busy:
+            return GatewayAnswer(
+                .loginUnavailable, detail: "too many logins are waiting for the login provider", route: route, headers: [("Retry-After", "1")]
+            )
+        case .stopped:
+            return GatewayAnswer(
+                .loginUnavailable, detail: "the login profile was reconfigured; retry", route: route, headers: [("Retry-After", "1")]
+            )
         }
     }
 }

@@ -10,7 +10,8 @@ import ServiceLifecycle
 // it holds.
 
 /// A profile with a control-plane loop: a credential profile keeps its token fresh, an
-/// introspection profile serves its queued calls, a JWT profile keeps its key set fresh.
+/// introspection profile serves its queued calls, a JWT profile keeps its key set fresh,
+/// a login profile serves its queued work for the provider.
 protocol BackgroundProfile: Sendable {
     associatedtype Client: Sendable
     /// What the loop does, for its service's name ("token refresher").
@@ -30,6 +31,10 @@ extension IntrospectionProfile: BackgroundProfile {
 
 extension JWTProfile: BackgroundProfile {
     static var loopKind: String { "key set refresher" }
+}
+
+extension LoginProfile: BackgroundProfile {
+    static var loopKind: String { "login worker" }
 }
 
 /// Runs one profile's loop (`BackgroundProfile.run`) as a service.

@@ -165,7 +165,7 @@ public final class Gateway: Sendable {
     /// Starts the control-plane loops of `profiles` (new ones: at start, everything; after a
     /// reload, what it added or replaced): a credential profile's token refresher, an
     /// introspection profile's worker, a JWT profile's key set refresher, and a login
-    /// profile's code exchange client and provider key refresher.
+    /// profile's worker (code exchanges, refreshes, logout tokens) and provider key refresher.
     func startLoops(of profiles: Profiles) async {
         let tokens = TokenEndpointClient(http: httpClient)
         for profile in profiles.credentials.values {
@@ -174,7 +174,10 @@ public final class Gateway: Sendable {
         for profile in profiles.introspection.values {
             await controlPlane.start(ProfileLoop(profile: profile, client: IntrospectionClient(http: introspectionHTTPClient), resolver: resolver, logger: logger))
         }
-        for profile in profiles.login.values { profile.attach(client: tokens, resolver: resolver) }
+        for profile in profiles.login.values {
+            profile.attach(client: tokens, resolver: resolver)
+            await controlPlane.start(ProfileLoop(profile: profile, client: tokens, resolver: resolver, logger: logger))
+        }
         for profile in profiles.keySets {
             await controlPlane.start(ProfileLoop(profile: profile, client: JWKSClient(http: httpClient), resolver: resolver, logger: logger))
         }

@@ -66,12 +66,16 @@ struct Profiles: Sendable {
     }
 
     /// Ends every profile's control-plane loop and answers the requests still waiting on
-    /// one (a token, an introspection call, a key set), so none is left hanging.
+    /// one (a token, an introspection call, a key set, a login's work), so none is left
+    /// hanging.
     func stop() {
         for profile in credentials.values { profile.stop() }
         for profile in introspection.values { profile.finish() }
         for profile in jwt.values { profile.finish() }
-        for profile in login.values { profile.idTokens.finish() }
+        for profile in login.values {
+            profile.finish()
+            profile.idTokens.finish()
+        }
     }
 
     /// The key sets readiness waits for: each JWT profile's, and each login profile's

@@ -49,6 +49,9 @@ final class Exchange {
     var clientID: String?
     /// Recorded in metrics and the access log (exactly once).
     var recorded = false
+    /// The request's admission while it waits for a lookup (`ProxyHandler+Admission`); nil
+    /// otherwise. Held inline: waiting allocates nothing more for it.
+    var admission: Admission?
 
     /// The largest body kept for a replay after an upstream 401.
     static let replayLimit = 64 * 1024
