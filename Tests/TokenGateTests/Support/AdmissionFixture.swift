@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Testing
 @testable import TokenGate
 
 /// Profiles and routes for driving `Admission` event by event, without sockets: a
