@@ -24,26 +24,38 @@ struct LoginSetup {
                       environment: [String: String] = [:], idp existing: SandboxAuthorizationServer? = nil) async throws -> LoginSetup {
         let idp = if let existing { existing } else { try await JWTSetup.startSandbox() }
         let echo = try await EchoUpstream.start()
-        let port = try await freeLoopbackPort()
-        let upstream = "http://127.0.0.1:\(echo.port)/"
-        let config = """
-        { "listeners": { "main": { "address": "127.0.0.1:\(port)" } }, "admin": { "address": "127.0.0.1:0" },
-          "login": { "portal": { "issuer": "\(idp.issuer)", "client_id": "legacy-portal", "client_secret": { "env": "PORTAL_SECRET" },
-                                 "cookie_keys": \(keys), "external_url": "http://127.0.0.1:\(port)"\(profileExtras) } },
-          "jwt": { "idp": { "issuer": "\(idp.issuer)", "audience": "\(JWTSetup.audience)" } },
-          "routes": [
-            { "name": "app", "listener": "main", "match": { "path_prefix": "/" }, "upstream": "\(upstream)",
-              "login": "portal", "public_paths": ["/static/"] },
-            { "name": "api", "listener": "main", "match": { "path_prefix": "/api/" }, "upstream": "\(upstream)",
-              "login": "portal", "validate": { "jwt": "idp" }, "bearer_token": "validate" },
-            { "name": "open", "listener": "main", "match": { "path_prefix": "/open/" }, "upstream": "\(upstream)" } ] }
-        """
-        var environment = environment
-        environment["PORTAL_SECRET"] = portalSecret
-        if environment["COOKIE_KEY"] == nil { environment["COOKIE_KEY"] = cookieKey }
-        let gateway = try await TestGateway.start(config, environment: environment)
-        return LoginSetup(idp: idp, echo: echo, gateway: gateway, port: port)
+        for attempt in 1...3 {
+            let port = try await freeLoopbackPort()
+            let upstream = "http://127.0.0.1:\(echo.port)/"
+            let config = """
+            { "listeners": { "main": { "address": "127.0.0.1:\(port)" } }, "admin": { "address": "127.0.0.1:0" },
+              "login": { "portal": { "issuer": "\(idp.issuer)", "client_id": "legacy-portal", "client_secret": { "env": "PORTAL_SECRET" },
+                                     "cookie_keys": \(keys), "external_url": "http://127.0.0.1:\(port)"\(profileExtras) } },
+              "jwt": { "idp": { "issuer": "\(idp.issuer)", "audience": "\(JWTSetup.audience)" } },
+              "routes": [
+                { "name": "app", "listener": "main", "match": { "path_prefix": "/" }, "upstream": "\(upstream)",
+                  "login": "portal", "public_paths": ["/static/"] },
+                { "name": "api", "listener": "main", "match": { "path_prefix": "/api/" }, "upstream": "\(upstream)",
+                  "login": "portal", "validate": { "jwt": "idp" }, "bearer_token": "validate" },
+                { "name": "open", "listener": "main", "match": { "path_prefix": "/open/" }, "upstream": "\(upstream)" } ] }
+            """
+            var environment = environment
+            environment["PORTAL_SECRET"] = portalSecret
+            if environment["COOKIE_KEY"] == nil { environment["COOKIE_KEY"] = cookieKey }
+            do {
+                let gateway = try await TestGateway.start(config, environment: environment)
+                return LoginSetup(idp: idp, echo: echo, gateway: gateway, port: port)
+            } catch where "\(error)".contains("Address already in use") && attempt < 3 {
+                // The port was free when chosen and taken before the gateway bound it (another
+                // test's socket): choose again.
+                continue
+            }
+        }
+        throw PortTaken()
     }
+
+    /// Three ports in a row were taken between choosing and binding (never seen).
+    struct PortTaken: Error {}
 
     /// Logs `browser` in as alice, starting at `path`; returns the page the login ended on.
     func logIn(_ browser: CookieBrowser, at path: String = "/reports?year=2026", user: String = "alice", password: String = "demo-alice-password") async throws -> CookieBrowser.Page {
