@@ -163,7 +163,7 @@ struct AdmissionTests {
         )
         let grant = try #require(resume(&admission, .credential(.ready(token))).grant)
         #expect(grant.credential?.header == fixture.credential.config.headerName)
-        #expect(grant.credential?.token.headerValue.revealed == "Bearer egress-token")
+        #expect(grant.credential?.headerValue.revealed == "Bearer egress-token")
         #expect(grant.identity == nil)
 
         var failing = try fixture.admission(.GET, "/billing/invoices")

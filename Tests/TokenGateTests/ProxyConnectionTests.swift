@@ -113,7 +113,12 @@ struct ProxyConnectionTests {
             let client = try await gateway.connect()
             try await client.send("POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 4000000\r\n\r\n")
             let piece = [UInt8](repeating: 0x61, count: 64 * 1024)
-            for _ in 0..<8 { try await client.send(bytes: piece) }
+            // The gateway closes for good once its 2 s of lingering are over; on a loaded
+            // machine that can come before a client's sending does, which is the client's
+            // lot, not what is tested here: the answer must have reached it all the same.
+            for _ in 0..<4 {
+                guard (try? await client.send(bytes: piece)) != nil else { break }
+            }
             let response = try #require(try await client.readResponse())
             #expect(response.status == 413)
             #expect(response.header("connection") == "close")

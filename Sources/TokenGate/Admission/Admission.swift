@@ -27,13 +27,32 @@ struct Admission {
     /// What an admitted request carries on.
     struct Grant {
         /// The route's credential and the field it goes in; nil when the route injects none.
-        var credential: (token: TokenState.Token, header: String)?
+        var credential: Credential?
         /// The validated caller; nil when nobody was validated (a public path, a route
         /// without validation, a retry that obtained the credential again).
         var identity: Identity?
         /// Fields for the client's response: a login session's cookies sealed again, and
         /// deletions of cookies of names before the profile tag. Empty: leave them as they are.
         var responseFields: [(name: String, value: String)] = []
+    }
+
+    /// A credential to inject: the token, the field it goes in and that field's value.
+    /// Only what the request needs of `TokenState.Token`: that type holds
+    /// `ContinuousClock.Instant`s, whose layout the standard library keeps resilient, so
+    /// every copy of a value holding one goes through the runtime's generic value
+    /// witnesses (and a tuple's would too), on every request.
+    struct Credential {
+        /// The token, to tell the profile which one an upstream refused.
+        var token: Redacted
+        /// The field's value, e.g. `Bearer <token>`.
+        var headerValue: Redacted
+        var header: String
+
+        init(_ token: TokenState.Token, header: String) {
+            self.token = token.value
+            self.headerValue = token.headerValue
+            self.header = header
+        }
     }
 
     /// The caller, as the upstream and the access log learn it.
@@ -243,7 +262,7 @@ struct Admission {
     mutating func authorize(clock: inout AdmissionClock) -> Step {
         guard let profile = route.credential else { return admitNow() }
         if let token = profile.currentToken(at: clock.instantNow()) {
-            grant.credential = (token, profile.config.headerName)
+            grant.credential = Credential(token, header: profile.config.headerName)
             return admitNow()
         }
         return wait(for: .credential(profile), then: .credential)
@@ -253,7 +272,7 @@ struct Admission {
         guard let profile = route.credential else { return Self.unexpected(route) }
         switch outcome {
         case .ready(let token):
-            grant.credential = (token, profile.config.headerName)
+            grant.credential = Credential(token, header: profile.config.headerName)
             return admitNow()
         case .unavailable(let error, let retryAfter):
             // Never forward without the credential: the caller learns why and when to retry.

@@ -127,9 +127,9 @@ final class Exchange {
 
     /// Puts `token` into the upstream request, replacing any earlier one. (The planner
     /// already dropped the client's own field of this name.)
-    func inject(_ token: TokenState.Token, header: String) {
-        credentialField = (header, token.headerValue.revealed)
-        injectedToken = token.value
+    func inject(_ credential: Admission.Credential) {
+        credentialField = (credential.header, credential.headerValue.revealed)
+        injectedToken = credential.token
     }
 
     /// This attempt's whole head, in one buffer: the planned bytes (copied, so a retry

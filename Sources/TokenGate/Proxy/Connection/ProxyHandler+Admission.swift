@@ -9,6 +9,13 @@ import NIOCore
 extension ProxyHandler {
     /// Starts admission for a new exchange.
     func admit(_ exchange: Exchange) {
+        let route = exchange.plan.route
+        if route.login == nil, route.validation == nil, route.credential == nil {
+            // Nothing to check and nothing to inject (a plain reverse-proxy route): the
+            // value would admit at once, so none is made.
+            admitted(exchange)
+            return
+        }
         var admission = Admission(route: exchange.plan.route, bearer: exchange.plan.bearer, login: exchange.plan.login)
         var clock = AdmissionClock.live
         let step = admission.start(clock: &clock, tokenKeys: &tokenKeys)
@@ -46,7 +53,7 @@ extension ProxyHandler {
         while true {
             switch step {
             case .admit(let grant):
-                if let credential = grant.credential { exchange.inject(credential.token, header: credential.header) }
+                if let credential = grant.credential { exchange.inject(credential) }
                 if let identity = grant.identity {
                     exchange.subject = identity.subject
                     exchange.clientID = identity.clientID

@@ -31,15 +31,9 @@ extension ProxyHandler {
 
         // The request on its way
         case .forwardBody:
-            guard let exchange, case .body(let buffer) = data else { return }
-            exchange.requestBodyBytes += buffer.readableBytes
-            exchange.keepForReplay(buffer)
-            exchange.upstream?.handler.sendBody(buffer)
+            if case .body(let buffer) = data { forwardBody(buffer) }
         case .holdBody:
-            guard let exchange, case .body(let buffer) = data else { return }
-            exchange.requestBodyBytes += buffer.readableBytes
-            exchange.keepForReplay(buffer)
-            exchange.hold(buffer)
+            if case .body(let buffer) = data { holdBody(buffer) }
         case .forwardEnd:
             guard let upstream = exchange?.upstream else { return }
             upstream.handler.sendEnd()
@@ -59,30 +53,13 @@ extension ProxyHandler {
             armTimer()
             connect(exchange, fresh: false)
         case .send(let end):
-            guard let exchange, case .connection(let connection, let head) = data else { return }
-            exchange.upstream = connection
-            connection.handler.delegate = self
-            connection.handler.sendHead(head.buffer, method: exchange.method, chunkedBody: exchange.plan.isChunked)
-            for buffer in exchange.pendingBody { connection.handler.sendBody(buffer) }
-            exchange.pendingBody.removeAll()
-            if end { connection.handler.sendEnd() }
-            connection.handler.flush()
-            armTimer()
-            run(machine.upstreamWritabilityChanged(connection.isWritable))
+            if case .connection(let connection, let head) = data { send(head, on: connection, end: end) }
         case .releaseConnection:
             if case .connection(let connection, _) = data { pool?.release(connection) }
 
         // The response
         case .forwardResponseHead(let keepAlive):
-            guard let exchange, let context, case .responseHead(var shaped, let status) = data else { return }
-            exchange.responseStatus = status
-            exchange.chunksResponse = shaped.chunked
-            if shaped.delimitedByClose { machine.responseDelimitedByClose() }
-            for field in exchange.responseFields { shaped.head.field(field.name, field.value) }
-            ResponseRules.finish(&shaped.head, keepAlive: keepAlive && !shaped.delimitedByClose, clientVersion: exchange.clientVersion)
-            context.write(wrapOutboundOut(shaped.head.buffer), promise: nil)
-            clientUnflushed = true
-            armTimer()
+            if case .responseHead(let shaped, let status) = data { forwardResponseHead(shaped, status: status, keepAlive: keepAlive) }
         case .discardResponseHead:
             // Not the client's business yet: read this answer to its end, then retry.
             armTimer()
@@ -92,14 +69,7 @@ extension ProxyHandler {
             shaped.head.end()
             context.writeAndFlush(wrapOutboundOut(shaped.head.buffer), promise: nil)
         case .forwardResponseBody:
-            guard let exchange, let context, case .body(let buffer) = data else { return }
-            exchange.responseBodyBytes += buffer.readableBytes
-            clientUnflushed = true
-            if exchange.chunksResponse {
-                ChunkedCoding.frame(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
-            } else {
-                context.write(wrapOutboundOut(buffer), promise: nil)
-            }
+            if case .body(let buffer) = data { forwardResponseBody(buffer) }
         case .startTunnel:
             if let exchange { startTunnel(exchange) }
         case .finish(let reuse, let after):
@@ -179,5 +149,64 @@ extension ProxyHandler {
         case .close:
             afterAnswer(.close, written: nil)
         }
+    }
+
+    // The body actions, which the events they follow also call directly (their data is
+    // one buffer: not worth wrapping in `EventData`).
+
+    /// `.forwardBody`: the request body part goes upstream (and into the replay copy).
+    func forwardBody(_ buffer: ByteBuffer) {
+        guard let exchange else { return }
+        exchange.requestBodyBytes += buffer.readableBytes
+        exchange.keepForReplay(buffer)
+        exchange.upstream?.handler.sendBody(buffer)
+    }
+
+    /// `.holdBody`: the part waits for the upstream connection, or for the gateway that reads it.
+    func holdBody(_ buffer: ByteBuffer) {
+        guard let exchange else { return }
+        exchange.requestBodyBytes += buffer.readableBytes
+        exchange.keepForReplay(buffer)
+        exchange.hold(buffer)
+    }
+
+    /// `.forwardResponseBody`: the response body part goes to the client.
+    func forwardResponseBody(_ buffer: ByteBuffer) {
+        guard let exchange, let context else { return }
+        exchange.responseBodyBytes += buffer.readableBytes
+        clientUnflushed = true
+        if exchange.chunksResponse {
+            ChunkedCoding.frame(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
+        } else {
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        }
+    }
+
+    /// `.send`: the request head and any held body go out on the connection that arrived.
+    func send(_ head: HTTPHeadBuilder, on connection: UpstreamConnection, end: Bool) {
+        guard let exchange else { return }
+        exchange.upstream = connection
+        connection.handler.delegate = self
+        connection.handler.sendHead(head.buffer, method: exchange.method, chunkedBody: exchange.plan.isChunked)
+        for buffer in exchange.pendingBody { connection.handler.sendBody(buffer) }
+        exchange.pendingBody.removeAll()
+        if end { connection.handler.sendEnd() }
+        connection.handler.flush()
+        armTimer()
+        run(machine.upstreamWritabilityChanged(connection.isWritable))
+    }
+
+    /// `.forwardResponseHead`: the shaped head, with the gateway's response fields, goes to
+    /// the client. Consumed: appending to a head still held elsewhere would copy its buffer.
+    func forwardResponseHead(_ shaped: consuming ResponseRules.ClientHead, status: Int, keepAlive: Bool) {
+        guard let exchange, let context else { return }
+        exchange.responseStatus = status
+        exchange.chunksResponse = shaped.chunked
+        if shaped.delimitedByClose { machine.responseDelimitedByClose() }
+        for field in exchange.responseFields { shaped.head.field(field.name, field.value) }
+        ResponseRules.finish(&shaped.head, keepAlive: keepAlive && !shaped.delimitedByClose, clientVersion: exchange.clientVersion)
+        context.write(wrapOutboundOut(shaped.head.buffer), promise: nil)
+        clientUnflushed = true
+        armTimer()
     }
 }

@@ -58,7 +58,10 @@ extension ProxyHandler {
             ))
             return
         }
-        run(machine.upstreamConnected(reused: connection.isReused, at: context.eventLoop.now), with: .connection(connection, head: head))
+        switch machine.upstreamConnected(reused: connection.isReused, at: context.eventLoop.now) {
+        case .send(let end): send(head, on: connection, end: end)  // the usual one, unwrapped
+        case let action: run(action, with: .connection(connection, head: head))
+        }
     }
 }
 
@@ -104,12 +107,22 @@ extension ProxyHandler: UpstreamResponseDelegate {
             }
             action = machine.unauthorizedJudged(retry: retry)
         }
-        run(action, with: .responseHead(shaped, status: status))
+        switch action {
+        case .forwardResponseHead(let keepAlive):
+            // The usual one, with the head passed on by value: kept in `EventData` as well,
+            // the buffer would be shared when the fields are appended, and copied.
+            forwardResponseHead(shaped, status: status, keepAlive: keepAlive)
+        default:
+            run(action, with: .responseHead(shaped, status: status))
+        }
     }
 
     func upstreamResponseBody(_ buffer: ByteBuffer) {
         guard exchange != nil, let context else { return }
-        run(machine.responseBodyArrived(at: context.eventLoop.now), with: .body(buffer))
+        switch machine.responseBodyArrived(at: context.eventLoop.now) {
+        case .forwardResponseBody: forwardResponseBody(buffer)  // the usual one, unwrapped
+        case let action: run(action, with: .body(buffer))
+        }
     }
 
     func upstreamResponseEnd(reusable: Bool) {

@@ -84,11 +84,22 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .head:
             // NIO reports writability changes a tick late; a new request must see the truth.
             machine.clientWritabilityChanged(context.channel.isWritable)
-            run(machine.partArrived(isHead: true), with: .part(part))
+            take(part, machine.partArrived(isHead: true))
         case .body(let buffer):
-            run(machine.partArrived(isHead: false, bytes: buffer.readableBytes), with: .part(part))
+            take(part, machine.partArrived(isHead: false, bytes: buffer.readableBytes))
         case .end:
-            run(machine.partArrived(isHead: false), with: .part(part))
+            take(part, machine.partArrived(isHead: false))
+        }
+    }
+
+    /// Runs the machine's answer to a client part; the usual one, `.takePart`, without
+    /// wrapping the part as event data (a copy of a large enum, twice a request).
+    @inline(__always)
+    private func take(_ part: HTTPServerRequestPart, _ action: Action) {
+        if case .takePart = action {
+            dispatch(part)
+        } else {
+            run(action, with: .part(part))
         }
     }
 
@@ -196,7 +207,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func receivedBody(_ buffer: ByteBuffer) {
         guard exchange != nil, let context else { return }
-        run(machine.bodyArrived(bytes: buffer.readableBytes, at: context.eventLoop.now), with: .body(buffer))
+        switch machine.bodyArrived(bytes: buffer.readableBytes, at: context.eventLoop.now) {
+        // The usual two without wrapping the part as event data.
+        case .forwardBody: forwardBody(buffer)
+        case .holdBody: holdBody(buffer)
+        case let action: run(action, with: .body(buffer))
+        }
     }
 
     private func receivedEnd() {
