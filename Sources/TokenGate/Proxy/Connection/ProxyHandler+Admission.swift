@@ -48,8 +48,8 @@ extension ProxyHandler {
 
     /// Carries out admission's steps until it admits, refuses or has to wait: a lookup
     /// answered at once (a cache filled meanwhile, a full queue) resumes it here.
-    private func carryOut(_ step: Admission.Step, of admission: inout Admission, for exchange: Exchange) {
-        var step = step
+    /// `step` is consumed: a copy of it (a grant's arrays and strings) costs on every request.
+    private func carryOut(_ step: consuming Admission.Step, of admission: inout Admission, for exchange: Exchange) {
         while true {
             switch step {
             case .admit(let grant):
