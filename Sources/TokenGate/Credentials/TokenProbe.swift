@@ -1,21 +1,6 @@
 import AsyncHTTPClient
 import NIOPosix
 
-/// A token obtained once, for `tokengate token`: what the authorization server said.
-public struct ObtainedToken: Sendable {
-    public var tokenType: String
-    public var scope: String?
-    /// `expires_in` as sent; nil when the server sent none.
-    public var expiresIn: Duration?
-    /// The token itself: print it only when asked to.
-    public var token: Redacted
-}
-
-/// Why `tokengate token` could not get a token; safe to print.
-public struct TokenProbeError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-}
-
 /// Obtains one token with a profile's settings, outside any running gateway, for
 /// debugging a profile against its authorization server.
 public enum TokenProbe {

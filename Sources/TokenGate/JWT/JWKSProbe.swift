@@ -1,22 +1,5 @@
 import NIOPosix
 
-/// What `tokengate jwks` found: where the keys are, which were taken and which skipped,
-/// and, when a token was given, the verdict on it.
-public struct JWKSReport: Sendable {
-    public var jwksURL: String
-    /// `kid  type  algorithms` per key taken.
-    public var keys: [String]
-    public var skipped: [String]
-    public var maxAgeSeconds: Int?
-    /// "valid: sub=…" or "refused: …" for a token given to check; nil without one.
-    public var verdict: String?
-}
-
-/// Why `tokengate jwks` failed; safe to print.
-public struct JWKSProbeError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-}
-
 /// Fetches a JWT profile's key set once, outside any running gateway, for debugging a
 /// profile against its issuer, and optionally checks one token with it (signature and
 /// the profile's claim rules; a route's scopes are not known here).

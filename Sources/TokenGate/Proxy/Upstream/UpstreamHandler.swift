@@ -1,25 +1,6 @@
 import NIOCore
 import NIOHTTP1
 
-/// Receives one upstream response, on the event loop that both connections share.
-/// The proxy handler of the client connection implements it; calls are direct, with no
-/// thread hop and no promise per event.
-protocol UpstreamResponseDelegate: AnyObject {
-    func upstreamResponseHead(_ head: HTTPResponseHead)
-    func upstreamResponseBody(_ buffer: ByteBuffer)
-    func upstreamResponseEnd(reusable: Bool)
-    func upstreamReadComplete()
-    func upstreamWritabilityChanged()
-    func upstreamFailed(_ error: any Error)
-    /// Whether the client side can take more bytes; the upstream reads only while it can.
-    var clientIsWritable: Bool { get }
-}
-
-/// The connection closed before the response was complete.
-struct UpstreamClosedError: Error, CustomStringConvertible {
-    var description: String { "upstream closed the connection" }
-}
-
 /// The last handler of an upstream connection: hands response parts to the current
 /// delegate and holds reads while the client side is not writable (backpressure).
 final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {

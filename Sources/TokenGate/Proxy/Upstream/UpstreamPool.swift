@@ -1,30 +1,5 @@
 import NIOCore
 
-/// One keep-alive connection to an upstream.
-final class UpstreamConnection {
-    let channel: any Channel
-    let handler: UpstreamHandler
-    let key: UpstreamEndpoint.Key
-    /// True once it has served an exchange and come back from the pool: such a connection
-    /// may have been closed by the upstream in the meantime.
-    fileprivate(set) var isReused = false
-    /// When it last came back to the pool.
-    fileprivate var idleSince = NIODeadline.now()
-
-    init(channel: any Channel, handler: UpstreamHandler, key: UpstreamEndpoint.Key) {
-        self.channel = channel
-        self.handler = handler
-        self.key = key
-    }
-
-    var isWritable: Bool { channel.isWritable }
-
-    func close() {
-        handler.delegate = nil
-        channel.close(promise: nil)
-    }
-}
-
 /// Keep-alive upstream connections for one event loop. Client connections on this loop
 /// borrow from it, so the client and upstream channels call each other directly. Only
 /// ever touched on its own event loop.
@@ -193,45 +168,6 @@ final class UpstreamPool {
             case .failure(let error):
                 completion(.failure(error))
             }
-        }
-    }
-}
-
-/// The pools of all event loops, looked up by the loop a client connection lives on.
-/// Each pool is created on first use, on its own loop, and only ever touched there.
-struct UpstreamPools: Sendable {
-    private let pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>]
-    /// How long an unused upstream connection stays open (see `UpstreamPool.idleTimeout`).
-    let idleTimeout: TimeAmount
-    /// How every pool opens its connections (see `UpstreamConnector`).
-    let connector: any UpstreamConnector
-
-    init(
-        group: any EventLoopGroup, idleTimeout: TimeAmount = UpstreamPool.defaultIdleTimeout,
-        connector: any UpstreamConnector = BootstrapUpstreamConnector()
-    ) {
-        self.idleTimeout = idleTimeout
-        self.connector = connector
-        var pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>] = [:]
-        for loop in group.makeIterator() {
-            pools[ObjectIdentifier(loop)] = NIOLoopBoundBox.makeEmptyBox(valueType: UpstreamPool.self, eventLoop: loop)
-        }
-        self.pools = pools
-    }
-
-    /// The pool of `eventLoop`; call on that loop. Nil for a loop outside the group.
-    func pool(for eventLoop: any EventLoop) -> UpstreamPool? {
-        guard let box = pools[ObjectIdentifier(eventLoop)] else { return nil }
-        if let pool = box.value { return pool }
-        let pool = UpstreamPool(eventLoop: eventLoop, connector: connector, idleTimeout: idleTimeout)
-        box.value = pool
-        return pool
-    }
-
-    /// Closes idle connections on every loop.
-    func closeAllIdle() async {
-        for box in pools.values {
-            try? await box.eventLoop.submit { box.value?.closeIdle() }.get()
         }
     }
 }

@@ -6,56 +6,6 @@ import Musl
 import Darwin
 #endif
 
-/// A value that must never reach output. Its description, debug description and
-/// string interpolation all render as `<redacted>`; the value itself is only reachable
-/// through `revealed`, which makes every use easy to find in review.
-public struct Redacted: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    private let value: String
-
-    init(_ value: String) { self.value = value }
-
-    /// The secret itself, for the one place that must send it (a token request, a header).
-    public var revealed: String { value }
-
-    /// Byte for byte, never `String ==`: that is canonical equivalence, under which `K` and
-    /// U+212A KELVIN SIGN are one character, and a token or secret is its bytes (what is
-    /// sent, and what the cache keys hash).
-    public static func == (lhs: Redacted, rhs: Redacted) -> Bool {
-        ExactBytes.equal(lhs.value, rhs.value)
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        var value = value
-        value.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-    }
-
-    public var description: String { Redaction.placeholder }
-    public var debugDescription: String { Redaction.placeholder }
-    /// No children, so `dump` and reflection cannot reach the value either.
-    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
-}
-
-/// Where a secret comes from: `{"env": NAME}`, `{"file": PATH}` or an inline string.
-enum SecretReference: Sendable, Hashable, CustomStringConvertible {
-    case environment(String)
-    case file(String)
-    case inline(Redacted)
-
-    /// Names the source, never the value.
-    var description: String {
-        switch self {
-        case .environment(let name): return "environment variable \(name)"
-        case .file(let path): return "file \(path)"
-        case .inline: return "inline value"
-        }
-    }
-}
-
-/// Why a secret could not be read. Its text names the source, never a value.
-struct SecretResolutionError: Error, Sendable, CustomStringConvertible {
-    var description: String
-}
-
 /// Reads secrets from the process environment and the file system.
 ///
 /// File secrets are read again each time they are resolved, so a rotated Kubernetes
@@ -141,30 +91,5 @@ public struct SecretResolver: Sendable, CustomStringConvertible, CustomReflectab
     /// Reads a file with POSIX calls; errors carry the `strerror` text only.
     static let readWholeFile: @Sendable (String) throws -> [UInt8] = { path in
         try FileReader.readAll(path: path, limit: 1 << 20)
-    }
-}
-
-/// A small POSIX file reader (Foundation-free, so the library has no hidden I/O layer).
-enum FileReader {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    static func readAll(path: String, limit: Int) throws -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        var result: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw Failure(description: String(cString: strerror(errno)))
-            }
-            if count == 0 { return result }
-            result.append(contentsOf: buffer[..<count])
-            if result.count > limit { throw Failure(description: "larger than \(limit) bytes") }
-        }
     }
 }

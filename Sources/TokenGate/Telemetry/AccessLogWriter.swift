@@ -8,40 +8,6 @@ import Darwin
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// One answered request, as the access log and the metrics see it.
-struct RequestRecord {
-    var listener: String
-    /// "" when no route matched.
-    var route: String
-    var method: String
-    /// The client's request target as received; redacted when written.
-    var target: String
-    var status: Int
-    var bytesIn: Int
-    var bytesOut: Int
-    var duration: TimeAmount
-    var upstreamDuration: TimeAmount?
-    var clientAddress: String
-    var requestID: String?
-    var subject: String?
-    var clientID: String?
-    var credential: String?
-    /// The gateway's error code when the gateway answered (or cut the response short).
-    var error: String?
-}
-
-/// The access log settings of one configuration snapshot, compiled for the hot path.
-final class AccessLogPolicy: Sendable {
-    let config: AccessLogConfig
-    /// `redact_query_params`, lower-cased.
-    let extraRedacted: Set<String>
-
-    init(_ config: AccessLogConfig) {
-        self.config = config
-        self.extraRedacted = Set(config.redactQueryParameters.map { $0.lowercased() })
-    }
-}
-
 /// Writes access log lines to standard output (or a sink, in tests): buffered, and
 /// flushed once the event loop that wrote them has finished its current batch of work, so
 /// a busy loop makes one `write` for many requests and an idle one shows each line at once.

@@ -1,0 +1,26 @@
+import NIOCore
+
+/// One keep-alive connection to an upstream.
+final class UpstreamConnection {
+    let channel: any Channel
+    let handler: UpstreamHandler
+    let key: UpstreamEndpoint.Key
+    /// True once it has served an exchange and come back from the pool: such a connection
+    /// may have been closed by the upstream in the meantime. Set by `UpstreamPool` alone.
+    var isReused = false
+    /// When it last came back to the pool. Set by `UpstreamPool` alone.
+    var idleSince = NIODeadline.now()
+
+    init(channel: any Channel, handler: UpstreamHandler, key: UpstreamEndpoint.Key) {
+        self.channel = channel
+        self.handler = handler
+        self.key = key
+    }
+
+    var isWritable: Bool { channel.isWritable }
+
+    func close() {
+        handler.delegate = nil
+        channel.close(promise: nil)
+    }
+}

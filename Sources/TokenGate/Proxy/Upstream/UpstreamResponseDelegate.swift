@@ -1,0 +1,16 @@
+import NIOCore
+import NIOHTTP1
+
+/// Receives one upstream response, on the event loop that both connections share.
+/// The proxy handler of the client connection implements it; calls are direct, with no
+/// thread hop and no promise per event.
+protocol UpstreamResponseDelegate: AnyObject {
+    func upstreamResponseHead(_ head: HTTPResponseHead)
+    func upstreamResponseBody(_ buffer: ByteBuffer)
+    func upstreamResponseEnd(reusable: Bool)
+    func upstreamReadComplete()
+    func upstreamWritabilityChanged()
+    func upstreamFailed(_ error: any Error)
+    /// Whether the client side can take more bytes; the upstream reads only while it can.
+    var clientIsWritable: Bool { get }
+}
