@@ -25,8 +25,12 @@ struct ProxyConnectionTests {
     @Test("upstream connections are reused across client connections, and replaced after they idle out")
     func upstreamPoolReuse() async throws {
         let echo = try await EchoUpstream.start()
-        // Long enough that a loaded machine serves the sequential requests below before any connection idles out.
-        let gateway = try await TestGateway.start(proxyConfig(upstreamPort: echo.port), upstreamIdleTimeout: .seconds(4).scaledForRun)
+        // Long enough that a loaded machine serves the sequential requests below before any
+        // connection idles out: with the whole suite running, the test process's own event
+        // loops (shared with a 64 MiB upload and a thousand never-reading connections) have
+        // taken more than 4 s for these six round trips.
+        let idleTimeout = Duration.seconds(15).scaledForRun
+        let gateway = try await TestGateway.start(proxyConfig(upstreamPort: echo.port), upstreamIdleTimeout: idleTimeout)
         do {
             // Pools are per event loop: at most one upstream connection per loop for sequential requests.
             let loops = System.coreCount
@@ -40,7 +44,7 @@ struct ProxyConnectionTests {
             let reused = echo.connectionCount
             #expect(reused <= loops)
             // The pool closes connections idle past its timeout; the next request opens a new one.
-            #expect(await eventually(within: .seconds(10)) { echo.closedConnectionCount == reused })
+            #expect(await eventually(within: .seconds(45)) { echo.closedConnectionCount == reused }, "the idle timeout (15 s) closes them")
             let client = try await gateway.connect()
             try await client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
             _ = try await client.readEcho()
