@@ -6,17 +6,6 @@ import Musl
 import Darwin
 #endif
 
-/// A configuration that decoded and validated cleanly, with what it was made from.
-public struct LoadedConfig: Sendable {
-    public var config: GatewayConfig
-    /// Problems worth a word that do not stop the gateway (inline secrets, unused profiles).
-    public var warnings: [ConfigIssue]
-    /// A short fingerprint of the file's bytes, shown in `/status` and logs to tell versions apart.
-    public var version: String
-    /// The file it came from, if any.
-    var source: String?
-}
-
 /// Reads, decodes and validates `gateway.json`. `tokengate check`, `tokengate run` and
 /// reloads all go through here, so they can never disagree about what is valid.
 public struct ConfigLoader: Sendable {

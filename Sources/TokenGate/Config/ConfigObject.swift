@@ -1,38 +1,3 @@
-/// Collects configuration problems while a document is decoded, so one pass reports all
-/// of them. Decoding code asks it for typed values at a path; a missing or mistyped value
-/// is recorded and `nil` returned, and decoding goes on.
-final class ConfigDiagnostics {
-    private(set) var issues: [ConfigIssue] = []
-
-    func error(_ path: ConfigPath, _ message: String) {
-        issues.append(ConfigIssue(.error, path, message))
-    }
-
-    func warning(_ path: ConfigPath, _ message: String) {
-        issues.append(ConfigIssue(.warning, path, message))
-    }
-
-    var errors: [ConfigIssue] { issues.filter { $0.severity == .error } }
-    var warnings: [ConfigIssue] { issues.filter { $0.severity == .warning } }
-
-    /// Views `value` as an object whose keys must all be in `keys`; unknown keys are
-    /// reported with the closest known key as a suggestion.
-    func object(_ value: JSONValue, at path: ConfigPath, keys: [String]) -> ConfigObject? {
-        guard case .object(let members) = value else {
-            error(path, "expected an object, got \(value.typeName)")
-            return nil
-        }
-        for member in members where !keys.contains(member.key) {
-            if let near = suggestion(for: member.key, among: keys) {
-                error(path.key(member.key), "unknown key, did you mean \"\(near)\"?")
-            } else {
-                error(path.key(member.key), "unknown key (expected one of: \(keys.joined(separator: ", ")))")
-            }
-        }
-        return ConfigObject(members: members, path: path, diagnostics: self)
-    }
-}
-
 /// One JSON object being decoded, with typed accessors that report problems by path.
 struct ConfigObject {
     let members: [(key: String, value: JSONValue)]
