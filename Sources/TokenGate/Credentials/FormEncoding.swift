@@ -1,5 +1,3 @@
-import ExtrasBase64
-
 /// `application/x-www-form-urlencoded` as RFC 6749 Appendix B requires it for token
 /// requests and for the client id and secret in HTTP Basic (§2.3.1): every byte except
 /// ALPHA / DIGIT / `-` `.` `_` `*` is percent-encoded, and space becomes `+`.
@@ -44,23 +42,5 @@ enum FormEncoding {
     /// `name=value&…` in the given order.
     static func encode(_ fields: [(String, String)]) -> String {
         fields.map { "\(escape($0.0))=\(escape($0.1))" }.joined(separator: "&")
-    }
-}
-
-/// How a client proves itself to an authorization server endpoint (RFC 6749 §2.3.1):
-/// HTTP Basic over the form-encoded id and secret, or both in the form body.
-enum ClientAuthentication {
-    static func apply(
-        _ method: CredentialProfileConfig.AuthMethod, clientID: String, secret: Redacted,
-        headers: inout [(name: String, value: String)], form: inout [(String, String)]
-    ) {
-        switch method {
-        case .clientSecretBasic:
-            let credentials = FormEncoding.escape(clientID) + ":" + FormEncoding.escape(secret.revealed)
-            headers.append(("Authorization", "Basic " + Base64.encodeToString(bytes: Array(credentials.utf8))))
-        case .clientSecretPost:
-            form.append(("client_id", clientID))
-            form.append(("client_secret", secret.revealed))
-        }
     }
 }

@@ -1,11 +1,6 @@
 import AsyncHTTPClient
 import NIOCore
 
-/// Why introspection gave no answer. Safe to show: never the endpoint's URL or raw text.
-struct IntrospectionError: Error, Sendable, CustomStringConvertible {
-    var description: String
-}
-
 /// Calls an RFC 7662 endpoint as the resource server.
 struct IntrospectionClient: Sendable {
     let http: HTTPClient
