@@ -121,7 +121,3 @@ private struct HMACSigner: JWTAlgorithm {
         try sign(plaintext) == Array(signature)
     }
 }
-
-struct SandboxKeyError: Error, CustomStringConvertible {
-    var description: String { "no such signing key" }
-}
