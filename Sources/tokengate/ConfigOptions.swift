@@ -33,3 +33,8 @@ struct ConfigOptions: ParsableArguments {
 
 /// `$TOKENGATE_CONFIG`, else `./gateway.json`.
 var defaultConfigPath: String { ProcessInfo.processInfo.environment["TOKENGATE_CONFIG"] ?? "gateway.json" }
+
+/// Reads a configuration file with this process's environment and file system.
+func loadConfig(path: String) throws(ConfigurationError) -> LoadedConfig {
+    try ConfigLoader(resolver: .processEnvironment()).load(path: path)
+}

@@ -36,11 +36,7 @@ struct LoggingOptions: ParsableArguments {
     }
 }
 
-/// Reads a configuration file with this process's environment and file system.
-func loadConfig(path: String) throws(ConfigurationError) -> LoadedConfig {
-    try ConfigLoader(resolver: .processEnvironment()).load(path: path)
-}
-
+/// A line on standard error, unbuffered: every command's errors and warnings.
 func printToStandardError(_ text: String) {
     FileDescriptorOutput.write(text + "\n", to: 2)
 }
