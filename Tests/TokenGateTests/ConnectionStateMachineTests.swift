@@ -291,33 +291,6 @@ struct ConnectionStateMachineTests {
         #expect(machine.current == .closed)
     }
 
-    @Test("a connection idle when its timer fires early lets its decoder rest, once per idle spell; never while a head is read or requests queue")
-    func decoderRests() {
-        var machine = Machine(headTimeout: .seconds(10), keepAliveTimeout: .seconds(60))
-        _ = machine.accepted(at: t0)
-        #expect(machine.deadlinePassed(at: t0 + .seconds(5)) == .armTimer, "a head is due: the decoder is in use")
-        _ = machine.partArrived(isHead: true)
-        machine.headAccepted(.init(), at: t0)
-        _ = machine.endArrived(at: t0)
-        _ = machine.admitted()
-        _ = machine.upstreamConnected(reused: false, at: t0)
-        _ = machine.responseHead(status: 200, at: t0)
-        _ = machine.responseEnd(reusable: true)
-        _ = machine.awaitingRequest(since: t0 + .seconds(1))
-        #expect(machine.deadlinePassed(at: t0 + .seconds(10)) == .restDecoder)
-        #expect(machine.deadlinePassed(at: t0 + .seconds(20)) == .armTimer, "already resting")
-        #expect(machine.headBytesArrived(at: t0 + .seconds(30)) == .armTimer)
-        #expect(machine.deadlinePassed(at: t0 + .seconds(35)) == .armTimer, "a head is being read")
-        #expect(machine.deadlinePassed(at: t0 + .seconds(40)) == .requestTimeout)
-
-        var pipelining = forwarding()
-        _ = pipelining.endArrived(at: t0)
-        #expect(pipelining.partArrived(isHead: true) == .enqueuePart)
-        _ = pipelining.responseHead(status: 200, at: t0)
-        _ = pipelining.responseEnd(reusable: true)
-        #expect(pipelining.deadlinePassed(at: t0 + .seconds(1)) == .armTimer, "a queued request is next: no rest")
-    }
-
     @Test("an idle keep-alive connection closes at its deadline; an exchange's wait times out with an answer")
     func deadlinesExpire() {
         var idle = Machine(keepAliveTimeout: .seconds(60))
@@ -327,7 +300,6 @@ struct ConnectionStateMachineTests {
         _ = idle.endArrived(at: t0)
         #expect(idle.refuse() == .refuse(.answer(.init(keepAlive: true, after: .nextRequest))))
         #expect(idle.awaitingRequest(since: t0 + .seconds(1)) == .armTimer)
-        #expect(idle.deadlinePassed(at: t0 + .seconds(60)) == .restDecoder, "early: the idle connection only lets its decoder rest")
         #expect(idle.deadlinePassed(at: t0 + .seconds(60)) == .armTimer)
         #expect(idle.deadlinePassed(at: t0 + .seconds(61)) == .close)
 

@@ -310,29 +310,6 @@ struct ProxyEmbeddedFlowTests {
         #expect(try proxy.received().isEmpty)
     }
 
-    @Test("an idle keep-alive connection lets its request decoder rest when its timer next fires, and the next request wakes it and is served")
-    func idleDecoderRests() throws {
-        let proxy = try EmbeddedProxy(config: apiRoute, idleTimeout: .seconds(60))
-        defer { proxy.finish() }
-        for round in 0..<2 {
-            try proxy.send("GET /api/\(round) HTTP/1.1\r\nHost: a\r\n\r\n")
-            #expect(proxy.handler.requestDecoder?.isResting == false, "bytes of a request wake the decoder")
-            let upstream = try #require(proxy.upstream(0))
-            #expect(try upstream.received().hasPrefix("GET /\(round) HTTP/1.1\r\n"))
-            try upstream.respond("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            #expect(try proxy.received().hasPrefix("HTTP/1.1 200 OK\r\n"))
-            #expect(proxy.handler.requestDecoder?.isResting == false, "a busy connection keeps its decoder between requests")
-            // The timer was set for an exchange's deadline (the route's 5 s idle timeout,
-            // or the first head's 10 s) and moved later, not rescheduled; when its task runs
-            // the connection idles, so the decoder rests.
-            proxy.loop.advanceTime(by: .seconds(11))
-            #expect(proxy.handler.requestDecoder?.isResting == true)
-            #expect(proxy.client.isActive, "resting is not closing: the keep-alive timeout has not passed")
-        }
-        proxy.loop.advanceTime(by: .seconds(60))
-        #expect(!proxy.client.isActive, "the keep-alive timeout still closes a resting connection")
-    }
-
     @Test("an upstream that answers before the request body is complete: the client gets it with Connection: close, the rest of its body goes nowhere, and a client that does not read is closed after the 2 s lingering time")
     func earlyAnswerLingers() throws {
         let proxy = try EmbeddedProxy(config: apiRoute)

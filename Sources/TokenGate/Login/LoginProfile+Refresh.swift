@@ -41,8 +41,13 @@ extension LoginProfile {
             // The request's session, or for a straggler whose winner's token has expired
             // meanwhile, the winner's session (never its own, already spent, refresh token).
             // The profile's loop asks the provider; a full queue or a stopped profile
-            // settles the refresh as unavailable at once (every waiter hears it).
-            if submit(.refresh(spending)) != nil { settleRefresh(spending, with: .unavailable) }
+            // answers every waiter `.unavailable` at once, and keeps no result: the
+            // refresh never started, so the next request may start it.
+            if submit(.refresh(spending)) != nil {
+                let waiters = refreshes.withLockedValue { $0.abandon(spending.id) }
+                metrics.refresh("error")
+                for waiter in waiters { waiter(.unavailable) }
+            }
             return .pending
         }
     }

@@ -96,6 +96,15 @@ struct SessionRefreshTable: Sendable {
         return .start(session)
     }
 
+    /// The refresh of session `id` could not even start (the profile's job queue is full,
+    /// or the profile stopped): forgotten, so the next request tries again instead of
+    /// being answered from a result no provider gave. Returns the waiters to call.
+    mutating func abandon(_ id: String) -> [Waiter] {
+        guard case .inFlight(let waiters, _)? = entries[id] else { return [] }
+        entries[id] = nil
+        return waiters
+    }
+
     /// The refresh of session `id` settled with `result` at `now`: kept for the grace.
     /// Returns the waiters to call.
     mutating func settle(_ id: String, with result: RefreshResult, now: ContinuousClock.Instant) -> [Waiter] {

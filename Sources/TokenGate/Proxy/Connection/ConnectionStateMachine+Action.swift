@@ -92,8 +92,5 @@ extension ConnectionStateMachine {
         case close
         /// The deadline moved: point the connection's timer at `deadline`.
         case armTimer
-        /// The connection idles between requests: let the request decoder rest
-        /// (`RestingRequestDecoder`), then point the timer at the keep-alive deadline.
-        case restDecoder
     }
 }

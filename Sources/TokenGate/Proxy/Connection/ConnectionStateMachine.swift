@@ -46,9 +46,6 @@ struct ConnectionStateMachine {
     private var upstreamWritable = true
     /// A read was asked for while reading was not allowed.
     private var readPending = false
-    /// The connection's request decoder rests (`RestingRequestDecoder`): let go while the
-    /// connection idles, made again by the next request's first bytes.
-    private var decoderResting = false
 
     /// `headTimeout` and `keepAliveTimeout` are the listener's; `acceptedAt` is when the
     /// connection was accepted, on its event loop's clock (the first head is due from then).
@@ -172,7 +169,6 @@ struct ConnectionStateMachine {
     mutating func headBytesArrived(at now: NIODeadline) -> Action {
         guard awaitsHeadBytes else { return .none }
         deadlines.headStartedAt = now
-        decoderResting = false
         return .armTimer
     }
 
@@ -385,16 +381,7 @@ struct ConnectionStateMachine {
     /// has really passed; otherwise the timer is pointed at it again.
     mutating func deadlinePassed(at now: NIODeadline) -> Action {
         guard let wait else { return .none }
-        if deadlines.deadline(for: wait) > now {
-            // The timer fires early only now and then (it is moved later, not rescheduled,
-            // as requests come): a connection still idle then lets its decoder rest, which
-            // never costs a busy connection a new decoder per request.
-            if wait == .keepAlive, queued == 0, !decoderResting {
-                decoderResting = true
-                return .restDecoder
-            }
-            return .armTimer
-        }
+        if deadlines.deadline(for: wait) > now { return .armTimer }
         switch wait {
         case .keepAlive:
             state = .closed

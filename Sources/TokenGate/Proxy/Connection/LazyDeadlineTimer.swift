@@ -14,13 +14,8 @@ final class LazyDeadlineTimer {
     private var deadline: NIODeadline?
     private var scheduledAt: NIODeadline?
     private var task: Scheduled<Void>?
-    /// Called on the event loop once the deadline has passed; with `reportsEarlyWakes`, also
-    /// each time the pending task ran before the deadline (and was re-armed for it), so the
-    /// owner can do housekeeping now and then at no cost of a timer of its own. The owner
-    /// tells the two apart by the time.
+    /// Called on the event loop once the deadline has passed.
     var onExpiry: (() -> Void)?
-    /// Whether an early run of the pending task is reported to `onExpiry` too.
-    var reportsEarlyWakes = false
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -61,7 +56,6 @@ final class LazyDeadlineTimer {
         guard let deadline else { return }
         if deadline > eventLoop.now {
             schedule(at: deadline)
-            if reportsEarlyWakes { onExpiry?() }
             return
         }
         self.deadline = nil

@@ -25,9 +25,6 @@ extension ProxyHandler {
             context?.read()
         case .armTimer:
             armTimer()
-        case .restDecoder:
-            if let context { requestDecoder?.rest(context: context) }
-            armTimer()
 
         // The request on its way
         case .forwardBody:

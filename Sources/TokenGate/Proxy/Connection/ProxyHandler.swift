@@ -44,8 +44,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var clientUnflushed = false
     /// The cache key of the last bearer token this client sent.
     var tokenKeys = TokenKeyMemo()
-    /// The connection's request decoder, which rests while the connection idles.
-    private(set) var requestDecoder: RestingRequestDecoder?
 
     /// `headTimeout` and `idleTimeout` are the listener's header-read and keep-alive
     /// timeouts as of this connection's accept.
@@ -63,8 +61,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         peerText = peer?.description ?? "unknown"
         let timer = LazyDeadlineTimer(eventLoop: context.eventLoop)
         timer.onExpiry = { [weak self] in self?.timerFired() }
-        // An early run is when an idle connection lets its decoder rest (`.restDecoder`).
-        timer.reportsEarlyWakes = true
         self.timer = timer
         run(machine.accepted(at: context.eventLoop.now))
     }
@@ -258,10 +254,6 @@ extension ProxyHandler: RequestHeadObserver {
     func requestBytesArrived() {
         guard machine.awaitsHeadBytes, let context else { return }
         run(machine.headBytesArrived(at: context.eventLoop.now))
-    }
-
-    func decoderAttached(_ decoder: RestingRequestDecoder) {
-        requestDecoder = decoder
     }
 }
 

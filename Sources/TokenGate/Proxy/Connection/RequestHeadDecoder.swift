@@ -10,33 +10,29 @@ import NIOHTTP1
 struct RequestHeadDecoder<Observer: RequestHeadObserver>: ByteToMessageDecoder {
     typealias InboundOut = HTTPServerRequestPart
 
-    let decoder: RestingRequestDecoder
+    let decoder: HTTPRequestDecoder
     let observer: Observer
 
     init(observer: Observer, leftOverBytesStrategy: RemoveAfterUpgradeStrategy = .dropBytes,
          limits: NIOHTTPDecoderLimitConfiguration = NIOHTTPDecoderLimitConfiguration()) {
-        decoder = RestingRequestDecoder(leftOverBytesStrategy: leftOverBytesStrategy, limits: limits)
+        decoder = HTTPRequestDecoder(leftOverBytesStrategy: leftOverBytesStrategy, limitConfiguration: limits)
         self.observer = observer
-        observer.decoderAttached(decoder)
     }
 
     func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         observer.requestBytesArrived()
-        return try decoder.awake(context: context).decode(context: context, buffer: &buffer)
+        return try decoder.decode(context: context, buffer: &buffer)
     }
 
     func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        // A resting decoder is between messages with nothing held: the end of the stream
-        // there means nothing to it, so it is not woken for it.
-        guard let awake = decoder.awakeOrNil(context: context, hasBytes: buffer.readableBytes > 0) else { return .needMoreData }
-        return try awake.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
+        try decoder.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
     }
 
     func decoderAdded(context: ChannelHandlerContext) {
-        decoder.added(context: context)
+        decoder.decoderAdded(context: context)
     }
 
     func decoderRemoved(context: ChannelHandlerContext) {
-        decoder.removed(context: context)
+        decoder.decoderRemoved(context: context)
     }
 }
