@@ -1,44 +1,119 @@
 /// An RFC 7662 introspection answer: what the cache holds (the answer, never a decision,
 /// so each route's policy is evaluated on every request).
+///
+/// The claims sit in one immutable box: a cache hit hands out a copy on every request
+/// (from the cache, into admission's rules), and a copy of a dozen strings, lists and a
+/// dictionary is two dozen reference-count operations, where the box's is one. A setter
+/// (the parser's, the JWT rules') writes a new box; claims are set when an answer is
+/// parsed, never on a request.
 struct IntrospectionClaims: Sendable {
-    var active: Bool
+    /// The claims themselves.
+    struct Fields: Sendable {
+        var active: Bool
+        var scope: String? {
+            didSet { scopeList = scope?.split(separator: " ").map(String.init) ?? [] }
+        }
+        /// `scope` split once, when the answer is parsed, not on every request.
+        fileprivate(set) var scopeList: [String] = []
+        var clientID: String?
+        var username: String?
+        var subject: String?
+        /// `exp`, seconds since the epoch.
+        var expiresAt: Int?
+        /// `nbf`, seconds since the epoch: not to be accepted before.
+        var notBefore: Int?
+        /// `token_type` as the server reported it, when it did.
+        var tokenType: String?
+        var issuer: String?
+        var audiences: [String]
+        /// Every other member with a string, number or boolean value, for identity headers.
+        var other: [String: String]
+        /// Members that are lists of strings `joinedList` cannot join: an element would blur
+        /// the joined value (`["staff,admin"]` would read as `["staff", "admin"]`). They are in
+        /// no header; a route that maps one to an identity header refuses the token.
+        fileprivate(set) var unrepresentable: Set<String> = []
+    }
+
+    private final class Box: Sendable {
+        let fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private var box: Box
+
+    private init(_ fields: Fields) {
+        box = Box(fields)
+    }
+
+    /// Writes `change` into a new box (never into one a copy shares).
+    private mutating func update(_ change: (inout Fields) -> Void) {
+        var fields = box.fields
+        change(&fields)
+        box = Box(fields)
+    }
+
+    var active: Bool {
+        get { box.fields.active }
+        set { update { $0.active = newValue } }
+    }
     var scope: String? {
-        didSet { scopeList = scope?.split(separator: " ").map(String.init) ?? [] }
+        get { box.fields.scope }
+        set { update { $0.scope = newValue } }
     }
     /// `scope` split once, when the answer is parsed, not on every request.
-    private(set) var scopeList: [String] = []
-    var clientID: String?
-    var username: String?
-    var subject: String?
+    var scopeList: [String] { box.fields.scopeList }
+    var clientID: String? {
+        get { box.fields.clientID }
+        set { update { $0.clientID = newValue } }
+    }
+    var username: String? {
+        get { box.fields.username }
+        set { update { $0.username = newValue } }
+    }
+    var subject: String? {
+        get { box.fields.subject }
+        set { update { $0.subject = newValue } }
+    }
     /// `exp`, seconds since the epoch.
-    var expiresAt: Int?
+    var expiresAt: Int? {
+        get { box.fields.expiresAt }
+        set { update { $0.expiresAt = newValue } }
+    }
     /// `nbf`, seconds since the epoch: not to be accepted before.
-    var notBefore: Int?
+    var notBefore: Int? {
+        get { box.fields.notBefore }
+        set { update { $0.notBefore = newValue } }
+    }
     /// `token_type` as the server reported it, when it did.
-    var tokenType: String?
-    var issuer: String?
-    var audiences: [String]
+    var tokenType: String? {
+        get { box.fields.tokenType }
+        set { update { $0.tokenType = newValue } }
+    }
+    var issuer: String? {
+        get { box.fields.issuer }
+        set { update { $0.issuer = newValue } }
+    }
+    var audiences: [String] {
+        get { box.fields.audiences }
+        set { update { $0.audiences = newValue } }
+    }
     /// Every other member with a string, number or boolean value, for identity headers.
-    var other: [String: String]
-    /// Members that are lists of strings `joinedList` cannot join: an element would blur
-    /// the joined value (`["staff,admin"]` would read as `["staff", "admin"]`). They are in
-    /// no header; a route that maps one to an identity header refuses the token.
-    private(set) var unrepresentable: Set<String> = []
+    var other: [String: String] {
+        get { box.fields.other }
+        set { update { $0.other = newValue } }
+    }
+    /// Members that are lists of strings `joinedList` cannot join (`Fields.unrepresentable`).
+    var unrepresentable: Set<String> { box.fields.unrepresentable }
 
     static let inactive = IntrospectionClaims(active: false, audiences: [], other: [:])
 
     init(active: Bool, scope: String? = nil, clientID: String? = nil, username: String? = nil, subject: String? = nil,
          expiresAt: Int? = nil, issuer: String? = nil, audiences: [String], other: [String: String]) {
-        self.active = active
-        self.scope = scope
-        self.scopeList = scope?.split(separator: " ").map(String.init) ?? []
-        self.clientID = clientID
-        self.username = username
-        self.subject = subject
-        self.expiresAt = expiresAt
-        self.issuer = issuer
-        self.audiences = audiences
-        self.other = other
+        self.init(Fields(
+            active: active, scope: scope, scopeList: scope?.split(separator: " ").map(String.init) ?? [],
+            clientID: clientID, username: username, subject: subject, expiresAt: expiresAt,
+            issuer: issuer, audiences: audiences, other: other
+        ))
     }
 
     /// The value of a claim for an identity header. `sub` falls back to `username`. Nil
@@ -130,7 +205,8 @@ struct IntrospectionClaims: Sendable {
     /// The claims of an active token from a JSON object's members (an introspection answer
     /// or a JWT's payload); nil when a time claim is not a sane number.
     static func claims(of members: [(key: String, value: JSONValue)], now: Int) -> IntrospectionClaims? {
-        var claims = IntrospectionClaims(active: true, audiences: [], other: [:])
+        // Built as plain fields, then boxed once.
+        var claims = Fields(active: true, audiences: [], other: [:])
         for (key, value) in members {
             switch (key, value) {
             case ("scope", .string(let text)): claims.scope = text
@@ -171,6 +247,6 @@ struct IntrospectionClaims: Sendable {
             default: break
             }
         }
-        return claims
+        return IntrospectionClaims(claims)
     }
 }
