@@ -103,6 +103,22 @@ struct TokenStateTests {
         #expect(state.next(at: start + .seconds(24)) == .fetch(.clientCredentials))
     }
 
+    @Test("what injection reads agrees with the token: the same values until the same instant, none once dropped")
+    func injectedValues() {
+        var state = TokenState(grant: .clientCredentials, refreshFraction: 0.8, defaultLifetime: .seconds(300), headerScheme: "Bearer")
+        #expect(state.usableValues(at: start) == nil)
+        state.fetchSucceeded(issued("t1", expiresIn: .seconds(30)), at: start)
+        let last = start + .seconds(30) - .nanoseconds(1)
+        #expect(state.usableValues(at: last)?.headerValue.revealed == "Bearer t1")
+        #expect(state.usableValues(at: last)?.value.revealed == "t1")
+        #expect(state.usableValues(at: start + .seconds(30)) == nil)
+        #expect(state.usableToken(at: start + .seconds(30)) == nil)
+        state.fetchSucceeded(issued("t2", expiresIn: .seconds(60)), at: start + .seconds(24))
+        #expect(state.usableValues(at: start + .seconds(50))?.value.revealed == "t2")
+        #expect(state.upstreamRejected(Redacted("t2"), challenge: .invalidToken, at: start + .seconds(50), minInterval: .seconds(10)) == .retry)
+        #expect(state.usableValues(at: start + .seconds(50)) == nil, "a token an upstream refused is not injected again")
+    }
+
     @Test("without expires_in the default lifetime applies")
     func defaultLifetime() {
         var state = TokenState(grant: .clientCredentials, refreshFraction: 0.5, defaultLifetime: .seconds(10), headerScheme: "")

@@ -49,8 +49,12 @@ struct Admission {
         var header: String
 
         init(_ token: TokenState.Token, header: String) {
-            self.token = token.value
-            self.headerValue = token.headerValue
+            self.init(token: token.value, headerValue: token.headerValue, header: header)
+        }
+
+        init(token: Redacted, headerValue: Redacted, header: String) {
+            self.token = token
+            self.headerValue = headerValue
             self.header = header
         }
     }
@@ -152,8 +156,8 @@ struct Admission {
 
     /// Admits with the grant gathered so far (handed over, not copied).
     private mutating func admitNow() -> Step {
-        let granted = grant
-        grant = Grant()
+        var granted = Grant()
+        swap(&granted, &grant)
         return .admit(granted)
     }
 
@@ -174,10 +178,10 @@ struct Admission {
             // issuer (that profile alone decides it, below, even when another route had
             // the token introspected).
             let key = tokenKeys.key(for: token)
-            if let jwt = validation.jwt, let claims = jwt.cached(key: key, at: clock.instantNow()) {
+            if let jwt = validation.jwt, let claims = jwt.cached(key: key, at: clock.instant) {
                 return decide(claims, leeway: jwt.config.clockSkew, clock: &clock)
             }
-            if let profile = validation.introspection, let claims = profile.cached(key: key, at: clock.instantNow(), unlessFrom: validation.jwt) {
+            if let profile = validation.introspection, let claims = profile.cached(key: key, at: clock.instant, unlessFrom: validation.jwt) {
                 return decide(claims, leeway: nil, clock: &clock)
             }
             // Not cached, so never checked: the token's syntax first (RFC 6750 §2.1).
@@ -238,8 +242,12 @@ struct Admission {
         guard let validation = route.validation else { return Self.unexpected(route) }
         let now = clock.now()
         let name = route.name
-        let verdict = leeway.map { InboundPolicy.evaluate(claims, validation.rules, route: name, now: now, leeway: ($0, $0)) }
-            ?? InboundPolicy.evaluate(claims, validation.rules, route: name, now: now)
+        // Not `leeway.map { … }`: a closure capturing the rules copies them, a dozen fields.
+        let verdict = if let leeway {
+            InboundPolicy.evaluate(claims, validation.rules, route: name, now: now, leeway: (leeway, leeway))
+        } else {
+            InboundPolicy.evaluate(claims, validation.rules, route: name, now: now)
+        }
         switch verdict {
         case .success(let fields):
             return admit(as: Identity(fields: fields, subject: claims.subject ?? claims.username, clientID: claims.clientID), clock: &clock)
@@ -261,8 +269,8 @@ struct Admission {
     /// The route's credential (waiting for it if need be), then admitted.
     mutating func authorize(clock: inout AdmissionClock) -> Step {
         guard let profile = route.credential else { return admitNow() }
-        if let token = profile.currentToken(at: clock.instantNow()) {
-            grant.credential = Credential(token, header: profile.config.headerName)
+        if let current = profile.currentValues(at: clock.instant) {
+            grant.credential = Credential(token: current.value, headerValue: current.headerValue, header: profile.config.headerName)
             return admitNow()
         }
         return wait(for: .credential(profile), then: .credential)

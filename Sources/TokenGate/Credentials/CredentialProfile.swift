@@ -48,6 +48,12 @@ final class CredentialProfile: Sendable {
         inner.withLockedValue { $0.state.usableToken(at: now) }
     }
 
+    /// The hot path of injection: what `currentToken` would give, only the token and the
+    /// header value (`TokenState.usableValues`).
+    func currentValues(at now: ContinuousClock.Instant) -> (value: Redacted, headerValue: Redacted)? {
+        inner.withLockedValue { $0.state.usableValues(at: now) }
+    }
+
     /// The slow path, when `currentToken` found none: either an answer now, or `.pending`
     /// and `waiter` is called when the fetch under way settles.
     func lookup(at now: ContinuousClock.Instant = .now, waiter: @escaping Waiter) -> Lookup {

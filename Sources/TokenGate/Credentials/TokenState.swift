@@ -60,7 +60,25 @@ struct TokenState {
     /// Default 5 s; set from `CredentialProfileConfig` (tests lengthen it rather than race it).
     let unchallengedRejectionMinAge: Duration
 
-    private(set) var token: Token?
+    private(set) var token: Token? {
+        didSet {
+            injection = token.map { Injection(value: $0.value, headerValue: $0.headerValue, expiresAt: Self.origin.duration(to: $0.expiresAt)) }
+        }
+    }
+    /// What every injecting request reads of `token`, with its expiry as a `Duration` since
+    /// `origin`: a `Token` holds `ContinuousClock.Instant`s, whose layout the standard
+    /// library keeps resilient, so reading an optional one (even through `token?.`) copies
+    /// the whole token through the runtime's generic witnesses, about 1,600 instructions.
+    private var injection: Injection?
+
+    private struct Injection {
+        var value: Redacted
+        var headerValue: Redacted
+        var expiresAt: Duration
+    }
+
+    /// The instant `Injection.expiresAt` counts from.
+    private static let origin = ContinuousClock.now
     private(set) var refreshToken: Redacted?
     private(set) var fetching = false
     private(set) var consecutiveFailures = 0
@@ -86,6 +104,12 @@ struct TokenState {
     func usableToken(at now: ContinuousClock.Instant) -> Token? {
         guard let token, now < token.expiresAt else { return nil }
         return token
+    }
+
+    /// `usableToken`'s value and header value alone (`injection`).
+    func usableValues(at now: ContinuousClock.Instant) -> (value: Redacted, headerValue: Redacted)? {
+        guard let injection, Self.origin.duration(to: now) < injection.expiresAt else { return nil }
+        return (injection.value, injection.headerValue)
     }
 
     /// Whether a request that finds no usable token should wait for a fetch (one is running

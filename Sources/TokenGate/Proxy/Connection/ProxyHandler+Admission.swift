@@ -51,7 +51,8 @@ extension ProxyHandler {
     /// `step` is consumed: a copy of it (a grant's arrays and strings) costs on every request.
     private func carryOut(_ step: consuming Admission.Step, of admission: inout Admission, for exchange: Exchange) {
         while true {
-            switch step {
+            // Consumed, so the cases take their payloads rather than copy them.
+            switch consume step {
             case .admit(let grant):
                 if let credential = grant.credential { exchange.inject(credential) }
                 if let identity = grant.identity {
