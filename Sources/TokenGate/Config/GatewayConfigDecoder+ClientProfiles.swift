@@ -47,6 +47,11 @@ extension GatewayConfigDecoder {
         }
         var headerScheme = "Bearer"
         if case .string(let scheme)? = block["header_scheme"] {
+            // An auth-scheme is a token (RFC 9110 §11.1); checked here, so the field the
+            // gateway injects needs no check per request (`HTTPHeadBuilder.preverifiedField`).
+            if !scheme.isEmpty, !HeaderName.isValid(scheme) {
+                diagnostics.error(path.key("header_scheme"), "is not a valid authentication scheme (letters, digits and !#$%&'*+-.^_`|~ only)")
+            }
             headerScheme = scheme
         } else if let other = block["header_scheme"] {
             diagnostics.error(path.key("header_scheme"), "expected a string, got \(other.typeName)")

@@ -1,5 +1,17 @@
 /// ASCII helpers for header names and tokens, on bytes.
 enum ASCII {
+    /// Where `byte` (ASCII) first occurs in `text`: a scan of its contiguous UTF-8 bytes.
+    /// `text.utf8.firstIndex(of:)` walks the view one index at a time, about 280
+    /// instructions for a short request target, and runs twice per request.
+    static func firstIndex(of byte: UInt8, in text: String) -> String.Index? {
+        let offset: Int?? = text.utf8.withContiguousStorageIfAvailable { $0.firstIndex(of: byte) }
+        switch offset {
+        case .some(.some(let offset)): return text.utf8.index(text.utf8.startIndex, offsetBy: offset)
+        case .some(.none): return nil
+        case .none: return text.utf8.firstIndex(of: byte)
+        }
+    }
+
     @inline(__always)
     static func lowered(_ byte: UInt8) -> UInt8 {
         byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte

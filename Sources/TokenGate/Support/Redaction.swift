@@ -20,7 +20,7 @@ enum Redaction {
     /// A request target fit for a log line: the path, and the query as `policy` allows,
     /// with values of sensitive parameters (and of `extra`, lower-case names) replaced.
     static func target(_ uri: String, policy: AccessLogConfig.QueryPolicy, extra: Set<String> = []) -> String {
-        guard let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) else { return uri }
+        guard let mark = ASCII.firstIndex(of: UInt8(ascii: "?"), in: uri) else { return uri }
         let path = uri[..<mark]
         if policy == .drop { return String(path) }
         let query = uri[uri.index(after: mark)...]

@@ -137,7 +137,7 @@ final class Exchange {
     /// line. Invalid (never sent) if any of those has a byte a field may not have.
     func upstreamHead() -> HTTPHeadBuilder {
         var head = HTTPHeadBuilder(continuing: plan.upstreamHead)
-        if let credentialField { head.field(credentialField.name, credentialField.value) }
+        if let credentialField { head.preverifiedField(credentialField.name, credentialField.value) }
         for field in identityFields { head.field(field.name, field.value) }
         head.end()
         return head

@@ -54,6 +54,35 @@ struct ByteClass: Sendable {
     /// RFC 9110 §5.5 field content: visible characters, obs-text, SP and HTAB.
     static let fieldValue = ByteClass { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
 
+    /// `fieldValue.containsAll(bytes)`, eight bytes at a time: every field value the
+    /// gateway writes goes through it. A word with no byte below 0x20 and none equal to
+    /// 0x7F is all field content (bytes from 0x80 are obs-text); a word with one is looked up
+    /// byte by byte (it may hold an allowed HTAB). `ByteClassTests` checks it against the
+    /// table.
+    static func isFieldValue(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var at = 0
+        while bytes.count &- at >= 8 {
+            let word = UnsafeRawPointer(base + at).loadUnaligned(as: UInt64.self)
+            // Some byte < 0x20: (w - 0x20…) & ~w & 0x80… (exact for a threshold ≤ 0x80).
+            let control = (word &- ones &* 0x20) & ~word & highs
+            // Some byte == 0x7F: the same test for zero, on w ^ 0x7F….
+            let flipped = word ^ (ones &* 0x7F)
+            let delete = (flipped &- ones) & ~flipped & highs
+            if control | delete != 0 {
+                for index in at..<(at &+ 8) where !fieldValue.contains(bytes[index]) { return false }
+            }
+            at &+= 8
+        }
+        while at < bytes.count {
+            if !fieldValue.contains(bytes[at]) { return false }
+            at &+= 1
+        }
+        return true
+    }
+
     /// A request-target byte: anything visible (the planner has already normalised and
     /// escaped the target); never whitespace or a control.
     static let target = ByteClass { $0 > 0x20 && $0 != 0x7F }

@@ -27,7 +27,7 @@ enum RequestPath {
     static func parseTarget(_ uri: String) -> Target? {
         var pathPart = Substring(uri)
         var query: String?
-        if let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
+        if let mark = ASCII.firstIndex(of: UInt8(ascii: "?"), in: uri) {
             pathPart = uri[..<mark]
             let rest = uri[uri.utf8.index(after: mark)...]
             guard rest.utf8.allSatisfy(isAllowedQueryByte) else { return nil }
