@@ -22,22 +22,28 @@ enum BearerCredential: Equatable {
             return queryHasAccessToken ? .malformed(Self.tokenInQuery) : .absent
         }
         if authorization.count > 1 { return .malformed("more than one Authorization header") }
-        let utf8 = value.utf8
-        guard let space = utf8.firstIndex(of: UInt8(ascii: " ")) else {
-            return value.caseInsensitiveEquals("bearer") ? .malformed("the Bearer token is empty") : .absent
+        // On the bytes: walking `String.UTF8View` index by index and slicing the string
+        // with its indices cost about 500 instructions on every validated request.
+        var field = value
+        return field.withUTF8 { parse($0, queryHasAccessToken: queryHasAccessToken) }
+    }
+
+    /// `Bearer <token>`, scheme matched ignoring case, spaces around the token dropped.
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>, queryHasAccessToken: Bool) -> BearerCredential {
+        guard let space = bytes.firstIndex(of: UInt8(ascii: " ")) else {
+            return ASCII.equalsIgnoringCase(bytes, "bearer") ? .malformed("the Bearer token is empty") : .absent
         }
-        guard ASCII.equalsIgnoringCase(value[..<space], "bearer") else {
+        guard ASCII.equalsIgnoringCase(UnsafeBufferPointer(rebasing: bytes[..<space]), "bearer") else {
             // Another scheme (Basic, …) carries no bearer token.
             return .absent
         }
         if queryHasAccessToken { return .malformed("the token is in both the Authorization header and the query") }
-        var start = utf8.index(after: space)
-        while start < utf8.endIndex, utf8[start] == UInt8(ascii: " ") { start = utf8.index(after: start) }
-        var end = utf8.endIndex
-        while end > start, utf8[utf8.index(before: end)] == UInt8(ascii: " ") { end = utf8.index(before: end) }
-        let token = String(value[start..<end])
-        guard !token.isEmpty else { return .malformed("the Bearer token is empty") }
-        return .token(token)
+        var start = space &+ 1
+        while start < bytes.count, bytes[start] == UInt8(ascii: " ") { start &+= 1 }
+        var end = bytes.count
+        while end > start, bytes[end &- 1] == UInt8(ascii: " ") { end &-= 1 }
+        guard end > start else { return .malformed("the Bearer token is empty") }
+        return .token(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self))
     }
 
     /// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="

@@ -103,6 +103,8 @@ enum InboundPolicy {
     /// Whether a claim value can be an identity header's value as it is: no control
     /// character (CR or LF would split the header; dropping them would rename the caller).
     static func isHeaderSafe(_ value: String) -> Bool {
-        value.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F }
+        // On the contiguous bytes: identity values are checked on every validated request.
+        if let safe = value.utf8.withContiguousStorageIfAvailable({ !$0.contains { $0 < 0x20 || $0 == 0x7F } }) { return safe }
+        return value.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F }
     }
 }
