@@ -86,12 +86,7 @@ struct HTTPHeadBuilder {
 
     /// `name: value`, checked byte by byte, then copied in one go.
     mutating func field(_ name: String, _ value: String) {
-        guard isValid else { return }
-        var name = name
-        var value = value
-        name.withUTF8 { name in
-            value.withUTF8 { value in append(name: name, value: value) }
-        }
+        put(name, value, checked: true)
     }
 
     /// `name: value` without the byte checks, for the one field whose bytes were all checked
@@ -100,11 +95,18 @@ struct HTTPHeadBuilder {
     /// b64token, at most 16 KiB, by `TokenResponseParser`). Anything a client, an upstream or
     /// a claim supplies goes through `field`.
     mutating func preverifiedField(_ name: String, _ value: String) {
+        put(name, value, checked: false)
+    }
+
+    /// Both fields' way to the bytes: `append` checks them, `write` copies them.
+    private mutating func put(_ name: String, _ value: String, checked: Bool) {
         guard isValid else { return }
         var name = name
         var value = value
         name.withUTF8 { name in
-            value.withUTF8 { value in write(name: name, value: value) }
+            value.withUTF8 { value in
+                if checked { append(name: name, value: value) } else { write(name: name, value: value) }
+            }
         }
     }
 
