@@ -11,11 +11,15 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # System packages the tests use: openssl makes throwaway certificates for TLS tests;
 # Debian's chromium and its chromedriver are the real browser of the login tests (driven
-# by selenium, which is pointed at them: nothing is downloaded at test time).
+# by selenium, which is pointed at them: nothing is downloaded at test time); postgresql
+# gives the fleet tests a real store.
 missing=()
 for tool in openssl curl; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# PostgreSQL's server programs (initdb, pg_ctl) for the fleet tests, which start their own
+# server on a loopback port; the system service is never used.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -qq

@@ -50,6 +50,12 @@ struct StatusReport {
                  $0.nextRefreshAt ?? "-", String($0.cacheEntries), String($0.hits), String($0.misses)]
             })
         }
+        if let store = status.store {
+            out += "\n" + table(["STORE", "READ-ONLY", "PENDING REVOCATIONS", "LAST SYNC", "SCHEMA", "REVOKED TOKENS", "PROBLEM"], [[
+                store.up ? "up" : "DOWN", store.readOnly ? "YES" : "no", String(store.pendingRevocations), store.lastSyncAt ?? "-",
+                store.schemaVersion.map(String.init) ?? "-", status.revokedTokens.map(String.init) ?? "-", store.problem ?? "-",
+            ]])
+        }
         return out
     }
 

@@ -19,6 +19,6 @@ struct TokenGateCommand: AsyncParsableCommand {
         commandName: "tokengate",
         abstract: "A reverse-proxy token gateway: OAuth 2 for services that know nothing about it.",
         version: TokenGateVersion.current,
-        subcommands: [Demo.self, Run.self, Check.self, Status.self, Health.self, Token.self, JWKS.self, Schema.self, Sandbox.self, Version.self]
+        subcommands: [Demo.self, Run.self, Check.self, Status.self, Revoke.self, Health.self, Token.self, JWKS.self, Schema.self, Sandbox.self, Version.self]
     )
 }

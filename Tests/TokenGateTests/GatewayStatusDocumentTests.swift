@@ -36,7 +36,7 @@ struct GatewayStatusDocumentTests {
         #expect(json.contains(#""token_url":"https://idp.example/token","has_token":true,"expires_in_seconds":3000"#))
         #expect(json.contains(#""last_error":null,"next_retry_in_seconds":null}"#))
         #expect(json.contains(#""evictions":0,"hit_ratio":0.75}"#))
-        #expect(json.hasSuffix(#""jwt":[],"login":[]}"#))
+        #expect(json.hasSuffix(#""jwt":[],"login":[],"store":null,"revoked_tokens":null}"#), "no store: null")
     }
 
     @Test("tokengate status reads back exactly what the admin listener writes")
@@ -45,13 +45,14 @@ struct GatewayStatusDocumentTests {
         #expect(read == Self.document)
     }
 
-    @Test("a gateway older than JWT validation and browser login is still readable")
+    @Test("a gateway older than JWT validation, browser login and the store is still readable")
     func olderDocument() throws {
         var json = Self.document.json
-        json.removeLast(#","jwt":[],"login":[]}"#.count)
+        json.removeLast(#","jwt":[],"login":[],"store":null,"revoked_tokens":null}"#.count)
         let read = try GatewayStatusDocument.decode(Array((json + "}").utf8))
         #expect(read.jwt == nil)
         #expect(read.login == nil)
+        #expect(read.store == nil)
         #expect(read.credentials == Self.document.credentials)
     }
 

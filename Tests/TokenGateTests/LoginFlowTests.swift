@@ -20,15 +20,16 @@ struct LoginSetup {
     var sessionCookie: String { cookies.session }
     var statePrefix: String { cookies.statePrefix }
 
+    /// `topExtras`: members added to the configuration's top level (`, "store": …`).
     static func start(profileExtras: String = "", keys: String = #"[ { "id": "k1", "secret": { "env": "COOKIE_KEY" } } ]"#,
-                      environment: [String: String] = [:], idp existing: SandboxAuthorizationServer? = nil) async throws -> LoginSetup {
+                      environment: [String: String] = [:], idp existing: SandboxAuthorizationServer? = nil, topExtras: String = "") async throws -> LoginSetup {
         let idp = if let existing { existing } else { try await JWTSetup.startSandbox() }
         let echo = try await EchoUpstream.start()
         for attempt in 1...3 {
             let port = try await freeLoopbackPort()
             let upstream = "http://127.0.0.1:\(echo.port)/"
             let config = """
-            { "listeners": { "main": { "address": "127.0.0.1:\(port)" } }, "admin": { "address": "127.0.0.1:0" },
+            { "listeners": { "main": { "address": "127.0.0.1:\(port)" } }, "admin": { "address": "127.0.0.1:0" }\(topExtras),
               "login": { "portal": { "issuer": "\(idp.issuer)", "client_id": "legacy-portal", "client_secret": { "env": "PORTAL_SECRET" },
                                      "cookie_keys": \(keys), "external_url": "http://127.0.0.1:\(port)"\(profileExtras) } },
               "jwt": { "idp": { "issuer": "\(idp.issuer)", "audience": "\(JWTSetup.audience)" } },
@@ -91,6 +92,12 @@ struct LoginSetup {
         await gateway.stop()
         await echo.stop()
         await idp.stop()
+    }
+
+    /// Stops this gateway and its upstream, leaving a shared provider running.
+    func stopKeepingProvider() async {
+        await gateway.stop()
+        await echo.stop()
     }
 }
 

@@ -21,6 +21,10 @@ final class AdminHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let allowedHost: String
     private let headTimer: AdminHeadTimer?
     private var request: HTTPRequestHead?
+    /// The body of a `POST /revoke` being read (nil for every other request), and
+    /// whether it grew past `RevokeRequest.maxBytes` (then it is no longer kept).
+    private var body: [UInt8]?
+    private var bodyTooLarge = false
     /// A reload is running; its answer comes back later.
     private var busy = false
     private var queue = CircularBuffer<HTTPServerRequestPart>()
@@ -84,14 +88,34 @@ final class AdminHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .head(let head):
             headTimer?.headReceived()
             request = head
-        case .body:
-            break
+            let isRevoke = head.method == .POST && (head.uri.split(separator: "?", maxSplits: 1).first ?? "") == "/revoke"
+            body = isRevoke ? [] : nil
+            bodyTooLarge = false
+        case .body(let bytes):
+            guard body != nil else { break }
+            if (body?.count ?? 0) + bytes.readableBytes > RevokeRequest.maxBytes {
+                bodyTooLarge = true
+                body = []
+            } else if !bodyTooLarge {
+                body?.append(contentsOf: bytes.readableBytesView)
+            }
         case .end:
             guard let head = request else { return }
             request = nil
             let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
             if let refusal = AdminRoutes.hostRefusal(head.headers.first(name: "host"), allowedHost: allowedHost) {
                 write(refusal, for: head, context: context)
+                return
+            }
+            if path == "/revoke" && head.method == .POST {
+                let peer = context.channel.remoteAddress?.ipAddress.flatMap(IPAddress.init)
+                let received = body ?? []
+                body = nil
+                guard AdminRoutes.mayReload(from: peer), !AdminRoutes.isCrossSite(head.headers) else {
+                    write(AdminRoutes.revokeForbidden, for: head, context: context)
+                    return
+                }
+                write(bodyTooLarge ? AdminRoutes.revokeTooLarge : routes.revoke(received), for: head, context: context)
                 return
             }
             if path == "/reload" && head.method == .POST {

@@ -13,6 +13,8 @@ struct AdminRoutes: Sendable {
     /// `POST /reload`: queues a reload and hands its outcome (nil: no gateway to reload)
     /// to the callback, so the event loop never waits for it.
     var reload: @Sendable (_ answer: @escaping @Sendable (ReloadOutcome?) -> Void) -> Void
+    /// `POST /revoke`: applies the revocation its body names and answers at once.
+    var revoke: @Sendable (_ body: [UInt8]) -> Answer = { _ in Answer(GatewayAnswer(.notFound)) }
 
     /// One answer: a status document (`/status`, `/metrics`, the probes, a reload's
     /// outcome) or one of the gateway's answers from the catalogue (`init(_:)`).
@@ -33,8 +35,14 @@ struct AdminRoutes: Sendable {
         .forbidden, detail: "POST /reload is accepted from the gateway's own host only; send SIGHUP or change the file"
     ))
 
+    static let revokeForbidden = Answer(GatewayAnswer(
+        .forbidden, detail: "POST /revoke is accepted from the gateway's own host only (tokengate revoke runs there)"
+    ))
+
+    static let revokeTooLarge = Answer(GatewayAnswer(.bodyTooLarge, detail: "a revocation is at most \(RevokeRequest.maxBytes) bytes of JSON"))
+
     func answer(method: HTTPMethod, path: String) -> Answer {
-        if path == "/reload" {
+        if path == "/reload" || path == "/revoke" {
             return Answer(GatewayAnswer(.methodNotAllowed, detail: "use POST"))
         }
         guard method == .GET || method == .HEAD else {

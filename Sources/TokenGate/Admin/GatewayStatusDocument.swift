@@ -29,6 +29,27 @@ public struct GatewayStatusDocument: Codable, Sendable, Equatable {
     public var introspection: [Introspection]
     public var jwt: [JWT]?
     public var login: [Login]?
+    /// The fleet's store; nil without one (and from a gateway older than the store).
+    public var store: Store?
+    /// Bearer tokens revoked and in force (`POST /revoke`, or another replica's).
+    public var revokedTokens: Int?
+
+    /// The fleet's store as this replica sees it.
+    public struct Store: Codable, Sendable, Equatable {
+        /// Whether its last call succeeded.
+        public var up: Bool
+        /// The server accepts no writes (a standby): revocations wait for a primary.
+        public var readOnly: Bool
+        /// Why it is degraded, when it is.
+        public var problem: String?
+        /// Revocations made here and not yet written.
+        public var pendingRevocations: Int
+        /// When the last poll succeeded, RFC 3339 UTC.
+        public var lastSyncAt: String?
+        public var schemaVersion: Int?
+        /// Whether `/readyz` fails while the store is unavailable.
+        public var requiredForReadiness: Bool
+    }
 
     /// What a reload did (also the answer of `POST /reload`).
     public struct Reload: Codable, Sendable, Equatable {

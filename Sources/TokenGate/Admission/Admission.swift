@@ -178,6 +178,11 @@ struct Admission {
             // issuer (that profile alone decides it, below, even when another route had
             // the token introspected).
             let key = tokenKeys.key(for: token)
+            // Revoked here or by another replica: refused whatever a cache or the
+            // authorization server says (one atomic load while nothing is revoked).
+            if validation.revocations.holdsAny, validation.revocations.contains(key, now: clock.now()) {
+                return .refuse(InboundPolicy.invalidToken(validation.rules, route: route.name, detail: "the token was revoked"))
+            }
             if let jwt = validation.jwt, let claims = jwt.cached(key: key, at: clock.instant) {
                 return decide(claims, leeway: jwt.config.clockSkew, clock: &clock)
             }

@@ -29,6 +29,9 @@ public struct GatewayConfig: Sendable {
     /// CPU limit, so a sidecar limited to one CPU runs one loop. nil is `auto`. Changing it
     /// takes a restart; a reload keeps the running number and says so.
     var workers: Int? = nil
+    /// `store`: the PostgreSQL database a fleet of gateways shares. Default none (each
+    /// gateway on its own). Changing it takes a restart.
+    var store: StoreConfig? = nil
 
     /// The number of event-loop threads `workers` asks for.
     var workerCount: Int { workers ?? System.coreCount }

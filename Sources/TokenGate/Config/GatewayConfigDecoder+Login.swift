@@ -18,7 +18,7 @@ extension GatewayConfigDecoder {
         let clientID = block.string("client_id", required: true)
         var scopes = block.stringArray("scopes") ?? ["openid", "profile", "email"]
         if !scopes.contains("openid") { scopes.insert("openid", at: 0) }
-        let keys = decodeCookieKeys(block)
+        let keys = decodeKeys(block)
         var pathPrefix = block.string("path_prefix") ?? "/.tokengate/"
         if !pathPrefix.hasSuffix("/") { pathPrefix += "/" }
         if !pathPrefix.hasPrefix("/") || RequestPath.normalize(pathPrefix).map({ $0 + "/" == pathPrefix || $0 == pathPrefix }) != true || pathPrefix == "/" {
@@ -76,12 +76,14 @@ extension GatewayConfigDecoder {
         )
     }
 
-    private func decodeCookieKeys(_ block: ConfigObject) -> [LoginProfileConfig.CookieKey] {
-        guard let value = block["cookie_keys"] else {
-            block.missing("cookie_keys")
+    /// `cookie_keys` (a login profile's) or `seal_keys` (the store's): a non-empty list of
+    /// `{"id", "secret"}`, the first seals, all open.
+    func decodeKeys(_ block: ConfigObject, _ name: String = "cookie_keys", required: Bool = true) -> [LoginProfileConfig.CookieKey] {
+        guard let value = block[name] else {
+            if required { block.missing(name) }
             return []
         }
-        let at = block.path.key("cookie_keys")
+        let at = block.path.key(name)
         guard case .array(let items) = value, !items.isEmpty else {
             diagnostics.error(at, "expected a non-empty array of {\"id\": …, \"secret\": …}; the first seals, all open")
             return []

@@ -3,7 +3,7 @@
 struct GatewayConfigDecoder {
     let diagnostics: ConfigDiagnostics
 
-    static let topLevelKeys = ["$schema", "listeners", "admin", "credentials", "introspection", "jwt", "login", "routes", "shutdown", "access_log", "workers"]
+    static let topLevelKeys = ["$schema", "listeners", "admin", "credentials", "introspection", "jwt", "login", "routes", "shutdown", "access_log", "workers", "store"]
     static let accessLogKeys = ["enabled", "format", "sample_rate", "query", "redact_query_params"]
     static let listenerKeys = [
         "address", "trusted_proxies", "max_header_bytes", "max_headers", "header_read_timeout_seconds",
@@ -49,10 +49,11 @@ struct GatewayConfigDecoder {
         }
         let accessLog = decodeAccessLog(root)
         let workers = decodeWorkers(root)
+        let store = decodeStore(root)
         guard let listeners, let routes else { return nil }
         return GatewayConfig(
             listeners: listeners, admin: admin, credentials: credentials, introspection: introspection, jwt: jwt, login: login,
-            routes: routes, shutdown: shutdown, accessLog: accessLog, workers: workers
+            routes: routes, shutdown: shutdown, accessLog: accessLog, workers: workers, store: store
         )
     }
 
@@ -128,6 +129,20 @@ struct GatewayConfigDecoder {
         let near = suggestion(for: text, among: names)
         diagnostics.error(block.path.key(key), "unknown value \"\(text)\"" + (near.map { ", did you mean \"\($0)\"?" } ?? " (supported: \(names.joined(separator: ", ")))"))
         return fallback
+    }
+
+    /// `store`: the fleet's PostgreSQL database (`postgres.url` required).
+    private func decodeStore(_ root: ConfigObject) -> StoreConfig? {
+        guard let block = root.object("store", keys: StoreConfig.keys) else { return nil }
+        guard let postgres = block.object("postgres", keys: StoreConfig.postgresKeys, required: true),
+              let url = postgres.secret("url", required: true)
+        else { return nil }
+        return StoreConfig(
+            url: url, caFile: postgres.string("ca_file"), maxConnections: postgres.integer("max_connections", default: 4, in: 2...32),
+            sealKeys: decodeKeys(block, "seal_keys", required: false),
+            revocationPoll: block.seconds("revocation_poll_seconds", default: StoreConfig.defaultPoll, maximum: 3600),
+            requiredForReadiness: block.bool("required_for_readiness", default: false)
+        )
     }
 
     private func decodeAdmin(_ root: ConfigObject) -> AdminConfig {

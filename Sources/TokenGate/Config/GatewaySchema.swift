@@ -109,6 +109,48 @@ public enum GatewaySchema {
         }
       }
     },
+    "store": {
+      "description": "The PostgreSQL database a fleet of gateways shares: revocations and logout tokens. A restart applies a change.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "postgres"
+      ],
+      "properties": {
+        "postgres": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "url"
+          ],
+          "properties": {
+            "url": {
+              "$ref": "#/$defs/secret"
+            },
+            "ca_file": {
+              "type": "string",
+              "minLength": 1
+            },
+            "max_connections": {
+              "type": "integer",
+              "minimum": 2,
+              "maximum": 32
+            }
+          }
+        },
+        "seal_keys": {
+          "$ref": "#/$defs/keys"
+        },
+        "revocation_poll_seconds": {
+          "type": "number",
+          "minimum": 0.001,
+          "maximum": 3600
+        },
+        "required_for_readiness": {
+          "type": "boolean"
+        }
+      }
+    },
     "workers": {
       "description": "Event-loop threads: 1 to 512, or \"auto\" (the CPUs the process may use, cgroup limit included). A restart applies a change.",
       "oneOf": [
@@ -498,26 +540,7 @@ public enum GatewaySchema {
             }
           },
           "cookie_keys": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-              "type": "object",
-              "additionalProperties": false,
-              "required": [
-                "id",
-                "secret"
-              ],
-              "properties": {
-                "id": {
-                  "type": "string",
-                  "minLength": 1,
-                  "maxLength": 64
-                },
-                "secret": {
-                  "$ref": "#/$defs/secret"
-                }
-              }
-            }
+            "$ref": "#/$defs/keys"
           },
           "path_prefix": {
             "type": "string",
@@ -789,6 +812,29 @@ public enum GatewaySchema {
     }
   },
   "$defs": {
+    "keys": {
+      "description": "Keys by id, the first seals, all open (rotation: add the new key first, drop the old one later).",
+      "type": "array",
+      "minItems": 1,
+      "items": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "id",
+          "secret"
+        ],
+        "properties": {
+          "id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64
+          },
+          "secret": {
+            "$ref": "#/$defs/secret"
+          }
+        }
+      }
+    },
     "secret": {
       "oneOf": [
         {

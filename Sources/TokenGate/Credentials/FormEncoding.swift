@@ -25,11 +25,20 @@ enum FormEncoding {
     /// The value of a form-encoded field: `+` is a space, `%XX` a byte; nil when an escape
     /// is broken or the bytes are not UTF-8.
     static func decode(_ text: Substring) -> String? {
+        decode(text, plusIsSpace: true)
+    }
+
+    /// A URL component's `%XX` escapes decoded (`+` stays `+`); nil as for `decode`.
+    static func percentDecode(_ text: Substring) -> String? {
+        decode(text, plusIsSpace: false)
+    }
+
+    private static func decode(_ text: Substring, plusIsSpace: Bool) -> String? {
         var bytes: [UInt8] = []
         var iterator = text.utf8.makeIterator()
         while let byte = iterator.next() {
             switch byte {
-            case UInt8(ascii: "+"): bytes.append(UInt8(ascii: " "))
+            case UInt8(ascii: "+") where plusIsSpace: bytes.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
                 guard let high = iterator.next().flatMap(hexDigitValue), let low = iterator.next().flatMap(hexDigitValue) else { return nil }
                 bytes.append(high << 4 | low)

@@ -58,6 +58,14 @@ final class IntrospectionProfile: Sendable {
 
     let config: IntrospectionProfileConfig
     private let inner: NIOLockedValueBox<Inner>
+
+    /// Forgets the cached answers for a revoked token.
+    func evict(_ key: Key) {
+        inner.withLockedValue { inner in
+            inner.cache.removeValue(for: key)
+            inner.negative.removeValue(for: key)
+        }
+    }
     private let queue: AsyncStream<(Key, String)>
     private let enqueue: AsyncStream<(Key, String)>.Continuation
     private let metrics: IntrospectionMetrics

@@ -57,6 +57,11 @@ final class JWTProfile: Sendable {
     let config: JWTProfileConfig
     let metrics: JWTMetrics
     private let inner: NIOLockedValueBox<Inner>
+
+    /// Forgets the cached claims of a revoked token.
+    func evict(_ key: TokenCacheKey) {
+        inner.withLockedValue { $0.cache.removeValue(for: key) }
+    }
     private let wake = WakeSignal()
     private let createdAt = ContinuousClock.now
     private let acceptedTypes: [String]

@@ -29,6 +29,14 @@ extension LoginProfile {
         guard sid != nil || claims.subject != nil else { return .failure(.init("it names neither sid nor sub")) }
         guard let jti = claims.other["jti"], !jti.isEmpty else { return .failure(.init("it has no jti")) }
         guard rememberLogoutToken(jti, until: claims.expiresAt ?? 0) else { return .failure(.init("it was used before (jti)")) }
+        // And nowhere else in the fleet: a token replayed to another replica is refused
+        // there. Without an answer from the store, what this replica knows decides.
+        if let fleet = fleetStore {
+            let keep = max(WallClock.secondsSinceEpoch() + 60, (claims.expiresAt ?? 0) + config.clockSkew)
+            if await fleet.claimLogoutToken(ShortDigest("jti:" + config.issuer + " " + jti).hex, until: keep) == false {
+                return .failure(.init("it was used before (jti), at another replica"))
+            }
+        }
         endByProvider(sid: sid, subject: sid == nil ? claims.subject : nil, at: WallClock.millisecondsSinceEpoch())
         metrics.logout("backchannel")
         return .success((sid == nil ? 0 : 1) + (sid == nil && claims.subject != nil ? 1 : 0))

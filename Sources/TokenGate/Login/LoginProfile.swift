@@ -19,6 +19,8 @@ final class LoginProfile: Sendable {
     /// The token client and secret resolver for code exchanges, set when the gateway
     /// starts the profile.
     private let exchangeContext = NIOLockedValueBox<(client: TokenEndpointClient, resolver: SecretResolver)?>(nil)
+    /// The fleet's store, when there is one: every logout made here is queued for it.
+    private let fleet = NIOLockedValueBox<FleetStore?>(nil)
     /// The `memory` store: sessions by id (the cookie then holds only the sealed id).
     let store: NIOLockedValueBox<LRUCache<String, LoginSession>>
     /// Refreshes in flight and their recent results, by session id.
@@ -65,6 +67,13 @@ final class LoginProfile: Sendable {
         exchangeContext.withLockedValue { $0 = (client, resolver) }
     }
 
+    /// Makes the profile tell the fleet's store of every logout made here.
+    func join(_ fleet: FleetStore?) {
+        self.fleet.withLockedValue { $0 = fleet }
+    }
+
+    var fleetStore: FleetStore? { fleet.withLockedValue { $0 } }
+
     var attached: (client: TokenEndpointClient, resolver: SecretResolver)? { exchangeContext.withLockedValue { $0 } }
 
     /// The provider's endpoints: configured, else discovered (nil until discovery ran).
@@ -105,6 +114,17 @@ final class LoginProfile: Sendable {
         let milliseconds = WallClock.millisecondsSinceEpoch()
         revocations.withLockedValue { $0.end(session, now: now, nowMilliseconds: milliseconds) }
         if config.sessionStore == .memory { store.withLockedValue { $0.set(session, for: session.id, expires: .now) } }
+        fleetStore?.record(.session(session, profile: name, now: now))
+    }
+
+    /// Applies revocations another replica made (or an operator's, through the store):
+    /// those for this profile or for every profile.
+    func apply(_ revocations: [FleetRevocation], now: Int = WallClock.secondsSinceEpoch()) {
+        let mine = revocations.filter { $0.kind != .token && ($0.profile == nil || $0.profile == name) }
+        guard !mine.isEmpty else { return }
+        self.revocations.withLockedValue { list in
+            for revocation in mine { list.apply(revocation, now: now) }
+        }
     }
 
     /// Whether `jti` is new (and now remembered until `until`, seconds since the epoch, and
@@ -136,6 +156,10 @@ final class LoginProfile: Sendable {
     func endByProvider(sid: String?, subject: String?, at: Int, now: Int = WallClock.secondsSinceEpoch()) {
         let until = now + Int(config.absoluteTimeout.components.seconds)
         revocations.withLockedValue { $0.endByProvider(sid: sid, subject: subject, at: at, until: until, now: now) }
+        if let fleet = fleetStore {
+            if let sid { fleet.record(.provider(.sid, sid, profile: name, at: at, until: until)) }
+            if let subject { fleet.record(.provider(.sub, subject, profile: name, at: at, until: until)) }
+        }
     }
 
     /// The sealed session cookies for `session` (nil when it is too large for cookies). With

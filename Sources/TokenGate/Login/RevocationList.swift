@@ -41,15 +41,23 @@ struct RevocationList<Value: Sendable>: Sendable {
 
     /// The value recorded for `id`, if it is still in force at `now`.
     func value(for id: String, now: Int) -> Value? {
-        guard let entry = entries[Key(id)], now < entry.until else { return nil }
+        value(key: Key(id), now: now)
+    }
+
+    func value(key: Key, now: Int) -> Value? {
+        guard let entry = entries[key], now < entry.until else { return nil }
         return entry.value
     }
 
     /// Records `value` for `id` until `until` (a later time for an id already there wins;
     /// `value` replaces the old one).
     mutating func insert(_ value: Value, for id: String, until: Int, now: Int) -> Insertion {
+        insert(value, key: Key(id), until: until, now: now)
+    }
+
+    /// Records `value` under a key computed elsewhere (another replica's, from the store).
+    mutating func insert(_ value: Value, key: Key, until: Int, now: Int) -> Insertion {
         sweep(now: now)
-        let key = Key(id)
         // Never in the past: its bucket must be one a sweep still reaches.
         let until = max(until, now + 1)
         if let entry = entries[key], now < entry.until {
@@ -152,6 +160,22 @@ struct LoginRevocations: Sendable {
                 endAll(through: at)
                 return
             }
+        }
+    }
+
+    /// Applies a revocation another replica made (from the store): the same entries
+    /// `end` and `endByProvider` make, by the digest the row carries.
+    mutating func apply(_ revocation: FleetRevocation, now: Int) {
+        guard let key = ShortDigest(hex: revocation.key) else { return }
+        switch revocation.kind {
+        case .session:
+            if sessions.insert(true, key: key, until: revocation.until, now: now) == .full { endAll(through: revocation.at) }
+        case .sid, .sub:
+            // A row read again (every poll overlaps the last) never moves a later logout back.
+            let at = max(revocation.at, byProvider.value(key: key, now: now) ?? Int.min)
+            if byProvider.insert(at, key: key, until: revocation.until, now: now) == .full { endAll(through: at) }
+        case .token:
+            break
         }
     }
 

@@ -23,9 +23,10 @@ final class ConfigSnapshot: Sendable {
     /// `profiles` are the live profiles the routes use (they outlive snapshots, so a reload
     /// can keep their tokens, keys and caches); `metrics` supplies each route's
     /// instruments; `previous` is the snapshot being replaced, whose identity names stay
-    /// stripped.
+    /// stripped; `revocations` are the gateway's revoked tokens (they outlive snapshots).
     init(
-        _ loaded: LoadedConfig, profiles: Profiles = Profiles(), metrics: GatewayMetrics, previous: ConfigSnapshot? = nil
+        _ loaded: LoadedConfig, profiles: Profiles = Profiles(), metrics: GatewayMetrics, previous: ConfigSnapshot? = nil,
+        revocations: TokenRevocations = TokenRevocations()
     ) throws(ConfigurationError) {
         self.loaded = loaded
         self.accessLog = AccessLogPolicy(loaded.config.accessLog)
@@ -62,7 +63,7 @@ final class ConfigSnapshot: Sendable {
                 } else if let name = rules.jwt, jwtProfile == nil {
                     problems.append(ConfigIssue(.error, path.key("jwt"), "JWT profile \"\(name)\" is not running"))
                 } else {
-                    validation = RouteValidation(rules: rules, introspection: introspectionProfile, jwt: jwtProfile)
+                    validation = RouteValidation(rules: rules, introspection: introspectionProfile, jwt: jwtProfile, revocations: revocations)
                 }
             }
             var loginProfile: LoginProfile?

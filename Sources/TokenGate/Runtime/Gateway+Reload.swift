@@ -56,6 +56,10 @@ extension Gateway {
             return outcome
         }
 
+        if loaded.config.store != current.loaded.config.store {
+            // The store's connections and what was read from it stay; a new store needs a start.
+            logger.warning("store changes take effect at the next restart; the running store stays", metadata: ["trigger": "\(trigger)"])
+        }
         if loaded.config.workers != current.loaded.config.workers {
             // Event loops hold every connection: the number changes at the next start only.
             logger.warning("workers changes take effect at the next restart; the running number stays", metadata: [
@@ -68,7 +72,7 @@ extension Gateway {
         let (profiles, started) = current.profiles.reconciled(with: loaded.config, resolver: resolver, metrics: metrics)
         let snapshot: ConfigSnapshot
         do {
-            snapshot = try ConfigSnapshot(loaded, profiles: profiles, metrics: metrics, previous: snapshots.current)
+            snapshot = try ConfigSnapshot(loaded, profiles: profiles, metrics: metrics, previous: snapshots.current, revocations: tokenRevocations)
         } catch {
             outcome.errors = error.issues.map(\.description)
             logRefused(outcome)

@@ -40,6 +40,10 @@ public final class Gateway: Sendable {
     let startedAt = WallClock.secondsSinceEpoch()
     /// Serialises reloads (SIGHUP, the file watcher and `POST /reload` may coincide).
     let reloads: ReloadWorker
+    /// Bearer tokens revoked here or anywhere in the fleet, checked on every validated request.
+    let tokenRevocations: TokenRevocations
+    /// The fleet's shared store (`store`), if configured.
+    let fleet: FleetStore?
 
     /// Binds every listener of `loaded` and the admin listener. If any address cannot be
     /// bound, nothing stays bound and the error says which listener failed.
@@ -58,14 +62,26 @@ public final class Gateway: Sendable {
         DescriptorLimit.raiseSoftToHard()
         let metrics = telemetry.metrics
         let profiles = Profiles().reconciled(with: loaded.config, resolver: resolver, metrics: metrics).all
-        let snapshot = try ConfigSnapshot(loaded, profiles: profiles, metrics: metrics)
+        let tokenRevocations = TokenRevocations()
+        let snapshot = try ConfigSnapshot(loaded, profiles: profiles, metrics: metrics, revocations: tokenRevocations)
         let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: loaded.config.workerCount)
+        var fleet: FleetStore?
+        if let store = loaded.config.store {
+            switch FleetStore.make(store, resolver: resolver, group: group, logger: logger, metrics: metrics.store()) {
+            case .success(let made):
+                fleet = made
+            case .failure(let problem):
+                if eventLoopGroup == nil { try? await group.shutdownGracefully() }
+                throw ConfigurationError(issues: [problem.issue], warnings: [], source: loaded.source)
+            }
+        }
         let snapshots = SnapshotStore(snapshot)
         // Upstream connections are sockets here; tests of the proxy handler pass a connector of their own.
         let pools = UpstreamPools(group: group, idleTimeout: TimeAmount(upstreamIdleTimeout), connector: BootstrapUpstreamConnector())
         let tracker = ConnectionTracker()
         let ready = NIOLockedValueBox(false)
         var bound: [String: (address: BindAddress, channel: any Channel)] = [:]
+        var stoppedAlready = false
         do {
             for listener in loaded.config.listeners {
                 let channel = try await bindListener(
@@ -75,7 +91,7 @@ public final class Gateway: Sendable {
             }
             let box = NIOLockedValueBox<Gateway?>(nil)
             let routes = AdminRoutes(
-                isReady: { ready.withLockedValue { $0 } && (box.withLockedValue { $0 }?.keysReady ?? false) },
+                isReady: { ready.withLockedValue { $0 } && (box.withLockedValue { $0 }?.keysReady ?? false) && (box.withLockedValue { $0 }?.storeReady ?? false) },
                 status: { box.withLockedValue { $0 }?.statusJSON ?? "{}" },
                 metrics: { box.withLockedValue { $0 }?.metricsText ?? "" },
                 reload: { answer in
@@ -84,7 +100,8 @@ public final class Gateway: Sendable {
                         return
                     }
                     gateway.requestReload(trigger: "admin") { outcome in answer(outcome) }
-                }
+                },
+                revoke: { body in box.withLockedValue { $0 }?.revoke(body) ?? AdminRoutes.Answer(GatewayAnswer(.internalError, detail: "the gateway is not running")) }
             )
             let admin: any Channel
             do {
@@ -95,7 +112,7 @@ public final class Gateway: Sendable {
             let gateway = Gateway(
                 snapshots: snapshots, group: group, ownsGroup: eventLoopGroup == nil, pools: pools, tracker: tracker,
                 adminChannel: admin, logger: logger, ready: ready, resolver: resolver, telemetry: telemetry,
-                running: Running(loaded: loaded, listeners: bound, profiles: profiles)
+                running: Running(loaded: loaded, listeners: bound, profiles: profiles), tokenRevocations: tokenRevocations, fleet: fleet
             )
             // The reload worker knows what to do before the admin listener can ask it.
             gateway.reloads.attach { [weak gateway] trigger in
@@ -104,6 +121,21 @@ public final class Gateway: Sendable {
             }
             box.withLockedValue { $0 = gateway }
             metrics.configLoaded(version: loaded.version)
+            if let fleet {
+                fleet.attach { [weak gateway] revocations in gateway?.apply(revocations) }
+                await gateway.controlPlane.start(fleet)
+                // A store at a newer schema is refused now; one that is down is waited for
+                // no longer than this (the gateway serves on, and catches up when it is back).
+                if case .newerSchema(let version)? = await fleet.firstSync(within: .seconds(10)) {
+                    // Everything the gateway started ends with it (its listeners, loops,
+                    // clients and, when it made them, its event loops).
+                    stoppedAlready = true
+                    await gateway.shutdown(grace: .zero)
+                    throw ConfigurationError(
+                        issues: [ConfigIssue(.error, ConfigPath.root.key("store"), StoreProblem.newerSchema(version).description)], warnings: [], source: loaded.source
+                    )
+                }
+            }
             await gateway.startLoops(of: profiles)
             if watch, let path = loaded.source {
                 // The cycle gateway → control plane → watcher → gateway ends at `shutdown`.
@@ -121,8 +153,10 @@ public final class Gateway: Sendable {
             ])
             return gateway
         } catch {
-            for entry in bound.values { try? await entry.channel.close() }
-            if eventLoopGroup == nil { try? await group.shutdownGracefully() }
+            if !stoppedAlready {
+                for entry in bound.values { try? await entry.channel.close() }
+                if eventLoopGroup == nil { try? await group.shutdownGracefully() }
+            }
             throw error
         }
     }
@@ -130,8 +164,10 @@ public final class Gateway: Sendable {
     private init(
         snapshots: SnapshotStore, group: MultiThreadedEventLoopGroup, ownsGroup: Bool, pools: UpstreamPools,
         tracker: ConnectionTracker, adminChannel: any Channel, logger: Logger, ready: NIOLockedValueBox<Bool>,
-        resolver: SecretResolver, telemetry: Telemetry, running: Running
+        resolver: SecretResolver, telemetry: Telemetry, running: Running, tokenRevocations: TokenRevocations, fleet: FleetStore?
     ) {
+        self.tokenRevocations = tokenRevocations
+        self.fleet = fleet
         self.telemetry = telemetry
         self.snapshots = snapshots
         self.group = group
@@ -176,11 +212,18 @@ public final class Gateway: Sendable {
         }
         for profile in profiles.login.values {
             profile.attach(client: tokens, resolver: resolver)
+            profile.join(fleet)
             await controlPlane.start(ProfileLoop(profile: profile, client: tokens, resolver: resolver, logger: logger))
         }
         for profile in profiles.keySets {
             await controlPlane.start(ProfileLoop(profile: profile, client: JWKSClient(http: httpClient), resolver: resolver, logger: logger))
         }
+    }
+
+    /// Readiness needs the store only when `store.required_for_readiness` says so.
+    var storeReady: Bool {
+        guard let fleet, fleet.config.requiredForReadiness else { return true }
+        return fleet.status.up
     }
 
     /// Readiness waits (within each profile's `startup_wait_seconds`) for JWT key sets.
@@ -235,6 +278,8 @@ public final class Gateway: Sendable {
             group.cancelAll()
         }
         profiles.stop()
+        // Revocations made here and not yet written go to the fleet before the store's loops end.
+        await fleet?.flush(within: .seconds(2))
         await controlPlane.shutdown()
         try? await httpClient.shutdown()
         try? await introspectionHTTPClient.shutdown()

@@ -43,7 +43,16 @@ extension Gateway {
             version: TokenGateVersion.current, configVersion: loaded.version, configFile: loaded.source,
             startedAt: JSONLogHandler.timestamp(epochSeconds: startedAt), lastReload: last.map { GatewayStatusDocument.Reload($0) },
             openConnections: tracker.count, workers: group.makeIterator().reduce(0) { count, _ in count + 1 },
-            listeners: bound, routes: routes, credentials: credentials, introspection: introspection, jwt: jwt, login: login
+            listeners: bound, routes: routes, credentials: credentials, introspection: introspection, jwt: jwt, login: login,
+            store: fleet.map { fleet in
+                let status = fleet.status
+                return GatewayStatusDocument.Store(
+                    up: status.up, readOnly: status.readOnly, problem: status.problem, pendingRevocations: status.pending,
+                    lastSyncAt: status.lastSync.map { JSONLogHandler.timestamp(epochSeconds: $0) }, schemaVersion: status.schemaVersion,
+                    requiredForReadiness: fleet.config.requiredForReadiness
+                )
+            },
+            revokedTokens: tokenRevocations.inForce
         )
     }
 
@@ -66,7 +75,11 @@ extension Gateway {
             Gauge(descriptor: MetricName.openConnections, label: "", values: [("", Double(tracker.count))]),
             Gauge(descriptor: MetricName.listenerConnections, label: "listener", values: Self.connectionsByListener(tracker.perListener)),
             Gauge(descriptor: MetricName.processStartTime, label: "", values: [("", Double(startedAt))]),
+            Gauge(descriptor: MetricName.revokedTokens, label: "", values: [("", Double(tokenRevocations.inForce))]),
         ]
+        if let fleet {
+            gauges.append(Gauge(descriptor: MetricName.storePendingRevocations, label: "", values: [("", Double(fleet.status.pending))]))
+        }
         if let resident = Self.residentMemoryBytes() {
             gauges.append(Gauge(descriptor: MetricName.processResidentMemory, label: "", values: [("", Double(resident))]))
         }

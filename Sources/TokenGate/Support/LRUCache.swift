@@ -63,6 +63,11 @@ struct LRUCache<Key: Hashable, Value> {
         index[key] = slot
     }
 
+    /// Forgets `key`'s entry, if there is one (a revoked token's cached answer).
+    mutating func removeValue(for key: Key) {
+        if let slot = index[key] { remove(slot) }
+    }
+
     mutating func removeAll() {
         index.removeAll()
         nodes.removeAll()

@@ -14,6 +14,11 @@ struct ShortDigest: Hashable, Sendable {
     let first: UInt64
     let second: UInt64
 
+    init(first: UInt64, second: UInt64) {
+        self.first = first
+        self.second = second
+    }
+
     init(_ text: String) {
         var hasher = SHA256()
         var text = text

@@ -54,6 +54,8 @@ public final class GatewayMetrics: Sendable {
 
     func login(_ profile: String) -> LoginMetrics { LoginMetrics(profile: profile, registry: registry) }
 
+    func store() -> StoreMetrics { StoreMetrics(registry: registry) }
+
     /// Counts a connection closed at accept because its listener was full (`max_connections`).
     func connectionRefused(listener: String) {
         registry.makeCounter(descriptor: MetricName.connectionsRefused, labels: [("listener", listener)]).increment()

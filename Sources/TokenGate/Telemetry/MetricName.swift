@@ -84,6 +84,24 @@ enum MetricName {
     static var logouts: MetricNameDescriptor {
         tokengate("logouts", unit: "total", "Logouts by profile and kind (local, provider, backchannel).")
     }
+    static var storeUp: MetricNameDescriptor {
+        tokengate("store_up", "1 while the fleet store answers (its last call succeeded), 0 while it does not.")
+    }
+    static var storeOperations: MetricNameDescriptor {
+        tokengate("store_operations", unit: "total", "Calls to the fleet store by operation (health, poll, write, claim, expire) and outcome (ok, error; record dropped: the unwritten queue was full).")
+    }
+    static var storeLatency: MetricNameDescriptor {
+        tokengate("store_latency", unit: "seconds", "Time a call to the fleet store took, by operation.")
+    }
+    static var storePendingRevocations: MetricNameDescriptor {
+        tokengate("store_pending_revocations", "Revocations made here and not yet written to the fleet store (it is down or read-only).")
+    }
+    static var revokedTokens: MetricNameDescriptor {
+        tokengate("revoked_tokens", "Bearer tokens revoked (here or by another replica) and still in force.")
+    }
+    static var storeRevocationsWritten: MetricNameDescriptor {
+        tokengate("store_revocations_written", unit: "total", "Revocations made here and written to the fleet store.")
+    }
     static var configReloads: MetricNameDescriptor {
         tokengate("config_reloads", unit: "total", "Configuration reloads (SIGHUP, file change, POST /reload) by outcome.")
     }

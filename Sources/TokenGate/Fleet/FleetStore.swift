@@ -1,0 +1,462 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOSSL
+import PostgresNIO
+import ServiceLifecycle
+
+/// The fleet's shared store (PostgreSQL): where replicas write the revocations they make
+/// and read everyone else's.
+///
+/// The hot path never waits on it. A revocation is applied here first and queued
+/// (`record`); the writer sends the queue to the store, keeps what it could not send and
+/// tries again with backoff, so a revocation made while the store is down reaches the
+/// fleet when it is back. Each replica `LISTEN`s for the store's notification and also
+/// polls every `revocation_poll_seconds` (a missed notification, a reconnect), handing
+/// what it reads to the receiver (`attach`), which updates the in-memory snapshots that
+/// admission reads. A replica never writes to a read-only server (`transaction_read_only`
+/// is read before every batch).
+///
+/// Runs as one service of the control plane: the client's connection pool, the sync loop
+/// (migration, polls, expiry), the listener and the writer.
+final class FleetStore: Service, CustomStringConvertible, Sendable {
+    /// What `/status`, `/metrics` and readiness show of the store.
+    struct Status: Sendable {
+        var up: Bool
+        var readOnly: Bool
+        var problem: String?
+        /// Revocations made here and not yet written.
+        var pending: Int
+        /// When the last poll succeeded (seconds since the epoch).
+        var lastSync: Int?
+        var schemaVersion: Int?
+    }
+
+    private struct State {
+        /// Revocations to write, each with its place in the order they were made.
+        var pending: [(number: Int, revocation: FleetRevocation)] = []
+        var nextNumber = 0
+        var up = false
+        var readOnly = false
+        var schemaVersion: Int?
+        var problem: StoreProblem?
+        var lastSeenID: Int64 = 0
+        var lastSync: Int?
+        var lastExpiry = 0
+        /// The outcome of the first sync, once it ran (nil inside: it succeeded).
+        var first: StoreProblem??
+    }
+
+    /// The most revocations kept for writing while the store is away (each some 150
+    /// bytes); past it the oldest unwritten one is dropped and counted.
+    static let maxPending = 100_000
+    /// The notification channel.
+    static let channel = "tokengate_revocations"
+
+    let config: StoreConfig
+    private let client: PostgresClient
+    private let logger: Logger
+    private let metrics: StoreMetrics
+    private let state = NIOLockedValueBox(State())
+    private let writeSignal = WakeSignal()
+    private let pollSignal = WakeSignal()
+    private let firstSignal = WakeSignal()
+    /// Signalled after every batch written (`flush` waits on it).
+    private let writtenSignal = WakeSignal()
+    private let receiver = NIOLockedValueBox<(@Sendable ([FleetRevocation]) -> Void)?>(nil)
+    /// The longest one call to the store may take before it counts as failed.
+    let callDeadline: Duration
+
+    var description: String { "fleet store" }
+
+    init(_ config: StoreConfig, url: StoreURL, group: any EventLoopGroup, logger: Logger, metrics: StoreMetrics, callDeadline: Duration = .seconds(5)) {
+        self.config = config
+        self.logger = logger
+        self.metrics = metrics
+        self.callDeadline = callDeadline
+        let tls: PostgresClient.Configuration.TLS
+        switch url.tls {
+        case .disable:
+            tls = .disable
+        case .require:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = .none
+            tls = .require(configuration)
+        case .verifyFull:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            if let caFile = config.caFile { configuration.trustRoots = .file(caFile) }
+            tls = .require(configuration)
+        }
+        var configuration = PostgresClient.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: tls
+        )
+        configuration.options.maximumConnections = config.maxConnections
+        configuration.options.minimumConnections = 0
+        configuration.options.connectTimeout = callDeadline
+        // Dead pooled connections are found within this, and replaced.
+        configuration.options.keepAliveBehavior = .init(frequency: .seconds(10))
+        configuration.options.additionalStartupParameters = [("application_name", "tokengate")]
+        var quiet = logger
+        quiet.logLevel = .critical
+        self.client = PostgresClient(configuration: configuration, eventLoopGroup: group, backgroundLogger: quiet)
+    }
+
+    /// Resolves the store's URL secret and builds the store (not yet running).
+    static func make(
+        _ config: StoreConfig, resolver: SecretResolver, group: any EventLoopGroup, logger: Logger, metrics: StoreMetrics
+    ) -> Result<FleetStore, StoreSetupError> {
+        let path = ConfigPath.root.key("store").key("postgres").key("url")
+        let text: String
+        do {
+            text = try resolver.resolve(config.url).revealed
+        } catch {
+            return .failure(StoreSetupError(issue: ConfigIssue(.error, path, "\(error)")))
+        }
+        switch StoreURL.parse(text) {
+        case .success(let url):
+            return .success(FleetStore(config, url: url, group: group, logger: logger, metrics: metrics))
+        case .failure(let problem):
+            return .failure(StoreSetupError(issue: ConfigIssue(.error, path, "the store URL \(problem)")))
+        }
+    }
+
+    /// Waits (at most `limit`) for the first sync with the store to end: nil when it
+    /// succeeded or has not ended, else why it failed.
+    func firstSync(within limit: Duration) async -> StoreProblem? {
+        if let done = state.withLockedValue({ $0.first }) { return done }
+        await firstSignal.wait(until: .now + limit)
+        return state.withLockedValue { $0.first } ?? nil
+    }
+
+    /// Where the revocations read from the store go (the gateway's login profiles and
+    /// token snapshot).
+    func attach(_ receive: @escaping @Sendable ([FleetRevocation]) -> Void) {
+        receiver.withLockedValue { $0 = receive }
+    }
+
+    var status: Status {
+        state.withLockedValue { state in
+            Status(
+                up: state.up, readOnly: state.readOnly, problem: state.problem?.description, pending: state.pending.count,
+                lastSync: state.lastSync, schemaVersion: state.schemaVersion
+            )
+        }
+    }
+
+    /// Queues a revocation made here (already applied here) for the fleet.
+    func record(_ revocation: FleetRevocation) {
+        let dropped = state.withLockedValue { state -> Bool in
+            state.pending.append((state.nextNumber, revocation))
+            state.nextNumber += 1
+            guard state.pending.count > Self.maxPending else { return false }
+            state.pending.removeFirst()
+            return true
+        }
+        if dropped { metrics.operation("record", outcome: "dropped") }
+        writeSignal.signal()
+    }
+
+    /// Waits (at most `limit`) until what `record` queued is written, while the store
+    /// takes writes: a gateway shutting down hands its last revocations to the fleet.
+    func flush(within limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline, state.withLockedValue({ !$0.pending.isEmpty && $0.up && !$0.readOnly }) {
+            writeSignal.signal()
+            await writtenSignal.wait(until: deadline)
+        }
+    }
+
+    /// Claims a back-channel logout token's `jti` digest for the fleet: true when no
+    /// replica used it before, false when one did, nil when the store cannot say (the
+    /// caller falls back to what it knows itself).
+    func claimLogoutToken(_ key: String, until: Int) async -> Bool? {
+        guard state.withLockedValue({ $0.up && !$0.readOnly && $0.schemaVersion != nil }) else { return nil }
+        do {
+            let claimed = try await call("claim") { client, logger in
+                try await client.withConnection { connection in
+                    let rows = try await connection.query(
+                        """
+                        INSERT INTO tokengate_logout_tokens (key, until) VALUES (\(key), to_timestamp(\(Double(until))))
+                        ON CONFLICT (key) DO NOTHING RETURNING key
+                        """, logger: logger)
+                    var inserted = false
+                    for try await _ in rows { inserted = true }
+                    return inserted
+                }
+            }
+            return claimed
+        } catch {
+            return nil
+        }
+    }
+
+    func run() async {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.client.run() }
+                group.addTask { await self.syncLoop() }
+                group.addTask { await self.listenLoop() }
+                group.addTask { await self.writeLoop() }
+            }
+        }
+    }
+
+    // MARK: Loops
+
+    /// Migrates when it can, then polls: at every notification, every poll interval while
+    /// the store is up, and with backoff while it is not.
+    private func syncLoop() async {
+        var backoff = StoreBackoff()
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            do {
+                try await sync()
+                finishFirst(nil)
+                backoff.reset()
+                await pollSignal.wait(until: started + config.revocationPoll)
+            } catch {
+                let problem = StoreProblem(error)
+                markDown(problem)
+                finishFirst(problem)
+                await pollSignal.wait(until: started + backoff.next())
+            }
+        }
+    }
+
+    /// One round: the schema (first time, or after it was not usable), the new rows, and
+    /// once a minute the expired rows removed.
+    private func sync() async throws {
+        let needsSchema = state.withLockedValue { $0.schemaVersion == nil }
+        let readOnly = try await call("health") { client, logger in
+            try await client.withConnection { connection in
+                let readOnly = try await Self.isReadOnly(connection, logger: logger)
+                // A standby of a store never migrated throws `.readOnly`: nothing to read yet.
+                if needsSchema { try await StoreSchema.migrate(connection, readOnly: readOnly, logger: logger) }
+                return readOnly
+            }
+        }
+        let wasUsable = state.withLockedValue { state -> Bool in
+            defer {
+                state.readOnly = readOnly
+                state.schemaVersion = StoreSchema.currentVersion
+            }
+            return state.up && !state.readOnly
+        }
+        try await poll()
+        markUp(readOnly: readOnly)
+        if !readOnly && !wasUsable { writeSignal.signal() }
+        let now = WallClock.secondsSinceEpoch()
+        if !readOnly, state.withLockedValue({ $0.lastExpiry + 60 <= now }) {
+            try await call("expire") { client, logger in
+                try await client.query("DELETE FROM tokengate_revocations WHERE until < now() - interval '1 minute'", logger: logger)
+                try await client.query("DELETE FROM tokengate_logout_tokens WHERE until < now() - interval '1 minute'", logger: logger)
+            }
+            state.withLockedValue { $0.lastExpiry = now }
+        }
+    }
+
+    /// Reads the rows after the last one seen, and the recent ones again (an id can commit
+    /// after a higher one was read), and hands them to the receiver.
+    private func poll() async throws {
+        var after = state.withLockedValue { $0.lastSeenID }
+        var found: [FleetRevocation] = []
+        while true {
+            let from = after
+            let batch = try await call("poll") { client, logger in
+                try await Self.rows(client, logger: logger, query: """
+                    SELECT id, kind, key, profile, at_ms, extract(epoch FROM until)::bigint FROM tokengate_revocations
+                    WHERE id > \(from) AND until > now() ORDER BY id LIMIT 5000
+                    """)
+            }
+            found += batch.map(\.revocation)
+            if let last = batch.last?.id { after = last }
+            if batch.count < 5000 { break }
+        }
+        let seen = after
+        let recent = try await call("poll") { client, logger in
+            try await Self.rows(client, logger: logger, query: """
+                SELECT id, kind, key, profile, at_ms, extract(epoch FROM until)::bigint FROM tokengate_revocations
+                WHERE made_at > now() - interval '30 seconds' AND id <= \(seen) AND until > now() ORDER BY id LIMIT 5000
+                """)
+        }
+        found += recent.map(\.revocation)
+        state.withLockedValue {
+            $0.lastSeenID = max($0.lastSeenID, seen)
+            $0.lastSync = WallClock.secondsSinceEpoch()
+        }
+        let wellFormed = found.filter(\.isWellFormed)
+        if wellFormed.count < found.count { metrics.operation("poll", outcome: "malformed_row") }
+        if !wellFormed.isEmpty, let receive = receiver.withLockedValue({ $0 }) { receive(wellFormed) }
+    }
+
+    private static func rows(_ client: PostgresClient, logger: Logger, query: PostgresQuery) async throws -> [(id: Int64, revocation: FleetRevocation)] {
+        var rows: [(id: Int64, revocation: FleetRevocation)] = []
+        let sequence = try await client.query(query, logger: logger)
+        for try await (id, kind, key, profile, at, until) in sequence.decode((Int64, String, String, String?, Int64, Int64).self) {
+            guard let kind = FleetRevocation.Kind(rawValue: kind) else { continue }
+            rows.append((id, FleetRevocation(kind: kind, key: key, profile: profile, at: Int(clamping: at), until: Int(clamping: until))))
+        }
+        return rows
+    }
+
+    /// Holds a connection that `LISTEN`s while the store is up; each notification (and
+    /// each new listen, which may have missed some) starts a poll.
+    private func listenLoop() async {
+        var backoff = StoreBackoff()
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.channel) { notifications in
+                        backoff.reset()
+                        self.pollSignal.signal()
+                        for try await _ in notifications { self.pollSignal.signal() }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+            }
+            try? await Task.sleep(for: backoff.next())
+        }
+    }
+
+    /// Sends what `record` queued, a batch at a time, then notifies the fleet; keeps what
+    /// failed for the next try. Never on a read-only server.
+    private func writeLoop() async {
+        var backoff = StoreBackoff()
+        while !Task.isCancelled {
+            let batch = state.withLockedValue { state -> [(number: Int, revocation: FleetRevocation)] in
+                guard state.up, !state.readOnly, state.schemaVersion != nil else { return [] }
+                return Array(state.pending.prefix(100))
+            }
+            guard !batch.isEmpty else {
+                await writeSignal.wait(until: .now + .seconds(60))
+                continue
+            }
+            do {
+                try await call("write") { client, logger in
+                    try await client.withConnection { connection in
+                        guard try await !Self.isReadOnly(connection, logger: logger) else { throw StoreProblem.readOnly }
+                        // One transaction: a batch cut off half-way is written again
+                        // whole, never twice in part; the notification goes out at commit.
+                        try await connection.query("BEGIN", logger: logger)
+                        do {
+                            for (_, revocation) in batch {
+                                try await connection.query("""
+                                    INSERT INTO tokengate_revocations (kind, key, profile, at_ms, until)
+                                    VALUES (\(revocation.kind.rawValue), \(revocation.key), \(revocation.profile), \(Int64(revocation.at)), to_timestamp(\(Double(revocation.until))))
+                                    """, logger: logger)
+                            }
+                            try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
+                            try await connection.query("COMMIT", logger: logger)
+                        } catch {
+                            _ = try? await connection.query("ROLLBACK", logger: logger)
+                            throw error
+                        }
+                    }
+                }
+                let last = batch[batch.count - 1].number
+                state.withLockedValue { state in state.pending.removeAll { $0.number <= last } }
+                metrics.written(batch.count)
+                writtenSignal.signal()
+                backoff.reset()
+            } catch {
+                let problem = StoreProblem(error)
+                if problem == .readOnly {
+                    state.withLockedValue { $0.readOnly = true }
+                } else {
+                    markDown(problem)
+                }
+                await writeSignal.wait(until: .now + backoff.next())
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    private static func isReadOnly(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        let rows = try await connection.query("SELECT current_setting('transaction_read_only')", logger: logger)
+        var value = ""
+        for try await setting in rows.decode(String.self) { value = setting }
+        return value == "on"
+    }
+
+    /// One call to the store, within `callDeadline`, timed and counted.
+    private func call<Result: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (PostgresClient, Logger) async throws -> Result
+    ) async throws -> Result {
+        let started = ContinuousClock.now
+        let client = client
+        var quiet = logger
+        quiet.logLevel = .critical
+        let callLogger = quiet
+        do {
+            let result = try await withThrowingTaskGroup(of: Result?.self) { group in
+                group.addTask { try await body(client, callLogger) }
+                group.addTask {
+                    try await Task.sleep(for: self.callDeadline)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let value = first else { throw StoreProblem.timedOut }
+                return value
+            }
+            metrics.operation(operation, outcome: "ok", took: ContinuousClock.now - started)
+            return result
+        } catch {
+            metrics.operation(operation, outcome: "error", took: ContinuousClock.now - started)
+            throw error
+        }
+    }
+
+    private func finishFirst(_ problem: StoreProblem?) {
+        let first = state.withLockedValue { state -> Bool in
+            guard state.first == nil else { return false }
+            state.first = .some(problem)
+            return true
+        }
+        if first { firstSignal.signal() }
+    }
+
+    private func markUp(readOnly: Bool) {
+        let changed = state.withLockedValue { state -> Bool in
+            defer {
+                state.up = true
+                state.readOnly = readOnly
+                state.problem = readOnly ? .readOnly : nil
+            }
+            return !state.up
+        }
+        metrics.up(true)
+        if changed { logger.info("store available", metadata: ["read_only": "\(readOnly)"]) }
+    }
+
+    private func markDown(_ problem: StoreProblem) {
+        let changed = state.withLockedValue { state -> Bool in
+            defer {
+                state.up = false
+                state.problem = problem
+                if case .newerSchema = problem { state.schemaVersion = nil }
+            }
+            return state.up || state.problem != problem
+        }
+        metrics.up(false)
+        if changed { logger.warning("store unavailable", metadata: ["reason": "\(problem)"]) }
+    }
+}
+
+/// A store that cannot be set up from its configuration (its URL secret).
+struct StoreSetupError: Error {
+    let issue: ConfigIssue
+}
+
+/// Waits between tries at an unavailable store: 0.5 s doubling to 15 s.
+struct StoreBackoff {
+    private var next_: Duration = .milliseconds(500)
+
+    mutating func next() -> Duration {
+        defer { next_ = min(next_ * 2, .seconds(15)) }
+        return next_
+    }
+
+    mutating func reset() { next_ = .milliseconds(500) }
+}
