@@ -184,6 +184,56 @@ struct FleetTests {
         await fleet.stop()
     }
 
+    @Test("three replicas with a shared credential and 2 s tokens: about one token request per refresh window for the fleet, not one per replica, and every request carries a valid token")
+    func sharedCredential() async throws {
+        let store = try await PostgresServer.start()
+        var sandbox = SandboxAuthorizationServer.Configuration.demo
+        sandbox.accessTokenLifetime = .seconds(2)
+        let idp = try await startSandbox(sandbox)
+        let echo = try await EchoUpstream.start()
+        let config = """
+        { "listeners": { "main": { "address": "127.0.0.1:0" } }, "admin": { "address": "127.0.0.1:0" },
+          "store": { "postgres": { "url": { "env": "STORE_URL" } }, "seal_keys": [ { "id": "s1", "secret": { "env": "SEAL_KEY" } } ] },
+          "credentials": { "billing": { "grant": "client_credentials", "token_url": "\(idp.tokenURL)", "client_id": "billing-svc",
+                                        "client_secret": { "env": "BILLING_SECRET" }, "shared": true } },
+          "routes": [ { "name": "api", "listener": "main", "match": { "path_prefix": "/api/" }, "strip_prefix": true,
+                        "upstream": "http://127.0.0.1:\(echo.port)/", "credential": "billing" } ] }
+        """
+        let environment = ["STORE_URL": store.url, "SEAL_KEY": "seal-key-0123456789abcdef0123456789", "BILLING_SECRET": OutboundSetup.secret]
+        var replicas: [TestGateway] = []
+        for _ in 0..<3 { replicas.append(try await TestGateway.start(config, environment: environment)) }
+        let window = 2.0 * 0.8  // the lifetime times the default refresh_at_lifetime_fraction
+        let started = ContinuousClock.now
+        var answered = 0
+        var failed = 0
+        // Bounded: 10 s of requests, round robin over the replicas.
+        while ContinuousClock.now - started < .seconds(10), answered < 100_000 {
+            let replica = replicas[answered % 3]
+            let response = try #require(try await RawHTTPConnection.roundTrip(port: replica.port(), "GET /api/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"))
+            if response.status != 200 { failed += 1 }
+            answered += 1
+        }
+        let elapsed = Double((ContinuousClock.now - started).components.seconds)
+        let tokenRequests = idp.requests(.token).count
+        let windows = elapsed / window + 1
+        #expect(failed == 0, "every request had a token")
+        #expect(Double(tokenRequests) <= 1.5 * windows, "\(tokenRequests) token requests in \(windows) refresh windows")
+        var taken = 0
+        for replica in replicas {
+            let metrics = try await replica.admin("/metrics").bodyText
+            let prefix = #"tokengate_token_shared_taken_total{profile="billing"} "#
+            taken += metrics.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }.map { Int($0) } ?? 0
+        }
+        #expect(taken > 0, "replicas took the fleet's token")
+        let dump = try await store.dump()
+        #expect(dump.contains("tokengate_credentials"))
+        LeakWatch.expectNoLeaks(in: dump, "the store's dump (sealed tokens only)")
+        for replica in replicas { await replica.stop() }
+        await echo.stop()
+        await idp.stop()
+        await store.stop()
+    }
+
     @Test("a gateway refuses to start against a store whose schema is newer than it knows, and says so")
     func newerSchema() async throws {
         let store = try await PostgresServer.start()

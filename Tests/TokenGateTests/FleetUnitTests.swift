@@ -88,4 +88,24 @@ struct FleetUnitTests {
         malformed.key = "not-hex"
         #expect(!malformed.isWellFormed)
     }
+
+    @Test("store settings are checked: a shared credential needs a store and seal keys; the store URL secret must resolve; ranges hold; each error names its path")
+    func storeConfiguration() {
+        func errors(_ store: String, shared: Bool = true, environment: [String: String] = ["URL": "postgres://g:pw@127.0.0.1/d", "K": "0123456789abcdef0123456789abcdef"]) -> [String] {
+            let json = """
+            { "listeners": { "main": { "address": "127.0.0.1:8080" } }\(store),
+              "credentials": { "billing": { "grant": "client_credentials", "token_url": "https://idp.example.com/token", "client_id": "c",
+                                            "client_secret": "s", "shared": \(shared) } },
+              "routes": [ { "name": "a", "listener": "main", "match": { "path_prefix": "/" }, "upstream": "http://127.0.0.1:3000", "credential": "billing" } ] }
+            """
+            guard case .failure(let error) = loadConfig(json, environment: environment) else { return [] }
+            return error.issues.filter { $0.severity == .error }.map(\.description)
+        }
+        #expect(errors("").contains { $0.hasPrefix("credentials.billing.shared: a shared credential needs a store section") })
+        #expect(errors(#", "store": { "postgres": { "url": { "env": "URL" } } }"#).contains { $0.contains("add store.seal_keys") })
+        #expect(errors(#", "store": { "postgres": { "url": { "env": "URL" } }, "seal_keys": [ { "id": "s1", "secret": { "env": "K" } } ] }"#).isEmpty)
+        #expect(errors(#", "store": { "postgres": { "url": { "env": "MISSING" } } }"#, shared: false).contains { $0.hasPrefix("store.postgres.url:") })
+        #expect(errors(#", "store": { "postgres": { "url": { "env": "URL" }, "max_connections": 1 } }"#, shared: false).contains { $0.hasPrefix("store.postgres.max_connections:") })
+        #expect(errors(#", "store": { "seal_keys": [] }"#, shared: false).contains { $0.hasPrefix("store.postgres:") || $0.hasPrefix("store:") })
+    }
 }

@@ -45,6 +45,11 @@ public struct CredentialProfileConfig: Sendable, Equatable {
     /// `forced_refresh_min_interval_seconds`: an upstream 401 drops the token and forces a
     /// new one at most this often. Default 10. Reloads.
     var forcedRefreshMinInterval: Duration = .seconds(10)
+    /// `shared`: the fleet shares one token (`store` needed, with `seal_keys`): one replica
+    /// asks the authorization server under a lease and stores the token sealed, the others
+    /// take it from the store. Each replica still fetches its own while the store is
+    /// unavailable. Default false.
+    var shared: Bool = false
     /// Not a `gateway.json` key: how old the token must be before an upstream 401 without
     /// any challenge counts as refusing it (`TokenState.unchallengedRejectionMinAge`,
     /// default 5 s). A test setting, so tests that send challenge-less 401s for longer than

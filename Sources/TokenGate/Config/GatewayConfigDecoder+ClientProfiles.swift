@@ -74,6 +74,7 @@ extension GatewayConfigDecoder {
         )
         profile.allowInsecureHTTP = block.bool("allow_insecure_http", default: false)
         profile.forcedRefreshMinInterval = block.seconds("forced_refresh_min_interval_seconds", default: .seconds(10), maximum: 3600)
+        profile.shared = block.bool("shared", default: false)
         return profile
     }
 

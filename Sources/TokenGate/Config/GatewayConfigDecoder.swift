@@ -17,7 +17,7 @@ struct GatewayConfigDecoder {
     static let credentialKeys = [
         "grant", "token_url", "client_id", "client_secret", "auth_method", "scope", "audience", "resource",
         "extra_params", "username", "password", "timeout_seconds", "ca_file", "default_lifetime_seconds",
-        "refresh_at_lifetime_fraction", "header_name", "header_scheme", "allow_insecure_http", "forced_refresh_min_interval_seconds",
+        "refresh_at_lifetime_fraction", "header_name", "header_scheme", "allow_insecure_http", "forced_refresh_min_interval_seconds", "shared",
     ]
     static let introspectionKeys = [
         "url", "client_id", "client_secret", "auth_method", "timeout_seconds", "ca_file", "cache", "max_in_flight", "allow_insecure_http",

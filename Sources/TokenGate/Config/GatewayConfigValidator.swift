@@ -12,6 +12,13 @@ struct GatewayConfigValidator {
         checkProfiles(config)
         checkJWTProfiles(config)
         checkLoginProfiles(config)
+        if let store = config.store {
+            resolve(store.url, at: ConfigPath.root.key("store").key("postgres").key("url"))
+            checkCAFile(store.caFile, at: ConfigPath.root.key("store").key("postgres").key("ca_file"))
+            for (position, key) in store.sealKeys.enumerated() {
+                resolve(key.secret, at: ConfigPath.root.key("store").key("seal_keys").index(position).key("secret"))
+            }
+        }
     }
 
     private func checkAddresses(_ config: GatewayConfig) {
@@ -97,6 +104,11 @@ struct GatewayConfigValidator {
             refuseClearText(profile.tokenURL, allowed: profile.allowInsecureHTTP, at: path.key("token_url"))
             if !usedCredentials.contains(profile.name) {
                 diagnostics.warning(path, "no route uses this credential profile")
+            }
+            if profile.shared && config.store == nil {
+                diagnostics.error(path.key("shared"), "a shared credential needs a store section (the fleet's PostgreSQL database) to share its token through")
+            } else if profile.shared && config.store?.sealKeys.isEmpty == true {
+                diagnostics.error(path.key("shared"), "a shared credential's token is kept sealed in the store: add store.seal_keys")
             }
         }
         let usedIntrospection = Set(config.routes.compactMap(\.validate?.introspection))

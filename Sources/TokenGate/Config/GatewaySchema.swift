@@ -264,6 +264,9 @@ public enum GatewaySchema {
             "type": "number",
             "minimum": 0.001,
             "maximum": 3600
+          },
+          "shared": {
+            "type": "boolean"
           }
         },
         "if": {

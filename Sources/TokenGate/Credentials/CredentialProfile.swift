@@ -30,6 +30,8 @@ final class CredentialProfile: Sendable {
     private let inner: NIOLockedValueBox<Inner>
     private let wake = WakeSignal()
     private let metrics: CredentialMetrics
+    /// The fleet's store, for a `shared` profile.
+    private let fleet = NIOLockedValueBox<FleetStore?>(nil)
 
     init(_ config: CredentialProfileConfig, metrics: CredentialMetrics) {
         self.config = config
@@ -42,6 +44,20 @@ final class CredentialProfile: Sendable {
     }
 
     var name: String { config.name }
+
+    /// Shares this profile's token through the fleet's store (a `shared` profile only).
+    func join(_ fleet: FleetStore?) {
+        guard config.shared else { return }
+        self.fleet.withLockedValue { $0 = fleet }
+    }
+
+    /// The profile's record in the store: the same name, endpoint, client, grant and
+    /// parameters give the same token, so replicas share it; a changed one does not.
+    var sharedKey: String {
+        let parts = [name, config.tokenURL.description, config.clientID, config.grant.rawValue, config.scope ?? "", config.audience ?? "",
+                     config.resource ?? "", config.username ?? "", config.extraParameters.sorted { $0.key < $1.key }.map { $0.key + "=" + $0.value }.joined(separator: "&")]
+        return ShortDigest(parts.joined(separator: "\n")).hex
+    }
 
     /// The hot path: the current token if it is valid now.
     func currentToken(at now: ContinuousClock.Instant = .now) -> TokenState.Token? {
@@ -124,9 +140,52 @@ final class CredentialProfile: Sendable {
             case .wait(let deadline):
                 await wake.wait(until: deadline)
             case .fetch(let kind):
+                if let fleet = fleet.withLockedValue({ $0 }) {
+                    await sharedFetch(kind, fleet: fleet, client: client, resolver: resolver, logger: logger)
+                    continue
+                }
                 let result = await fetch(kind, client: client, resolver: resolver)
                 if Task.isCancelled { return }
                 settle(result, kind: kind, logger: logger)
+            }
+        }
+    }
+
+    /// A shared profile's fetch: the fleet's newer token when there is one; else a token
+    /// request under the profile's lease, stored for the others; else, while another
+    /// replica holds the lease, a look again every 250 ms for at most the lease's length;
+    /// and a token request of its own whenever the store cannot say.
+    private func sharedFetch(_ kind: TokenRequest.Kind, fleet: FleetStore, client: TokenEndpointClient, resolver: SecretResolver, logger: Logger) async {
+        let lease = config.timeout + .seconds(5)
+        let giveUp = ContinuousClock.now + lease
+        let key = sharedKey
+        while !Task.isCancelled {
+            let now = ContinuousClock.now
+            let wallNow = WallClock.secondsSinceEpoch()
+            let holding = inner.withLockedValue { $0.state.token.map { wallNow + Int(($0.expiresAt - now).components.seconds) } }
+            let step = ContinuousClock.now < giveUp ? await fleet.sharedStep(key, holding: holding, lease: lease) : .alone
+            switch step {
+            case .adopt(let issued):
+                settle(.success(issued), kind: kind, logger: logger, fromFleet: true)
+                return
+            case .fetch:
+                let result = await fetch(kind, client: client, resolver: resolver)
+                if Task.isCancelled { return }
+                if case .success(let issued) = result {
+                    let lifetime = issued.expiresIn ?? config.defaultLifetime
+                    await fleet.publish(key, token: issued, expiresAt: WallClock.secondsSinceEpoch() + Int(lifetime.components.seconds))
+                } else {
+                    await fleet.release(key)
+                }
+                settle(result, kind: kind, logger: logger)
+                return
+            case .wait:
+                await wake.wait(until: .now + .milliseconds(250))
+            case .alone:
+                let result = await fetch(kind, client: client, resolver: resolver)
+                if Task.isCancelled { return }
+                settle(result, kind: kind, logger: logger)
+                return
             }
         }
     }
@@ -145,7 +204,9 @@ final class CredentialProfile: Sendable {
         return await client.send(request, timeout: config.timeout, caFile: config.caFile)
     }
 
-    private func settle(_ result: Result<IssuedToken, CredentialError>, kind: TokenRequest.Kind, logger: Logger) {
+    /// `fromFleet`: the token came from the store (another replica asked for it), not from
+    /// a token request of this one.
+    private func settle(_ result: Result<IssuedToken, CredentialError>, kind: TokenRequest.Kind, logger: Logger, fromFleet: Bool = false) {
         let now = ContinuousClock.now
         let (outcome, waiters) = inner.withLockedValue { inner -> (Lookup?, [Waiter]) in
             switch result {
@@ -165,10 +226,13 @@ final class CredentialProfile: Sendable {
             return (outcome, inner.waiters)
         }
         switch result {
+        case .success where fromFleet: metrics.sharedTokenTaken()
         case .success: metrics.tokenRequest("success")
         case .failure(let error): metrics.tokenRequest(error.kind.label)
         }
         switch result {
+        case .success(let issued) where fromFleet:
+            logger.debug("token taken from the fleet store", metadata: ["expires_in": "\(issued.expiresIn.map { "\($0.components.seconds)s" } ?? "-")"])
         case .success(let issued):
             logger.info("token obtained", metadata: [
                 "grant": "\(kind)", "expires_in": "\(issued.expiresIn.map { "\($0.components.seconds)s" } ?? "absent, assumed \(config.defaultLifetime)")",

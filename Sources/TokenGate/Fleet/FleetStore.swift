@@ -54,7 +54,11 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
     static let channel = "tokengate_revocations"
 
     let config: StoreConfig
-    private let client: PostgresClient
+    /// Seals what the store keeps of tokens (`seal_keys`); nil without keys.
+    let sealer: CookieSealer?
+    /// This process among the fleet's replicas (a lease's holder).
+    let replicaID = LoginCookies.random()
+    let client: PostgresClient
     private let logger: Logger
     private let metrics: StoreMetrics
     private let state = NIOLockedValueBox(State())
@@ -69,8 +73,12 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
 
     var description: String { "fleet store" }
 
-    init(_ config: StoreConfig, url: StoreURL, group: any EventLoopGroup, logger: Logger, metrics: StoreMetrics, callDeadline: Duration = .seconds(5)) {
+    init(
+        _ config: StoreConfig, url: StoreURL, sealKeys: [(id: String, secret: [UInt8])] = [], group: any EventLoopGroup, logger: Logger,
+        metrics: StoreMetrics, callDeadline: Duration = .seconds(5)
+    ) {
         self.config = config
+        self.sealer = sealKeys.isEmpty ? nil : CookieSealer(secrets: sealKeys, scope: CookieScope(profile: "store", issuer: ""), salt: "tokengate store")
         self.logger = logger
         self.metrics = metrics
         self.callDeadline = callDeadline
@@ -112,9 +120,17 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
         } catch {
             return .failure(StoreSetupError(issue: ConfigIssue(.error, path, "\(error)")))
         }
+        var keys: [(id: String, secret: [UInt8])] = []
+        for (position, key) in config.sealKeys.enumerated() {
+            do {
+                keys.append((key.id, Array(try resolver.resolve(key.secret).revealed.utf8)))
+            } catch {
+                return .failure(StoreSetupError(issue: ConfigIssue(.error, ConfigPath.root.key("store").key("seal_keys").index(position).key("secret"), "\(error)")))
+            }
+        }
         switch StoreURL.parse(text) {
         case .success(let url):
-            return .success(FleetStore(config, url: url, group: group, logger: logger, metrics: metrics))
+            return .success(FleetStore(config, url: url, sealKeys: keys, group: group, logger: logger, metrics: metrics))
         case .failure(let problem):
             return .failure(StoreSetupError(issue: ConfigIssue(.error, path, "the store URL \(problem)")))
         }
@@ -156,6 +172,9 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
         writeSignal.signal()
     }
 
+    /// Whether the store is up, writable and migrated (what a claim or a lease needs).
+    var takesWrites: Bool { state.withLockedValue { $0.up && !$0.readOnly && $0.schemaVersion != nil } }
+
     /// Waits (at most `limit`) until what `record` queued is written, while the store
     /// takes writes: a gateway shutting down hands its last revocations to the fleet.
     func flush(within limit: Duration) async {
@@ -170,7 +189,7 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
     /// replica used it before, false when one did, nil when the store cannot say (the
     /// caller falls back to what it knows itself).
     func claimLogoutToken(_ key: String, until: Int) async -> Bool? {
-        guard state.withLockedValue({ $0.up && !$0.readOnly && $0.schemaVersion != nil }) else { return nil }
+        guard takesWrites else { return nil }
         do {
             let claimed = try await call("claim") { client, logger in
                 try await client.withConnection { connection in
@@ -373,7 +392,7 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
 
     // MARK: Helpers
 
-    private static func isReadOnly(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
+    static func isReadOnly(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
         let rows = try await connection.query("SELECT current_setting('transaction_read_only')", logger: logger)
         var value = ""
         for try await setting in rows.decode(String.self) { value = setting }
@@ -381,7 +400,7 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
     }
 
     /// One call to the store, within `callDeadline`, timed and counted.
-    private func call<Result: Sendable>(
+    func call<Result: Sendable>(
         _ operation: String, _ body: @escaping @Sendable (PostgresClient, Logger) async throws -> Result
     ) async throws -> Result {
         let started = ContinuousClock.now

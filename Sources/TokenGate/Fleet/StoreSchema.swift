@@ -21,6 +21,14 @@ enum StoreSchema {
             "CREATE INDEX tokengate_revocations_made_at ON tokengate_revocations (made_at)",
             "CREATE TABLE tokengate_logout_tokens (key text PRIMARY KEY, until timestamptz NOT NULL)",
         ],
+        [
+            // Shared credentials: the sealed token and who is fetching the next one.
+            """
+            CREATE TABLE tokengate_credentials (
+                key text PRIMARY KEY, sealed text, expires_at timestamptz, obtained_at timestamptz,
+                lease_holder text, lease_until timestamptz)
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

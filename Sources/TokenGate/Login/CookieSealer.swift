@@ -28,11 +28,13 @@ struct CookieSealer: Sendable {
 
     /// `secrets`: (key id, secret) in the configured order; the first seals. `scope`: the
     /// login profile (and issuer) every value is bound to.
-    init(secrets: [(id: String, secret: [UInt8])], scope: CookieScope) {
+    /// `salt`: what the keys are derived for (the fleet's store uses its own, so a secret
+    /// used both as a cookie key and a seal key still gives two keys).
+    init(secrets: [(id: String, secret: [UInt8])], scope: CookieScope, salt: String = "tokengate cookie") {
         self.scope = scope.bytes
         keys = secrets.map { entry in
             Key(id: entry.id, key: HKDF<SHA256>.deriveKey(
-                inputKeyMaterial: SymmetricKey(data: entry.secret), salt: Array("tokengate cookie".utf8),
+                inputKeyMaterial: SymmetricKey(data: entry.secret), salt: Array(salt.utf8),
                 info: Array(entry.id.utf8), outputByteCount: 32
             ))
         }

@@ -205,6 +205,7 @@ public final class Gateway: Sendable {
     func startLoops(of profiles: Profiles) async {
         let tokens = TokenEndpointClient(http: httpClient)
         for profile in profiles.credentials.values {
+            profile.join(fleet)
             await controlPlane.start(ProfileLoop(profile: profile, client: tokens, resolver: resolver, logger: logger))
         }
         for profile in profiles.introspection.values {

@@ -7,6 +7,11 @@ struct CredentialMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
 
     /// Counts a token request by outcome (`success` or the error's kind).
+    /// A shared profile's token taken from the fleet's store (another replica asked for it).
+    func sharedTokenTaken() {
+        registry.makeCounter(descriptor: MetricName.sharedTokensTaken, labels: [("profile", profile)]).increment()
+    }
+
     func tokenRequest(_ outcome: String) {
         registry.makeCounter(descriptor: MetricName.tokenRequests, labels: [("profile", profile), ("outcome", outcome)]).increment()
         if outcome != "success" {

@@ -84,6 +84,9 @@ enum MetricName {
     static var logouts: MetricNameDescriptor {
         tokengate("logouts", unit: "total", "Logouts by profile and kind (local, provider, backchannel).")
     }
+    static var sharedTokensTaken: MetricNameDescriptor {
+        tokengate("token_shared_taken", unit: "total", "Tokens of shared credential profiles taken from the fleet store instead of requested, by profile.")
+    }
     static var storeUp: MetricNameDescriptor {
         tokengate("store_up", "1 while the fleet store answers (its last call succeeded), 0 while it does not.")
     }
