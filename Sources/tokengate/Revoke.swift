@@ -57,6 +57,14 @@ struct Revoke: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             body.token = line
+            // The admin listener takes revocations from its own host only: a token sent
+            // anywhere else would travel (in clear text over http) only to be refused.
+            let host = adminOptions.admin.split(separator: "/").dropFirst(1).first.map { String($0) } ?? ""
+            let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }.dropFirst()) : String(host.split(separator: ":").first ?? "")
+            guard ["127.0.0.1", "localhost", "::1"].contains(name) else {
+                printToStandardError("error: --token-stdin sends the token only to this host's admin listener (127.0.0.1, localhost or [::1]); run tokengate revoke on the gateway's host")
+                throw ExitCode(2)
+            }
         }
         guard [body.session, body.sid, body.sub, body.token].compactMap({ $0 }).count == 1 else {
             printToStandardError("error: name exactly one of --session, --sid, --sub or --token-stdin")

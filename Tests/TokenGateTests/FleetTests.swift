@@ -234,6 +234,22 @@ struct FleetTests {
         await store.stop()
     }
 
+    @Test("a store emptied under a running fleet gets its tables back, and revocations flow again without a restart")
+    func emptiedStore() async throws {
+        let fleet = try await FleetSetup.start(count: 2, poll: 0.5)
+        let (a, b) = (fleet.replicas[0], fleet.replicas[1])
+        let browser = CookieBrowser()
+        _ = try await a.logIn(browser)
+        let cookie = try #require(browser.cookies(at: a.origin)[a.sessionCookie])
+        _ = try await fleet.store.psql("DROP TABLE tokengate_revocations, tokengate_logout_tokens, tokengate_credentials, tokengate_schema")
+        #expect(try await eventually(within: .seconds(20)) {
+            (try? await fleet.store.psql("SELECT count(*) FROM tokengate_schema")) != nil
+        }, "the tables are made again")
+        #expect(try await fleet.revoke(at: a, #"{"sub": "alice"}"#).status == 200)
+        #expect(try await eventually(within: .seconds(20)) { try await b.status(withSession: cookie) == 302 })
+        await fleet.stop()
+    }
+
     @Test("a gateway refuses to start against a store whose schema is newer than it knows, and says so")
     func newerSchema() async throws {
         let store = try await PostgresServer.start()

@@ -171,13 +171,14 @@ final class CredentialProfile: Sendable {
             case .fetch:
                 let result = await fetch(kind, client: client, resolver: resolver)
                 if Task.isCancelled { return }
+                // Requests waiting here get the token first; then the fleet does.
+                settle(result, kind: kind, logger: logger)
                 if case .success(let issued) = result {
                     let lifetime = issued.expiresIn ?? config.defaultLifetime
                     await fleet.publish(key, token: issued, expiresAt: WallClock.secondsSinceEpoch() + Int(lifetime.components.seconds))
                 } else {
                     await fleet.release(key)
                 }
-                settle(result, kind: kind, logger: logger)
                 return
             case .wait:
                 await wake.wait(until: .now + .milliseconds(250))

@@ -34,7 +34,7 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
 
     private struct State {
         /// Revocations to write, each with its place in the order they were made.
-        var pending: [(number: Int, revocation: FleetRevocation)] = []
+        var pending = CircularBuffer<(number: Int, revocation: FleetRevocation)>()
         var nextNumber = 0
         var up = false
         var readOnly = false
@@ -103,7 +103,13 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
         configuration.options.connectTimeout = callDeadline
         // Dead pooled connections are found within this, and replaced.
         configuration.options.keepAliveBehavior = .init(frequency: .seconds(10))
-        configuration.options.additionalStartupParameters = [("application_name", "tokengate")]
+        // The server ends what the client stopped waiting for (`callDeadline`), and never
+        // holds a lock or a transaction for a replica that went quiet.
+        let milliseconds = "\(callDeadline.components.seconds * 1000 + callDeadline.components.attoseconds / 1_000_000_000_000_000)"
+        configuration.options.additionalStartupParameters = [
+            ("application_name", "tokengate"), ("statement_timeout", milliseconds), ("lock_timeout", milliseconds),
+            ("idle_in_transaction_session_timeout", milliseconds),
+        ]
         var quiet = logger
         quiet.logLevel = .critical
         self.client = PostgresClient(configuration: configuration, eventLoopGroup: group, backgroundLogger: quiet)
@@ -165,7 +171,7 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
             state.pending.append((state.nextNumber, revocation))
             state.nextNumber += 1
             guard state.pending.count > Self.maxPending else { return false }
-            state.pending.removeFirst()
+            _ = state.pending.popFirst()
             return true
         }
         if dropped { metrics.operation("record", outcome: "dropped") }
@@ -291,16 +297,31 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
             if let last = batch.last?.id { after = last }
             if batch.count < 5000 { break }
         }
-        let seen = after
+        var seen = after
+        // Rows are read again for twice the poll interval (at least 30 s): an id can commit
+        // after a higher one was read.
+        let window = max(30, 2 * Double(config.revocationPoll.components.seconds))
+        let upTo = seen
         let recent = try await call("poll") { client, logger in
             try await Self.rows(client, logger: logger, query: """
                 SELECT id, kind, key, profile, at_ms, extract(epoch FROM until)::bigint FROM tokengate_revocations
-                WHERE made_at > now() - interval '30 seconds' AND id <= \(seen) AND until > now() ORDER BY id LIMIT 5000
+                WHERE made_at > now() - make_interval(secs => \(window)) AND id <= \(upTo) AND until > now() ORDER BY id LIMIT 5000
                 """)
+        }
+        if found.isEmpty, seen > 0 {
+            // A store emptied or restored from an older backup numbers rows anew: start over.
+            let highest = try await call("poll") { client, logger in
+                var highest: Int64 = 0
+                for try await value in try await client.query("SELECT coalesce(max(id), 0) FROM tokengate_revocations", logger: logger).decode(Int64.self) {
+                    highest = value
+                }
+                return highest
+            }
+            if highest < seen { seen = 0 }
         }
         found += recent.map(\.revocation)
         state.withLockedValue {
-            $0.lastSeenID = max($0.lastSeenID, seen)
+            $0.lastSeenID = seen == 0 ? 0 : max($0.lastSeenID, seen)
             $0.lastSync = WallClock.secondsSinceEpoch()
         }
         let wellFormed = found.filter(\.isWellFormed)
@@ -328,7 +349,24 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
                     try await connection.listen(on: Self.channel) { notifications in
                         backoff.reset()
                         self.pollSignal.signal()
-                        for try await _ in notifications { self.pollSignal.signal() }
+                        // The pool does not check a connection it lent: a ping every 10 s
+                        // (within the call deadline) finds a half-open one, and the
+                        // listen starts again on another.
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask {
+                                for try await _ in notifications { self.pollSignal.signal() }
+                                throw StoreProblem.failed("the notification stream ended")
+                            }
+                            group.addTask {
+                                while true {
+                                    try await Task.sleep(for: .seconds(10))
+                                    let logger = self.quietLogger
+                                    try await StoreDeadline.run(within: self.callDeadline) { _ = try await connection.query("SELECT 1", logger: logger) }
+                                }
+                            }
+                            defer { group.cancelAll() }
+                            try await group.next()
+                        }
                     }
                 }
             } catch {
@@ -374,17 +412,24 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
                     }
                 }
                 let last = batch[batch.count - 1].number
-                state.withLockedValue { state in state.pending.removeAll { $0.number <= last } }
+                state.withLockedValue { state in
+                    while let first = state.pending.first, first.number <= last { _ = state.pending.popFirst() }
+                }
                 metrics.written(batch.count)
                 writtenSignal.signal()
                 backoff.reset()
             } catch {
+                // The reads decide whether the store is up; a write that fails (read-only,
+                // a role without INSERT, a dropped table) keeps the batch and says why,
+                // without flapping `up`.
                 let problem = StoreProblem(error)
-                if problem == .readOnly {
-                    state.withLockedValue { $0.readOnly = true }
-                } else {
-                    markDown(problem)
+                let changed = state.withLockedValue { state -> Bool in
+                    if problem == .readOnly { state.readOnly = true }
+                    if problem == .missingTables { state.schemaVersion = nil }
+                    defer { state.problem = problem }
+                    return state.problem != problem
                 }
+                if changed { logger.warning("store writes failing; revocations kept for the next try", metadata: ["reason": "\(problem)"]) }
                 await writeSignal.wait(until: .now + backoff.next())
             }
         }
@@ -405,26 +450,22 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
     ) async throws -> Result {
         let started = ContinuousClock.now
         let client = client
-        var quiet = logger
-        quiet.logLevel = .critical
-        let callLogger = quiet
+        let callLogger = quietLogger
         do {
-            let result = try await withThrowingTaskGroup(of: Result?.self) { group in
-                group.addTask { try await body(client, callLogger) }
-                group.addTask {
-                    try await Task.sleep(for: self.callDeadline)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let value = first else { throw StoreProblem.timedOut }
-                return value
-            }
+            let result = try await StoreDeadline.run(within: callDeadline) { try await body(client, callLogger) }
             metrics.operation(operation, outcome: "ok", took: ContinuousClock.now - started)
             return result
         } catch {
             metrics.operation(operation, outcome: "error", took: ContinuousClock.now - started)
             throw error
         }
+    }
+
+    /// The gateway's logger, silenced for postgres-nio (which would log statements).
+    var quietLogger: Logger {
+        var quiet = logger
+        quiet.logLevel = .critical
+        return quiet
     }
 
     private func finishFirst(_ problem: StoreProblem?) {
@@ -454,7 +495,10 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
             defer {
                 state.up = false
                 state.problem = problem
-                if case .newerSchema = problem { state.schemaVersion = nil }
+                switch problem {
+                case .newerSchema, .missingTables: state.schemaVersion = nil
+                default: break
+                }
             }
             return state.up || state.problem != problem
         }

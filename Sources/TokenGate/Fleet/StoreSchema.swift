@@ -86,6 +86,8 @@ enum StoreProblem: Error, Sendable, Equatable, CustomStringConvertible {
     case readOnly
     /// A call took longer than the store's deadline.
     case timedOut
+    /// The store's tables are gone (an emptied or replaced database): they are made again.
+    case missingTables
     /// The server or the connection failed.
     case failed(String)
 
@@ -93,7 +95,9 @@ enum StoreProblem: Error, Sendable, Equatable, CustomStringConvertible {
         if let problem = error as? StoreProblem {
             self = problem
         } else if let psql = error as? PSQLError {
-            if let message = psql.serverInfo?[.message] {
+            if psql.serverInfo?[.sqlState] == "42P01" {
+                self = .missingTables
+            } else if let message = psql.serverInfo?[.message] {
                 self = .failed("the server said: " + String(message.prefix(200)))
             } else {
                 self = .failed("\(psql.code)")
@@ -109,6 +113,7 @@ enum StoreProblem: Error, Sendable, Equatable, CustomStringConvertible {
             return "the store's schema is at version \(version), newer than the \(StoreSchema.currentVersion) this gateway knows; upgrade the gateway"
         case .readOnly: return "the server is read-only (transaction_read_only is on); the gateway writes only to a primary"
         case .timedOut: return "the store did not answer in time"
+        case .missingTables: return "the store's tables are missing (an emptied or replaced database); making them again"
         case .failed(let reason): return reason
         }
     }

@@ -14,10 +14,16 @@ extension Gateway {
         let now = WallClock.secondsSinceEpoch()
         let profiles = running.withLockedValue { $0.profiles }
         for profile in profiles.login.values { profile.apply(revocations, now: now) }
+        var refused = 0
         for revocation in revocations where revocation.kind == .token {
             guard let key = TokenCacheKey(hex: revocation.key) else { continue }
-            tokenRevocations.insert(key, until: revocation.until, now: now)
+            if !tokenRevocations.insert(key, until: revocation.until, now: now) { refused += 1 }
             evict(key, from: profiles)
+        }
+        if refused > 0 {
+            logger.error("the list of revoked tokens is full: revocations from the store were not recorded", metadata: [
+                "refused": "\(refused)", "capacity": "\(tokenRevocations.capacity)",
+            ])
         }
         tokenRevocations.sweep(now: now)
     }

@@ -44,6 +44,10 @@ public final class Gateway: Sendable {
     let tokenRevocations: TokenRevocations
     /// The fleet's shared store (`store`), if configured.
     let fleet: FleetStore?
+    /// Runs the store's loops. Not in the control plane's group: that group ends when
+    /// graceful shutdown begins, and the store must stay up while connections drain (a
+    /// logout made then still reaches the fleet); `shutdown` flushes it, then ends this.
+    private let fleetRunner = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     /// Binds every listener of `loaded` and the admin listener. If any address cannot be
     /// bound, nothing stays bound and the error says which listener failed.
@@ -123,7 +127,12 @@ public final class Gateway: Sendable {
             metrics.configLoaded(version: loaded.version)
             if let fleet {
                 fleet.attach { [weak gateway] revocations in gateway?.apply(revocations) }
-                await gateway.controlPlane.start(fleet)
+                // Profiles queue what they learn from the first request on, even before
+                // the first sync ended.
+                for profile in profiles.login.values { profile.join(fleet) }
+                for profile in profiles.credentials.values { profile.join(fleet) }
+                // Detached: no task-local graceful shutdown of a surrounding ServiceGroup.
+                gateway.fleetRunner.withLockedValue { $0 = Task.detached { await fleet.run() } }
                 // A store at a newer schema is refused now; one that is down is waited for
                 // no longer than this (the gateway serves on, and catches up when it is back).
                 if case .newerSchema(let version)? = await fleet.firstSync(within: .seconds(10)) {
@@ -281,6 +290,10 @@ public final class Gateway: Sendable {
         profiles.stop()
         // Revocations made here and not yet written go to the fleet before the store's loops end.
         await fleet?.flush(within: .seconds(2))
+        if let runner = fleetRunner.withLockedValue({ $0.take() }) {
+            runner.cancel()
+            await runner.value
+        }
         await controlPlane.shutdown()
         try? await httpClient.shutdown()
         try? await introspectionHTTPClient.shutdown()

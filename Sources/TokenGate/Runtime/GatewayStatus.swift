@@ -52,7 +52,7 @@ extension Gateway {
                     requiredForReadiness: fleet.config.requiredForReadiness
                 )
             },
-            revokedTokens: tokenRevocations.inForce
+            revokedTokens: { tokenRevocations.sweep(now: wallNow); return tokenRevocations.inForce }()
         )
     }
 
