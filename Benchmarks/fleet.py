@@ -84,9 +84,9 @@ class Fleet:
                 "access_log": {"enabled": False},
                 "store": {"postgres": {"url": {"env": "STORE_URL"}, "max_connections": 2},
                           "seal_keys": [{"id": "b1", "secret": {"env": "SEAL_KEY"}}]},
-                "introspection": {"rs": {"url": f"http://127.0.0.1:{self.idp}/introspect", "client_id": "tokengate-rs",
+                "introspection": {"rs": {"url": f"http://127.0.0.1:{self.idp}/oauth2/introspect", "client_id": "tokengate-rs",
                                          "client_secret": {"env": "RS_SECRET"}}},
-                "credentials": {"billing": {"grant": "client_credentials", "token_url": f"http://127.0.0.1:{self.idp}/token",
+                "credentials": {"billing": {"grant": "client_credentials", "token_url": f"http://127.0.0.1:{self.idp}/oauth2/token",
                                             "client_id": "billing-svc", "client_secret": {"env": "BILLING_SECRET"}, "shared": shared}},
                 "routes": [
                     {"name": "in", "listener": "main", "match": {"path_prefix": "/in/"}, "upstream": f"http://127.0.0.1:{self.echo}/",
@@ -121,7 +121,7 @@ class Fleet:
     def token(self):
         body = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": "demo-caller",
                                        "client_secret": "demo-caller-secret"}).encode()
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.idp}/token", body, timeout=10) as answer:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.idp}/oauth2/token", body, timeout=10) as answer:
             return json.load(answer)["access_token"]
 
     def metric(self, admin, prefix):
