@@ -240,6 +240,7 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
                 backoff.reset()
                 await pollSignal.wait(until: started + config.revocationPoll)
             } catch {
+                if Task.isCancelled { return }
                 let problem = StoreProblem(error)
                 markDown(problem)
                 finishFirst(problem)
@@ -305,16 +306,18 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
         let recent = try await call("poll") { client, logger in
             try await Self.rows(client, logger: logger, query: """
                 SELECT id, kind, key, profile, at_ms, extract(epoch FROM until)::bigint FROM tokengate_revocations
-                WHERE made_at > now() - make_interval(secs => \(window)) AND id <= \(upTo) AND until > now() ORDER BY id LIMIT 5000
+                WHERE made_at > now() - make_interval(secs => \(window)) AND id <= \(upTo) AND until > now() ORDER BY id DESC LIMIT 5000
                 """)
         }
         if found.isEmpty, seen > 0 {
             // A store emptied or restored from an older backup numbers rows anew: start over.
+            // (The sequence, not max(id): expired rows are deleted, ids never go back.)
             let highest = try await call("poll") { client, logger in
                 var highest: Int64 = 0
-                for try await value in try await client.query("SELECT coalesce(max(id), 0) FROM tokengate_revocations", logger: logger).decode(Int64.self) {
-                    highest = value
-                }
+                let rows = try await client.query(
+                    "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM tokengate_revocations_id_seq", logger: logger
+                )
+                for try await value in rows.decode(Int64.self) { highest = value }
                 return highest
             }
             if highest < seen { seen = 0 }
@@ -361,7 +364,13 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
                                 while true {
                                     try await Task.sleep(for: .seconds(10))
                                     let logger = self.quietLogger
-                                    try await StoreDeadline.run(within: self.callDeadline) { _ = try await connection.query("SELECT 1", logger: logger) }
+                                    do {
+                                        try await StoreDeadline.run(within: self.callDeadline) { _ = try await connection.query("SELECT 1", logger: logger) }
+                                    } catch {
+                                        // Not back to the pool: the next call would get it.
+                                        try? await connection.close()
+                                        throw error
+                                    }
                                 }
                             }
                             defer { group.cancelAll() }
@@ -395,14 +404,21 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
                         guard try await !Self.isReadOnly(connection, logger: logger) else { throw StoreProblem.readOnly }
                         // One transaction: a batch cut off half-way is written again
                         // whole, never twice in part; the notification goes out at commit.
+                        // One statement for the batch (a round trip per row could outlast the
+                        // deadline on a distant server).
+                        let rows = batch.map(\.revocation)
+                        let kinds = rows.map(\.kind.rawValue)
+                        let keys = rows.map(\.key)
+                        let profiles = rows.map { $0.profile ?? "" }
+                        let ats = rows.map { Int64($0.at) }
+                        let untils = rows.map { Double($0.until) }
                         try await connection.query("BEGIN", logger: logger)
                         do {
-                            for (_, revocation) in batch {
-                                try await connection.query("""
-                                    INSERT INTO tokengate_revocations (kind, key, profile, at_ms, until)
-                                    VALUES (\(revocation.kind.rawValue), \(revocation.key), \(revocation.profile), \(Int64(revocation.at)), to_timestamp(\(Double(revocation.until))))
-                                    """, logger: logger)
-                            }
+                            try await connection.query("""
+                                INSERT INTO tokengate_revocations (kind, key, profile, at_ms, until)
+                                SELECT kind, key, NULLIF(profile, ''), at_ms, to_timestamp(until)
+                                FROM unnest(\(kinds)::text[], \(keys)::text[], \(profiles)::text[], \(ats)::int8[], \(untils)::float8[]) AS t(kind, key, profile, at_ms, until)
+                                """, logger: logger)
                             try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
                             try await connection.query("COMMIT", logger: logger)
                         } catch {
@@ -419,6 +435,7 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
                 writtenSignal.signal()
                 backoff.reset()
             } catch {
+                if Task.isCancelled { return }
                 // The reads decide whether the store is up; a write that fails (read-only,
                 // a role without INSERT, a dropped table) keeps the batch and says why,
                 // without flapping `up`.

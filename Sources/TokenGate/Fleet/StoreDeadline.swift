@@ -45,11 +45,12 @@ enum StoreDeadline {
                 outcome.withLockedValue { $0.take() }?.resume(with: result)
             }
             work.withLockedValue { $0 = started }
-            // Cancelled before the continuation was there for `onCancel` to answer.
-            if Task.isCancelled, let waiting = outcome.withLockedValue({ $0.take() }) {
+            // Cancelled while this was being set up: `onCancel` may have answered already
+            // (before the work existed to be cancelled); either way the work stops.
+            if Task.isCancelled {
                 started.cancel()
                 timer.cancel()
-                waiting.resume(throwing: CancellationError())
+                outcome.withLockedValue { $0.take() }?.resume(throwing: CancellationError())
             }
         }
     }

@@ -14,17 +14,17 @@ enum StoreSchema {
     static let migrations: [[PostgresQuery]] = [
         [
             """
-            CREATE TABLE tokengate_revocations (
+            CREATE TABLE IF NOT EXISTS tokengate_revocations (
                 id bigserial PRIMARY KEY, kind text NOT NULL, key text NOT NULL, profile text,
                 at_ms bigint NOT NULL, until timestamptz NOT NULL, made_at timestamptz NOT NULL DEFAULT now())
             """,
-            "CREATE INDEX tokengate_revocations_made_at ON tokengate_revocations (made_at)",
-            "CREATE TABLE tokengate_logout_tokens (key text PRIMARY KEY, until timestamptz NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS tokengate_revocations_made_at ON tokengate_revocations (made_at)",
+            "CREATE TABLE IF NOT EXISTS tokengate_logout_tokens (key text PRIMARY KEY, until timestamptz NOT NULL)",
         ],
         [
             // Shared credentials: the sealed token and who is fetching the next one.
             """
-            CREATE TABLE tokengate_credentials (
+            CREATE TABLE IF NOT EXISTS tokengate_credentials (
                 key text PRIMARY KEY, sealed text, expires_at timestamptz, obtained_at timestamptz,
                 lease_holder text, lease_until timestamptz)
             """,
@@ -32,6 +32,18 @@ enum StoreSchema {
     ]
 
     static var currentVersion: Int { migrations.count }
+
+    /// The tables the migrations make (every statement can run again: `IF NOT EXISTS`).
+    static let tables = ["tokengate_revocations", "tokengate_logout_tokens", "tokengate_credentials"]
+
+    private static func tablesPresent(on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        let rows = try await connection.query(
+            "SELECT count(*) FROM unnest(\(tables)::text[]) AS t(name) WHERE to_regclass(name) IS NOT NULL", logger: logger
+        )
+        var present = 0
+        for try await count in rows.decode(Int.self) { present = count }
+        return present == tables.count
+    }
 
     /// What the store's schema is, read on a connection (nil: no tables yet).
     static func version(on connection: PostgresConnection, logger: Logger) async throws -> Int? {
@@ -51,7 +63,7 @@ enum StoreSchema {
         do {
             if let version = try await version(on: connection, logger: logger) {
                 if version > currentVersion { throw StoreProblem.newerSchema(version) }
-                if version == currentVersion { return }
+                if version == currentVersion, try await tablesPresent(on: connection, logger: logger) { return }
             }
             if readOnly { throw StoreProblem.readOnly }
             try await connection.query("BEGIN", logger: logger)
@@ -60,9 +72,13 @@ enum StoreSchema {
                 try await connection.query("CREATE TABLE IF NOT EXISTS tokengate_schema (version integer NOT NULL)", logger: logger)
                 let version = try await Self.version(on: connection, logger: logger) ?? 0
                 if version > currentVersion { throw StoreProblem.newerSchema(version) }
-                for (index, statements) in migrations.enumerated() where index >= version {
+                // A table dropped from a current schema is made again with the rest.
+                let complete = try await tablesPresent(on: connection, logger: logger)
+                for (index, statements) in migrations.enumerated() where index >= version || !complete {
                     for statement in statements { try await connection.query(statement, logger: logger) }
-                    try await connection.query("INSERT INTO tokengate_schema (version) VALUES (\(index + 1))", logger: logger)
+                    if index >= version {
+                        try await connection.query("INSERT INTO tokengate_schema (version) VALUES (\(index + 1))", logger: logger)
+                    }
                 }
                 try await connection.query("COMMIT", logger: logger)
             } catch {
