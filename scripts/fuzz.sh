@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(config path headers headbuilder response chunked cookies redirect jwt jwks token introspection discovery form logout)
+all_targets=(config path headers headbuilder response chunked cookies redirect jwt jwks token introspection discovery form logout fleet)
 
 usage() {
   sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'

@@ -13,7 +13,7 @@ import Darwin
 /// the name `TOKENGATE_FUZZ_TARGET` takes and the directory of its seeds in `Fuzz/Corpus/`.
 enum FuzzTarget: String, CaseIterable, Sendable {
     case config, path, headers, headbuilder, response, chunked, cookies, redirect
-    case jwt, jwks, token, introspection, discovery, form, logout
+    case jwt, jwks, token, introspection, discovery, form, logout, fleet
 
     /// Feeds one input to the target. Only a real bug may crash (an `invariant` that does
     /// not hold, or a trap in the code under test).
@@ -34,6 +34,7 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         case .discovery: DiscoveryTarget.run(bytes)
         case .form: FormTarget.run(bytes)
         case .logout: LogoutTarget.run(bytes)
+        case .fleet: FleetTarget.run(bytes)
         }
     }
 
@@ -49,7 +50,7 @@ enum FuzzTarget: String, CaseIterable, Sendable {
             _ = Fixture.keys
         case .introspection, .discovery:
             _ = Fixture.shared
-        case .config, .path, .headbuilder, .response, .chunked, .jwks, .token:
+        case .config, .path, .headbuilder, .response, .chunked, .jwks, .token, .fleet:
             break
         }
     }

@@ -45,10 +45,10 @@ struct RevokeRequest: Sendable {
         }
         if let member = members.first(where: { $0.key == "expires_in" }) {
             guard kind == .token else { return .failure(.init("expires_in applies to tokens only")) }
-            guard case .number(let seconds) = member.value, seconds >= 1, seconds <= Double(Gateway.maxRevocationLifetime), seconds == seconds.rounded() else {
+            guard case .number(let seconds) = member.value, seconds >= 1, seconds <= Double(Gateway.maxRevocationLifetime), let whole = Int(exactly: seconds) else {
                 return .failure(.init("expires_in must be a whole number of seconds from 1 to \(Gateway.maxRevocationLifetime)"))
             }
-            request.expiresIn = Int(seconds)
+            request.expiresIn = whole
         }
         return .success(request)
     }
