@@ -62,5 +62,20 @@ done
 log "checking the deployment files (Dockerfile, Kubernetes, systemd, compose, their configurations)"
 ./scripts/check-deploy.sh
 
+# A fleet test that fails half-way leaves its PostgreSQL running (a passing one stops
+# it): stop every server the tests made (data in a tg-pg-* temporary directory), by the
+# PID its postmaster.pid names, whatever the run came to.
+stop_test_postgres() {
+  for pidfile in "${TMPDIR:-/tmp}"/tg-pg-*/data/postmaster.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(head -n 1 "$pidfile")
+    case "$pid" in ''|*[!0-9]*) continue ;; esac
+    # Only that server: a postgres whose command line names this data directory.
+    tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$(dirname "$pidfile")" || continue
+    kill -QUIT "$pid" 2>/dev/null && log "stopped a test PostgreSQL left running (pid $pid)"
+  done
+}
+trap stop_test_postgres EXIT
+
 log "running tests"
 swift test --skip-build --disable-xctest

@@ -12,16 +12,30 @@ struct FleetSetup {
 
     /// `poll`: `revocation_poll_seconds`; long by default, so that a revocation reaching
     /// another replica within a second can only have come by notification.
-    static func start(count: Int = 3, poll: Double = 30, storeExtras: String = "", store existing: PostgresServer? = nil) async throws -> FleetSetup {
+    /// `sandbox`: the provider's configuration (the demo's, with JWT clients, by default);
+    /// `profileExtras`: more of the login profile's keys.
+    static func start(
+        count: Int = 3, poll: Double = 30, storeExtras: String = "", store existing: PostgresServer? = nil,
+        sandbox: SandboxAuthorizationServer.Configuration? = nil, profileExtras: String = ""
+    ) async throws -> FleetSetup {
         let store = if let existing { existing } else { try await PostgresServer.start() }
-        let idp = try await JWTSetup.startSandbox()
+        let idp = if let sandbox { try await startSandbox(sandbox) } else { try await JWTSetup.startSandbox() }
         var replicas: [LoginSetup] = []
         let extras = #", "store": { "postgres": { "url": { "env": "STORE_URL" } }, "revocation_poll_seconds": \#(poll)\#(storeExtras) }"#
         for _ in 0..<count {
-            replicas.append(try await LoginSetup.start(environment: ["STORE_URL": store.url], idp: idp, topExtras: extras))
+            replicas.append(try await LoginSetup.start(
+                profileExtras: profileExtras, environment: ["STORE_URL": store.url, "SEAL_KEY": sealKey], idp: idp, topExtras: extras
+            ))
         }
         return FleetSetup(store: store, idp: idp, replicas: replicas)
     }
+
+    /// The store's seal key (`storeExtras: FleetSetup.sealKeys`).
+    static let sealKey = "seal-key-0123456789abcdef0123456789"
+    static let sealKeys = #", "seal_keys": [ { "id": "s1", "secret": { "env": "SEAL_KEY" } } ]"#
+
+    /// Refresh grants the provider answered.
+    var refreshGrants: Int { idp.requests(.token).filter { $0.formValue("grant_type") == "refresh_token" }.count }
 
     /// `POST /revoke` on a replica's admin listener.
     func revoke(at replica: LoginSetup, _ json: String) async throws -> TestResponse {

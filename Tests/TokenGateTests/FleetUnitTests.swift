@@ -109,4 +109,94 @@ struct FleetUnitTests {
         #expect(errors(#", "store": { "postgres": { "url": { "env": "URL" }, "max_connections": 1 } }"#, shared: false).contains { $0.hasPrefix("store.postgres.max_connections:") })
         #expect(errors(#", "store": { "seal_keys": [] }"#, shared: false).contains { $0.hasPrefix("store.postgres:") || $0.hasPrefix("store:") })
     }
+
+    @Test("shared login sessions need a store with seal keys; without seal keys, cookie sessions with a store are warned about")
+    func sharedSessionConfiguration() {
+        func issues(_ store: String, session: String) -> [ConfigIssue] {
+            let json = """
+            { "listeners": { "main": { "address": "127.0.0.1:8080" } }\(store),
+              "login": { "portal": { "issuer": "https://idp.example.com", "client_id": "c", "client_secret": "s",
+                                     "cookie_keys": [ { "id": "k1", "secret": { "env": "K" } } ], "session": { "store": "\(session)" } } },
+              "routes": [ { "name": "a", "listener": "main", "match": { "path_prefix": "/" }, "upstream": "http://127.0.0.1:3000", "login": "portal" } ] }
+            """
+            let environment = ["URL": "postgres://g:pw@127.0.0.1/d", "K": "0123456789abcdef0123456789abcdef"]
+            switch loadConfig(json, environment: environment) {
+            case .failure(let error): return error.issues
+            case .success(let loaded): return loaded.warnings
+            }
+        }
+        let sealed = #", "store": { "postgres": { "url": { "env": "URL" } }, "seal_keys": [ { "id": "s1", "secret": { "env": "K" } } ] }"#
+        let unsealed = #", "store": { "postgres": { "url": { "env": "URL" } } }"#
+        #expect(issues("", session: "shared").contains { $0.severity == .error && $0.description.hasPrefix("login.portal.session.store: shared sessions are kept in the fleet's store") })
+        #expect(issues(unsealed, session: "shared").contains { $0.severity == .error && $0.description.contains("add store.seal_keys") })
+        #expect(!issues(sealed, session: "shared").contains { $0.severity == .error })
+        #expect(issues(unsealed, session: "cookie").contains { $0.severity == .warning && $0.description.contains("refreshed by each replica alone") })
+        #expect(!issues(sealed, session: "cookie").contains { $0.description.contains("refreshed by each replica alone") })
+    }
+}
+
+@Suite("Refresh single-flight across the fleet: what a replica does with the store's row of a session due for refresh")
+struct StoredSessionRowTests {
+    private static func session(refresh: String?, token: String = "at-0", expiresAt: Int? = 1_000) -> LoginSession {
+        LoginSession(
+            id: "s1", subject: "alice", providerSessionID: nil, loginAt: 0, seenAt: 0, expiresAt: 100_000, claims: [:],
+            accessToken: token, accessTokenExpiresAt: expiresAt, refreshToken: refresh, idToken: nil
+        )
+    }
+
+    private static func row(_ stored: LoginSession?, spent: [String] = [], ended: Bool = false, ago: Int? = 1) -> StoredSessionRow {
+        StoredSessionRow(
+            session: stored, version: 1, spent: spent.map(StoredSessionRow.spentDigest), ended: ended, refreshedAgo: ago, leasedByOther: false
+        )
+    }
+
+    @Test("a cookie session: no row yet, or a row holding the presented refresh token, is refreshed with the presented session")
+    func refreshesWhenNothingNewer() {
+        let presented = Self.session(refresh: "R1")
+        #expect(StoredSessionRow.decide(nil, presenting: presented, shared: false, grace: 30, wallNow: 990) == .refresh(presented))
+        #expect(StoredSessionRow.decide(Self.row(Self.session(refresh: "R1", token: "x"), ago: nil), presenting: presented, shared: false, grace: 30, wallNow: 990)
+            == .refresh(presented))
+        // The session a refresh made seconds ago, presented again: kept while its token lives.
+        let made = Self.session(refresh: "R1", token: "at-1", expiresAt: 1_020)
+        #expect(StoredSessionRow.decide(Self.row(made, ago: 2), presenting: made, shared: true, grace: 30, wallNow: 990) == .adopt(made))
+        #expect(StoredSessionRow.decide(Self.row(made, ago: 2), presenting: made, shared: true, grace: 30, wallNow: 1_020) == .refresh(made))
+    }
+
+    @Test("a cookie presenting a refresh token another replica spent adopts that replica's session within the grace, and never with an expired access token")
+    func adoptsWithinGrace() {
+        let presented = Self.session(refresh: "R1")
+        let newer = Self.session(refresh: "R2", token: "at-1", expiresAt: 2_000)
+        let fresh = Self.row(newer, spent: ["R1"], ago: 5)
+        #expect(StoredSessionRow.decide(fresh, presenting: presented, shared: false, grace: 30, wallNow: 990) == .adopt(newer))
+        // After the grace, the replaced token is spent again (the provider says whether it is over).
+        #expect(StoredSessionRow.decide(Self.row(newer, spent: ["R1"], ago: 31), presenting: presented, shared: false, grace: 30, wallNow: 990)
+            == .refresh(presented))
+        // The winner's access token has expired meanwhile: its session is refreshed, with its own refresh token.
+        #expect(StoredSessionRow.decide(fresh, presenting: presented, shared: false, grace: 30, wallNow: 2_000) == .refresh(newer))
+        // A cookie the store does not know as replaced (refreshed while the store was down) keeps its own token.
+        let unknown = Self.session(refresh: "R9")
+        #expect(StoredSessionRow.decide(fresh, presenting: unknown, shared: false, grace: 30, wallNow: 990) == .refresh(unknown))
+    }
+
+    @Test("a refused refresh is over for whoever presents the token it spent; a shared session's row is the truth, and a missing one means it ended")
+    func endedAndShared() {
+        let presented = Self.session(refresh: "R1")
+        #expect(StoredSessionRow.decide(Self.row(nil, spent: ["R1"], ended: true), presenting: presented, shared: false, grace: 30, wallNow: 990) == .ended)
+        #expect(StoredSessionRow.decide(Self.row(nil, spent: ["R0"], ended: true), presenting: presented, shared: false, grace: 30, wallNow: 990)
+            == .refresh(presented))
+        let newer = Self.session(refresh: "R2", token: "at-1", expiresAt: 2_000)
+        #expect(StoredSessionRow.decide(Self.row(newer, ago: 600), presenting: presented, shared: true, grace: 30, wallNow: 990) == .adopt(newer),
+                "a replica's stale copy of a shared session takes the stored one, however old the refresh")
+        #expect(StoredSessionRow.decide(Self.row(presented, ago: nil), presenting: presented, shared: true, grace: 30, wallNow: 990) == .refresh(presented))
+        #expect(StoredSessionRow.decide(nil, presenting: presented, shared: true, grace: 30, wallNow: 990) == .ended)
+    }
+
+    @Test("the spent list keeps the newest eight digests and never a token")
+    func spentList() {
+        var row = Self.row(nil)
+        for index in 0..<10 { row.spent = row.spending(Self.session(refresh: "R\(index)")) }
+        #expect(row.spent.count == StoredSessionRow.maxSpent)
+        #expect(row.spent.last == StoredSessionRow.spentDigest("R9") && !row.spent.contains(StoredSessionRow.spentDigest("R1")))
+        #expect(!row.spent.contains { $0.contains("R9") })
+    }
 }

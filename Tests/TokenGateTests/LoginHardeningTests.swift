@@ -134,6 +134,7 @@ struct LoginHardeningRuleTests {
         case .answer(.refreshed(let session)): return "answer \(session.accessToken ?? "-")"
         case .answer(.ended): return "answer ended"
         case .answer(.unavailable): return "answer unavailable"
+        case .answer(.storeUnavailable): return "answer store unavailable"
         }
     }
 

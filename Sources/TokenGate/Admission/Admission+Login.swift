@@ -23,13 +23,48 @@ extension Admission {
             return authorize(clock: &clock)
         }
         let now = clock.now()
-        guard let session = profile.session(in: request.cookies, now: now) else {
+        switch profile.findSession(in: request.cookies, now: now) {
+        case .none:
             return unauthenticated(profile, request, clock: &clock)
+        case .stored(let id):
+            return wait(for: .sharedSession(profile, id: id), then: .sharedSession(id: id, then: .admit))
+        case .found(let session):
+            return admitSession(profile, request, session: session, now: now, clock: &clock)
         }
+    }
+
+    /// A request with a live session: served, or first refreshed when its access token is due.
+    private mutating func admitSession(_ profile: LoginProfile, _ request: LoginRequest, session: LoginSession, now: Int, clock: inout AdmissionClock) -> Step {
         guard profile.needsRefresh(session, now: now) else {
             return serve(profile, request, session: session, now: now, clock: &clock)
         }
         return wait(for: .sessionRefresh(profile, session), then: .sessionRefresh(old: session))
+    }
+
+    /// A shared session was read from the fleet's store: go on with it, or without one. A
+    /// store that cannot be read is answered 503 (a page for a page load), never with a
+    /// login that would only loop; a logout then ends the session by its id.
+    mutating func sessionRead(_ read: FleetStore.SessionRead, id: String, then next: AfterSessionRead, clock: inout AdmissionClock) -> Step {
+        guard let profile = route.login, let request = login else { return Self.unexpected(route) }
+        let now = clock.now()
+        let session: LoginSession?
+        switch read {
+        case .found(let found): session = profile.checked(found, now: now)
+        case .absent: session = nil
+        case .unavailable:
+            guard case .logout = next else {
+                return .refuse(LoginProfile.storeUnavailable(route: route.name, page: !request.isAPICall))
+            }
+            profile.end(id: id, now: now)
+            session = nil
+        }
+        switch next {
+        case .admit:
+            guard let session else { return unauthenticated(profile, request, clock: &clock) }
+            return admitSession(profile, request, session: session, now: now, clock: &clock)
+        case .logout:
+            return logout(profile, request, session: session, clock: &clock)
+        }
     }
 
     /// A refresh settled: go on with the new session, or the old one while its token is
@@ -40,8 +75,10 @@ extension Admission {
         switch result {
         case .refreshed(let session):
             return serve(profile, request, session: session, now: now, reseal: true, clock: &clock)
-        case .unavailable where (old.accessTokenExpiresAt ?? 0) > now:
+        case .unavailable where (old.accessTokenExpiresAt ?? 0) > now, .storeUnavailable where (old.accessTokenExpiresAt ?? 0) > now:
             return serve(profile, request, session: old, now: now, clock: &clock)
+        case .storeUnavailable:
+            return .refuse(LoginProfile.storeUnavailable(route: route.name, page: !request.isAPICall))
         case .unavailable, .ended:
             return unauthenticated(profile, request, clock: &clock)
         }
@@ -158,7 +195,7 @@ extension Admission {
             profile.metrics.completed("state_invalid")
             // A stale or replayed callback while logged in (a second tab, the back button)
             // is no error: go on to the site.
-            if profile.session(in: request.cookies, now: now) != nil {
+            if profile.findSession(in: request.cookies, now: now) != .none {
                 return finishLogin(.redirect(location: "/", cookies: []))
             }
             return .refuse(GatewayAnswer(
@@ -201,13 +238,21 @@ extension Admission {
     /// Ends the session here (and at the provider when it offers RP-initiated logout).
     /// A request another site's page sent (`LoginRequest.isCrossSite`) ends nothing: it gets
     /// a confirmation page whose button posts the logout back from this site.
-    private func logout(_ profile: LoginProfile, _ request: LoginRequest, clock: inout AdmissionClock) -> Step {
+    private mutating func logout(_ profile: LoginProfile, _ request: LoginRequest, clock: inout AdmissionClock) -> Step {
         if request.isCrossSite {
             let returnTo = request.parameter("return_to").flatMap { RedirectTarget.validate($0, allowedOrigins: profile.config.allowedRedirectOrigins) }
             return .refuse(LogoutConfirmation.answer(action: profile.config.pathPrefix + "logout", returnTo: returnTo, route: route.name))
         }
+        switch profile.findSession(in: request.cookies, now: clock.now()) {
+        case .found(let session): return logout(profile, request, session: session, clock: &clock)
+        case .none: return logout(profile, request, session: nil, clock: &clock)
+        case .stored(let id): return wait(for: .sharedSession(profile, id: id), then: .sharedSession(id: id, then: .logout))
+        }
+    }
+
+    /// Ends `session` (when the request had one) and sends the browser on.
+    private func logout(_ profile: LoginProfile, _ request: LoginRequest, session: LoginSession?, clock: inout AdmissionClock) -> Step {
         let now = clock.now()
-        let session = profile.session(in: request.cookies, now: now)
         if let session { profile.end(session, now: now) }
         let cookies = profile.cookies.deleteAll(present: Set(request.cookies.keys))
         let after = request.parameter("return_to").flatMap { RedirectTarget.validate($0, allowedOrigins: profile.config.allowedRedirectOrigins) }

@@ -137,6 +137,8 @@ struct Admission {
             return logoutBodyArrived(body)
         case (.backchannelLogout, .backchannelLogout(let outcome)):
             return logoutChecked(outcome)
+        case (.sharedSession(let id, let next), .sharedSession(let read)):
+            return sessionRead(read, id: id, then: next, clock: &clock)
         default:
             return Self.unexpected(route)
         }

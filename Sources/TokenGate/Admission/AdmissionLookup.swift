@@ -22,6 +22,8 @@ extension Admission {
         case requestBody(limit: Int)
         /// Check a back-channel logout token and end the sessions it names.
         case backchannelLogout(LoginProfile, token: String)
+        /// Read a shared session from the fleet's store (this replica has not lately).
+        case sharedSession(LoginProfile, id: String)
     }
 
     /// What a lookup came to, delivered on the connection's event loop.
@@ -37,6 +39,15 @@ extension Admission {
         /// The whole body (nil: there was none).
         case requestBody(ByteBuffer?)
         case backchannelLogout(LoginProfile.BackchannelOutcome)
+        case sharedSession(FleetStore.SessionRead)
+    }
+
+    /// What a request whose shared session is being read goes on to.
+    enum AfterSessionRead: Sendable {
+        /// The session check, then the app.
+        case admit
+        /// The logout of the session.
+        case logout
     }
 
     /// What admission is waiting for, and what it needs to go on once the outcome arrives.
@@ -54,5 +65,7 @@ extension Admission {
         case codeExchange(clearState: (name: String, value: String))
         case requestBody
         case backchannelLogout
+        /// `id`: the session being read; `then`: what the request was doing.
+        case sharedSession(id: String, then: AfterSessionRead)
     }
 }

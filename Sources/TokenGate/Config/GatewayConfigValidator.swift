@@ -191,6 +191,13 @@ struct GatewayConfigValidator {
                     diagnostics.error(path.key("external_url"), "plain http to a remote host would send session cookies in clear text; use https, or set \"allow_insecure_http\": true")
                 }
             }
+            if profile.sessionStore == .shared && config.store == nil {
+                diagnostics.error(path.key("session").key("store"), "shared sessions are kept in the fleet's store: add a store section (its PostgreSQL database)")
+            } else if profile.sessionStore == .shared && config.store?.sealKeys.isEmpty == true {
+                diagnostics.error(path.key("session").key("store"), "shared sessions are kept sealed in the store: add store.seal_keys")
+            } else if config.store?.sealKeys.isEmpty == true {
+                diagnostics.warning(path, "the store has no seal_keys, so this profile's sessions are refreshed by each replica alone (two replicas spending one rotating refresh token log the user out); add store.seal_keys")
+            }
             let routes = used.filter { $0.login == profile.name }
             if routes.isEmpty {
                 diagnostics.warning(path, "no route uses this login profile")

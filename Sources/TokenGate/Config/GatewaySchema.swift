@@ -580,7 +580,8 @@ public enum GatewaySchema {
               "store": {
                 "enum": [
                   "cookie",
-                  "memory"
+                  "memory",
+                  "shared"
                 ]
               },
               "max_sessions": {

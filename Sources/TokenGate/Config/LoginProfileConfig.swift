@@ -45,9 +45,11 @@ public struct LoginProfileConfig: Sendable, Equatable {
     var idleTimeout: Duration
     var absoluteTimeout: Duration
     /// `session.store`: `cookie` (sealed in the browser; survives restarts, works across
-    /// replicas) or `memory` (bounded, one replica). Default `cookie`.
+    /// replicas), `memory` (bounded, one replica) or `shared` (sealed in the fleet's
+    /// store, read by every replica; needs a `store` section). Default `cookie`.
     var sessionStore: SessionStore
-    /// `session.max_sessions`: the memory store's bound. Default 10000.
+    /// `session.max_sessions`: the memory store's bound (with `shared`, how many sessions
+    /// each replica keeps read). Default 10000.
     var maxSessions: Int
     /// `identity_headers`: header → claim. Default `X-Auth-Subject` ← `sub`,
     /// `X-Auth-Email` ← `email`, `X-Auth-Name` ← `name`, `X-Auth-Username` ←
@@ -65,7 +67,7 @@ public struct LoginProfileConfig: Sendable, Equatable {
     var caFile: String?
     var allowInsecureHTTP: Bool
 
-    enum SessionStore: String, Sendable, CaseIterable { case cookie, memory }
+    enum SessionStore: String, Sendable, CaseIterable { case cookie, memory, shared }
 
     static let defaultIdentityHeaders: [(header: String, claim: String)] = [
         ("X-Auth-Subject", "sub"), ("X-Auth-Email", "email"), ("X-Auth-Name", "name"),

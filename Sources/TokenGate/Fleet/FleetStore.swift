@@ -181,6 +181,9 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
     /// Whether the store is up, writable and migrated (what a claim or a lease needs).
     var takesWrites: Bool { state.withLockedValue { $0.up && !$0.readOnly && $0.schemaVersion != nil } }
 
+    /// Whether the store is up and migrated (what a read needs; a standby serves reads).
+    var readable: Bool { state.withLockedValue { $0.up && $0.schemaVersion != nil } }
+
     /// Waits (at most `limit`) until what `record` queued is written, while the store
     /// takes writes: a gateway shutting down hands its last revocations to the fleet.
     func flush(within limit: Duration) async {
@@ -276,6 +279,7 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
             try await call("expire") { client, logger in
                 try await client.query("DELETE FROM tokengate_revocations WHERE until < now() - interval '1 minute'", logger: logger)
                 try await client.query("DELETE FROM tokengate_logout_tokens WHERE until < now() - interval '1 minute'", logger: logger)
+                try await client.query("DELETE FROM tokengate_sessions WHERE expires_at < now() - interval '1 minute'", logger: logger)
             }
             state.withLockedValue { $0.lastExpiry = now }
         }

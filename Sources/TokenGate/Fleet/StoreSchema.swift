@@ -29,12 +29,23 @@ enum StoreSchema {
                 lease_holder text, lease_until timestamptz)
             """,
         ],
+        [
+            // Login sessions: shared sessions themselves, and every session's last refresh
+            // (its result, the refresh tokens spent, who is refreshing it now).
+            """
+            CREATE TABLE IF NOT EXISTS tokengate_sessions (
+                key text PRIMARY KEY, sealed text, version bigint NOT NULL DEFAULT 0, spent text[] NOT NULL DEFAULT '{}',
+                ended boolean NOT NULL DEFAULT false, refreshed_at timestamptz, seen_at bigint, expires_at timestamptz NOT NULL,
+                lease_holder text, lease_until timestamptz)
+            """,
+            "CREATE INDEX IF NOT EXISTS tokengate_sessions_expires_at ON tokengate_sessions (expires_at)",
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }
 
     /// The tables the migrations make (every statement can run again: `IF NOT EXISTS`).
-    static let tables = ["tokengate_revocations", "tokengate_logout_tokens", "tokengate_credentials"]
+    static let tables = ["tokengate_revocations", "tokengate_logout_tokens", "tokengate_credentials", "tokengate_sessions"]
 
     private static func tablesPresent(on connection: PostgresConnection, logger: Logger) async throws -> Bool {
         let rows = try await connection.query(

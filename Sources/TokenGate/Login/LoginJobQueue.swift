@@ -15,6 +15,12 @@ struct LoginJobQueue: Sendable {
         case refresh(LoginSession)
         case codeExchange(LoginProfile.CodeExchange, reply: @Sendable (LoginOutcome) -> Void)
         case backchannelLogout(token: String, reply: @Sendable (LoginProfile.BackchannelOutcome) -> Void)
+        /// Read this shared session from the fleet's store (`LoginProfile.loadSession`).
+        case loadSession(String)
+        /// Tell the fleet's store this shared session was used at `seenAt`.
+        case touchSession(String, seenAt: Int)
+        /// Delete this shared session's row (its logout).
+        case forgetSession(String)
     }
 
     enum Submitted: Equatable {

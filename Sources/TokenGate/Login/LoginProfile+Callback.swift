@@ -39,6 +39,10 @@ extension LoginProfile {
         case .success(let value): session = value
         case .failure(let refusal): return failed("id_token_invalid", "the ID token was refused: \(refusal.detail)")
         }
+        if sharesSessions, !(await storeShared(session)) {
+            metrics.completed("exchange_failed")
+            return .refuse(Self.storeUnavailable(route: route, page: true))
+        }
         guard let cookies = sessionCookies(session, present: present, now: now) else {
             return refuse("exchange_failed", GatewayAnswer(
                 .sessionTooLarge, detail: "the session does not fit in \(LoginCookies.maxChunks) cookies", route: route

@@ -12,6 +12,9 @@ extension LoginProfile {
         case ended
         /// The provider could not be asked; the old session stands while its token lasts.
         case unavailable
+        /// A shared session's refresh could not be published to the fleet's store (so it
+        /// was not made): the old session stands while its token lasts, then 503.
+        case storeUnavailable
     }
 
     enum RefreshLookup: Sendable {
@@ -52,9 +55,14 @@ extension LoginProfile {
         }
     }
 
-    /// The refresh job (`LoginProfile+Worker`): asks the provider, then settles.
+    /// The refresh job (`LoginProfile+Worker`): asks the provider (with a store, as the
+    /// fleet's single flight lets it: `+FleetRefresh`), then settles.
     func performRefresh(_ session: LoginSession) async {
-        settleRefresh(session, with: await requestRefresh(session))
+        if let fleet = fleetStore {
+            settleRefresh(session, with: await fleetRefresh(session, fleet: fleet))
+        } else {
+            settleRefresh(session, with: await requestRefresh(session))
+        }
     }
 
     /// The refresh of `session` ended in `result`: kept for the grace, counted, the session
@@ -66,12 +74,13 @@ extension LoginProfile {
         case .ended:
             metrics.refresh("refused")
             end(session, now: WallClock.secondsSinceEpoch())
-        case .unavailable: metrics.refresh("error")
+        case .unavailable, .storeUnavailable: metrics.refresh("error")
         }
         for waiter in waiters { waiter(result) }
     }
 
-    private func requestRefresh(_ session: LoginSession) async -> RefreshResult {
+    /// One refresh token request to the provider for `session`.
+    func requestRefresh(_ session: LoginSession) async -> RefreshResult {
         guard let (client, resolver) = attached, let endpoint = tokenEndpoint, let refreshToken = session.refreshToken else { return .unavailable }
         guard let post = tokenRequest([("grant_type", "refresh_token"), ("refresh_token", refreshToken)], endpoint: endpoint, resolver: resolver) else {
             return .unavailable

@@ -83,6 +83,12 @@ extension LoginProfile {
             reply(await complete(code: exchange.code, attempt: exchange.attempt, present: exchange.present, route: exchange.route))
         case .backchannelLogout(let token, let reply):
             reply(.checked(await backchannelLogout(token)))
+        case .loadSession(let id):
+            await performLoad(id)
+        case .touchSession(let id, let seenAt):
+            await fleetStore?.touchSession(storeKey(id), seenAt: seenAt)
+        case .forgetSession(let id):
+            await fleetStore?.forgetSession(storeKey(id))
         }
     }
 
@@ -96,6 +102,10 @@ extension LoginProfile {
             reply(.refuse(reason.answer(route: exchange.route)))
         case .backchannelLogout(_, let reply):
             reply(.unavailable(reason))
+        case .loadSession(let id):
+            finishLoad(id, with: .unavailable)
+        case .touchSession, .forgetSession:
+            break
         }
     }
 }

@@ -21,8 +21,11 @@ final class LoginProfile: Sendable {
     private let exchangeContext = NIOLockedValueBox<(client: TokenEndpointClient, resolver: SecretResolver)?>(nil)
     /// The fleet's store, when there is one: every logout made here is queued for it.
     private let fleet = NIOLockedValueBox<FleetStore?>(nil)
-    /// The `memory` store: sessions by id (the cookie then holds only the sealed id).
+    /// The `memory` store: sessions by id (the cookie then holds only the sealed id); with
+    /// the `shared` store, the sessions this replica read from the fleet's store lately.
     let store: NIOLockedValueBox<LRUCache<String, LoginSession>>
+    /// Reads of shared sessions in flight, by session id, with the requests waiting on each.
+    let sharedLoads = NIOLockedValueBox<[String: [@Sendable (FleetStore.SessionRead) -> Void]]>([:])
     /// Refreshes in flight and their recent results, by session id.
     let refreshes = NIOLockedValueBox(SessionRefreshTable())
     /// Work for the provider (refreshes, code exchanges, logout token checks), run by the
@@ -57,7 +60,7 @@ final class LoginProfile: Sendable {
         self.idTokens = JWTProfile(jwt, metrics: metrics.jwt("login:" + config.name), needsEndpoints: needsDiscovery)
         self.metrics = metrics.login(config.name)
         self.revocations = NIOLockedValueBox(LoginRevocations(capacity: revocationCapacity))
-        self.store = NIOLockedValueBox(LRUCache(capacity: config.sessionStore == .memory ? config.maxSessions : 1))
+        self.store = NIOLockedValueBox(LRUCache(capacity: config.sessionStore == .cookie ? 1 : config.maxSessions))
     }
 
     var name: String { config.name }
@@ -92,18 +95,38 @@ final class LoginProfile: Sendable {
         return endpoint.description + separator + FormEncoding.encode(parameters)
     }
 
-    /// The session in a request's cookies, if it opens, is not ended, and has not timed out.
-    func session(in cookies: [String: String], now: Int) -> LoginSession? {
+    /// The session in a request's cookies, if it opens, is not ended, and has not timed out;
+    /// with the `shared` store, `.stored` when this replica must read it first (it has not
+    /// lately, or its copy has idled out while another replica may have served it since).
+    func findSession(in cookies: [String: String], now: Int) -> SessionLookup {
         guard let sealed = self.cookies.sessionValue(cookies),
               let plaintext = sealer.open(sealed, cookieName: self.cookies.session)
-        else { return nil }
+        else { return .none }
         let found: LoginSession?
-        if config.sessionStore == .memory {
-            found = LoginSession.reference(plaintext).flatMap { id in store.withLockedValue { $0.value(for: id, at: .now) } }
-        } else {
+        switch config.sessionStore {
+        case .cookie:
             found = LoginSession.decode(plaintext)
+        case .memory:
+            found = LoginSession.reference(plaintext).flatMap { id in store.withLockedValue { $0.value(for: id, at: .now) } }
+        case .shared:
+            guard let id = LoginSession.reference(plaintext) else { return .none }
+            guard let cached = store.withLockedValue({ $0.value(for: id, at: .now) }) else { return .stored(id: id) }
+            if now >= cached.seenAt + Int(config.idleTimeout.components.seconds) && now < cached.expiresAt { return .stored(id: id) }
+            found = cached
         }
-        guard let session = found else { return nil }
+        return checked(found, now: now).map { .found($0) } ?? .none
+    }
+
+    /// The session in a request's cookies as `findSession` finds it, nil for a shared
+    /// session this replica has not read (what a step that cannot wait for the store sees).
+    func session(in cookies: [String: String], now: Int) -> LoginSession? {
+        if case .found(let session) = findSession(in: cookies, now: now) { return session }
+        return nil
+    }
+
+    /// `session` if it has not timed out and was not ended.
+    func checked(_ session: LoginSession?, now: Int) -> LoginSession? {
+        guard let session else { return nil }
         guard now < session.expiresAt, now < session.seenAt + Int(config.idleTimeout.components.seconds) else { return nil }
         if revocations.withLockedValue({ $0.isEnded(session, now: now) }) { return nil }
         return session
@@ -113,8 +136,23 @@ final class LoginProfile: Sendable {
     func end(_ session: LoginSession, now: Int) {
         let milliseconds = WallClock.millisecondsSinceEpoch()
         revocations.withLockedValue { $0.end(session, now: now, nowMilliseconds: milliseconds) }
-        if config.sessionStore == .memory { store.withLockedValue { $0.set(session, for: session.id, expires: .now) } }
+        if config.sessionStore != .cookie { store.withLockedValue { $0.set(session, for: session.id, expires: .now) } }
         fleetStore?.record(.session(session, profile: name, now: now))
+        // The revocation ends it everywhere; its row goes too (else at its expiry).
+        if sharesSessions { _ = submit(.forgetSession(session.id)) }
+    }
+
+    /// Ends session `id` whose content this replica cannot read (a shared session's logout
+    /// while the store is down): remembered, and told to the fleet, for as long as any
+    /// session can live.
+    func end(id: String, now: Int) {
+        let revocation = FleetRevocation.sessionID(
+            id, profile: name, at: WallClock.millisecondsSinceEpoch(), until: now + Int(config.absoluteTimeout.components.seconds)
+        )
+        revocations.withLockedValue { $0.apply(revocation, now: now) }
+        store.withLockedValue { _ = $0.removeValue(for: id) }
+        fleetStore?.record(revocation)
+        if sharesSessions { _ = submit(.forgetSession(id)) }
     }
 
     /// Applies revocations another replica made (or an operator's, through the store):
@@ -143,7 +181,7 @@ final class LoginProfile: Sendable {
     func inherit(from old: LoginProfile) {
         let known = old.revocations.withLockedValue { $0 }
         revocations.withLockedValue { $0 = known }
-        if config.sessionStore == .memory && old.config.sessionStore == .memory && config.maxSessions == old.config.maxSessions {
+        if config.sessionStore != .cookie && old.config.sessionStore == config.sessionStore && config.maxSessions == old.config.maxSessions {
             store.withLockedValue { $0 = old.store.withLockedValue { $0 } }
         }
     }
@@ -163,11 +201,21 @@ final class LoginProfile: Sendable {
     }
 
     /// The sealed session cookies for `session` (nil when it is too large for cookies). With
-    /// the memory store the session is kept here and the cookie holds only its sealed id.
+    /// the memory store the session is kept here and the cookie holds only its sealed id;
+    /// with the shared store, too, and the fleet's store hears that it was used now.
     func sessionCookies(_ session: LoginSession, present: Set<String>, now: Int) -> [(name: String, value: String)]? {
         var plaintext = session.encoded()
-        if config.sessionStore == .memory {
+        switch config.sessionStore {
+        case .cookie:
+            break
+        case .memory:
             store.withLockedValue { $0.set(session, for: session.id, expires: .now + .seconds(max(1, session.expiresAt - now))) }
+            plaintext = LoginSession.referenceBytes(session.id)
+        case .shared:
+            // The requests a refresh answered all come here within the second: one touch.
+            let known = store.withLockedValue { $0.value(for: session.id, at: .now) }
+            remember(session)
+            if known?.seenAt != session.seenAt { _ = submit(.touchSession(session.id, seenAt: session.seenAt)) }
             plaintext = LoginSession.referenceBytes(session.id)
         }
         guard let sealed = sealer.seal(plaintext, cookieName: cookies.session) else { return nil }

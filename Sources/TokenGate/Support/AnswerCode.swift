@@ -46,6 +46,7 @@ enum AnswerCode: String, CaseIterable, Sendable {
     case loginRefused = "login_refused"
     case loginFailed = "login_failed"
     case sessionTooLarge = "session_too_large"
+    case sessionStoreUnavailable = "session_store_unavailable"
     // Browser login: answers that are not errors.
     case loginRedirect = "login_redirect"
     case loggedOut = "logged_out"
@@ -68,7 +69,7 @@ enum AnswerCode: String, CaseIterable, Sendable {
         case .headersTooLarge: return .requestHeaderFieldsTooLarge
         case .internalError, .sessionTooLarge: return .internalServerError
         case .upstreamUnreachable, .upstreamError, .loginFailed: return .badGateway
-        case .introspectionUnavailable, .jwksUnavailable, .credentialUnavailable, .admissionTimeout, .loginUnavailable:
+        case .introspectionUnavailable, .jwksUnavailable, .credentialUnavailable, .admissionTimeout, .loginUnavailable, .sessionStoreUnavailable:
             return .serviceUnavailable
         case .upstreamConnectTimeout, .upstreamTimeout: return .gatewayTimeout
         case .loginRedirect: return .found
@@ -113,6 +114,7 @@ enum AnswerCode: String, CaseIterable, Sendable {
         case .loginRefused: return "the login provider refused the login"
         case .loginFailed: return "the login could not be completed"
         case .sessionTooLarge: return "the session does not fit in its cookies"
+        case .sessionStoreUnavailable: return "the login session cannot be read from the fleet's store right now; you are still logged in, try again shortly"
         case .loginRedirect: return "continue at the Location"
         case .loggedOut: return "the sessions the logout token names are ended"
         case .logoutConfirmation: return "a logout sent by another site's page waits for the user's confirmation"

@@ -130,6 +130,7 @@ extension Admission.Step {
         case .codeExchange: return "codeExchange"
         case .requestBody(let limit): return "requestBody(\(limit))"
         case .backchannelLogout: return "backchannelLogout"
+        case .sharedSession: return "sharedSession"
         }
     }
 }

@@ -142,6 +142,10 @@ extension ProxyHandler {
             guard let waiter = waiter(for: exchange, { (outcome: LoginProfile.BackchannelOutcome) in .backchannelLogout(outcome) }) else { return .detached }
             if let refused = profile.submitBackchannelLogout(token, reply: waiter) { return .settled(.backchannelLogout(refused)) }
             return .pending
+        case .sharedSession(let profile, let id):
+            guard let waiter = waiter(for: exchange, { (read: FleetStore.SessionRead) in .sharedSession(read) }) else { return .detached }
+            if let read = profile.loadSession(id, waiter: waiter) { return .settled(.sharedSession(read)) }
+            return .pending
         case .requestBody(let limit):
             return readBody(of: exchange, limit: limit)
         }
