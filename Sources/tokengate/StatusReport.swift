@@ -18,7 +18,10 @@ struct StatusReport {
         } else {
             out += "last reload: none\n"
         }
-        out += "\n" + table(["LISTENER", "ADDRESS"], status.listeners.map { [$0.name, $0.address] })
+        out += "\n" + table(["LISTENER", "ADDRESS", "PROTOCOLS", "CERTIFICATE"], status.listeners.map { listener in
+            let certificate = listener.tls.map { tls in "expires \(tls.certificateExpiresAt)" + (tls.problem.map { "; new files refused: \($0)" } ?? "") } ?? "-"
+            return [listener.name, listener.address, (listener.protocols ?? ["http/1.1"]).joined(separator: ","), certificate]
+        })
         out += "\n" + table(["ROUTE", "LISTENER", "PREFIX", "HOST", "UPSTREAM", "CREDENTIAL", "INTROSPECTION", "JWT"], status.routes.map {
             [$0.name, $0.listener, $0.pathPrefix, $0.host ?? "-", $0.upstream, $0.credential ?? "-", $0.introspection ?? "-", $0.jwt ?? "-"]
         })

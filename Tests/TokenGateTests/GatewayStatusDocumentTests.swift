@@ -10,7 +10,7 @@ struct GatewayStatusDocumentTests {
         version: "0.1.0", configVersion: "00ff", configFile: nil, startedAt: "2026-12-01T00:00:00.000Z",
         lastReload: GatewayStatusDocument.Reload(trigger: "SIGHUP", time: 1_796_000_000, result: "failed", version: "00ff", errors: ["routes[0].listener: no listener named \"x\""]),
         openConnections: 2, workers: 1,
-        listeners: [GatewayStatusDocument.Listener(name: "main", address: "[::1]:8080")],
+        listeners: [GatewayStatusDocument.Listener(name: "main", address: "[::1]:8080", protocols: ["http/1.1"])],
         routes: [GatewayStatusDocument.Route(
             name: "api", listener: "main", pathPrefix: "/api/", host: nil, upstream: "http://127.0.0.1:3000/", credential: "billing",
             introspection: nil, jwt: nil, login: nil
@@ -31,7 +31,7 @@ struct GatewayStatusDocumentTests {
     func writtenShape() {
         let json = Self.document.json
         #expect(json.hasPrefix(#"{"version":"0.1.0","config_version":"00ff","config_file":null,"started_at":"2026-12-01T00:00:00.000Z","last_reload":{"trigger":"SIGHUP","time":1796000000,"result":"failed","version":"00ff","errors":["routes[0].listener: no listener named \"x\""]},"open_connections":2,"workers":1,"#))
-        #expect(json.contains(#""listeners":[{"name":"main","address":"[::1]:8080"}]"#))
+        #expect(json.contains(#""listeners":[{"name":"main","address":"[::1]:8080","protocols":["http/1.1"],"tls":null}]"#))
         #expect(json.contains(#""path_prefix":"/api/","host":null,"upstream":"http://127.0.0.1:3000/""#), "slashes are not escaped")
         #expect(json.contains(#""token_url":"https://idp.example/token","has_token":true,"expires_in_seconds":3000"#))
         #expect(json.contains(#""last_error":null,"next_retry_in_seconds":null}"#))

@@ -32,6 +32,7 @@ struct SchemaTests {
         let schema = try schema()
         #expect(properties(schema, ["properties"]) == Set(GatewayConfigDecoder.topLevelKeys))
         #expect(properties(schema, ["properties", "listeners", "additionalProperties", "properties"]) == Set(GatewayConfigDecoder.listenerKeys))
+        #expect(properties(schema, ["properties", "listeners", "additionalProperties", "properties", "tls", "properties"]) == Set(ListenerTLSConfig.keys))
         #expect(properties(schema, ["properties", "routes", "items", "properties"]) == Set(GatewayConfigDecoder.routeKeys))
         #expect(properties(schema, ["properties", "credentials", "additionalProperties", "properties"]) == Set(GatewayConfigDecoder.credentialKeys))
         #expect(properties(schema, ["properties", "introspection", "additionalProperties", "properties"]) == Set(GatewayConfigDecoder.introspectionKeys))

@@ -68,6 +68,17 @@ public struct GatewayStatusDocument: Codable, Sendable, Equatable {
         public var name: String
         /// The bound address (port 0 resolved), printed like the configuration's (`[v6]:port`).
         public var address: String
+        /// The protocols it takes: `http/1.1`, and `h2` by ALPN or (cleartext) prior knowledge.
+        public var protocols: [String]?
+        /// A TLS listener's serving certificate.
+        public var tls: TLS?
+    }
+
+    public struct TLS: Codable, Sendable, Equatable {
+        /// When the certificate served now expires (RFC 3339).
+        public var certificateExpiresAt: String
+        /// Why the certificate files' newest content is not served (the previous pair is).
+        public var problem: String?
     }
 
     public struct Route: Codable, Sendable, Equatable {

@@ -7,7 +7,7 @@ struct GatewayConfigDecoder {
     static let accessLogKeys = ["enabled", "format", "sample_rate", "query", "redact_query_params"]
     static let listenerKeys = [
         "address", "trusted_proxies", "max_header_bytes", "max_headers", "header_read_timeout_seconds",
-        "idle_timeout_seconds", "max_connections",
+        "idle_timeout_seconds", "max_connections", "tls", "http2", "h2c", "max_concurrent_streams",
     ]
     static let routeKeys = [
         "name", "listener", "match", "strip_prefix", "upstream", "preserve_host", "credential",
@@ -86,7 +86,7 @@ struct GatewayConfigDecoder {
                 case .failure(let problem): diagnostics.error(path.key("trusted_proxies").index(position), problem.description)
                 }
             }
-            let listener = ListenerConfig(
+            var listener = ListenerConfig(
                 name: member.key,
                 address: address ?? BindAddress(host: "", port: 0),
                 trustedProxies: trusted,
@@ -96,10 +96,32 @@ struct GatewayConfigDecoder {
                 idleTimeout: block.seconds("idle_timeout_seconds", default: ListenerConfig.defaultIdleTimeout, maximum: 3600),
                 maxConnections: block.integer("max_connections", default: ListenerConfig.defaultMaxConnections, in: 1...1_000_000)
             )
+            listener.tls = decodeListenerTLS(block)
+            listener.http2 = block.bool("http2", default: true)
+            listener.h2c = block.bool("h2c", default: false)
+            listener.maxConcurrentStreams = block.integer("max_concurrent_streams", default: ListenerConfig.defaultMaxConcurrentStreams, in: 1...10_000)
+            if listener.tls != nil, listener.h2c {
+                diagnostics.error(path.key("h2c"), "h2c is HTTP/2 in cleartext; a TLS listener negotiates HTTP/2 by ALPN (\"http2\")")
+            }
             // Kept with a placeholder address when the address was refused, so routes that
             // name this listener are not also reported as dangling.
             return listener
         }
+    }
+
+    /// `listeners.NAME.tls`, when present.
+    private func decodeListenerTLS(_ listener: ConfigObject) -> ListenerTLSConfig? {
+        guard let block = listener.object("tls", keys: ListenerTLSConfig.keys) else { return nil }
+        let certFile = block.string("cert_file", required: true)
+        let keyFile = block.string("key_file", required: true)
+        var tls = ListenerTLSConfig(certFile: certFile ?? "", keyFile: keyFile ?? "")
+        tls.minVersion = choice(block, "min_version", default: .tls12)
+        tls.clientCAFile = block.string("client_ca_file")
+        tls.clientAuth = choice(block, "client_auth", default: .required)
+        if block["client_auth"] != nil, tls.clientCAFile == nil {
+            diagnostics.error(block.path.key("client_auth"), "needs client_ca_file: the CAs a client certificate must chain to")
+        }
+        return tls
     }
 
     private func decodeAccessLog(_ root: ConfigObject) -> AccessLogConfig {

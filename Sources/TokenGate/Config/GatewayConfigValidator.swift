@@ -30,6 +30,23 @@ struct GatewayConfigValidator {
             }
             seen[listener.address] = listener.name
         }
+        for listener in config.listeners {
+            guard let tls = listener.tls else { continue }
+            let path = ConfigPath.root.key("listeners").key(listener.name).key("tls")
+            let files = [("cert_file", tls.certFile), ("key_file", tls.keyFile)] + (tls.clientCAFile.map { [("client_ca_file", $0)] } ?? [])
+            var readable = true
+            for (key, file) in files where !file.isEmpty && !fileExists(file) {
+                diagnostics.error(path.key(key), "file \(file) cannot be read")
+                readable = false
+            }
+            guard readable, !tls.certFile.isEmpty, !tls.keyFile.isEmpty else { continue }
+            // Parsed and paired as the listener will (so `check` says what start would).
+            do {
+                _ = try ServingCertificate.load(tls, offersHTTP2: listener.http2)
+            } catch {
+                diagnostics.error(path.key(error.key), error.detail)
+            }
+        }
         if config.admin.address.port != 0, let other = seen[config.admin.address] {
             diagnostics.error(.root.key("admin").key("address"), "\(config.admin.address) is already used by listener \"\(other)\"")
         }
@@ -201,6 +218,15 @@ struct GatewayConfigValidator {
             let routes = used.filter { $0.login == profile.name }
             if routes.isEmpty {
                 diagnostics.warning(path, "no route uses this login profile")
+            }
+            if profile.externalURL == nil {
+                // Without external_url the redirect URI's scheme comes from the listener:
+                // https on TLS, a trusted proxy's X-Forwarded-Proto, or else a guess of https.
+                for listener in Set(routes.map(\.listener)).sorted() {
+                    guard let config = config.listeners.first(where: { $0.name == listener }),
+                          config.tls == nil, config.trustedProxies.isEmpty else { continue }
+                    diagnostics.warning(path.key("external_url"), "listener \"\(listener)\" is plain http with no trusted_proxies, so redirect URIs are built as https://<Host>\(profile.pathPrefix)...; if clients reach it over http, set external_url (or tls on the listener, or trusted_proxies for the proxy that terminates TLS), or the provider will refuse the redirect URI")
+                }
             }
         }
         // The login endpoints must reach a route of their profile on each listener it serves.

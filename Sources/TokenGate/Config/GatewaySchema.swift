@@ -61,6 +61,51 @@ public enum GatewaySchema {
             "type": "integer",
             "minimum": 1,
             "maximum": 1000000
+          },
+          "tls": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "cert_file",
+              "key_file"
+            ],
+            "properties": {
+              "cert_file": {
+                "type": "string",
+                "minLength": 1
+              },
+              "key_file": {
+                "type": "string",
+                "minLength": 1
+              },
+              "min_version": {
+                "enum": [
+                  "1.2",
+                  "1.3"
+                ]
+              },
+              "client_ca_file": {
+                "type": "string",
+                "minLength": 1
+              },
+              "client_auth": {
+                "enum": [
+                  "required",
+                  "optional"
+                ]
+              }
+            }
+          },
+          "http2": {
+            "type": "boolean"
+          },
+          "h2c": {
+            "type": "boolean"
+          },
+          "max_concurrent_streams": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10000
           }
         }
       }

@@ -150,7 +150,7 @@ final class LoginProfile: Sendable {
             id, profile: name, at: WallClock.millisecondsSinceEpoch(), until: now + Int(config.absoluteTimeout.components.seconds)
         )
         revocations.withLockedValue { $0.apply(revocation, now: now) }
-        store.withLockedValue { _ = $0.removeValue(for: id) }
+        store.withLockedValue { $0.removeValue(for: id) }
         fleetStore?.record(revocation)
         if sharesSessions { _ = submit(.forgetSession(id)) }
     }

@@ -79,6 +79,16 @@ extension Gateway {
             return outcome
         }
 
+        // TLS listeners' files: read before anything changes (a bad pair refuses the reload).
+        let servingCertificates: [String: ServingCertificate]
+        switch certificates.prepared(for: loaded.config.listeners) {
+        case .success(let made): servingCertificates = made
+        case .failure(let problem):
+            outcome.errors = problem.issues.map(\.description)
+            logRefused(outcome)
+            return outcome
+        }
+
         // Listeners: bind what is new or moved first; if any fails, undo and keep the old.
         var listeners: [String: (address: BindAddress, channel: any Channel)] = [:]
         var newlyBound: [any Channel] = []
@@ -89,7 +99,8 @@ extension Gateway {
             }
             do {
                 let channel = try await Gateway.bindListener(
-                    listener, snapshots: snapshots, pools: pools, group: group, tracker: tracker, logger: logger, telemetry: telemetry
+                    listener, snapshots: snapshots, pools: pools, group: group, tracker: tracker, logger: logger, telemetry: telemetry,
+                    certificates: certificates
                 )
                 listeners[listener.name] = (listener.address, channel)
                 newlyBound.append(channel)
@@ -102,6 +113,7 @@ extension Gateway {
         }
 
         // Commit: one swap; then retire what the new configuration no longer uses.
+        certificates.replace(with: servingCertificates)
         snapshots.replace(with: snapshot)
         running.withLockedValue {
             $0.loaded = loaded

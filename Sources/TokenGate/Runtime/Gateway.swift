@@ -44,6 +44,8 @@ public final class Gateway: Sendable {
     let tokenRevocations: TokenRevocations
     /// The fleet's shared store (`store`), if configured.
     let fleet: FleetStore?
+    /// The certificates TLS listeners serve (replaced by reloads, refreshed by the watcher).
+    let certificates: ServingCertificates
     /// Runs the store's loops. Not in the control plane's group: that group ends when
     /// graceful shutdown begins, and the store must stay up while connections drain (a
     /// logout made then still reaches the fleet); `shutdown` flushes it, then ends this.
@@ -61,9 +63,19 @@ public final class Gateway: Sendable {
         watch: Bool = false,
         telemetry: Telemetry = Telemetry(),
         eventLoopGroup: MultiThreadedEventLoopGroup? = nil,
-        upstreamIdleTimeout: Duration = .seconds(4)
+        upstreamIdleTimeout: Duration = .seconds(4),
+        certificateCheckInterval: Duration = .seconds(5)
     ) async throws -> Gateway {
         DescriptorLimit.raiseSoftToHard()
+        // TLS listeners' files first: a listener that cannot serve its certificate is a
+        // configuration error, reported as one, before anything is bound.
+        let certificates = ServingCertificates()
+        switch certificates.prepared(for: loaded.config.listeners) {
+        case .success(let made): certificates.replace(with: made)
+        case .failure(var problem):
+            problem.source = loaded.source
+            throw problem
+        }
         let metrics = telemetry.metrics
         let profiles = Profiles().reconciled(with: loaded.config, resolver: resolver, metrics: metrics).all
         let tokenRevocations = TokenRevocations()
@@ -89,7 +101,8 @@ public final class Gateway: Sendable {
         do {
             for listener in loaded.config.listeners {
                 let channel = try await bindListener(
-                    listener, snapshots: snapshots, pools: pools, group: group, tracker: tracker, logger: logger, telemetry: telemetry
+                    listener, snapshots: snapshots, pools: pools, group: group, tracker: tracker, logger: logger, telemetry: telemetry,
+                    certificates: certificates
                 )
                 bound[listener.name] = (listener.address, channel)
             }
@@ -116,7 +129,8 @@ public final class Gateway: Sendable {
             let gateway = Gateway(
                 snapshots: snapshots, group: group, ownsGroup: eventLoopGroup == nil, pools: pools, tracker: tracker,
                 adminChannel: admin, logger: logger, ready: ready, resolver: resolver, telemetry: telemetry,
-                running: Running(loaded: loaded, listeners: bound, profiles: profiles), tokenRevocations: tokenRevocations, fleet: fleet
+                running: Running(loaded: loaded, listeners: bound, profiles: profiles), tokenRevocations: tokenRevocations, fleet: fleet,
+                certificates: certificates
             )
             // The reload worker knows what to do before the admin listener can ask it.
             gateway.reloads.attach { [weak gateway] trigger in
@@ -146,6 +160,8 @@ public final class Gateway: Sendable {
                 }
             }
             await gateway.startLoops(of: profiles)
+            // Always on: a listener that gains `tls` in a reload is watched from then on.
+            await gateway.controlPlane.start(CertificateWatcherService(certificates: certificates, interval: certificateCheckInterval, logger: logger))
             if watch, let path = loaded.source {
                 // The cycle gateway → control plane → watcher → gateway ends at `shutdown`.
                 await gateway.controlPlane.start(ConfigWatcherService(watcher: ConfigFileWatcher(path: path, initial: loaded.version), group: group) { retry in
@@ -173,8 +189,10 @@ public final class Gateway: Sendable {
     private init(
         snapshots: SnapshotStore, group: MultiThreadedEventLoopGroup, ownsGroup: Bool, pools: UpstreamPools,
         tracker: ConnectionTracker, adminChannel: any Channel, logger: Logger, ready: NIOLockedValueBox<Bool>,
-        resolver: SecretResolver, telemetry: Telemetry, running: Running, tokenRevocations: TokenRevocations, fleet: FleetStore?
+        resolver: SecretResolver, telemetry: Telemetry, running: Running, tokenRevocations: TokenRevocations, fleet: FleetStore?,
+        certificates: ServingCertificates
     ) {
+        self.certificates = certificates
         self.tokenRevocations = tokenRevocations
         self.fleet = fleet
         self.telemetry = telemetry
@@ -197,9 +215,11 @@ public final class Gateway: Sendable {
 
     static func bindListener(
         _ listener: ListenerConfig, snapshots: SnapshotStore, pools: UpstreamPools, group: any EventLoopGroup,
-        tracker: ConnectionTracker, logger: Logger, telemetry: Telemetry
+        tracker: ConnectionTracker, logger: Logger, telemetry: Telemetry, certificates: ServingCertificates
     ) async throws -> any Channel {
-        let environment = ListenerEnvironment(name: listener.name, snapshots: snapshots, pools: pools, logger: logger, telemetry: telemetry)
+        let environment = ListenerEnvironment(
+            name: listener.name, snapshots: snapshots, pools: pools, logger: logger, telemetry: telemetry, certificates: certificates
+        )
         do {
             return try await ProxyListener.bind(listener, environment: environment, group: group, tracker: tracker)
         } catch {

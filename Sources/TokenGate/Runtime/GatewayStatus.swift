@@ -24,7 +24,13 @@ extension Gateway {
         let bound: [GatewayStatusDocument.Listener] = config.listeners.map { listener in
             // The bound address (port 0 resolved), printed like the configuration's (`[v6]:port`).
             let address = listeners[listener.name]?.channel.localAddress.map { BindAddress(host: $0.ipAddress ?? listener.address.host, port: $0.port ?? 0) }
-            return GatewayStatusDocument.Listener(name: listener.name, address: (address ?? listener.address).description)
+            let tls = certificates.certificate(for: listener.name).map { certificate in
+                GatewayStatusDocument.TLS(certificateExpiresAt: JSONLogHandler.timestamp(epochSeconds: Int(truncatingIfNeeded: certificate.expiresAt)), problem: certificate.problem)
+            }
+            return GatewayStatusDocument.Listener(
+                name: listener.name, address: (address ?? listener.address).description,
+                protocols: listener.speaksHTTP2 ? ["http/1.1", "h2"] : ["http/1.1"], tls: tls
+            )
         }
         let routes: [GatewayStatusDocument.Route] = config.routes.map { GatewayStatusDocument.Route($0) }
         let credentials: [GatewayStatusDocument.Credential] = config.credentials.compactMap { profile in
@@ -76,6 +82,8 @@ extension Gateway {
             Gauge(descriptor: MetricName.listenerConnections, label: "listener", values: Self.connectionsByListener(tracker.perListener)),
             Gauge(descriptor: MetricName.processStartTime, label: "", values: [("", Double(startedAt))]),
             Gauge(descriptor: MetricName.revokedTokens, label: "", values: [("", Double(tokenRevocations.inForce))]),
+            Gauge(descriptor: MetricName.listenerCertificateExpiry, label: "listener",
+                  values: certificates.all.map { ($0.listener, Double($0.certificate.expiresAt)) }),
         ]
         if let fleet {
             gauges.append(Gauge(descriptor: MetricName.storePendingRevocations, label: "", values: [("", Double(fleet.status.pending))]))

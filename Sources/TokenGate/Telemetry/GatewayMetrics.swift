@@ -57,6 +57,16 @@ public final class GatewayMetrics: Sendable {
     func store() -> StoreMetrics { StoreMetrics(registry: registry) }
 
     /// Counts a connection closed at accept because its listener was full (`max_connections`).
+    /// The counters of one listener's accepted connections by protocol, and of its HTTP/2
+    /// streams (made once per listener, bumped once per connection or stream).
+    func connectionCounters(listener: String) -> ListenerConnectionCounters {
+        ListenerConnectionCounters(
+            http1: registry.makeCounter(descriptor: MetricName.connectionsAccepted, labels: [("listener", listener), ("protocol", "http/1.1")]),
+            http2: registry.makeCounter(descriptor: MetricName.connectionsAccepted, labels: [("listener", listener), ("protocol", "h2")]),
+            http2Streams: registry.makeCounter(descriptor: MetricName.http2Streams, labels: [("listener", listener)])
+        )
+    }
+
     func connectionRefused(listener: String) {
         registry.makeCounter(descriptor: MetricName.connectionsRefused, labels: [("listener", listener)]).increment()
     }

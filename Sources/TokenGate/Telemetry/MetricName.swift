@@ -123,6 +123,15 @@ enum MetricName {
     static var connectionsRefused: MetricNameDescriptor {
         tokengate("connections_refused", unit: "total", "Client connections closed as they were accepted because their listener had max_connections open.")
     }
+    static var connectionsAccepted: MetricNameDescriptor {
+        tokengate("connections_accepted", unit: "total", "Client connections served, by listener and protocol (`http/1.1` or `h2`, once TLS and ALPN or the h2c preface decided it).")
+    }
+    static var http2Streams: MetricNameDescriptor {
+        tokengate("http2_streams", unit: "total", "HTTP/2 streams clients opened, by listener (each is one request).")
+    }
+    static var listenerCertificateExpiry: MetricNameDescriptor {
+        tokengate("listener_certificate_expiry", unit: "timestamp_seconds", "When the certificate a TLS listener serves expires, in seconds since the Unix epoch, by listener.")
+    }
     static var processStartTime: MetricNameDescriptor {
         MetricNameDescriptor(namespace: "process", metricName: "start_time", unitName: "seconds", helpText: "Start time of the process since the Unix epoch in seconds.")
     }

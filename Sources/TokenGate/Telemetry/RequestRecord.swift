@@ -7,6 +7,7 @@ import Darwin
 #endif
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOHTTP1
 
 /// One answered request, as the access log and the metrics see it.
 struct RequestRecord {
@@ -28,4 +29,12 @@ struct RequestRecord {
     var credential: String?
     /// The gateway's error code when the gateway answered (or cut the response short).
     var error: String?
+    /// The client's HTTP version (an HTTP/2 stream's is 2.0).
+    var version: HTTPVersion = .http1_1
+
+    /// `HTTP/1.1`, `HTTP/1.0` or `HTTP/2`, as the access log names the protocol.
+    var protocolName: StaticString {
+        if version.major == 2 { return "HTTP/2" }
+        return version.major == 1 && version.minor == 0 ? "HTTP/1.0" : "HTTP/1.1"
+    }
 }

@@ -70,6 +70,17 @@ extension ProxyHandler {
             context.close(promise: nil)
             return Written(future: nil, bodyBytes: 0)
         }
+        if servesHTTP2Stream {
+            // The stream's codec drops HTTP/1's connection fields (`Connection: close`).
+            let bodyBytes = rendered.body.readableBytes
+            let written = context.eventLoop.makePromise(of: Void.self)
+            context.write(NIOAny(HTTPServerResponsePart.head(rendered.head)), promise: nil)
+            if bodyBytes > 0 { context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(rendered.body))), promise: nil) }
+            context.write(NIOAny(HTTPServerResponsePart.end(nil)), promise: written)
+            recording(bodyBytes)
+            context.flush()
+            return Written(future: written.futureResult, bodyBytes: bodyBytes)
+        }
         let bodyBytes = rendered.body.readableBytes
         let written = context.eventLoop.makePromise(of: Void.self)
         context.write(wrapOutboundOut(head), promise: bodyBytes > 0 ? nil : written)
@@ -97,6 +108,13 @@ extension ProxyHandler {
             queue = nil
             // A client that stops reading must not hold the socket: the last bytes get as
             // long as the connection may idle, then it closes regardless.
+            BoundedClose.close(context.channel, after: written, within: machine.closingGrace)
+        case .lingerThenClose where servesHTTP2Stream:
+            // A stream has no half to shut: once the answer is out, closing it resets the
+            // rest of the request (RST_STREAM), which is HTTP/2's way of saying "stop sending".
+            exchange = nil
+            timer?.clear()
+            queue = nil
             BoundedClose.close(context.channel, after: written, within: machine.closingGrace)
         case .lingerThenClose:
             // Only our side is shut at first and the rest of the request is read and

@@ -23,7 +23,8 @@ extension ProxyHandler {
             listener: environment.name, route: route.name, method: method, target: exchange.target, status: status,
             bytesIn: exchange.requestBodyBytes, bytesOut: bytesOut ?? exchange.responseBodyBytes,
             duration: duration, upstreamDuration: upstream, clientAddress: peerText, requestID: exchange.plan.requestID,
-            subject: exchange.subject, clientID: exchange.clientID, credential: route.credential?.name, error: error?.accessLogError
+            subject: exchange.subject, clientID: exchange.clientID, credential: route.credential?.name, error: error?.accessLogError,
+            version: exchange.clientVersion
         )
         environment.telemetry.accessLog.log(entry, policy: exchange.accessLog, on: context?.eventLoop)
     }
@@ -53,7 +54,8 @@ extension ListenerEnvironment {
         let entry = RequestRecord(
             listener: name, route: answer.route ?? "", method: method, target: head?.uri ?? "-", status: status,
             bytesIn: 0, bytesOut: bytesOut, duration: duration, upstreamDuration: nil, clientAddress: clientAddress,
-            requestID: nil, subject: nil, clientID: nil, credential: nil, error: answer.code.accessLogError
+            requestID: nil, subject: nil, clientID: nil, credential: nil, error: answer.code.accessLogError,
+            version: head?.version ?? .http1_1
         )
         telemetry.accessLog.log(entry, policy: policy ?? snapshots.current.accessLog, on: eventLoop)
     }

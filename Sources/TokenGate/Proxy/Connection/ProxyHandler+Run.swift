@@ -73,8 +73,12 @@ extension ProxyHandler {
             guard let exchange, let context else { return }
             giveBack(exchange, reuse: reuse)
             record(exchange, status: exchange.responseStatus ?? 502)
-            let end = exchange.chunksResponse ? context.channel.allocator.buffer(staticString: ChunkedCoding.lastChunk) : nil
             clientUnflushed = false
+            if servesHTTP2Stream {
+                afterAnswer(after, written: context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))))
+                return
+            }
+            let end = exchange.chunksResponse ? context.channel.allocator.buffer(staticString: ChunkedCoding.lastChunk) : nil
             if after == .nextRequest {
                 // Keep-alive, the common case: no promise to allocate and complete.
                 if let end { context.write(wrapOutboundOut(end), promise: nil) }
@@ -172,7 +176,9 @@ extension ProxyHandler {
         guard let exchange, let context else { return }
         exchange.responseBodyBytes += buffer.readableBytes
         clientUnflushed = true
-        if exchange.chunksResponse {
+        if servesHTTP2Stream {
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+        } else if exchange.chunksResponse {
             ChunkedCoding.frame(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
         } else {
             context.write(wrapOutboundOut(buffer), promise: nil)
@@ -201,6 +207,13 @@ extension ProxyHandler {
         exchange.chunksResponse = shaped.chunked
         if shaped.delimitedByClose { machine.responseDelimitedByClose() }
         for field in exchange.responseFields { shaped.head.field(field.name, field.value) }
+        if servesHTTP2Stream {
+            let head = HTTPResponseHead(version: .http2, status: HTTPResponseStatus(statusCode: status), headers: shaped.head.fieldsWritten)
+            context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+            clientUnflushed = true
+            armTimer()
+            return
+        }
         ResponseRules.finish(&shaped.head, keepAlive: keepAlive && !shaped.delimitedByClose, clientVersion: exchange.clientVersion)
         context.write(wrapOutboundOut(shaped.head.buffer), promise: nil)
         clientUnflushed = true

@@ -44,12 +44,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var clientUnflushed = false
     /// The cache key of the last bearer token this client sent.
     var tokenKeys = TokenKeyMemo()
+    /// This handler serves one HTTP/2 stream (below it, `HTTP2StreamCodec`): responses go
+    /// out as `HTTPServerResponsePart`s rather than bytes, and the stream ends with its
+    /// one exchange.
+    let servesHTTP2Stream: Bool
 
     /// `headTimeout` and `idleTimeout` are the listener's header-read and keep-alive
     /// timeouts as of this connection's accept.
     init(environment: ListenerEnvironment, headTimeout: TimeAmount, idleTimeout: TimeAmount, acceptedOn: BindAddress? = nil,
-         maxQueuedRequests: Int = ConnectionStateMachine.defaultMaxQueuedRequests) {
+         maxQueuedRequests: Int = ConnectionStateMachine.defaultMaxQueuedRequests, servesHTTP2Stream: Bool = false) {
         self.environment = environment
+        self.servesHTTP2Stream = servesHTTP2Stream
         self.acceptedOn = acceptedOn
         self.machine = ConnectionStateMachine(maxQueuedRequests: maxQueuedRequests, headTimeout: headTimeout, keepAliveTimeout: idleTimeout)
     }

@@ -2,7 +2,8 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// Binds one proxy listener: the HTTP/1.1 server pipeline and a `ProxyHandler` per connection.
+/// Binds one proxy listener; each connection it accepts is counted against the listener's
+/// `max_connections` and set up by `ClientPipeline`.
 enum ProxyListener {
     /// The size of a connection's first read buffer (see `bind`).
     static let firstReadBytes = 1024
@@ -46,21 +47,13 @@ enum ProxyListener {
                     environment.telemetry.metrics.connectionRefused(listener: listener.name)
                     return channel.close()
                 }
-                var limits = NIOHTTPDecoderLimitConfiguration()
-                limits.maxHeaderListSize = settings.maxHeaderBytes
-                limits.maxHeaderFieldSize = settings.maxHeaderBytes
-                limits.maxHeaderFieldCount = settings.maxHeaderCount + 1
+                // A TLS listener's certificate as of this accept (a rotation serves new
+                // connections; this one keeps its own).
+                let certificate = settings.tls == nil ? nil : environment.certificates.certificate(for: environment.name)
+                if settings.tls != nil, certificate == nil { return channel.close() }
+                let parts = ClientPipeline.Parts(settings: settings, environment: environment, acceptedOn: listener.address)
                 do {
-                    let sync = channel.pipeline.syncOperations
-                    let handler = ProxyHandler(
-                        environment: environment, headTimeout: TimeAmount(settings.headerReadTimeout),
-                        idleTimeout: TimeAmount(settings.idleTimeout), acceptedOn: listener.address
-                    )
-                    // NIO's llhttp decoder parses requests (and tells the handler when a head
-                    // begins, for its timeout); the proxy handler writes (and checks) the
-                    // response bytes itself.
-                    try sync.addHandler(ByteToMessageHandler(RequestHeadDecoder(observer: handler, leftOverBytesStrategy: .dropBytes, limits: limits)))
-                    try sync.addHandler(handler)
+                    try ClientPipeline.configure(channel, parts, certificate: certificate)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)

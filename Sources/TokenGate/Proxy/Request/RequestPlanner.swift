@@ -106,7 +106,11 @@ final class RequestPlanner: Sendable {
         out.field("Host", route.config.preserveHost ? authority : route.upstreamAuthority)
         let chain = trusted && !scan.forwardedFor.isEmpty ? scan.forwardedFor.joined(separator: ", ") : ""
         out.field("X-Forwarded-For", chain.isEmpty ? peerText : chain + ", " + peerText)
-        if trusted, let proto = scan.forwardedProto { out.field("X-Forwarded-Proto", proto) } else { out.fixedLine("X-Forwarded-Proto: http\r\n") }
+        if trusted, let proto = scan.forwardedProto {
+            out.field("X-Forwarded-Proto", proto)
+        } else {
+            out.fixedLine(listener.tls != nil ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n")
+        }
         out.field("X-Forwarded-Host", (trusted ? scan.forwardedHost : nil) ?? authority)
         let requestID = scan.requestID.flatMap { RequestIDGenerator.isAcceptable($0) ? $0 : nil } ?? requestIDs.next()
         out.field("X-Request-Id", requestID)
@@ -143,7 +147,8 @@ final class RequestPlanner: Sendable {
         if let login = route.login {
             plan.login = LoginRequest(
                 head: head, path: target.path, query: target.query, authority: authority,
-                forwardedProto: trusted ? scan.forwardedProto : nil, login: login
+                // On a TLS listener the client is on https, whatever a header says.
+                forwardedProto: listener.tls != nil ? "https" : (trusted ? scan.forwardedProto : nil), login: login
             )
         }
         return .success(plan)
@@ -157,7 +162,9 @@ final class RequestPlanner: Sendable {
             if scan.contentLength != nil {
                 return .failure(.badRequest("both Content-Length and Transfer-Encoding are present"))
             }
-            guard version == .http1_1 else {
+            // From an HTTP/2 stream, `chunked` is `HTTP2StreamCodec`'s mark of a body of
+            // unknown length (the connection refuses the field from a client).
+            guard version == .http1_1 || version == .http2 else {
                 return .failure(.badRequest("Transfer-Encoding is not allowed in HTTP/1.0"))
             }
             guard codings.count == 1, codings[0].caseInsensitiveEquals("chunked") else {

@@ -30,7 +30,7 @@ enum ResponseRules {
     /// client. A `101` keeps `Upgrade` and says `Connection: upgrade`. Transfer codings
     /// other than chunked (`gzip, chunked`) are kept in order, so the client decodes what
     /// the upstream encoded; an HTTP/1.0 client cannot receive them and the answer is nil
-    /// (the gateway answers 502).
+    /// (the gateway answers 502), nor can an HTTP/2 client, whose frames delimit the body.
     ///
     /// With `gatewayCookies` (a login profile exists) a `Set-Cookie` for one of the
     /// gateway's cookies is dropped, as the request side keeps them from `Cookie`: no app can
@@ -56,6 +56,11 @@ enum ResponseRules {
         if switching {
             result.head.fixedLine("Connection: upgrade\r\n")
             return result
+        }
+        if clientVersion.major == 2 {
+            // HTTP/2 frames every body: no chunking, no close to delimit it, and no
+            // transfer coding it could name (kept codings cannot reach such a client).
+            return keepsCodings ? nil : result
         }
         if keepsCodings {
             guard clientVersion == .http1_1 else { return nil }

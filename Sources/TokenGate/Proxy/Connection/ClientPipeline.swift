@@ -1,0 +1,103 @@
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOSSL
+
+/// Sets up an accepted client connection's pipeline for its protocol: HTTP/1.1 (NIO's
+/// decoder and a `ProxyHandler`), or HTTP/2 (NIO's connection handler, with a stream
+/// codec and a `ProxyHandler` per stream), over TLS or not.
+enum ClientPipeline {
+    /// What one connection's pipeline is made from: the listener's settings as of its
+    /// accept, and what every connection of the listener shares.
+    struct Parts {
+        let settings: ListenerConfig
+        let environment: ListenerEnvironment
+        let acceptedOn: BindAddress
+    }
+
+    /// Everything below the tracker's admission: TLS when the listener has a certificate,
+    /// then the protocol (decided at once, or by ALPN or the first bytes).
+    static func configure(_ channel: any Channel, _ parts: Parts, certificate: ServingCertificate?) throws {
+        let sync = channel.pipeline.syncOperations
+        let settings = parts.settings
+        if let certificate {
+            try sync.addHandler(NIOSSLServerHandler(context: certificate.context))
+            // ALPN decides (HTTP/1.1 when the client offers nothing), within the head timeout.
+            try sync.addHandler(ProtocolSelector(mode: .alpn, deadline: TimeAmount(settings.headerReadTimeout)) { channel, decision in
+                try configure(channel, parts, decision: settings.http2 ? decision : .http1)
+            })
+        } else if settings.h2c {
+            try sync.addHandler(ProtocolSelector(mode: .preface, deadline: TimeAmount(settings.headerReadTimeout)) { channel, decision in
+                try configure(channel, parts, decision: decision)
+            })
+        } else {
+            try configureHTTP1(channel, parts)
+        }
+    }
+
+    private static func configure(_ channel: any Channel, _ parts: Parts, decision: ProtocolSelector.Decision) throws {
+        switch decision {
+        case .http1: try configureHTTP1(channel, parts)
+        case .http2: try configureHTTP2(channel, parts)
+        }
+    }
+
+    /// NIO's llhttp decoder parses requests (and tells the handler when a head begins, for
+    /// its timeout); the proxy handler writes (and checks) the response bytes itself.
+    static func configureHTTP1(_ channel: any Channel, _ parts: Parts) throws {
+        let settings = parts.settings
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = settings.maxHeaderBytes
+        limits.maxHeaderFieldSize = settings.maxHeaderBytes
+        limits.maxHeaderFieldCount = settings.maxHeaderCount + 1
+        let sync = channel.pipeline.syncOperations
+        let handler = ProxyHandler(
+            environment: parts.environment, headTimeout: TimeAmount(settings.headerReadTimeout),
+            idleTimeout: TimeAmount(settings.idleTimeout), acceptedOn: parts.acceptedOn
+        )
+        try sync.addHandler(ByteToMessageHandler(RequestHeadDecoder(observer: handler, leftOverBytesStrategy: .dropBytes, limits: limits)))
+        try sync.addHandler(handler)
+        parts.environment.connections.http1.increment()
+    }
+
+    /// NIO's HTTP/2 connection handler, with the listener's limits, and a stream codec and
+    /// a proxy handler for each stream the client opens. NIO also defends the connection:
+    /// rapid resets (CVE-2023-44487), CONTINUATION floods, SETTINGS, PING and empty-DATA
+    /// floods and other "glitches" end it with GOAWAY; a connection with no stream for the
+    /// idle timeout, or asked to quiesce (shutdown, a listener that moved), sends GOAWAY
+    /// and closes once its streams are done.
+    static func configureHTTP2(_ channel: any Channel, _ parts: Parts) throws {
+        let settings = parts.settings
+        let environment = parts.environment
+        let acceptedOn = parts.acceptedOn
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: settings.maxHeaderBytes),
+            HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14),
+        ]
+        let manager = NIOHTTP2ServerConnectionManagementHandler(
+            eventLoop: channel.eventLoop,
+            configuration: .init(maxIdleTime: TimeAmount(settings.idleTimeout), maxAge: nil, maxGraceTime: nil, keepalive: nil)
+        )
+        let headTimeout = TimeAmount(settings.headerReadTimeout)
+        let idleTimeout = TimeAmount(settings.idleTimeout)
+        let handler = NIOHTTP2Handler(
+            mode: .server, eventLoop: channel.eventLoop, connectionConfiguration: connection, streamConfiguration: .init(),
+            streamDelegate: manager.http2StreamDelegate
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                let sync = stream.pipeline.syncOperations
+                try sync.addHandler(HTTP2StreamCodec())
+                try sync.addHandler(ProxyHandler(
+                    environment: environment, headTimeout: headTimeout, idleTimeout: idleTimeout, acceptedOn: acceptedOn, servesHTTP2Stream: true
+                ))
+                environment.connections.http2Streams.increment()
+            }
+        }
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(handler)
+        try sync.addHandler(manager)
+        environment.connections.http2.increment()
+    }
+}
