@@ -43,12 +43,13 @@ struct TestGateway {
 
     /// Loads `json` through the same loader as `tokengate run` and starts it. Its secrets
     /// join the suite's leak check.
-    /// `upstreamIdleTimeout` replaces the pool's 4 s, for tests of idle upstream connections.
+    /// `upstreamIdleTimeout` replaces the pool's 4 s, for tests of idle upstream connections;
+    /// `certificateCheckInterval` the 5 s between reads of TLS listeners' files.
     /// `adjust` sets what `gateway.json` cannot (test settings such as
     /// `CredentialProfileConfig.unchallengedRejectionMinAge`) before the gateway starts.
     static func start(
         _ json: String, environment: [String: String] = [:], upstreamIdleTimeout: Duration = .seconds(4),
-        adjust: (inout LoadedConfig) -> Void = { _ in }
+        certificateCheckInterval: Duration = .seconds(5), adjust: (inout LoadedConfig) -> Void = { _ in }
     ) async throws -> TestGateway {
         let resolver = SecretResolver(environment: environment)
         var loaded = try ConfigLoader(resolver: resolver).load(bytes: Array(json.utf8))
@@ -58,7 +59,8 @@ struct TestGateway {
         LeakWatch.register(loaded.config.introspection.compactMap(\.clientSecret.inlineValue))
         let logs = LogCapture()
         let gateway = try await Gateway.start(
-            loaded, logger: logs.logger(), resolver: resolver, telemetry: logs.telemetry(), upstreamIdleTimeout: upstreamIdleTimeout
+            loaded, logger: logs.logger(), resolver: resolver, telemetry: logs.telemetry(), upstreamIdleTimeout: upstreamIdleTimeout,
+            certificateCheckInterval: certificateCheckInterval
         )
         return TestGateway(gateway: gateway, logs: logs)
     }
