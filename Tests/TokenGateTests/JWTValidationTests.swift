@@ -19,12 +19,12 @@ struct JWTSetup {
         return try await TokenGateTests.startSandbox(configuration)
     }
 
-    static func start(profileExtras: String = "", idp existing: SandboxAuthorizationServer? = nil) async throws -> JWTSetup {
+    static func start(profileExtras: String = "", listenerExtras: String = "", idp existing: SandboxAuthorizationServer? = nil) async throws -> JWTSetup {
         let idp = if let existing { existing } else { try await startSandbox() }
         let echo = try await EchoUpstream.start()
         let upstream = "http://127.0.0.1:\(echo.port)/"
         let config = """
-        { "listeners": { "main": { "address": "127.0.0.1:0" } }, "admin": { "address": "127.0.0.1:0" },
+        { "listeners": { "main": { "address": "127.0.0.1:0"\(listenerExtras) } }, "admin": { "address": "127.0.0.1:0" },
           "jwt": { "idp": { "issuer": "\(idp.issuer)", "audience": "\(audience)"\(profileExtras) } },
           "introspection": { "rs": { "url": "\(idp.introspectionURL)", "client_id": "tokengate-rs", "client_secret": { "env": "RS_SECRET" } } },
           "routes": [

@@ -1,0 +1,78 @@
+import Foundation
+@testable import TokenGate
+import Testing
+import TokenGateSandbox
+
+@Suite("HTTP/2 clients")
+struct HTTP2Tests {
+    @Test("h2c by prior knowledge and HTTP/1.1 on one listener; bodies of known and unknown length reach the upstream; a 5 MB answer arrives whole")
+    func h2cAndBodies() async throws {
+        try await withProxy(listenerExtras: #", "h2c": true"#) { gateway, echo in
+            let url = "http://127.0.0.1:\(gateway.port())"
+            let h2 = try await Curl.run(["--http2-prior-knowledge", "\(url)/hello?x=1"])
+            #expect(h2.exit == 0, "\(h2.stderr)")
+            #expect(h2.httpVersion == "2")
+            let seen = try #require(EchoReport(h2.response))
+            #expect(seen.path == "/hello")
+            #expect(seen.header("x-forwarded-host") == "127.0.0.1:\(gateway.port())")
+            #expect(seen.header("x-forwarded-proto") == "http")
+            #expect(seen.header("transfer-encoding") == nil)
+            #expect(seen.header("content-length") == nil)
+
+            let http1 = try await Curl.run(["--http1.1", "\(url)/plain"])
+            #expect(http1.httpVersion == "1.1")
+            #expect(EchoReport(http1.response)?.path == "/plain")
+
+            // A body with a length, and one whose length only the stream's end tells.
+            let body = [UInt8](repeating: UInt8(ascii: "a"), count: 300_000)
+            let known = try await Curl.run(["--http2-prior-knowledge", "--data-binary", "@-", "\(url)/upload"], input: body)
+            let knownSeen = try #require(EchoReport(known.response))
+            #expect(knownSeen.bodyBytes == 300_000)
+            #expect(knownSeen.header("content-length") == "300000")
+            let streamed = try await Curl.run(["--http2-prior-knowledge", "-T", "-", "-X", "POST", "\(url)/stream"], input: body)
+            let streamedSeen = try #require(EchoReport(streamed.response))
+            #expect(streamedSeen.bodyBytes == 300_000)
+            #expect(streamedSeen.header("transfer-encoding") == "chunked")
+
+            let large = try await Curl.run(["--http2-prior-knowledge", "-H", "X-Echo-Response-Bytes: 5000000", "\(url)/large"])
+            #expect(large.response.status == 200)
+            #expect(large.response.body.count == 5_000_000)
+            #expect(large.httpVersion == "2")
+            #expect(echo.requestCount == 5)
+
+            let access = gateway.logs.accessLines
+            #expect(access.filter { $0.contains(#""protocol":"HTTP/2""#) }.count == 4)
+            let metrics = try await gateway.admin("/metrics").bodyText
+            #expect(metrics.contains(#"tokengate_http2_streams_total{listener="main"} 4"#))
+        }
+    }
+
+    @Test("a stream is admitted as an HTTP/1 request is: 401 with its challenge, 403 for a scope, 200 with identity headers, forged identity dropped, no route 404")
+    func sameAdmission() async throws {
+        let setup = try await JWTSetup.start(listenerExtras: #", "h2c": true"#)
+        let url = "http://127.0.0.1:\(setup.gateway.port())"
+        let none = try await Curl.run(["--http2-prior-knowledge", "\(url)/api/x"])
+        #expect(none.httpVersion == "2")
+        #expect(none.response.status == 401)
+        #expect(none.response.header("www-authenticate")?.hasPrefix("Bearer") == true)
+        #expect(gatewayError(none.response)?.error == "unauthorized")
+
+        let token = try setup.idp.mintJWT(claims: setup.claims())
+        let ok = try await Curl.run(["--http2-prior-knowledge", "-H", "Authorization: Bearer \(token)", "-H", "X-Auth-Subject: mallory", "\(url)/api/x"])
+        #expect(ok.response.status == 200)
+        let seen = try #require(EchoReport(ok.response))
+        #expect(seen.values("x-auth-subject") == ["alice"])
+        #expect(seen.header("authorization") == nil)
+
+        let narrow = try setup.idp.mintJWT(claims: setup.claims(["scope": "profile"]))
+        let refused = try await Curl.run(["--http2-prior-knowledge", "-H", "Authorization: Bearer \(narrow)", "\(url)/api/x"])
+        #expect(refused.response.status == 403)
+        #expect(refused.response.header("www-authenticate")?.contains("insufficient_scope") == true)
+
+        let lost = try await Curl.run(["--http2-prior-knowledge", "\(url)/nowhere"])
+        #expect(lost.response.status == 404)
+        #expect(gatewayError(lost.response)?.error == "no_route")
+        #expect(setup.echo.requestCount == 1)
+        await setup.stop()
+    }
+}
