@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
 
@@ -27,23 +28,27 @@ public final class EchoUpstream: Sendable {
         let connections = NIOLockedValueBox(0)
         let closedConnections = NIOLockedValueBox(0)
         let bodyBytes = NIOLockedValueBox(0)
+        let http2Streams = NIOLockedValueBox(0)
         let rejectedAuthorizations = NIOLockedValueBox<Set<String>>([])
         let authorizations = NIOLockedValueBox<[String]>([])
     }
 
     /// Starts on `host:port` (port 0 picks a free one). With `tls` (PEM certificate chain
-    /// and key files) it speaks HTTPS.
+    /// and key files) it speaks HTTPS. With `http2` it speaks HTTP/2 only: by ALPN `h2`
+    /// over TLS, by prior knowledge (h2c) without; each stream is echoed as a request.
     public static func start(
-        host: String = "127.0.0.1", port: Int = 0, tls: (certificateFile: String, keyFile: String)? = nil
+        host: String = "127.0.0.1", port: Int = 0, tls: (certificateFile: String, keyFile: String)? = nil, http2: Bool = false
     ) async throws -> EchoUpstream {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let stats = Stats()
         do {
             let tlsContext = try tls.map { files in
-                try NIOSSLContext(configuration: .makeServerConfiguration(
+                var configuration = TLSConfiguration.makeServerConfiguration(
                     certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificateFile).map { .certificate($0) },
                     privateKey: .privateKey(try NIOSSLPrivateKey(file: files.keyFile, format: .pem))
-                ))
+                )
+                if http2 { configuration.applicationProtocols = ["h2"] }
+                return try NIOSSLContext(configuration: configuration)
             }
             let channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -54,6 +59,16 @@ public final class EchoUpstream: Sendable {
                     do {
                         if let tlsContext {
                             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
+                        }
+                        if http2 {
+                            _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()) { stream in
+                                stream.eventLoop.makeCompletedFuture {
+                                    stats.http2Streams.withLockedValue { $0 += 1 }
+                                    try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                                    try stream.pipeline.syncOperations.addHandler(EchoHandler(stats: stats))
+                                }
+                            }
+                            return channel.eventLoop.makeSucceededVoidFuture()
                         }
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                         try channel.pipeline.syncOperations.addHandler(EchoHandler(stats: stats))
@@ -79,6 +94,8 @@ public final class EchoUpstream: Sendable {
     public var port: Int { channel.localAddress?.port ?? 0 }
     /// Connections accepted so far.
     public var connectionCount: Int { stats.connections.withLockedValue { $0 } }
+    /// HTTP/2 streams opened so far (with `http2`).
+    public var http2StreamCount: Int { stats.http2Streams.withLockedValue { $0 } }
     /// Connections that have closed (either side).
     public var closedConnectionCount: Int { stats.closedConnections.withLockedValue { $0 } }
     /// Requests whose head arrived.

@@ -75,4 +75,54 @@ struct HTTP2Tests {
         #expect(setup.echo.requestCount == 1)
         await setup.stop()
     }
+
+    @Test("HTTP/2 upstreams (h2c, and h2 over TLS by ALPN): HTTP/1.1 and HTTP/2 clients both reach them, bodies both ways, one multiplexed connection; an https upstream without h2 is a 502 that says so")
+    func http2Upstreams() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        let h2c = try await EchoUpstream.start(http2: true)
+        let h2 = try await EchoUpstream.start(tls: (certificates.cert("server"), certificates.key("server")), http2: true)
+        let http1Only = try await EchoUpstream.start(tls: (certificates.cert("server"), certificates.key("server")))
+        let config = """
+        { "listeners": { "main": { "address": "127.0.0.1:0", "h2c": true } }, "admin": { "address": "127.0.0.1:0" },
+          "routes": [
+            { "name": "h2c", "listener": "main", "match": { "path_prefix": "/h2c/" }, "upstream": "http://127.0.0.1:\(h2c.port)/", "upstream_protocol": "h2c" },
+            { "name": "h2", "listener": "main", "match": { "path_prefix": "/h2/" }, "upstream": "https://localhost:\(h2.port)/", "upstream_protocol": "h2",
+              "upstream_tls": { "ca_file": "\(certificates.ca)" } },
+            { "name": "not-h2", "listener": "main", "match": { "path_prefix": "/not-h2/" }, "upstream": "https://localhost:\(http1Only.port)/", "upstream_protocol": "h2",
+              "upstream_tls": { "ca_file": "\(certificates.ca)" } } ] }
+        """
+        let gateway = try await TestGateway.start(config)
+        let url = "http://127.0.0.1:\(gateway.port())"
+        for prefix in ["/h2c/", "/h2/"] {
+            for version in ["--http1.1", "--http2-prior-knowledge"] {
+                let get = try await Curl.run([version, "\(url)\(prefix)hello?q=1"])
+                #expect(get.response.status == 200, "\(prefix) \(version): \(get.stderr)")
+                let seen = try #require(EchoReport(get.response))
+                #expect(seen.path == "\(prefix)hello")
+                #expect(seen.header("x-forwarded-for") == "127.0.0.1")
+                let body = [UInt8](repeating: UInt8(ascii: "b"), count: 200_000)
+                let post = try await Curl.run([version, "--data-binary", "@-", "\(url)\(prefix)upload"], input: body)
+                #expect(EchoReport(post.response)?.bodyBytes == 200_000, "\(prefix) \(version)")
+                let streamed = try await Curl.run([version, "-T", "-", "-X", "POST", "\(url)\(prefix)stream"], input: body)
+                #expect(EchoReport(streamed.response)?.bodyBytes == 200_000, "\(prefix) \(version)")
+                let large = try await Curl.run([version, "-H", "X-Echo-Response-Bytes: 3000000", "\(url)\(prefix)large"])
+                #expect(large.response.body.count == 3_000_000, "\(prefix) \(version)")
+            }
+        }
+        // Every request on a stream of one connection per upstream (the gateway's two event
+        // loops may each open one).
+        #expect(h2c.http2StreamCount == 8)
+        #expect(h2c.connectionCount <= 2)
+        #expect(h2.connectionCount <= 2)
+
+        let refused = try await Curl.run(["--http1.1", "\(url)/not-h2/x"])
+        #expect(refused.response.status == 502)
+        #expect(gatewayError(refused.response)?.route == "not-h2")
+        #expect(gateway.logs.all.contains { $0.contains("did not negotiate h2") })
+        await gateway.stop()
+        await h2c.stop()
+        await h2.stop()
+        await http1Only.stop()
+    }
 }

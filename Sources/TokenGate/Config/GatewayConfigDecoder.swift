@@ -12,7 +12,7 @@ struct GatewayConfigDecoder {
     static let routeKeys = [
         "name", "listener", "match", "strip_prefix", "upstream", "preserve_host", "credential",
         "allow_public_credential", "validate", "timeouts", "max_body_bytes", "upstream_tls", "login", "public_paths", "bearer_token",
-        "unauthenticated",
+        "unauthenticated", "upstream_protocol",
     ]
     static let credentialKeys = [
         "grant", "token_url", "client_id", "client_secret", "auth_method", "scope", "audience", "resource",
@@ -263,6 +263,14 @@ struct GatewayConfigDecoder {
         route.publicPaths = publicPaths
         if block.contains("bearer_token") { route.bearerToken = choice(block, "bearer_token", default: .validate) }
         route.unauthenticated = choice(block, "unauthenticated", default: .auto)
+        route.upstreamProtocol = choice(block, "upstream_protocol", default: .http1)
+        if let upstream {
+            if route.upstreamProtocol == .h2 && !upstream.isTLS {
+                diagnostics.error(path.key("upstream_protocol"), "h2 is HTTP/2 over TLS and needs an https upstream; for cleartext HTTP/2 use \"h2c\"")
+            } else if route.upstreamProtocol == .h2c && upstream.isTLS {
+                diagnostics.error(path.key("upstream_protocol"), "h2c is cleartext HTTP/2 and needs an http upstream; over https use \"h2\"")
+            }
+        }
         // Returned even when some fields were refused (their errors are recorded), so the
         // cross-checks still see the route's references; placeholders are empty strings,
         // which the validator skips.

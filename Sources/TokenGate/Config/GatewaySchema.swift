@@ -855,6 +855,13 @@ public enum GatewaySchema {
               "redirect",
               "401"
             ]
+          },
+          "upstream_protocol": {
+            "enum": [
+              "http1",
+              "h2",
+              "h2c"
+            ]
           }
         }
       }

@@ -44,6 +44,15 @@ public struct RouteConfig: Sendable, Equatable {
     /// (401 to API calls, a redirect to the provider for page loads), `redirect` or `401`.
     var unauthenticated: UnauthenticatedResponse = .auto
 
+    /// `upstream_protocol`: how the gateway speaks to the upstream: `http1` (default),
+    /// `h2` (HTTP/2 over TLS, negotiated by ALPN; an `https` upstream) or `h2c` (HTTP/2
+    /// with prior knowledge; an `http` upstream). gRPC services need one of the HTTP/2 two.
+    var upstreamProtocol: UpstreamProtocol = .http1
+
+    enum UpstreamProtocol: String, Sendable, CaseIterable {
+        case http1, h2, h2c
+    }
+
     enum BearerTokenPolicy: String, Sendable, CaseIterable { case validate, login }
     enum UnauthenticatedResponse: String, Sendable, CaseIterable { case auto, redirect, unauthorized = "401" }
 

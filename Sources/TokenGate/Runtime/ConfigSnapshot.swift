@@ -76,7 +76,7 @@ final class ConfigSnapshot: Sendable {
             let upstream = route.upstream
             let key = UpstreamEndpoint.Key(
                 host: upstream.host, port: upstream.port, tls: upstream.isTLS,
-                caFile: route.upstreamTLS.caFile, serverName: route.upstreamTLS.serverName
+                caFile: route.upstreamTLS.caFile, serverName: route.upstreamTLS.serverName, http2: route.upstreamProtocol != .http1
             )
             var context: NIOSSLContext?
             if upstream.isTLS {
@@ -86,6 +86,8 @@ final class ConfigSnapshot: Sendable {
                     do {
                         var tls = TLSConfiguration.makeClientConfiguration()
                         if let caFile = route.upstreamTLS.caFile { tls.trustRoots = .file(caFile) }
+                        // An h2 upstream must agree to HTTP/2 by ALPN (checked after the handshake).
+                        if key.http2 { tls.applicationProtocols = ["h2"] }
                         context = try NIOSSLContext(configuration: tls)
                         contexts[key] = context
                     } catch {

@@ -32,6 +32,10 @@ final class Exchange {
     var upstreamStartedAt: NIODeadline?
     /// The upstream's response status, once its head has been passed on.
     var responseStatus: Int?
+    /// A gRPC call on an HTTP/2 stream: the gateway's own answers are gRPC statuses.
+    var isGRPC = false
+    /// The upstream response's trailer fields, when it sent any (an HTTP/2 upstream).
+    var responseTrailers: HTTPHeaders?
     var responseBodyBytes = 0
     /// The gateway writes the response body to the client in chunks (see `ResponseRules.ClientHead`).
     var chunksResponse = false

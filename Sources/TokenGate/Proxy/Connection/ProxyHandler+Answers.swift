@@ -18,7 +18,8 @@ extension ProxyHandler {
             record(exchange, status: exchange.responseStatus ?? Int(answer.status.code), error: answer.code)
             afterAnswer(.close, written: nil)
         case .answer(let decision):
-            let written = respond(with: answer, version: exchange.clientVersion, keepAlive: decision.keepAlive, method: exchange.method) { bodyBytes in
+            let written = respond(with: answer, version: exchange.clientVersion, keepAlive: decision.keepAlive, method: exchange.method,
+                                  grpc: exchange.isGRPC) { bodyBytes in
                 record(exchange, status: Int(answer.status.code), bytesOut: bodyBytes, error: answer.code)
             }
             afterAnswer(decision.after, written: written.future)
@@ -28,7 +29,9 @@ extension ProxyHandler {
     /// Answering a request refused before any exchange began (`data` has the answer).
     func answerRefusal(_ decision: ConnectionStateMachine.Answer, with data: EventData) {
         guard case .refusal(let answer, let head, let startedAt, let policy) = data else { return }
-        let written = respond(with: answer, version: head?.version ?? .http1_1, keepAlive: decision.keepAlive, method: head?.method ?? .GET) { bodyBytes in
+        let grpc = servesHTTP2Stream && head.map { GRPCAnswer.isGRPC($0.headers) } == true
+        let written = respond(with: answer, version: head?.version ?? .http1_1, keepAlive: decision.keepAlive, method: head?.method ?? .GET,
+                              grpc: grpc) { bodyBytes in
             recordRefusal(answer, head: head, startedAt: startedAt, policy: policy, bytesOut: bodyBytes)
         }
         afterAnswer(decision.after, written: written.future)
@@ -61,9 +64,19 @@ extension ProxyHandler {
     /// `HEAD` or `CONNECT`). `recording` gets the body size and runs before anything is
     /// flushed, so the access log and metrics have the request before the client has the
     /// answer.
-    func respond(with answer: GatewayAnswer, version: HTTPVersion, keepAlive: Bool, method: HTTPMethod = .GET, recording: (Int) -> Void = { _ in }) -> Written {
+    func respond(with answer: GatewayAnswer, version: HTTPVersion, keepAlive: Bool, method: HTTPMethod = .GET, grpc: Bool = false,
+                 recording: (Int) -> Void = { _ in }) -> Written {
         guard let context else { return Written(future: nil, bodyBytes: 0) }
         let allocator = context.channel.allocator
+        if grpc && servesHTTP2Stream {
+            // A gRPC client's answer: the status in the one HEADERS frame, no body.
+            let written = context.eventLoop.makePromise(of: Void.self)
+            context.write(NIOAny(HTTPServerResponsePart.head(GRPCAnswer.head(for: answer))), promise: nil)
+            context.write(NIOAny(HTTPServerResponsePart.end(nil)), promise: written)
+            recording(0)
+            context.flush()
+            return Written(future: written.futureResult, bodyBytes: 0)
+        }
         let rendered = answer.rendered(version: version, keepAlive: keepAlive, method: method, allocator: allocator)
         // The gateway's own fields are always valid; should one not be, nothing is sent.
         guard let head = rendered.headBytes(allocator: allocator) else {

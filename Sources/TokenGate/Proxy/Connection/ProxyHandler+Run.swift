@@ -75,7 +75,8 @@ extension ProxyHandler {
             record(exchange, status: exchange.responseStatus ?? 502)
             clientUnflushed = false
             if servesHTTP2Stream {
-                afterAnswer(after, written: context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))))
+                // An HTTP/2 upstream's trailers (gRPC's status) go on; HTTP/1 clients get none.
+                afterAnswer(after, written: context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(exchange.responseTrailers))))
                 return
             }
             let end = exchange.chunksResponse ? context.channel.allocator.buffer(staticString: ChunkedCoding.lastChunk) : nil

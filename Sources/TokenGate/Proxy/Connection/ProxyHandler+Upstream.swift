@@ -125,8 +125,9 @@ extension ProxyHandler: UpstreamResponseDelegate {
         }
     }
 
-    func upstreamResponseEnd(reusable: Bool) {
-        guard exchange != nil else { return }
+    func upstreamResponseEnd(reusable: Bool, trailers: HTTPHeaders?) {
+        guard let exchange else { return }
+        if let trailers, !trailers.isEmpty { exchange.responseTrailers = trailers }
         run(machine.responseEnd(reusable: reusable))
     }
 

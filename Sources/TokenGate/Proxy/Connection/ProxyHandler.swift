@@ -200,6 +200,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             refuse(answer, head: head, startedAt: now, policy: snapshot.accessLog, closing: answer.status == .badRequest)
         case .success(let plan):
             let exchange = Exchange(plan: plan, head: head, startedAt: now, accessLog: snapshot.accessLog, allocator: context.channel.allocator)
+            // gRPC needs HTTP/2: an HTTP/1 request is never asked for its content type.
+            if servesHTTP2Stream { exchange.isGRPC = GRPCAnswer.isGRPC(head.headers) }
             self.exchange = exchange
             machine.headAccepted(exchange.facts, at: now)
             admit(exchange)

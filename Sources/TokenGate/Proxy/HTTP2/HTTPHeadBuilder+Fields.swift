@@ -29,4 +29,27 @@ extension HTTPHeadBuilder {
         }
         return fields
     }
+
+    /// The request head built so far, for an HTTP/2 upstream stream: its method and target,
+    /// and its fields with lower-case names, without the connection-specific ones
+    /// (`Connection`, `Keep-Alive`, `Transfer-Encoding`, `Upgrade`, `Proxy-Connection`),
+    /// which HTTP/2 forbids. `Host` stays: NIO's codec makes it `:authority`.
+    func http2RequestHead(method: HTTPMethod) -> HTTPRequestHead {
+        var target = "/"
+        buffer.withUnsafeReadableBytes { bytes in
+            guard let firstSpace = bytes.firstIndex(of: UInt8(ascii: " ")) else { return }
+            var end = firstSpace + 1
+            while end < bytes.count, bytes[end] != UInt8(ascii: " "), bytes[end] != UInt8(ascii: "\r") { end += 1 }
+            target = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(firstSpace + 1)..<end]), as: UTF8.self)
+        }
+        var fields = HTTPHeaders()
+        for (name, value) in fieldsWritten {
+            let lower = name.lowercased()
+            switch lower {
+            case "connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection": continue
+            default: fields.add(name: lower, value: value)
+            }
+        }
+        return HTTPRequestHead(version: .http2, method: method, uri: target, headers: fields)
+    }
 }

@@ -80,7 +80,12 @@ final class RequestPlanner: Sendable {
         out.requestLine(method: head.method, target: upstreamURI)
         for (name, value) in head.headers {
             switch HeaderKind.of(name) {
-            case .host, .contentLength, .transferEncoding, .connection, .expect, .hopByHop, .upgrade,
+            case .hopByHop:
+                // `te: trailers` is end-to-end for HTTP/2 (gRPC requires it): kept for an
+                // HTTP/2 upstream, which accepts no other TE value.
+                if route.endpoint.key.http2, name.count == 2, value.lowercased() == "trailers" { break }
+                continue
+            case .host, .contentLength, .transferEncoding, .connection, .expect, .upgrade,
                  .xForwardedFor, .xForwardedProto, .xForwardedHost, .requestID, .forwardingAlias:
                 continue
             case .otherForwarding:

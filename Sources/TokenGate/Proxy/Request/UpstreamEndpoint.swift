@@ -10,6 +10,9 @@ struct UpstreamEndpoint: Sendable {
         var tls: Bool
         var caFile: String?
         var serverName: String?
+        /// HTTP/2 (`upstream_protocol` `h2` over TLS, `h2c` without): one connection
+        /// carries many exchanges, each on its own stream.
+        var http2 = false
     }
 
     let key: Key

@@ -7,6 +7,14 @@ import NIOSSL
 /// built once per configuration snapshot), then the upstream HTTP handlers.
 struct BootstrapUpstreamConnector: UpstreamConnector {
     func connect(to endpoint: UpstreamEndpoint, timeout: TimeAmount, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
+        connect(to: endpoint, timeout: timeout, on: eventLoop, http1: true)
+    }
+
+    func connectTransport(to endpoint: UpstreamEndpoint, timeout: TimeAmount, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
+        connect(to: endpoint, timeout: timeout, on: eventLoop, http1: false)
+    }
+
+    private func connect(to endpoint: UpstreamEndpoint, timeout: TimeAmount, on eventLoop: any EventLoop, http1: Bool) -> EventLoopFuture<any Channel> {
         let tlsContext = endpoint.tlsContext
         let serverHostname = endpoint.serverHostname
         return ClientBootstrap(group: eventLoop)
@@ -18,7 +26,7 @@ struct BootstrapUpstreamConnector: UpstreamConnector {
                     if let tlsContext {
                         try sync.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: serverHostname))
                     }
-                    try sync.addUpstreamHTTPHandlers()
+                    if http1 { try sync.addUpstreamHTTPHandlers() }
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)

@@ -14,6 +14,17 @@ protocol UpstreamConnector: Sendable {
     /// handlers (`addUpstreamHTTPHandlers()`, behind TLS when the endpoint uses it). The
     /// future is `eventLoop`'s and fails when no connection is made within `timeout`.
     func connect(to endpoint: UpstreamEndpoint, timeout: TimeAmount, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel>
+
+    /// A connection to `endpoint` that carries bytes only (TCP, and TLS when the endpoint
+    /// uses it), for an HTTP/2 upstream: `UpstreamPool` adds the HTTP/2 handlers.
+    func connectTransport(to endpoint: UpstreamEndpoint, timeout: TimeAmount, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel>
+}
+
+extension UpstreamConnector {
+    /// Connectors of tests that speak HTTP/1 only.
+    func connectTransport(to endpoint: UpstreamEndpoint, timeout: TimeAmount, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
+        eventLoop.makeFailedFuture(ChannelError.operationUnsupported)
+    }
 }
 
 extension ChannelPipeline.SynchronousOperations {

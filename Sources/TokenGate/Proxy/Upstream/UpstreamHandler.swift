@@ -8,8 +8,12 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// The connection's response decoder, told the method of each request sent.
-    private let decoder: HTTPResponseDecoder
+    /// The connection's response decoder, told the method of each request sent (none on
+    /// an HTTP/2 stream: NIO's codec before this handler has made the parts already).
+    private let decoder: HTTPResponseDecoder?
+    /// This handler ends an HTTP/2 stream (`HTTP2UpstreamConnection`): the request goes out
+    /// as `HTTPClientRequestPart`s, which the stream's codec turns into frames.
+    private let http2Stream: Bool
     /// The last request head handed to the decoder: it reads only the method, so one head
     /// per method serves every request.
     private var methodHead: HTTPRequestHead?
@@ -42,6 +46,14 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     init(decoder: HTTPResponseDecoder, tail: UpstreamReadTail? = nil) {
         self.decoder = decoder
         self.tail = tail
+        self.http2Stream = false
+    }
+
+    /// The handler of one HTTP/2 stream's exchange.
+    init(http2Stream: Void) {
+        self.decoder = nil
+        self.tail = nil
+        self.http2Stream = true
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -64,10 +76,11 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .body(let buffer):
             if tail != nil { lastBodyEnd = buffer.readableEndAddress }
             delegate.upstreamResponseBody(buffer)
-        case .end:
+        case .end(let trailers):
             self.delegate = nil
             endedInRead = tail?.reads ?? 0
-            delegate.upstreamResponseEnd(reusable: responseKeepAlive && context.channel.isActive)
+            // A stream is never reused: the pool keeps its connection, not the stream.
+            delegate.upstreamResponseEnd(reusable: !http2Stream && responseKeepAlive && context.channel.isActive, trailers: trailers)
         }
     }
 
@@ -139,10 +152,16 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Writes a request head (`bytes`, complete), without flushing.
     func sendHead(_ bytes: ByteBuffer, method: HTTPMethod, chunkedBody: Bool) {
         guard let context else { return }
+        if http2Stream {
+            // HTTP/2 frames the body itself: no chunking, no connection fields.
+            unflushed = true
+            context.write(NIOAny(HTTPClientRequestPart.head(HTTPHeadBuilder(continuing: bytes).http2RequestHead(method: method))), promise: nil)
+            return
+        }
         if methodHead?.method != method {
             methodHead = HTTPRequestHead(version: .http1_1, method: method, uri: "/")
         }
-        if let methodHead { decoder.write(data: .head(methodHead)) }
+        if let methodHead { decoder?.write(data: .head(methodHead)) }
         bodyChunked = chunkedBody
         unflushed = true
         context.write(wrapOutboundOut(bytes), promise: nil)
@@ -152,7 +171,9 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func sendBody(_ buffer: ByteBuffer) {
         guard let context else { return }
         unflushed = true
-        if bodyChunked {
+        if http2Stream {
+            context.write(NIOAny(HTTPClientRequestPart.body(.byteBuffer(buffer))), promise: nil)
+        } else if bodyChunked {
             ChunkedCoding.frame(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
         } else {
             context.write(wrapOutboundOut(buffer), promise: nil)
@@ -161,6 +182,12 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Ends the request body (the last chunk when chunked), without flushing.
     func sendEnd() {
+        if http2Stream, let context {
+            // END_STREAM, whatever the body was.
+            unflushed = true
+            context.write(NIOAny(HTTPClientRequestPart.end(nil)), promise: nil)
+            return
+        }
         guard bodyChunked, let context else { return }
         bodyChunked = false
         unflushed = true

@@ -7,7 +7,7 @@ final class UpstreamPool {
     let eventLoop: any EventLoop
     /// Opens new connections: sockets in a running gateway, `EmbeddedChannel`s in tests.
     /// One existential call per new connection, none per request.
-    private let connector: any UpstreamConnector
+    let connector: any UpstreamConnector
     /// Most idle connections kept per upstream; more are closed on release.
     let maxIdlePerEndpoint: Int
     /// How long an unused connection stays open. Short, because upstreams close idle
@@ -22,6 +22,10 @@ final class UpstreamPool {
     private var sweepDue: NIODeadline?
     /// `closeIdle` ran: nothing is kept any more.
     private var closed = false
+    /// HTTP/2 upstreams: the one connection per endpoint that carries their streams, and
+    /// the exchanges waiting while it connects (`UpstreamPool+HTTP2`).
+    var http2Connections: [UpstreamEndpoint.Key: HTTP2UpstreamConnection] = [:]
+    var http2Waiters: [UpstreamEndpoint.Key: [(Result<UpstreamConnection, any Error>) -> Void]] = [:]
 
     /// A mutable list in the dictionary: taken from and added to without copying.
     private final class IdleList {
@@ -48,6 +52,10 @@ final class UpstreamPool {
         _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) {
         eventLoop.assertInEventLoop()
+        if endpoint.key.http2 {
+            acquireStream(endpoint, connectTimeout: connectTimeout, fresh: fresh, completion)
+            return
+        }
         if !fresh, let list = idle[endpoint.key] {
             while let connection = list.connections.popLast() {
                 if connection.channel.isActive {
@@ -66,6 +74,11 @@ final class UpstreamPool {
     func release(_ connection: UpstreamConnection) {
         eventLoop.assertInEventLoop()
         connection.handler.delegate = nil
+        if connection.isHTTP2Stream {
+            // Its exchange is over; the stream closes (it has already, once both ends ended).
+            connection.close()
+            return
+        }
         if connection.handler.isReading {
             connection.handler.releaseAfterRead(to: self, connection)
         } else {
@@ -105,6 +118,8 @@ final class UpstreamPool {
         let all = idle.values.flatMap(\.connections)
         idle.removeAll()
         for connection in all { connection.close() }
+        for connection in http2Connections.values { connection.channel.close(promise: nil) }
+        http2Connections.removeAll()
     }
 
     /// Drops a connection that closed while idle.

@@ -7,7 +7,8 @@ import NIOHTTP1
 protocol UpstreamResponseDelegate: AnyObject {
     func upstreamResponseHead(_ head: HTTPResponseHead)
     func upstreamResponseBody(_ buffer: ByteBuffer)
-    func upstreamResponseEnd(reusable: Bool)
+    /// `trailers`: the response's trailer fields (an HTTP/2 upstream's `grpc-status`, say).
+    func upstreamResponseEnd(reusable: Bool, trailers: HTTPHeaders?)
     func upstreamReadComplete()
     func upstreamWritabilityChanged()
     func upstreamFailed(_ error: any Error)
