@@ -235,8 +235,22 @@ struct ListenerTLSTests {
         let without = try await setup.curl([setup.url()])
         #expect(without.exit != 0)
         #expect(without.response.status == 0)
-        #expect(try await setup.curl(clientCert + [setup.url()]).response.status == 200)
-        #expect(try await setup.curl(clientCert + ["--http1.1", setup.url()]).response.status == 200)
+        // The verified certificate reaches the upstream as identity headers, over either
+        // protocol; a client's own copies of them never do.
+        let fingerprint = try await runChild("/bin/sh", ["-c", "openssl x509 -in '\(certificates.cert("client"))' -outform DER | openssl dgst -sha256 -r"], environment: [:])
+        let expectedFingerprint = String(String(decoding: fingerprint.stdout, as: UTF8.self).prefix(64))
+        for version in ["--http2", "--http1.1"] {
+            let forged = ["-H", "X-Client-Cert-Subject: CN=admin", "-H", "X-Client-Cert-SAN: DNS:admin.example"]
+            let passed = try await setup.curl(clientCert + forged + [version, setup.url()])
+            #expect(passed.response.status == 200)
+            let seen = try #require(EchoReport(passed.response))
+            // RFC 4514 order: the last RDN of `/CN=alice/O=Example` first.
+            #expect(seen.values("x-client-cert-subject") == ["O=Example,CN=alice"])
+            #expect(seen.values("x-client-cert-san") == ["DNS:client.example, email:alice@example.com"])
+            #expect(seen.values("x-client-cert-sha256") == [expectedFingerprint])
+        }
+        let anonymous = try await setup.curl(["-H", "X-Client-Cert-Subject: CN=admin", setup.url("optional")])
+        #expect(try #require(EchoReport(anonymous.response)).header("x-client-cert-subject") == nil)
         #expect(try await setup.curl([setup.url("optional")]).response.status == 200)
         #expect(try await setup.curl(clientCert + [setup.url("optional")]).response.status == 200)
         // A certificate its CA did not sign is refused even where one is optional.
@@ -291,5 +305,17 @@ private func realFileErrors(_ json: String) -> [String] {
     switch loadWithRealFiles(json) {
     case .success: return []
     case .failure(let error): return error.issues.map(\.description)
+    }
+}
+
+@Suite("client certificate identity")
+struct ClientCertificateIdentityTests {
+    @Test("control bytes are kept as \\XX, never dropped or truncated; a comma inside a name cannot split the list")
+    func escaping() {
+        #expect(ClientCertificateIdentity.escapedControls("CN=evil\u{0}.example") == #"CN=evil\00.example"#)
+        #expect(ClientCertificateIdentity.escapedControls("CN=a\r\nX-Injected: 1") == #"CN=a\0D\0AX-Injected: 1"#)
+        #expect(ClientCertificateIdentity.escapedControls("CN=plain") == "CN=plain")
+        #expect(ClientCertificateIdentity.escapedName("a.example, DNS:b.example") == #"a.example\2C DNS:b.example"#)
+        #expect(ClientCertificateIdentity.escapedName(#"back\slash"#) == #"back\5Cslash"#)
     }
 }

@@ -49,7 +49,7 @@ extension FleetStore {
     func storeSession(_ key: String, _ session: LoginSession) async -> Bool {
         guard takesWrites, let sealed = sealSession(session, key: key) else { return false }
         do {
-            try await call("session_write") { client, logger in
+            _ = try await call("session_write") { client, logger in
                 try await client.query("""
                     INSERT INTO tokengate_sessions (key, sealed, expires_at, seen_at) VALUES (\(key), \(sealed), to_timestamp(\(Double(session.expiresAt))), \(session.seenAt))
                     ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed, expires_at = excluded.expires_at, seen_at = excluded.seen_at, ended = false

@@ -30,7 +30,7 @@ final class ConfigSnapshot: Sendable {
     ) throws(ConfigurationError) {
         self.loaded = loaded
         self.accessLog = AccessLogPolicy(loaded.config.accessLog)
-        var identityNames = IdentityHeaderNames(InboundValidationConfig.defaultIdentityHeaders.map(\.header))
+        var identityNames = IdentityHeaderNames(InboundValidationConfig.defaultIdentityHeaders.map(\.header) + ClientCertificateIdentity.headerNames)
         for route in loaded.config.routes {
             for header in route.validate?.identityHeaders ?? [] { identityNames.insert(header.header) }
             if let profile = route.login.flatMap(loaded.config.loginProfile(named:)) {

@@ -13,6 +13,8 @@ enum ClientPipeline {
         let settings: ListenerConfig
         let environment: ListenerEnvironment
         let acceptedOn: BindAddress
+        /// The client certificate the handshake verified (a TLS listener with `client_ca_file`).
+        var clientCertificate: ClientCertificateIdentity?
     }
 
     /// Everything below the tracker's admission: TLS when the listener has a certificate,
@@ -23,7 +25,10 @@ enum ClientPipeline {
         if let certificate {
             try sync.addHandler(NIOSSLServerHandler(context: certificate.context))
             // ALPN decides (HTTP/1.1 when the client offers nothing), within the head timeout.
+            let asksForCertificates = settings.tls?.clientCAFile != nil
             try sync.addHandler(ProtocolSelector(mode: .alpn, deadline: TimeAmount(settings.headerReadTimeout)) { channel, decision in
+                var parts = parts
+                if asksForCertificates { parts.clientCertificate = ClientCertificateIdentity.verified(on: channel) }
                 try configure(channel, parts, decision: settings.http2 ? decision : .http1)
             })
         } else if settings.h2c {
@@ -53,7 +58,7 @@ enum ClientPipeline {
         let sync = channel.pipeline.syncOperations
         let handler = ProxyHandler(
             environment: parts.environment, headTimeout: TimeAmount(settings.headerReadTimeout),
-            idleTimeout: TimeAmount(settings.idleTimeout), acceptedOn: parts.acceptedOn
+            idleTimeout: TimeAmount(settings.idleTimeout), acceptedOn: parts.acceptedOn, clientCertificate: parts.clientCertificate
         )
         try sync.addHandler(ByteToMessageHandler(RequestHeadDecoder(observer: handler, leftOverBytesStrategy: .dropBytes, limits: limits)))
         try sync.addHandler(handler)
@@ -70,6 +75,7 @@ enum ClientPipeline {
         let settings = parts.settings
         let environment = parts.environment
         let acceptedOn = parts.acceptedOn
+        let clientCertificate = parts.clientCertificate
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
@@ -90,7 +96,8 @@ enum ClientPipeline {
                 let sync = stream.pipeline.syncOperations
                 try sync.addHandler(HTTP2StreamCodec())
                 try sync.addHandler(ProxyHandler(
-                    environment: environment, headTimeout: headTimeout, idleTimeout: idleTimeout, acceptedOn: acceptedOn, servesHTTP2Stream: true
+                    environment: environment, headTimeout: headTimeout, idleTimeout: idleTimeout, acceptedOn: acceptedOn, servesHTTP2Stream: true,
+                    clientCertificate: clientCertificate
                 ))
                 environment.connections.http2Streams.increment()
             }

@@ -48,13 +48,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// out as `HTTPServerResponsePart`s rather than bytes, and the stream ends with its
     /// one exchange.
     let servesHTTP2Stream: Bool
+    /// The client certificate the TLS handshake verified, passed on as identity headers.
+    let clientCertificate: ClientCertificateIdentity?
 
     /// `headTimeout` and `idleTimeout` are the listener's header-read and keep-alive
     /// timeouts as of this connection's accept.
     init(environment: ListenerEnvironment, headTimeout: TimeAmount, idleTimeout: TimeAmount, acceptedOn: BindAddress? = nil,
-         maxQueuedRequests: Int = ConnectionStateMachine.defaultMaxQueuedRequests, servesHTTP2Stream: Bool = false) {
+         maxQueuedRequests: Int = ConnectionStateMachine.defaultMaxQueuedRequests, servesHTTP2Stream: Bool = false,
+         clientCertificate: ClientCertificateIdentity? = nil) {
         self.environment = environment
         self.servesHTTP2Stream = servesHTTP2Stream
+        self.clientCertificate = clientCertificate
         self.acceptedOn = acceptedOn
         self.machine = ConnectionStateMachine(maxQueuedRequests: maxQueuedRequests, headTimeout: headTimeout, keepAliveTimeout: idleTimeout)
     }
@@ -195,7 +199,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             refuse(GatewayAnswer(.listenerRetired), head: head, startedAt: now, policy: snapshot.accessLog, closing: true)
             return
         }
-        switch planner.plan(head, peer: peer, peerText: peerText, requestIDs: &requestIDs, allocator: context.channel.allocator) {
+        switch planner.plan(head, peer: peer, peerText: peerText, requestIDs: &requestIDs, allocator: context.channel.allocator, clientCertificate: clientCertificate) {
         case .failure(let answer):
             refuse(answer, head: head, startedAt: now, policy: snapshot.accessLog, closing: answer.status == .badRequest)
         case .success(let plan):

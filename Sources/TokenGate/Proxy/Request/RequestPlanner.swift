@@ -22,9 +22,10 @@ final class RequestPlanner: Sendable {
 
     /// Plans one request. `peer` is the address seen on the socket (for trust decisions)
     /// and `peerText` its printed form (for `X-Forwarded-For`), computed once per connection;
-    /// `requestIDs` makes an id when the client sent no usable `X-Request-Id`.
+    /// `requestIDs` makes an id when the client sent no usable `X-Request-Id`;
+    /// `clientCertificate`, the verified client certificate, becomes identity headers.
     func plan(_ head: HTTPRequestHead, peer: IPAddress?, peerText: String, requestIDs: inout RequestIDGenerator,
-              allocator: ByteBufferAllocator) -> Result<ForwardPlan, GatewayAnswer> {
+              allocator: ByteBufferAllocator, clientCertificate: ClientCertificateIdentity? = nil) -> Result<ForwardPlan, GatewayAnswer> {
         if head.method == .CONNECT || head.method == .TRACE || head.method.rawValue == "TRACK" {
             // CONNECT would make the gateway an open tunnel; TRACE echoes the request, injected
             // credential included, to whoever sent it (cross-site tracing).
@@ -119,6 +120,13 @@ final class RequestPlanner: Sendable {
         out.field("X-Forwarded-Host", (trusted ? scan.forwardedHost : nil) ?? authority)
         let requestID = scan.requestID.flatMap { RequestIDGenerator.isAcceptable($0) ? $0 : nil } ?? requestIDs.next()
         out.field("X-Request-Id", requestID)
+        if let clientCertificate {
+            out.field(ClientCertificateIdentity.subjectHeader, clientCertificate.subject)
+            if !clientCertificate.subjectAlternativeNames.isEmpty {
+                out.field(ClientCertificateIdentity.namesHeader, clientCertificate.subjectAlternativeNames)
+            }
+            out.field(ClientCertificateIdentity.fingerprintHeader, clientCertificate.fingerprint)
+        }
         if mayUpgrade {
             out.fixedLine("Connection: upgrade\r\n")
             out.fixedLine("Upgrade: websocket\r\n")
