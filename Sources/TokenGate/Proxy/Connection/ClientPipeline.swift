@@ -68,7 +68,7 @@ enum ClientPipeline {
     /// NIO's HTTP/2 connection handler, with the listener's limits, and a stream codec and
     /// a proxy handler for each stream the client opens. NIO also defends the connection:
     /// rapid resets (CVE-2023-44487), CONTINUATION floods, SETTINGS, PING and empty-DATA
-    /// floods and other "glitches" end it with GOAWAY; a connection with no stream for the
+    /// floods and other "glitches" end it with GOAWAY, then the connection closes; a connection with no stream for the
     /// idle timeout, or asked to quiesce (shutdown, a listener that moved), sends GOAWAY
     /// and closes once its streams are done.
     static func configureHTTP2(_ channel: any Channel, _ parts: Parts) throws {
@@ -105,6 +105,8 @@ enum ClientPipeline {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(handler)
         try sync.addHandler(manager)
+        // A connection error (a flood, a protocol violation) has had its GOAWAY: close.
+        try sync.addHandler(HTTP2ErrorCloser())
         environment.connections.http2.increment()
     }
 }
