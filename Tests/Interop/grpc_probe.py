@@ -10,10 +10,11 @@ service `tokengate.test.Echo`, whose messages are JSON documents.
       ClientStream: many requests -> {"messages": count, "bytes": total}
       Bidi        : each request is answered at once with {"echo": request}
       Fail        : request {"code": "NOT_FOUND", "message": "..."} -> that status
+      Slow        : waits 5 s, then answers {}
   grpc_probe.py call TARGET METHOD [--token T] [--ca FILE] [--authority NAME]
       Calls METHOD through TARGET (host:port; TLS when --ca is given), and prints one JSON
       line: {"code": "OK"|status name, "details": str, "responses": [...], "metadata": {...}}.
-      METHOD is one of unary, server-stream, client-stream, bidi, fail.
+      METHOD is one of unary, server-stream, client-stream, bidi, fail, slow.
 """
 import json
 import sys
@@ -58,12 +59,17 @@ def serve(port: int) -> None:
         asked = decode(request)
         context.abort(getattr(grpc.StatusCode, asked["code"]), asked["message"])
 
+    def slow(request, context):
+        time.sleep(5)
+        return encode({})
+
     handlers = {
         "Unary": grpc.unary_unary_rpc_method_handler(unary),
         "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
         "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream),
         "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
+        "Slow": grpc.unary_unary_rpc_method_handler(slow),
     }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
@@ -120,6 +126,9 @@ def call(target: str, method: str, token: str | None, ca: str | None, authority:
             elif method == "fail":
                 stub = channel.unary_unary(path + "Fail")
                 stub(encode({"code": "NOT_FOUND", "message": "no such thing: 42 %"}), metadata=metadata, timeout=20)
+            elif method == "slow":
+                stub = channel.unary_unary(path + "Slow")
+                stub(encode({}), metadata=metadata, timeout=20)
             else:
                 raise SystemExit(f"unknown method {method}")
     except grpc.RpcError as error:

@@ -111,7 +111,7 @@ struct GRPCTests {
         await idp.stop()
     }
 
-    @Test("egress: a legacy gRPC client calls the gateway, which injects the bearer token into the authorization metadata; no credential is UNAVAILABLE, an unreachable upstream too")
+    @Test("egress: a legacy gRPC client calls the gateway, which injects the bearer token into the authorization metadata; no credential is UNAVAILABLE, an unreachable upstream too, a route timeout DEADLINE_EXCEEDED")
     func egressInjectsTheToken() async throws {
         let grpc = try await GRPCServer.start()
         defer { grpc.stop() }
@@ -129,7 +129,9 @@ struct GRPCTests {
             { "name": "broken", "listener": "main", "match": { "host": "broken.test", "path_prefix": "/tokengate.test.Echo/" }, "upstream": "http://127.0.0.1:\(grpc.port)/",
               "upstream_protocol": "h2c", "credential": "broken" },
             { "name": "down", "listener": "main", "match": { "host": "down.test", "path_prefix": "/tokengate.test.Echo/" }, "upstream": "http://127.0.0.1:\(deadPort)/",
-              "upstream_protocol": "h2c", "credential": "billing" } ] }
+              "upstream_protocol": "h2c", "credential": "billing" },
+            { "name": "hurried", "listener": "main", "match": { "host": "hurried.test", "path_prefix": "/tokengate.test.Echo/" }, "upstream": "http://127.0.0.1:\(grpc.port)/",
+              "upstream_protocol": "h2c", "credential": "billing", "timeouts": { "response_header_seconds": 0.5 } } ] }
         """
         let gateway = try await TestGateway.start(config, environment: ["BILLING_SECRET": OutboundSetup.secret])
         let target = "127.0.0.1:\(gateway.port())"
@@ -144,6 +146,10 @@ struct GRPCTests {
         #expect(broken.code == "UNAVAILABLE")
         let down = try await GRPCServer.call(target, "unary", authority: "down.test")
         #expect(down.code == "UNAVAILABLE")
+        // The route's response timeout passes before the slow method answers.
+        let late = try await GRPCServer.call(target, "slow", authority: "hurried.test")
+        #expect(late.code == "DEADLINE_EXCEEDED")
+        #expect(late.details.hasPrefix("upstream_timeout: "))
         await gateway.stop()
         await idp.stop()
     }

@@ -268,9 +268,10 @@ struct PasswordGrantTests {
           "routes": [ { "name": "crm", "listener": "main", "match": { "path_prefix": "/" }, "upstream": "http://127.0.0.1:\(echo.port)", "credential": "crm" } ] }
         """
         let gateway = try await TestGateway.start(config, environment: ["CRM_SECRET": "demo-crm-secret", "CRM_PASSWORD": "demo-crm-password"])
-        #expect(await eventually { idp.calls(.token) >= 2 })
+        // 1-second tokens: a refresh every ~0.8 s; the deadlines allow for a loaded machine.
+        #expect(await eventually(within: .seconds(15)) { idp.calls(.token) >= 2 })
         idp.setFault(.oauthError("invalid_grant"), on: .token, times: 1)
-        #expect(await eventually(within: .seconds(10)) { idp.calls(.token) >= 6 })
+        #expect(await eventually(within: .seconds(20)) { idp.calls(.token) >= 6 })
         // Password first, refresh tokens until one is refused with invalid_grant, then a full
         // password grant, then refresh tokens again: wherever the refused one fell.
         let grants = idp.requests(.token).prefix(6).map { $0.formValue("grant_type") ?? "" }
