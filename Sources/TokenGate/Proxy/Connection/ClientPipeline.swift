@@ -103,10 +103,12 @@ enum ClientPipeline {
             }
         }
         let sync = channel.pipeline.syncOperations
+        let observer = HTTP2GoAwayObserver()
+        try sync.addHandler(observer)
         try sync.addHandler(handler)
         try sync.addHandler(manager)
         // A connection error (a flood, a protocol violation) has had its GOAWAY: close.
-        try sync.addHandler(HTTP2ErrorCloser())
+        try sync.addHandler(HTTP2ErrorCloser(observer: observer))
         environment.connections.http2.increment()
     }
 }

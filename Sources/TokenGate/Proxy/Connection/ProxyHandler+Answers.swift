@@ -42,6 +42,18 @@ extension ProxyHandler {
     func answerRequestTimeout() {
         guard let context else { return }
         timer?.clear()
+        if servesHTTP2Stream {
+            // A stream's head waited (its connection was not writable): a 408 as frames.
+            let answer = GatewayAnswer(.requestTimeout)
+            let written = respond(with: answer, version: .http2, keepAlive: false) { bodyBytes in
+                environment.recordRefusal(
+                    answer, head: nil, startedAt: machine.headStartedAt ?? context.eventLoop.now, bytesOut: bodyBytes,
+                    clientAddress: peerText, eventLoop: context.eventLoop
+                )
+            }
+            BoundedClose.close(context.channel, after: written.future, within: machine.closingGrace)
+            return
+        }
         guard let answer = RequestTimeoutAnswer.bytes(allocator: context.channel.allocator) else {
             context.close(promise: nil)
             return

@@ -43,7 +43,7 @@ extension ProxyHandler {
             }
         case .connect(let sendContinue):
             guard let exchange, let context else { return }
-            if sendContinue {
+            if sendContinue && !servesHTTP2Stream {
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
             }
             // No wait of ours while connecting (the pool's connect timeout bounds it).
@@ -61,6 +61,8 @@ extension ProxyHandler {
             // Not the client's business yet: read this answer to its end, then retry.
             armTimer()
         case .switchProtocols:
+            // Never planned for an HTTP/2 stream (no upgrade there); a stream just closes.
+            guard !servesHTTP2Stream else { return afterAnswer(.close, written: nil) }
             guard let exchange, let context, case .responseHead(var shaped, _) = data else { return }
             exchange.responseStatus = 101
             shaped.head.end()

@@ -19,8 +19,14 @@ extension ProxyHandler {
         }
         let route = exchange.plan.route
         if exchange.upstreamStartedAt == nil { exchange.upstreamStartedAt = .now() }
-        pool.acquire(route.endpoint, connectTimeout: route.connectTimeout, fresh: fresh) { [weak self] result in
-            self?.connected(exchange, result)
+        pool.acquire(route.endpoint, connectTimeout: route.connectTimeout, fresh: fresh) { [weak self, pool] result in
+            guard let self else {
+                // The client went away while connecting (an HTTP/2 stream reset, say) and
+                // the handler with it: the connection goes back unused, never left open.
+                if case .success(let connection) = result { pool.release(connection) }
+                return
+            }
+            self.connected(exchange, result)
         }
     }
 
@@ -127,7 +133,13 @@ extension ProxyHandler: UpstreamResponseDelegate {
 
     func upstreamResponseEnd(reusable: Bool, trailers: HTTPHeaders?) {
         guard let exchange else { return }
-        if let trailers, !trailers.isEmpty { exchange.responseTrailers = trailers }
+        // Of this attempt only (a retried 401's never reach the client), and never a
+        // `Set-Cookie` (no trailer may set one; the gateway's cookies are never the app's).
+        exchange.responseTrailers = trailers.flatMap { fields in
+            var kept = fields
+            kept.remove(name: "set-cookie")
+            return kept.isEmpty ? nil : kept
+        }
         run(machine.responseEnd(reusable: reusable))
     }
 

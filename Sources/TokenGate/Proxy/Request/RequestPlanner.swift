@@ -26,7 +26,7 @@ final class RequestPlanner: Sendable {
     /// `clientCertificate`, the verified client certificate, becomes identity headers.
     func plan(_ head: HTTPRequestHead, peer: IPAddress?, peerText: String, requestIDs: inout RequestIDGenerator,
               allocator: ByteBufferAllocator, clientCertificate: ClientCertificateIdentity? = nil) -> Result<ForwardPlan, GatewayAnswer> {
-        if head.method == .CONNECT || head.method == .TRACE || head.method.rawValue == "TRACK" {
+        if head.method == .CONNECT || head.method == .TRACE || Self.isTraceOrConnect(head.method) {
             // CONNECT would make the gateway an open tunnel; TRACE echoes the request, injected
             // credential included, to whoever sent it (cross-site tracing).
             return .failure(GatewayAnswer(
@@ -165,6 +165,14 @@ final class RequestPlanner: Sendable {
             )
         }
         return .success(plan)
+    }
+
+    /// `TRACK`, and `connect`, `trace` or `track` in any case (HTTP/2's `:method` is not
+    /// checked for case by NIO, and some upstreams compare methods without it).
+    static func isTraceOrConnect(_ method: HTTPMethod) -> Bool {
+        guard case .RAW(let name) = method, name.utf8.count == 5 || name.utf8.count == 7 else { return false }
+        let upper = name.uppercased()
+        return upper == "TRACK" || upper == "TRACE" || upper == "CONNECT"
     }
 
     /// Body framing per RFC 9112 §6: refuses requests whose length two parsers could read
