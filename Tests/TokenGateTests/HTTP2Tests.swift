@@ -150,6 +150,28 @@ struct HTTP2Tests {
                     "\(echo.connectionCount - echo.closedConnectionCount) upstream connections still open")
         }
     }
+
+    @Test("an HTTP/2 connection that sends its preface and then nothing gets GOAWAY after the idle timeout and is closed, though it never answers the PING")
+    func silentConnectionIdlesOut() async throws {
+        try await withProxy(listenerExtras: #", "h2c": true, "idle_timeout_seconds": 1"#) { gateway, _ in
+            let client = try await gateway.connect()
+            // The preface and an empty SETTINGS frame, then silence.
+            try await client.send(bytes: Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0])
+            let received = try await client.readUntilClosed(timeout: .seconds(20))
+            // The server's frames: SETTINGS, its ACK of ours, then GOAWAY (type 7).
+            var at = 0
+            var types: [UInt8] = []
+            while at + 9 <= received.count {
+                let length = Int(received[at]) << 16 | Int(received[at + 1]) << 8 | Int(received[at + 2])
+                types.append(received[at + 3])
+                at += 9 + length
+            }
+            #expect(types.contains(7), "frames: \(types)")
+            // A connection whose stream outlasts the idle timeout (and twice it) is not idle.
+            let slow = try await Curl.run(["--http2-prior-knowledge", "-H", "X-Echo-Delay-Ms: 3000", "http://127.0.0.1:\(gateway.port())/slow"])
+            #expect(slow.response.status == 200, "\(slow.stderr)")
+        }
+    }
 }
 
 /// `Tests/Interop/h2_probe.py`: a hostile HTTP/2 client whose frames are written by hand.

@@ -84,13 +84,16 @@ enum ClientPipeline {
         ]
         let manager = NIOHTTP2ServerConnectionManagementHandler(
             eventLoop: channel.eventLoop,
-            configuration: .init(maxIdleTime: TimeAmount(settings.idleTimeout), maxAge: nil, maxGraceTime: nil, keepalive: nil)
+            // A graceful close (shutdown, a moved listener) gives open streams the idle
+            // timeout to finish once the client has acknowledged GOAWAY's PING.
+            configuration: .init(maxIdleTime: TimeAmount(settings.idleTimeout), maxAge: nil, maxGraceTime: TimeAmount(settings.idleTimeout), keepalive: nil)
         )
         let headTimeout = TimeAmount(settings.headerReadTimeout)
         let idleTimeout = TimeAmount(settings.idleTimeout)
+        let idleCloser = HTTP2IdleCloser(idleTimeout: idleTimeout)
         let handler = NIOHTTP2Handler(
             mode: .server, eventLoop: channel.eventLoop, connectionConfiguration: connection, streamConfiguration: .init(),
-            streamDelegate: manager.http2StreamDelegate
+            streamDelegate: HTTP2IdleCloser.Streams(manager: manager.http2StreamDelegate, closer: NIOLoopBound(idleCloser, eventLoop: channel.eventLoop))
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 let sync = stream.pipeline.syncOperations
@@ -109,6 +112,12 @@ enum ClientPipeline {
         try sync.addHandler(manager)
         // A connection error (a flood, a protocol violation) has had its GOAWAY: close.
         try sync.addHandler(HTTP2ErrorCloser(observer: observer))
+        try sync.addHandler(idleCloser)
+        // These handlers join an active connection (after ALPN or the preface), so the
+        // connection manager never saw channelActive, where it starts its idle timer: a
+        // client that sent a preface and nothing else would hold its slot for ever.
+        // Given from NIO's handler's place, it reaches the manager and what follows only.
+        if channel.isActive { try sync.context(handler: handler).fireChannelActive() }
         environment.connections.http2.increment()
     }
 }
