@@ -2,18 +2,24 @@ import NIOCore
 
 /// A deadline that is cheap to move later. Keep-alive connections and exchanges move
 /// their deadlines on every request; scheduling a task each time costs an allocation and
-/// a heap operation, so this keeps one task pending and, when it fires before the current
-/// deadline, re-arms it for the rest. Only moving the deadline earlier reschedules.
+/// a heap operation, so this keeps one callback pending and, when it fires before the
+/// current deadline, re-arms it for the rest. Only moving the deadline earlier reschedules.
+///
+/// The pending callback is NIO's `scheduleCallback`, with the timer itself as the handler:
+/// on NIO's own event loops that allocates nothing, where a scheduled task allocates a
+/// promise and three closures that every idle keep-alive connection held (about 300 bytes
+/// of the memory per idle connection, `Benchmarks/idle-connection-memory.sh`).
 ///
 /// Deadlines are on the event loop's clock (`EventLoop.now`), so an `EmbeddedEventLoop`'s
 /// `advanceTime` drives it in tests.
 ///
-/// Loop-bound: use only on the event loop it was made with.
-final class LazyDeadlineTimer {
+/// Loop-bound: use only on the event loop it was made with. It is `Sendable` only so that
+/// NIO may hold it as a callback handler; NIO calls it on that event loop.
+final class LazyDeadlineTimer: NIOScheduledCallbackHandler, @unchecked Sendable {
     private let eventLoop: any EventLoop
     private var deadline: NIODeadline?
     private var scheduledAt: NIODeadline?
-    private var task: Scheduled<Void>?
+    private var pending: NIOScheduledCallback?
     /// Called on the event loop once the deadline has passed.
     var onExpiry: (() -> Void)?
 
@@ -25,11 +31,11 @@ final class LazyDeadlineTimer {
     func set(_ deadline: NIODeadline) {
         self.deadline = deadline
         if let scheduledAt, scheduledAt <= deadline { return }
-        task?.cancel()
+        pending?.cancel()
         schedule(at: deadline)
     }
 
-    /// Expire nowhere; a pending task fires later and does nothing.
+    /// Expire nowhere; a pending callback fires later and does nothing.
     func clear() {
         deadline = nil
     }
@@ -38,23 +44,26 @@ final class LazyDeadlineTimer {
     func cancel() {
         deadline = nil
         onExpiry = nil
-        task?.cancel()
-        task = nil
+        pending?.cancel()
+        pending = nil
         scheduledAt = nil
     }
 
     private func schedule(at time: NIODeadline) {
+        // The pending callback keeps the timer alive until it runs or is cancelled. An event
+        // loop that has shut down takes none: nothing will run on it again anyway.
+        scheduledAt = nil
+        pending = nil
+        guard let callback = try? eventLoop.scheduleCallback(at: time, handler: self) else { return }
         scheduledAt = time
-        // A strong capture: the pending task keeps the timer alive until it runs or is
-        // cancelled, and a weak one would cost the timer a side-table allocation.
-        task = eventLoop.assumeIsolated().scheduleTask(deadline: time) { self.fired() }
+        pending = callback
     }
 
-    private func fired() {
-        task = nil
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        pending = nil
         scheduledAt = nil
         guard let deadline else { return }
-        if deadline > eventLoop.now {
+        if deadline > self.eventLoop.now {
             schedule(at: deadline)
             return
         }
