@@ -108,7 +108,7 @@ final class AdminHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             if path == "/revoke" && head.method == .POST {
-                let peer = context.channel.remoteAddress?.ipAddress.flatMap(IPAddress.init)
+                let peer = context.channel.remoteAddress.flatMap(IPAddress.init)
                 let received = body ?? []
                 body = nil
                 guard AdminRoutes.mayReload(from: peer), !AdminRoutes.isCrossSite(head.headers) else {
@@ -119,7 +119,7 @@ final class AdminHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             if path == "/reload" && head.method == .POST {
-                let peer = context.channel.remoteAddress?.ipAddress.flatMap(IPAddress.init)
+                let peer = context.channel.remoteAddress.flatMap(IPAddress.init)
                 guard AdminRoutes.mayReload(from: peer), !AdminRoutes.isCrossSite(head.headers) else {
                     write(AdminRoutes.reloadForbidden, for: head, context: context)
                     return

@@ -15,7 +15,7 @@ struct CIDR: Sendable, Hashable, CustomStringConvertible {
         guard let address = IPAddress(String(parts[0])) else {
             return .failure(.init("\"\(text)\" is not an IP address or CIDR"))
         }
-        let maxLength = address.bytes.count * 8
+        let maxLength = Int(address.count) * 8
         var length = maxLength
         if parts.count == 2 {
             guard let parsed = Int(parts[1]), (0...maxLength).contains(parsed) else {
@@ -27,15 +27,7 @@ struct CIDR: Sendable, Hashable, CustomStringConvertible {
     }
 
     func contains(_ address: IPAddress) -> Bool {
-        guard address.bytes.count == network.bytes.count else { return false }
-        var remaining = prefixLength
-        for (a, b) in zip(address.bytes, network.bytes) {
-            if remaining <= 0 { return true }
-            let mask: UInt8 = remaining >= 8 ? 0xFF : ~(0xFF >> UInt8(remaining))
-            if a & mask != b & mask { return false }
-            remaining -= 8
-        }
-        return true
+        address.sharesPrefix(prefixLength, with: network)
     }
 
     var description: String { "\(network)/\(prefixLength)" }

@@ -21,7 +21,7 @@ enum HostLiteral {
         var labels = host.split(separator: ".", omittingEmptySubsequences: false)
         if labels.count > 1, labels.last?.isEmpty == true { labels.removeLast() }
         guard let last = labels.last, isNumber(last) else { return nil }
-        guard let address = IPAddress(String(host)), address.bytes.count == 4 else {
+        guard let address = IPAddress(String(host)), address.isV4 else {
             return AddressError("a host of numbers must be an IPv4 address written as four decimal numbers from 0 to 255, like 127.0.0.1")
         }
         return nil

@@ -28,9 +28,11 @@ final class ConnectionTracker: Sendable {
             return true
         }
         guard admitted else { return false }
+        // The closure holds no more than it must (every open connection keeps it): the
+        // listener's name is read back from the entry.
         channel.closeFuture.whenComplete { [weak self] _ in
             let waiters = self?.inner.withLockedValue { inner -> [CheckedContinuation<Void, Never>] in
-                guard inner.channels.removeValue(forKey: id) != nil else { return [] }
+                guard let listener = inner.channels.removeValue(forKey: id)?.listener else { return [] }
                 let left = inner.perListener[listener, default: 1] - 1
                 inner.perListener[listener] = left > 0 ? left : nil
                 guard inner.channels.isEmpty else { return [] }

@@ -12,17 +12,30 @@ import X509
 /// NUL that would truncate a C string, CR, LF) is written `\XX` and never dropped, and a
 /// `,` or `\` inside a name is escaped likewise, so two different certificates never give
 /// the same headers.
-struct ClientCertificateIdentity: Sendable, Equatable {
+///
+/// A class: each connection of a listener that asks for certificates holds one, and every
+/// connection holds the reference (one word where three strings were).
+final class ClientCertificateIdentity: Sendable, Equatable {
     static let subjectHeader = "X-Client-Cert-Subject"
     static let namesHeader = "X-Client-Cert-SAN"
     static let fingerprintHeader = "X-Client-Cert-SHA256"
     /// Always stripped from clients (as the other identity headers are).
     static let headerNames = [subjectHeader, namesHeader, fingerprintHeader]
 
-    var subject: String
-    var subjectAlternativeNames: String
+    let subject: String
+    let subjectAlternativeNames: String
     /// SHA-256 of the certificate's DER, lower-case hex (RFC 8705's `x5t#S256` input).
-    var fingerprint: String
+    let fingerprint: String
+
+    init(subject: String, subjectAlternativeNames: String, fingerprint: String) {
+        self.subject = subject
+        self.subjectAlternativeNames = subjectAlternativeNames
+        self.fingerprint = fingerprint
+    }
+
+    static func == (lhs: ClientCertificateIdentity, rhs: ClientCertificateIdentity) -> Bool {
+        lhs.subject == rhs.subject && lhs.subjectAlternativeNames == rhs.subjectAlternativeNames && lhs.fingerprint == rhs.fingerprint
+    }
 
     /// The identity of the client certificate the TLS handler of `channel` verified, if any.
     static func verified(on channel: any Channel) -> ClientCertificateIdentity? {
