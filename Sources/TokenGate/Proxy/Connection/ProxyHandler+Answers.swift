@@ -121,8 +121,10 @@ extension ProxyHandler {
         switch after {
         case .nextRequest:
             exchange = nil
-            run(machine.awaitingRequest(since: context.eventLoop.now))
+            let now = context.eventLoop.now
+            run(machine.awaitingRequest(since: now))
             drainQueue()
+            restDecoderIfIdle(now: now)
         case .discardRest:
             exchange = nil
             armTimer()

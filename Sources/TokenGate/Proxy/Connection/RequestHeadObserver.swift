@@ -1,9 +1,16 @@
 import NIOCore
 import NIOHTTP1
 
-/// Told when bytes of a client's request stream arrive, before they are decoded: the
-/// first bytes of a new head start the head timeout (slowloris) in place of the
-/// keep-alive one.
+/// The connection's side of `RequestHeadDecoder`: told when bytes of a client's request
+/// stream arrive, before they are decoded (the first bytes of a new head start the head
+/// timeout, slowloris, in place of the keep-alive one), and the keeper of the connection's
+/// llhttp decoder, which it lets go while the connection idles between requests.
 protocol RequestHeadObserver: AnyObject {
+    /// Bytes arrived, ahead of the decoder.
     func requestBytesArrived()
+    /// The connection's decoder; nil until the first bytes and while it rests.
+    var requestDecoder: HTTPRequestDecoder? { get set }
+    /// A feed of bytes was decoded. `endedOnEmptyLine`: the bytes fed, all of them
+    /// consumed, ended with an empty line (where every head, and every chunked body, ends).
+    func requestBytesDecoded(endedOnEmptyLine: Bool)
 }
