@@ -84,6 +84,50 @@ struct RequestDecoderRestTests {
         #expect(proxy.handler.requestDecoder == nil)
     }
 
+    @Test("refusals answered while the decoder is being fed: the decoder rests after the feed, never inside it, and the connection serves on")
+    func refusalsRestAfterTheFeed() throws {
+        let proxy = try EmbeddedProxy(config: apiRoute)
+        defer { proxy.finish() }
+        let notFound = "GET /elsewhere HTTP/1.1\r\nHost: a\r\n\r\n"
+        // Two forwarded requests, the second a quick return: the decoder stays after it.
+        for path in ["first", "quick"] {
+            try proxy.send("GET /api/\(path) HTTP/1.1\r\nHost: a\r\n\r\n")
+            let upstream = try #require(proxy.upstream(0))
+            #expect(try upstream.received().hasPrefix("GET /\(path) HTTP/1.1\r\n"))
+            try upstream.respond("HTTP/1.1 204 No Content\r\n\r\n")
+            #expect(try proxy.received() == "HTTP/1.1 204 No Content\r\n\r\n")
+        }
+        #expect(proxy.handler.requestDecoder != nil)
+        proxy.loop.advanceTime(by: .seconds(2))
+        #expect(!notFound.isEmpty)
+        for _ in 0..<3 {
+            try proxy.send(notFound)
+            #expect(try proxy.received().hasPrefix("HTTP/1.1 404 "))
+            #expect(proxy.handler.requestDecoder == nil, "rested once the feed was decoded")
+            proxy.loop.advanceTime(by: .seconds(2))
+        }
+        // Two refusals in one feed (pipelined), then a request that is forwarded.
+        try proxy.send(notFound + notFound + "GET /api/ok HTTP/1.1\r\nHost: a\r\n\r\n")
+        let upstream = try #require(proxy.upstream(0))
+        #expect(try upstream.received().hasPrefix("GET /ok HTTP/1.1\r\n"))
+        try upstream.respond("HTTP/1.1 204 No Content\r\n\r\n")
+        let answers = try proxy.received()
+        #expect(answers.components(separatedBy: "HTTP/1.1 404 ").count == 3 && answers.hasSuffix("HTTP/1.1 204 No Content\r\n\r\n"))
+        #expect(proxy.client.isActive)
+    }
+
+    @Test("Connection: upgrade with an empty Upgrade field ends parsing, as llhttp says: answered, then the connection closes")
+    func emptyUpgradeEndsParsing() throws {
+        let proxy = try EmbeddedProxy(config: apiRoute)
+        defer { proxy.finish() }
+        try proxy.send("GET /api/a HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade:\r\n\r\n")
+        let upstream = try #require(proxy.upstream(0))
+        #expect(try upstream.received().hasPrefix("GET /a HTTP/1.1\r\n"))
+        try upstream.respond("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        #expect(try proxy.received().hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(!proxy.client.isActive, "llhttp parses nothing after it, so the connection does not wait for more")
+    }
+
     @Test("an empty line is LF, an optional CR, LF at the very end of the bytes")
     func emptyLine() {
         let cases: [(String, Bool)] = [

@@ -124,7 +124,8 @@ extension ProxyHandler {
             let now = context.eventLoop.now
             run(machine.awaitingRequest(since: now))
             drainQueue()
-            restDecoderIfIdle(now: now)
+            idleSince = now
+            restDecoderIfIdle()
         case .discardRest:
             exchange = nil
             armTimer()

@@ -60,6 +60,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// left it between messages (its last part a request's end, its bytes ending there).
     var decodedInFeed = DecodedInFeed.nothing
     var decoderBetweenMessages = false
+    /// The decoder is being fed: parts arrive from inside llhttp, which must not be let go
+    /// under its own feet (a refusal answered at once ends its exchange right there).
+    var decoding = false
     /// Since when the connection has idled after its last answer (nil before the first).
     var idleSince: NIODeadline?
     /// The client sent its last request within `quickReturn` of the answer before it: it
@@ -284,7 +287,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 extension ProxyHandler: RequestHeadObserver {
     /// Bytes arrived ahead of the decoder: the first of a new head start its timeout.
     func requestBytesArrived() {
-        decodedInFeed = .nothing
         guard machine.awaitsHeadBytes, let context else { return }
         let now = context.eventLoop.now
         if let idleSince { returnsQuickly = now - idleSince < Self.quickReturn }
@@ -294,18 +296,28 @@ extension ProxyHandler: RequestHeadObserver {
     /// The decoder is between messages only if the feed's last part was a request's end
     /// and its bytes ended on the empty line that ended it: bytes of a next request that
     /// came with them (a pipelining client's partial head) would be in the decoder.
+    func decodingBegins() {
+        decoding = true
+        decoderBetweenMessages = false
+        decodedInFeed = .nothing
+    }
+
     func requestBytesDecoded(endedOnEmptyLine: Bool) {
+        decoding = false
         decoderBetweenMessages = decodedInFeed == .end && endedOnEmptyLine
+        // An answer given while the decoder was being fed (a refusal) left the connection
+        // idle then; now the decoder may rest.
+        restDecoderIfIdle()
     }
 
     /// Lets the decoder go when the connection waits for a request with nothing read of
     /// it: an idle keep-alive connection then holds no parser (about 1.1 KB). The next
     /// request's first bytes make a new one. A client that came back quickly last time
     /// keeps it (a busy keep-alive connection pays nothing); one that idled, or has sent
-    /// one request so far, lets it go. `now` is when the answer went out.
-    func restDecoderIfIdle(now: NIODeadline) {
-        idleSince = now
-        guard !returnsQuickly, decoderBetweenMessages, let decoder = requestDecoder, let context, machine.awaitsHeadBytes, queue?.isEmpty ?? true else { return }
+    /// one request so far, lets it go.
+    func restDecoderIfIdle() {
+        guard !decoding, !returnsQuickly, decoderBetweenMessages, let decoder = requestDecoder, let context,
+              machine.awaitsHeadBytes, queue?.isEmpty ?? true else { return }
         decoderBetweenMessages = false
         requestDecoder = nil
         // NIO's HTTP decoder only stops its parser here (the context is not used).

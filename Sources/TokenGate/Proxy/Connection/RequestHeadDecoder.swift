@@ -29,15 +29,23 @@ struct RequestHeadDecoder<Observer: RequestHeadObserver>: ByteToMessageDecoder {
     func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         observer.requestBytesArrived()
         let endsOnEmptyLine = Self.endsOnEmptyLine(buffer)
-        let state = try decoder(context).decode(context: context, buffer: &buffer)
-        observer.requestBytesDecoded(endedOnEmptyLine: endsOnEmptyLine && buffer.readableBytes == 0)
-        return state
+        observer.decodingBegins()
+        do {
+            let state = try decoder(context).decode(context: context, buffer: &buffer)
+            observer.requestBytesDecoded(endedOnEmptyLine: endsOnEmptyLine && buffer.readableBytes == 0)
+            return state
+        } catch {
+            observer.requestBytesDecoded(endedOnEmptyLine: false)
+            throw error
+        }
     }
 
     func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         // A rested decoder stopped at the end of a message: with no bytes since, there is
         // nothing to finish.
         guard observer.requestDecoder != nil || buffer.readableBytes > 0 else { return .needMoreData }
+        observer.decodingBegins()
+        defer { observer.requestBytesDecoded(endedOnEmptyLine: false) }
         return try decoder(context).decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
     }
 

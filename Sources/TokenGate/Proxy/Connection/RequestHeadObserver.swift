@@ -10,7 +10,11 @@ protocol RequestHeadObserver: AnyObject {
     func requestBytesArrived()
     /// The connection's decoder; nil until the first bytes and while it rests.
     var requestDecoder: HTTPRequestDecoder? { get set }
-    /// A feed of bytes was decoded. `endedOnEmptyLine`: the bytes fed, all of them
+    /// The decoder is about to be fed (bytes, or the end of the stream). Until
+    /// `requestBytesDecoded`, parts arrive from inside llhttp, and the decoder must not
+    /// be let go.
+    func decodingBegins()
+    /// A feed was decoded (or failed). `endedOnEmptyLine`: the bytes fed, all of them
     /// consumed, ended with an empty line (where every head, and every chunked body, ends).
     func requestBytesDecoded(endedOnEmptyLine: Bool)
 }

@@ -20,6 +20,8 @@ struct RequestHeaderScan {
     var connectionUpgrade = false
     /// The `Upgrade` protocols offered, in order.
     var upgrade: [String] = []
+    /// An `Upgrade` field was sent, even an empty one (llhttp's `F_UPGRADE`).
+    var upgradeFieldSeen = false
     var expectsContinue = false
     var forwardedFor: [String] = []
     var forwardedProto: String?
@@ -60,15 +62,19 @@ struct RequestHeaderScan {
             case .xForwardedHost: forwardedHost = forwardedHost ?? value
             case .authorization: authorization.append(value)
             case .requestID: requestID = requestID ?? value
-            case .upgrade: upgrade.append(contentsOf: Self.commaSeparated(value))
+            case .upgrade:
+                upgradeFieldSeen = true
+                upgrade.append(contentsOf: Self.commaSeparated(value))
             case .hopByHop, .otherForwarding, .forwardingAlias, .other: break
             }
         }
     }
 
     /// Whether NIO's decoder treats the request as an upgrade and stops parsing after it
-    /// (llhttp: `Upgrade` together with `Connection: upgrade`).
-    var endsParsing: Bool { connectionUpgrade && !upgrade.isEmpty }
+    /// (llhttp: an `Upgrade` field, whatever its value, together with `Connection: upgrade`).
+    /// It must agree with llhttp exactly: a request llhttp stops after, taken for an
+    /// ordinary one, would leave the connection waiting for bytes nobody parses.
+    var endsParsing: Bool { connectionUpgrade && upgradeFieldSeen }
 
     /// The request offers a WebSocket upgrade (RFC 6455 §4.1), the one upgrade forwarded.
     /// h2c and anything else is not: the request is served as plain HTTP/1.1.
