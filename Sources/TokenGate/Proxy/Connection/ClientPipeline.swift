@@ -90,7 +90,8 @@ enum ClientPipeline {
         )
         let headTimeout = TimeAmount(settings.headerReadTimeout)
         let idleTimeout = TimeAmount(settings.idleTimeout)
-        let idleCloser = HTTP2IdleCloser(idleTimeout: idleTimeout)
+        let streamTimers = NIOLoopBound(DeadlineTimerPool(eventLoop: channel.eventLoop, capacity: settings.maxConcurrentStreams), eventLoop: channel.eventLoop)
+        let idleCloser = HTTP2IdleCloser(idleTimeout: idleTimeout, streamTimers: streamTimers.value)
         let handler = NIOHTTP2Handler(
             mode: .server, eventLoop: channel.eventLoop, connectionConfiguration: connection, streamConfiguration: .init(),
             streamDelegate: HTTP2IdleCloser.Streams(manager: manager.http2StreamDelegate, closer: NIOLoopBound(idleCloser, eventLoop: channel.eventLoop))
@@ -100,7 +101,7 @@ enum ClientPipeline {
                 try sync.addHandler(HTTP2StreamCodec())
                 try sync.addHandler(ProxyHandler(
                     environment: environment, headTimeout: headTimeout, idleTimeout: idleTimeout, acceptedOn: acceptedOn, servesHTTP2Stream: true,
-                    clientCertificate: clientCertificate
+                    clientCertificate: clientCertificate, streamTimers: streamTimers.value
                 ))
                 environment.connections.http2Streams.increment()
             }

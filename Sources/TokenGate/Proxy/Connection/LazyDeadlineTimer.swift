@@ -27,6 +27,9 @@ final class LazyDeadlineTimer: NIOScheduledCallbackHandler, @unchecked Sendable 
         self.eventLoop = eventLoop
     }
 
+    /// Its event loop's clock.
+    var now: NIODeadline { eventLoop.now }
+
     /// Expire at `deadline` (replacing any earlier setting).
     func set(_ deadline: NIODeadline) {
         self.deadline = deadline
@@ -47,6 +50,13 @@ final class LazyDeadlineTimer: NIOScheduledCallbackHandler, @unchecked Sendable 
         pending?.cancel()
         pending = nil
         scheduledAt = nil
+    }
+
+    /// Forgets its deadline and owner but keeps a pending callback, for the next owner
+    /// (`DeadlineTimerPool`): a later deadline then needs no new callback.
+    func detach() {
+        deadline = nil
+        onExpiry = nil
     }
 
     private func schedule(at time: NIODeadline) {

@@ -53,6 +53,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let servesHTTP2Stream: Bool
     /// The client certificate the TLS handshake verified, passed on as identity headers.
     let clientCertificate: ClientCertificateIdentity?
+    /// An HTTP/2 stream's handler takes its timer from its connection's pool and gives it back.
+    let streamTimers: DeadlineTimerPool?
     /// The connection's llhttp decoder (HTTP/1), made by `RequestHeadDecoder` on the first
     /// bytes of a request and let go while the connection idles (`restDecoderIfIdle`).
     var requestDecoder: HTTPRequestDecoder?
@@ -76,8 +78,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// timeouts as of this connection's accept.
     init(environment: ListenerEnvironment, headTimeout: TimeAmount, idleTimeout: TimeAmount, acceptedOn: BindAddress? = nil,
          maxQueuedRequests: Int = ConnectionStateMachine.defaultMaxQueuedRequests, servesHTTP2Stream: Bool = false,
-         clientCertificate: ClientCertificateIdentity? = nil) {
+         clientCertificate: ClientCertificateIdentity? = nil, streamTimers: DeadlineTimerPool? = nil) {
         self.environment = environment
+        self.streamTimers = streamTimers
         self.servesHTTP2Stream = servesHTTP2Stream
         self.clientCertificate = clientCertificate
         self.acceptedOn = acceptedOn
@@ -89,7 +92,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         pool = environment.pools.pool(for: context.eventLoop)
         peer = context.channel.remoteAddress.flatMap(IPAddress.init)
         peerText = peer?.description ?? "unknown"
-        let timer = LazyDeadlineTimer(eventLoop: context.eventLoop)
+        let timer = streamTimers?.take() ?? LazyDeadlineTimer(eventLoop: context.eventLoop)
         timer.onExpiry = { [weak self] in self?.timerFired() }
         self.timer = timer
         run(machine.accepted(at: context.eventLoop.now))
@@ -97,7 +100,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         run(machine.clientClosed())
-        timer?.cancel()
+        if let timer, let streamTimers { streamTimers.give(timer) } else { timer?.cancel() }
         timer = nil
         self.context = nil
     }
