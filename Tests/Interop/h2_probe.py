@@ -28,6 +28,9 @@ Attacks (each request is `GET /` with :authority HOST:PORT and :scheme http unle
                       connection is closed last.
   normal              a sanity check: 50 sequential GETs on one connection, then a POST with
                       a 100 KiB body sent as the flow-control windows allow; no GOAWAY expected.
+  concurrent          8 GETs sent at once on one connection, each with `x-echo-delay-ms: 1500`
+                      (the sandbox echo upstream answers late), all awaited; the report adds
+                      "reset_codes": {stream: the RST_STREAM error code's name}.
 
 Each attack reads the server's frames until the server closes the connection, or 5 s after
 a GOAWAY, or its own end. Received bytes go both to h2 (which answers SETTINGS and PING and
@@ -100,6 +103,7 @@ class Scanner:
         self.statuses: list[int] = []
         self.ended: set[int] = set()
         self.reset: set[int] = set()
+        self.reset_codes: dict[int, str] = {}
         self.settings_seen = False
         self.unanswered: list[bytes] = []   # SETTINGS ACKs / PING ACKs owed when h2 no longer answers
 
@@ -136,6 +140,8 @@ class Scanner:
             self.ended.add(stream)
         elif kind == RST_STREAM:
             self.reset.add(stream)
+            if len(payload) >= 4:
+                self.reset_codes[stream] = error_name(int.from_bytes(payload[:4], "big"))
         elif kind == SETTINGS and not flags & ACK:
             self.settings_seen = True
             self.unanswered.append(frame(SETTINGS, ACK, 0))
@@ -474,7 +480,19 @@ def normal(probe: Probe) -> None:
     probe.await_response(stream, 10.0)
 
 
-ATTACKS = ("rapid-reset", "continuation-flood", "settings-flood", "ping-flood", "empty-data-flood", "zero-window", "normal")
+def concurrent(probe: Probe, report: dict) -> None:
+    probe.await_settings()
+    streams = [1 + 2 * index for index in range(8)]
+    for stream in streams:
+        probe.conn.send_headers(stream, probe.request_headers(extra=[("x-echo-delay-ms", "1500")]), end_stream=True)
+    probe.flush()
+    for stream in streams:
+        probe.await_response(stream, 10.0)
+    report["reset_codes"] = {str(stream): name for stream, name in sorted(probe.scanner.reset_codes.items())}
+
+
+ATTACKS = ("rapid-reset", "continuation-flood", "settings-flood", "ping-flood", "empty-data-flood", "zero-window", "normal",
+           "concurrent")
 
 
 def run(attack: str, host: str, port: int) -> dict:
@@ -503,6 +521,8 @@ def run(attack: str, host: str, port: int) -> dict:
             zero_window(probe, report, host, port)
         elif attack == "normal":
             normal(probe)
+        elif attack == "concurrent":
+            concurrent(probe, report)
     except Exception as error:  # a local failure, reported rather than hidden
         report["error"] = f"{type(error).__name__}: {error}"
     finally:

@@ -151,6 +151,24 @@ struct HTTP2Tests {
         }
     }
 
+    @Test("each open stream counts against max_connections, as the upstream connection it holds does: streams over the limit are refused with REFUSED_STREAM, and served once the others end")
+    func streamsCountAgainstTheConnectionLimit() async throws {
+        try await withProxy(listenerExtras: #", "h2c": true, "max_connections": 4"#) { gateway, echo in
+            let report = try await H2Attack.run("concurrent", port: gateway.port())
+            #expect(report["error"] is NSNull, "\(report)")
+            // The connection itself and three streams fit; five streams are refused.
+            #expect(report["statuses"] as? [Int] == [200, 200, 200], "\(report)")
+            let resets = try #require(report["reset_codes"] as? [String: String], "\(report)")
+            #expect(resets.count == 5 && resets.values.allSatisfy { $0 == "REFUSED_STREAM" }, "\(resets)")
+            #expect(echo.requestCount == 3, "refused streams never reach the upstream")
+            // The counts went back: the next connection's streams are served.
+            let after = try await Curl.run(["--http2-prior-knowledge", "http://127.0.0.1:\(gateway.port())/after"])
+            #expect(after.response.status == 200, "\(after.stderr)")
+            let metrics = try await gateway.admin("/metrics").bodyText
+            #expect(metrics.contains(#"tokengate_connections_refused_total{listener="main"} 5"#), "\(metrics)")
+        }
+    }
+
     @Test("an HTTP/2 connection that sends its preface and then nothing gets GOAWAY after the idle timeout and is closed, though it never answers the PING")
     func silentConnectionIdlesOut() async throws {
         try await withProxy(listenerExtras: #", "h2c": true, "idle_timeout_seconds": 1"#) { gateway, _ in

@@ -13,8 +13,27 @@ enum ClientPipeline {
         let settings: ListenerConfig
         let environment: ListenerEnvironment
         let acceptedOn: BindAddress
+        /// Counts an HTTP/2 connection's streams against the listener's connection limit.
+        let streams: StreamAdmission
         /// The client certificate the handshake verified (a TLS listener with `client_ca_file`).
         var clientCertificate: ClientCertificateIdentity?
+    }
+
+    /// An HTTP/2 stream holds an upstream connection as an HTTP/1 connection does, so each
+    /// open stream counts against the listener's `max_connections` (and the descriptor
+    /// budget behind it, two descriptors a connection): without this, one client
+    /// connection could hold `max_concurrent_streams` upstream sockets, and a few of them
+    /// every descriptor the process has. A stream over the limit is refused with
+    /// RST_STREAM(REFUSED_STREAM), which tells the client it was not processed and may be
+    /// sent again (RFC 9113 §8.7).
+    struct StreamAdmission: Sendable {
+        let tracker: ConnectionTracker
+        let trackingName: String
+        let limit: Int
+
+        func admit(_ stream: any Channel) -> Bool {
+            tracker.add(stream, listener: trackingName, limit: limit)
+        }
     }
 
     /// Everything below the tracker's admission: TLS when the listener has a certificate,
@@ -76,6 +95,7 @@ enum ClientPipeline {
         let environment = parts.environment
         let acceptedOn = parts.acceptedOn
         let clientCertificate = parts.clientCertificate
+        let streams = parts.streams
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
@@ -98,6 +118,11 @@ enum ClientPipeline {
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 let sync = stream.pipeline.syncOperations
+                guard streams.admit(stream) else {
+                    environment.telemetry.metrics.connectionRefused(listener: environment.name)
+                    try sync.addHandler(RefusedStream())
+                    return
+                }
                 try sync.addHandler(HTTP2StreamCodec())
                 try sync.addHandler(ProxyHandler(
                     environment: environment, headTimeout: headTimeout, idleTimeout: idleTimeout, acceptedOn: acceptedOn, servesHTTP2Stream: true,

@@ -43,7 +43,8 @@ enum ProxyListener {
             .childChannelInitializer { channel in
                 // Settings as of this connection's accept: a reload applies to new connections.
                 let settings = environment.snapshots.current.planner(forListener: environment.name)?.listener ?? listener
-                guard tracker.add(channel, listener: trackingName, limit: min(settings.maxConnections, budget)) else {
+                let limit = min(settings.maxConnections, budget)
+                guard tracker.add(channel, listener: trackingName, limit: limit) else {
                     environment.telemetry.metrics.connectionRefused(listener: listener.name)
                     return channel.close()
                 }
@@ -51,7 +52,10 @@ enum ProxyListener {
                 // connections; this one keeps its own).
                 let certificate = settings.tls == nil ? nil : environment.certificates.certificate(for: environment.name)
                 if settings.tls != nil, certificate == nil { return channel.close() }
-                let parts = ClientPipeline.Parts(settings: settings, environment: environment, acceptedOn: listener.address)
+                let parts = ClientPipeline.Parts(
+                    settings: settings, environment: environment, acceptedOn: listener.address,
+                    streams: ClientPipeline.StreamAdmission(tracker: tracker, trackingName: trackingName, limit: limit)
+                )
                 do {
                     try ClientPipeline.configure(channel, parts, certificate: certificate)
                     return channel.eventLoop.makeSucceededVoidFuture()
