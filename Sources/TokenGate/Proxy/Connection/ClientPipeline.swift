@@ -43,6 +43,7 @@ enum ClientPipeline {
         let settings = parts.settings
         if let certificate {
             try sync.addHandler(NIOSSLServerHandler(context: certificate.context))
+            try sync.addHandler(TLSWriteCoalescer())
             // ALPN decides (HTTP/1.1 when the client offers nothing), within the head timeout.
             let asksForCertificates = settings.tls?.clientCAFile != nil
             try sync.addHandler(ProtocolSelector(mode: .alpn, deadline: TimeAmount(settings.headerReadTimeout)) { channel, decision in
