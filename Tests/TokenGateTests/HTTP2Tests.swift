@@ -151,21 +151,28 @@ struct HTTP2Tests {
         }
     }
 
-    @Test("each open stream counts against max_connections, as the upstream connection it holds does: streams over the limit are refused with REFUSED_STREAM, and served once the others end")
+    @Test("the streams a connection runs at once count against max_connections (its own slot covers one): streams over the limit are refused with REFUSED_STREAM, and a connection at the limit still serves one stream at a time")
     func streamsCountAgainstTheConnectionLimit() async throws {
         try await withProxy(listenerExtras: #", "h2c": true, "max_connections": 4"#) { gateway, echo in
             let report = try await H2Attack.run("concurrent", port: gateway.port())
             #expect(report["error"] is NSNull, "\(report)")
-            // The connection itself and three streams fit; five streams are refused.
-            #expect(report["statuses"] as? [Int] == [200, 200, 200], "\(report)")
+            // The connection's slot and three more: four streams at once; four are refused.
+            #expect(report["statuses"] as? [Int] == [200, 200, 200, 200], "\(report)")
             let resets = try #require(report["reset_codes"] as? [String: String], "\(report)")
-            #expect(resets.count == 5 && resets.values.allSatisfy { $0 == "REFUSED_STREAM" }, "\(resets)")
-            #expect(echo.requestCount == 3, "refused streams never reach the upstream")
-            // The counts went back: the next connection's streams are served.
+            #expect(resets.count == 4 && resets.values.allSatisfy { $0 == "REFUSED_STREAM" }, "\(resets)")
+            #expect(echo.requestCount == 4, "refused streams never reach the upstream")
+            // The slots went back: the next connection's streams are served.
             let after = try await Curl.run(["--http2-prior-knowledge", "http://127.0.0.1:\(gateway.port())/after"])
             #expect(after.response.status == 200, "\(after.stderr)")
             let metrics = try await gateway.admin("/metrics").bodyText
-            #expect(metrics.contains(#"tokengate_connections_refused_total{listener="main"} 5"#), "\(metrics)")
+            #expect(metrics.contains(#"tokengate_connections_refused_total{listener="main"} 4"#), "\(metrics)")
+        }
+        try await withProxy(listenerExtras: #", "h2c": true, "max_connections": 1"#) { gateway, _ in
+            let report = try await H2Attack.run("concurrent", port: gateway.port())
+            #expect(report["statuses"] as? [Int] == [200], "\(report)")
+            #expect((report["reset_codes"] as? [String: String])?.count == 7, "\(report)")
+            let next = try await Curl.run(["--http2-prior-knowledge", "http://127.0.0.1:\(gateway.port())/one"])
+            #expect(next.response.status == 200, "a connection at the limit serves a stream: \(next.stderr)")
         }
     }
 

@@ -19,20 +19,27 @@ enum ClientPipeline {
         var clientCertificate: ClientCertificateIdentity?
     }
 
-    /// An HTTP/2 stream holds an upstream connection as an HTTP/1 connection does, so each
-    /// open stream counts against the listener's `max_connections` (and the descriptor
-    /// budget behind it, two descriptors a connection): without this, one client
-    /// connection could hold `max_concurrent_streams` upstream sockets, and a few of them
-    /// every descriptor the process has. A stream over the limit is refused with
-    /// RST_STREAM(REFUSED_STREAM), which tells the client it was not processed and may be
-    /// sent again (RFC 9113 §8.7).
+    /// An HTTP/2 stream holds an upstream connection as an HTTP/1 connection does, so the
+    /// streams a connection runs at once count against the listener's `max_connections`
+    /// (and the descriptor budget behind it, two descriptors a connection): its own slot
+    /// covers one stream, and each stream beside it takes a slot of its own. Without this,
+    /// one client connection could hold `max_concurrent_streams` upstream sockets, and a
+    /// few of them every descriptor the process has. A stream over the limit is refused
+    /// with RST_STREAM(REFUSED_STREAM), which tells the client it was not processed and may
+    /// be sent again (RFC 9113 §8.7). The limit is the listener's as configured now.
     struct StreamAdmission: Sendable {
         let tracker: ConnectionTracker
         let trackingName: String
-        let limit: Int
+        /// The descriptor budget, read once per bind.
+        let budget: Int
 
-        func admit(_ stream: any Channel) -> Bool {
-            tracker.add(stream, listener: trackingName, limit: limit)
+        func reserve(_ environment: ListenerEnvironment) -> Bool {
+            let configured = environment.snapshots.current.planner(forListener: environment.name)?.listener.maxConnections ?? budget
+            return tracker.reserveStreamSlot(listener: trackingName, limit: min(configured, budget))
+        }
+
+        func release() {
+            tracker.releaseStreamSlot(listener: trackingName)
         }
     }
 
@@ -96,7 +103,7 @@ enum ClientPipeline {
         let environment = parts.environment
         let acceptedOn = parts.acceptedOn
         let clientCertificate = parts.clientCertificate
-        let streams = parts.streams
+        let slots = NIOLoopBound(HTTP2StreamSlots(admission: parts.streams, environment: environment), eventLoop: channel.eventLoop)
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
@@ -111,7 +118,7 @@ enum ClientPipeline {
         )
         let headTimeout = TimeAmount(settings.headerReadTimeout)
         let idleTimeout = TimeAmount(settings.idleTimeout)
-        let streamTimers = NIOLoopBound(DeadlineTimerPool(eventLoop: channel.eventLoop, capacity: settings.maxConcurrentStreams), eventLoop: channel.eventLoop)
+        let streamTimers = NIOLoopBound(DeadlineTimerPool(eventLoop: channel.eventLoop, capacity: DeadlineTimerPool.defaultCapacity), eventLoop: channel.eventLoop)
         let idleCloser = HTTP2IdleCloser(idleTimeout: idleTimeout, streamTimers: streamTimers.value)
         let handler = NIOHTTP2Handler(
             mode: .server, eventLoop: channel.eventLoop, connectionConfiguration: connection, streamConfiguration: .init(),
@@ -119,11 +126,12 @@ enum ClientPipeline {
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 let sync = stream.pipeline.syncOperations
-                guard streams.admit(stream) else {
+                guard slots.value.admit() else {
                     environment.telemetry.metrics.connectionRefused(listener: environment.name)
                     try sync.addHandler(RefusedStream())
                     return
                 }
+                stream.closeFuture.whenComplete { _ in slots.value.streamEnded() }
                 try sync.addHandler(HTTP2StreamCodec())
                 try sync.addHandler(ProxyHandler(
                     environment: environment, headTimeout: headTimeout, idleTimeout: idleTimeout, acceptedOn: acceptedOn, servesHTTP2Stream: true,

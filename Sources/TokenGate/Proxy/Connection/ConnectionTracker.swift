@@ -9,6 +9,8 @@ final class ConnectionTracker: Sendable {
         var channels: [ObjectIdentifier: (channel: any Channel, listener: String)] = [:]
         /// Open connections per listener (kept beside `channels` so a limit check is O(1)).
         var perListener: [String: Int] = [:]
+        /// Slots held by HTTP/2 streams beyond their connection's own (`reserveStreamSlot`).
+        var streamSlots: [String: Int] = [:]
         /// Waiting for the count to reach zero (shutdown's drain).
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
     }
@@ -22,7 +24,7 @@ final class ConnectionTracker: Sendable {
         let id = ObjectIdentifier(channel)
         let admitted = inner.withLockedValue { inner -> Bool in
             let open = inner.perListener[listener, default: 0]
-            guard open < limit else { return false }
+            guard open + inner.streamSlots[listener, default: 0] < limit else { return false }
             inner.channels[id] = (channel, listener)
             inner.perListener[listener] = open + 1
             return true
@@ -44,6 +46,27 @@ final class ConnectionTracker: Sendable {
         return true
     }
 
+    /// Takes a slot of `listener`'s limit for an HTTP/2 stream that runs beside others on
+    /// its connection (the connection's own slot covers one stream): false when `limit`
+    /// connections and such streams are open already.
+    func reserveStreamSlot(listener: String, limit: Int) -> Bool {
+        inner.withLockedValue { inner in
+            let held = inner.streamSlots[listener, default: 0]
+            guard inner.perListener[listener, default: 0] + held < limit else { return false }
+            inner.streamSlots[listener] = held + 1
+            return true
+        }
+    }
+
+    /// Gives back a slot `reserveStreamSlot` took.
+    func releaseStreamSlot(listener: String) {
+        inner.withLockedValue { inner in
+            let left = inner.streamSlots[listener, default: 1] - 1
+            inner.streamSlots[listener] = left > 0 ? left : nil
+        }
+    }
+
+    /// Client connections open (an HTTP/2 connection is one, whatever its streams).
     var count: Int { inner.withLockedValue { $0.channels.count } }
 
     /// Open connections per listener, by the name it was added under.

@@ -54,7 +54,7 @@ enum ProxyListener {
                 if settings.tls != nil, certificate == nil { return channel.close() }
                 let parts = ClientPipeline.Parts(
                     settings: settings, environment: environment, acceptedOn: listener.address,
-                    streams: ClientPipeline.StreamAdmission(tracker: tracker, trackingName: trackingName, limit: limit)
+                    streams: ClientPipeline.StreamAdmission(tracker: tracker, trackingName: trackingName, budget: budget)
                 )
                 do {
                     try ClientPipeline.configure(channel, parts, certificate: certificate)

@@ -6,9 +6,13 @@ import NIOCore
 /// loop's scheduled tasks) every stream. A kept timer still has its callback pending, and
 /// a new stream's deadline is later than the last one's, so it needs none.
 ///
-/// Loop-bound, as its timers are. Holds at most `capacity` idle timers (the connection's
-/// stream limit); `cancelAll()` when the connection goes.
+/// Loop-bound, as its timers are. Holds at most `capacity` idle timers (a few: a busy
+/// connection's streams come and go a few at a time, and every kept timer is memory the
+/// connection holds and may be a callback in the loop's task heap); `cancelAll()` when the
+/// connection goes.
 final class DeadlineTimerPool {
+    static let defaultCapacity = 8
+
     private let eventLoop: any EventLoop
     private let capacity: Int
     private var idle: [LazyDeadlineTimer] = []

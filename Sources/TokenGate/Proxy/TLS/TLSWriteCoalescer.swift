@@ -26,15 +26,15 @@ final class TLSWriteCoalescer: ChannelOutboundHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard case .byteBuffer(var buffer) = unwrapOutboundIn(data) else {
-            emitPending(context: context)
+            emitAllPending(context: context)
             context.write(data, promise: promise)
             return
         }
         if var current = pending, current.readableBytes + buffer.readableBytes <= Self.recordBytes {
             pending = nil
             if !joined {
-                // Copy the first write into a buffer of its own, with room for a record.
-                var copy = context.channel.allocator.buffer(capacity: Self.recordBytes)
+                // Copy the first write into a buffer of its own (it grows as writes join).
+                var copy = context.channel.allocator.buffer(capacity: current.readableBytes + buffer.readableBytes)
                 copy.writeBuffer(&current)
                 current = copy
                 joined = true
@@ -42,7 +42,7 @@ final class TLSWriteCoalescer: ChannelOutboundHandler, RemovableChannelHandler {
             current.writeBuffer(&buffer)
             pending = current
         } else {
-            emitPending(context: context)
+            emitAllPending(context: context)
             if buffer.readableBytes >= Self.recordBytes {
                 context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: promise)
                 return
@@ -53,13 +53,19 @@ final class TLSWriteCoalescer: ChannelOutboundHandler, RemovableChannelHandler {
     }
 
     func flush(context: ChannelHandlerContext) {
-        emitPending(context: context)
+        emitAllPending(context: context)
         context.flush()
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        emitPending(context: context)
+        emitAllPending(context: context)
         context.close(mode: mode, promise: promise)
+    }
+
+    /// Passes what is pending on until nothing is: a write's promise may fail at once (the
+    /// TLS output already closed), and its callback may write again meanwhile.
+    private func emitAllPending(context: ChannelHandlerContext) {
+        while pending != nil { emitPending(context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
