@@ -68,8 +68,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Since when the connection has idled after its last answer (nil before the first).
     var idleSince: NIODeadline?
     /// The client sent its last request within `quickReturn` of the answer before it: it
-    /// reuses the connection at once, so the decoder stays (making one costs about 3,000
-    /// instructions, a twentieth of a proxied request).
+    /// reuses the connection at once, so the decoder stays (making one costs about 3,300
+    /// instructions, 4 % of a proxied request).
     var returnsQuickly = false
 
     enum DecodedInFeed { case nothing, end, other }
