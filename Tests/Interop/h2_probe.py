@@ -28,6 +28,9 @@ Attacks (each request is `GET /` with :authority HOST:PORT and :scheme http unle
                       connection is closed last.
   normal              a sanity check: 50 sequential GETs on one connection, then a POST with
                       a 100 KiB body sent as the flow-control windows allow; no GOAWAY expected.
+  early-answer        a POST announcing a 100000-byte body (HTTP/2 `content-length`) whose
+                      body is never sent, to a route that takes at most 1000 bytes: the
+                      gateway answers at once; "reset_codes" as for concurrent.
   concurrent          8 GETs sent at once on one connection, each with `x-echo-delay-ms: 1500`
                       (the sandbox echo upstream answers late), all awaited; the report adds
                       "reset_codes": {stream: the RST_STREAM error code's name}.
@@ -491,8 +494,17 @@ def concurrent(probe: Probe, report: dict) -> None:
     report["reset_codes"] = {str(stream): name for stream, name in sorted(probe.scanner.reset_codes.items())}
 
 
+def early_answer(probe: Probe, report: dict) -> None:
+    probe.await_settings()
+    probe.conn.send_headers(1, probe.request_headers("POST", [("content-length", "100000")]))
+    probe.flush()
+    probe.await_response(1, 10.0)
+    probe.pump(0.5)  # a reset that follows the answer's END_STREAM
+    report["reset_codes"] = {str(stream): name for stream, name in sorted(probe.scanner.reset_codes.items())}
+
+
 ATTACKS = ("rapid-reset", "continuation-flood", "settings-flood", "ping-flood", "empty-data-flood", "zero-window", "normal",
-           "concurrent")
+           "concurrent", "early-answer")
 
 
 def run(attack: str, host: str, port: int) -> dict:
@@ -523,6 +535,8 @@ def run(attack: str, host: str, port: int) -> dict:
             normal(probe)
         elif attack == "concurrent":
             concurrent(probe, report)
+        elif attack == "early-answer":
+            early_answer(probe, report)
     except Exception as error:  # a local failure, reported rather than hidden
         report["error"] = f"{type(error).__name__}: {error}"
     finally:

@@ -176,6 +176,18 @@ struct HTTP2Tests {
         }
     }
 
+    @Test("an answer given before the request's body is complete ends the stream, then RST_STREAM(NO_ERROR) asks the client to stop sending, without error (RFC 9113 §8.1)")
+    func earlyAnswerResetsWithNoError() async throws {
+        try await withProxy(routeExtras: #", "max_body_bytes": 1000"#, listenerExtras: #", "h2c": true"#) { gateway, echo in
+            let report = try await H2Attack.run("early-answer", port: gateway.port())
+            #expect(report["error"] is NSNull, "\(report)")
+            #expect(report["statuses"] as? [Int] == [413], "\(report)")
+            #expect(report["responses"] as? Int == 1, "the answer ends its stream: \(report)")
+            #expect(report["reset_codes"] as? [String: String] == ["1": "NO_ERROR"], "\(report)")
+            #expect(echo.requestCount == 0)
+        }
+    }
+
     @Test("an HTTP/2 connection that sends its preface and then nothing gets GOAWAY after the idle timeout and is closed, though it never answers the PING")
     func silentConnectionIdlesOut() async throws {
         try await withProxy(listenerExtras: #", "h2c": true, "idle_timeout_seconds": 1"#) { gateway, _ in

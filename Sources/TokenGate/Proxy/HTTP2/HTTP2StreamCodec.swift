@@ -77,6 +77,24 @@ final class HTTP2StreamCodec: ChannelDuplexHandler, RemovableChannelHandler {
             sendHeldHead(context: context)
             context.write(wrapOutboundOut(.data(.init(data: body, endStream: false))), promise: promise)
         case .end(let trailers):
+            var promise = promise
+            if !requestEnded {
+                // The answer is complete and the request is not (a refusal before its body,
+                // an upstream that answered early): once the answer's last frame is out, ask
+                // the client to stop sending, without error, as RFC 9113 §8.1 says. Closing
+                // the stream instead would reset it with CANCEL, which tells the client its
+                // request failed. (Written earlier, the reset would overtake the answer's
+                // DATA, which NIO holds for flow control until a flush.)
+                requestEnded = true
+                let sent = context.eventLoop.makePromise(of: Void.self)
+                // The reset first, then the writer's promise: a writer that closes the stream
+                // once its answer is out would otherwise reset it with CANCEL first.
+                sent.futureResult.assumeIsolated().whenSuccess {
+                    context.writeAndFlush(self.wrapOutboundOut(.rstStream(.noError)), promise: nil)
+                }
+                if let promise { sent.futureResult.cascade(to: promise) }
+                promise = sent
+            }
             if let trailers, !trailers.isEmpty {
                 sendHeldHead(context: context)
                 var fields = HPACKHeaders()
