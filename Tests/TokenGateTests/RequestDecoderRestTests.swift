@@ -11,6 +11,15 @@ private let apiRoute = """
 /// An idle keep-alive connection lets its llhttp decoder go (memory per idle connection),
 /// and never loses a byte by it: bytes of a next request that came before the connection
 /// went idle keep the decoder.
+/// The upstream got a request beginning with `request`; it answers `response`, which
+/// reaches the client byte for byte.
+private func relay(_ proxy: EmbeddedProxy, _ request: String, answer response: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let upstream = try #require(proxy.upstream(0), sourceLocation: sourceLocation)
+    #expect(try upstream.received().hasPrefix(request), sourceLocation: sourceLocation)
+    try upstream.respond(response)
+    #expect(try proxy.received() == response, sourceLocation: sourceLocation)
+}
+
 @Suite("The request decoder rests while a connection idles")
 struct RequestDecoderRestTests {
     @Test("a connection holds no parser before its first byte nor after its first answer; one that comes back within a second keeps it, one that idled longer lets it go")
@@ -28,10 +37,7 @@ struct RequestDecoderRestTests {
             proxy.loop.advanceTime(by: idle)
             try proxy.send("GET /api/\(path) HTTP/1.1\r\nHost: a\r\n\r\n")
             #expect(proxy.handler.requestDecoder != nil)
-            let upstream = try #require(proxy.upstream(0))
-            #expect(try upstream.received().hasPrefix("GET /\(path) HTTP/1.1\r\n"))
-            try upstream.respond("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            #expect(try proxy.received() == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            try relay(proxy, "GET /\(path) HTTP/1.1\r\n", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             #expect((proxy.handler.requestDecoder == nil) == rests, "\(path): let go \(rests)")
         }
         #expect(proxy.client.isActive)
@@ -42,17 +48,12 @@ struct RequestDecoderRestTests {
         let proxy = try EmbeddedProxy(config: apiRoute)
         defer { proxy.finish() }
         try proxy.send("GET /api/a HTTP/1.1\r\nHost: a\r\n\r\nGET /api/b HT")
-        let upstream = try #require(proxy.upstream(0))
-        #expect(try upstream.received().hasPrefix("GET /a HTTP/1.1\r\n"))
-        try upstream.respond("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na")
-        #expect(try proxy.received() == "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na")
+        try relay(proxy, "GET /a HTTP/1.1\r\n", answer: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na")
         #expect(proxy.handler.requestDecoder != nil, "the decoder holds the next head's start")
 
         proxy.loop.advanceTime(by: .seconds(2))
         try proxy.send("TP/1.1\r\nHost: a\r\n\r\n")
-        #expect(try upstream.received().hasPrefix("GET /b HTTP/1.1\r\n"), "the next request arrives whole")
-        try upstream.respond("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb")
-        #expect(try proxy.received() == "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb")
+        try relay(proxy, "GET /b HTTP/1.1\r\n", answer: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb")
         #expect(proxy.handler.requestDecoder == nil)
     }
 
@@ -67,9 +68,7 @@ struct RequestDecoderRestTests {
         #expect(try proxy.received() == "HTTP/1.1 204 No Content\r\n\r\n")
         #expect(proxy.handler.requestDecoder != nil)
         try proxy.send("Host: a\r\n\r\n")
-        #expect(try upstream.received().hasPrefix("GET /b HTTP/1.1\r\n"))
-        try upstream.respond("HTTP/1.1 204 No Content\r\n\r\n")
-        #expect(try proxy.received() == "HTTP/1.1 204 No Content\r\n\r\n")
+        try relay(proxy, "GET /b HTTP/1.1\r\n", answer: "HTTP/1.1 204 No Content\r\n\r\n")
     }
 
     @Test("a chunked body ends on its empty line: the connection rests after it")
@@ -92,10 +91,7 @@ struct RequestDecoderRestTests {
         // Two forwarded requests, the second a quick return: the decoder stays after it.
         for path in ["first", "quick"] {
             try proxy.send("GET /api/\(path) HTTP/1.1\r\nHost: a\r\n\r\n")
-            let upstream = try #require(proxy.upstream(0))
-            #expect(try upstream.received().hasPrefix("GET /\(path) HTTP/1.1\r\n"))
-            try upstream.respond("HTTP/1.1 204 No Content\r\n\r\n")
-            #expect(try proxy.received() == "HTTP/1.1 204 No Content\r\n\r\n")
+            try relay(proxy, "GET /\(path) HTTP/1.1\r\n", answer: "HTTP/1.1 204 No Content\r\n\r\n")
         }
         #expect(proxy.handler.requestDecoder != nil)
         proxy.loop.advanceTime(by: .seconds(2))

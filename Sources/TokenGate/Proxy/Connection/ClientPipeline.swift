@@ -30,10 +30,11 @@ enum ClientPipeline {
     struct StreamAdmission: Sendable {
         let tracker: ConnectionTracker
         let trackingName: String
+        let environment: ListenerEnvironment
         /// The descriptor budget, read once per bind.
         let budget: Int
 
-        func reserve(_ environment: ListenerEnvironment) -> Bool {
+        func reserve() -> Bool {
             let configured = environment.snapshots.current.planner(forListener: environment.name)?.listener.maxConnections ?? budget
             return tracker.reserveStreamSlot(listener: trackingName, limit: min(configured, budget))
         }
@@ -103,7 +104,7 @@ enum ClientPipeline {
         let environment = parts.environment
         let acceptedOn = parts.acceptedOn
         let clientCertificate = parts.clientCertificate
-        let slots = NIOLoopBound(HTTP2StreamSlots(admission: parts.streams, environment: environment), eventLoop: channel.eventLoop)
+        let slots = NIOLoopBound(HTTP2StreamSlots(admission: parts.streams), eventLoop: channel.eventLoop)
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),

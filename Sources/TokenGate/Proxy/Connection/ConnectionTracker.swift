@@ -35,8 +35,7 @@ final class ConnectionTracker: Sendable {
         channel.closeFuture.whenComplete { [weak self] _ in
             let waiters = self?.inner.withLockedValue { inner -> [CheckedContinuation<Void, Never>] in
                 guard let listener = inner.channels.removeValue(forKey: id)?.listener else { return [] }
-                let left = inner.perListener[listener, default: 1] - 1
-                inner.perListener[listener] = left > 0 ? left : nil
+                Self.decrement(&inner.perListener, listener)
                 guard inner.channels.isEmpty else { return [] }
                 defer { inner.drainWaiters.removeAll() }
                 return inner.drainWaiters
@@ -60,10 +59,13 @@ final class ConnectionTracker: Sendable {
 
     /// Gives back a slot `reserveStreamSlot` took.
     func releaseStreamSlot(listener: String) {
-        inner.withLockedValue { inner in
-            let left = inner.streamSlots[listener, default: 1] - 1
-            inner.streamSlots[listener] = left > 0 ? left : nil
-        }
+        inner.withLockedValue { Self.decrement(&$0.streamSlots, listener) }
+    }
+
+    /// One fewer for `listener`; a count that reaches zero leaves the table.
+    private static func decrement(_ counts: inout [String: Int], _ listener: String) {
+        let left = counts[listener, default: 1] - 1
+        counts[listener] = left > 0 ? left : nil
     }
 
     /// Client connections open (an HTTP/2 connection is one, whatever its streams).

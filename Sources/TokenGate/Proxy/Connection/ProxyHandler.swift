@@ -319,12 +319,10 @@ extension ProxyHandler: RequestHeadObserver {
     /// keeps it (a busy keep-alive connection pays nothing); one that idled, or has sent
     /// one request so far, lets it go.
     func restDecoderIfIdle() {
-        guard !decoding, !returnsQuickly, decoderBetweenMessages, let decoder = requestDecoder, let context,
+        guard !decoding, !returnsQuickly, decoderBetweenMessages, requestDecoder != nil, let context,
               machine.awaitsHeadBytes, queue?.isEmpty ?? true else { return }
         decoderBetweenMessages = false
-        requestDecoder = nil
-        // NIO's HTTP decoder only stops its parser here (the context is not used).
-        decoder.decoderRemoved(context: context)
+        releaseRequestDecoder(context: context)
     }
 }
 

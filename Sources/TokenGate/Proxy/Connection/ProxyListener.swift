@@ -43,8 +43,7 @@ enum ProxyListener {
             .childChannelInitializer { channel in
                 // Settings as of this connection's accept: a reload applies to new connections.
                 let settings = environment.snapshots.current.planner(forListener: environment.name)?.listener ?? listener
-                let limit = min(settings.maxConnections, budget)
-                guard tracker.add(channel, listener: trackingName, limit: limit) else {
+                guard tracker.add(channel, listener: trackingName, limit: min(settings.maxConnections, budget)) else {
                     environment.telemetry.metrics.connectionRefused(listener: listener.name)
                     return channel.close()
                 }
@@ -54,7 +53,7 @@ enum ProxyListener {
                 if settings.tls != nil, certificate == nil { return channel.close() }
                 let parts = ClientPipeline.Parts(
                     settings: settings, environment: environment, acceptedOn: listener.address,
-                    streams: ClientPipeline.StreamAdmission(tracker: tracker, trackingName: trackingName, budget: budget)
+                    streams: ClientPipeline.StreamAdmission(tracker: tracker, trackingName: trackingName, environment: environment, budget: budget)
                 )
                 do {
                     try ClientPipeline.configure(channel, parts, certificate: certificate)

@@ -52,8 +52,7 @@ struct RequestHeadDecoder<Observer: RequestHeadObserver>: ByteToMessageDecoder {
     func decoderAdded(context: ChannelHandlerContext) {}
 
     func decoderRemoved(context: ChannelHandlerContext) {
-        observer.requestDecoder?.decoderRemoved(context: context)
-        observer.requestDecoder = nil
+        observer.releaseRequestDecoder(context: context)
     }
 
     /// The connection's decoder, made (and started) if it rests.

@@ -18,3 +18,13 @@ protocol RequestHeadObserver: AnyObject {
     /// consumed, ended with an empty line (where every head, and every chunked body, ends).
     func requestBytesDecoded(endedOnEmptyLine: Bool)
 }
+
+extension RequestHeadObserver {
+    /// Lets the decoder go. Its parser keeps itself retained while started, so it is
+    /// stopped first (NIO's `decoderRemoved`, which does not use the context).
+    func releaseRequestDecoder(context: ChannelHandlerContext) {
+        guard let decoder = requestDecoder else { return }
+        requestDecoder = nil
+        decoder.decoderRemoved(context: context)
+    }
+}

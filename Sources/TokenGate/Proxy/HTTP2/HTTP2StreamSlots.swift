@@ -5,18 +5,16 @@
 /// at a time never touches the shared tracker.
 final class HTTP2StreamSlots {
     private let admission: ClientPipeline.StreamAdmission
-    private let environment: ListenerEnvironment
     /// Admitted streams not yet ended.
     private var open = 0
 
-    init(admission: ClientPipeline.StreamAdmission, environment: ListenerEnvironment) {
+    init(admission: ClientPipeline.StreamAdmission) {
         self.admission = admission
-        self.environment = environment
     }
 
     /// Whether a new stream may run (false: it is refused).
     func admit() -> Bool {
-        if open > 0, !admission.reserve(environment) { return false }
+        if open > 0, !admission.reserve() { return false }
         open += 1
         return true
     }
