@@ -499,7 +499,10 @@ def early_answer(probe: Probe, report: dict) -> None:
     probe.conn.send_headers(1, probe.request_headers("POST", [("content-length", "100000")]))
     probe.flush()
     probe.await_response(1, 10.0)
-    probe.pump(0.5)  # a reset that follows the answer's END_STREAM
+    # The reset follows the answer's END_STREAM: read until it arrives (or 5 s pass).
+    end = min(time.monotonic() + 5.0, probe.deadline)
+    while 1 not in probe.scanner.reset and not probe.read_done and time.monotonic() < end:
+        probe.pump(min(0.25, max(0.0, end - time.monotonic())))
     report["reset_codes"] = {str(stream): name for stream, name in sorted(probe.scanner.reset_codes.items())}
 
 
