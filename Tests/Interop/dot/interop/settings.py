@@ -15,6 +15,8 @@ INSTALLED_APPS = [
 ]
 # Sessions, CSRF and authentication for the login page the browser tests use.
 MIDDLEWARE = [
+    # Counts and keeps what the token endpoint answers; can slow it (interop/witness.py).
+    "interop.witness.witness",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

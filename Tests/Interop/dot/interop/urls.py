@@ -2,7 +2,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from oauth2_provider.models import AccessToken, RefreshToken
 
-from interop import portal, tokens
+from interop import portal, tokens, witness
 
 
 def stats(request):
@@ -25,5 +25,6 @@ urlpatterns = [
     path("interop/rotate", tokens.rotate),
     path("interop/oidc", tokens.oidc),
     path("interop/portal", portal.portal),
+    path("interop/witness", witness.report),
     path("accounts/", include("django.contrib.auth.urls")),
 ]
