@@ -44,7 +44,7 @@ with open(sys.argv[1], "w") as f:
     yaml.safe_dump_all(documents, f)
 PY
 "$venv/bin/kubernetes-validate" --strict --kubernetes-version "$kubernetes_version" \
-  Deploy/kubernetes/deployment.yaml Deploy/kubernetes/service.yaml Deploy/kubernetes/secret.yaml "$work/configmap.yaml"
+  Deploy/kubernetes/deployment.yaml Deploy/kubernetes/service.yaml Deploy/kubernetes/secret.yaml Deploy/kubernetes/postgres.yaml "$work/configmap.yaml"
 
 echo "==> systemd-analyze verify Deploy/systemd/tokengate.service"
 # The unit names the installed paths; verify a copy that points at this build instead.
