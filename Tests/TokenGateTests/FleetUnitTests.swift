@@ -21,6 +21,24 @@ struct FleetUnitTests {
         }
     }
 
+    @Test("off loopback only a verified TLS connection is taken (verify-full, or require with a ca_file), unless insecure_transport says the network is trusted; the refusal names the fix and never the URL")
+    func storeTransport() throws {
+        var config = StoreConfig(url: .environment("URL"), caFile: nil, maxConnections: 4, sealKeys: [], revocationPoll: .seconds(5), requiredForReadiness: false)
+        func refusal(_ url: String) throws -> String? { FleetStore.transportRefusal(try StoreURL.parse(url).get(), config) }
+        #expect(try refusal("postgres://g:secret-pw@127.0.0.1/d") == nil, "cleartext on loopback")
+        #expect(try refusal("postgres://g:secret-pw@localhost/d?sslmode=disable") == nil)
+        #expect(try refusal("postgres://g:secret-pw@db.internal/d") == nil, "verify-full is the default off loopback")
+        let clear = try #require(try refusal("postgres://g:secret-pw@db.internal/d?sslmode=disable"))
+        #expect(clear.contains("in clear") && clear.contains("verify-full") && clear.contains("insecure_transport") && !clear.contains("secret-pw"))
+        let unverified = try #require(try refusal("postgres://g:secret-pw@10.0.0.5/d?sslmode=require"))
+        #expect(unverified.contains("unverified"))
+        config.caFile = "/etc/ssl/store-ca.pem"
+        #expect(try refusal("postgres://g:secret-pw@10.0.0.5/d?sslmode=require") == nil, "require with a ca_file is verified")
+        #expect(try refusal("postgres://g:secret-pw@10.0.0.5/d?sslmode=disable") != nil)
+        config.insecureTransport = true
+        #expect(try refusal("postgres://g:secret-pw@10.0.0.5/d?sslmode=disable") == nil, "the operator trusts this network")
+    }
+
     @Test("a revoke body names exactly one thing; keys, types and ranges are checked; a token's keep comes from expires_in, else its JWT exp")
     func revokeBodies() throws {
         let sub = try RevokeRequest.parse(Array(#"{"sub": "alice", "profile": "portal"}"#.utf8)).get()
@@ -33,6 +51,9 @@ struct FleetUnitTests {
         #expect(tokenRevocation.until == 1_060 && tokenRevocation.key == TokenCacheKey(token: "abc.def").hex && tokenRevocation.isWellFormed)
         let plain = try RevokeRequest.parse(Array(#"{"token": "opaque-token-value"}"#.utf8)).get()
         #expect(plain.revocation(now: 1_000, nowMilliseconds: 0, sessionLifetime: 1).until == 1_000 + Gateway.defaultRevocationLifetime)
+        #expect(plain.revocation(now: 1_000, nowMilliseconds: 0, sessionLifetime: 1, knownExpiry: 1_600).until == 1_900,
+                "an opaque token whose exp an introspection cache knows: kept until then, with the clock skew")
+        #expect(plain.revocation(now: 1_000, nowMilliseconds: 0, sessionLifetime: 1, knownExpiry: 10).until == 1_060, "never less than a minute")
         for (body, problem) in [
             (#"{}"#, "exactly one"), (#"{"sub": "a", "sid": "b"}"#, "exactly one"), (#"{"sub": ""}"#, "non-empty"),
             (#"{"sub": "a", "color": "red"}"#, "unknown key"), (#"{"sub": "a", "expires_in": 5}"#, "tokens only"),

@@ -163,7 +163,8 @@ struct GatewayConfigDecoder {
             url: url, caFile: postgres.string("ca_file"), maxConnections: postgres.integer("max_connections", default: 4, in: 2...32),
             sealKeys: decodeKeys(block, "seal_keys", required: false),
             revocationPoll: block.seconds("revocation_poll_seconds", default: StoreConfig.defaultPoll, maximum: 3600),
-            requiredForReadiness: block.bool("required_for_readiness", default: false)
+            requiredForReadiness: block.bool("required_for_readiness", default: false),
+            insecureTransport: postgres.bool("insecure_transport", default: false)
         )
     }
 

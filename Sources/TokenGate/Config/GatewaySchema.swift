@@ -180,6 +180,9 @@ public enum GatewaySchema {
               "type": "integer",
               "minimum": 2,
               "maximum": 32
+            },
+            "insecure_transport": {
+              "type": "boolean"
             }
           }
         },

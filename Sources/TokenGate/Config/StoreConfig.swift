@@ -20,8 +20,13 @@ struct StoreConfig: Sendable, Equatable {
     /// `required_for_readiness`: whether `/readyz` answers 503 while the store is
     /// unavailable. Default false: the gateway serves on, keeping what it knows.
     var requiredForReadiness: Bool
+    /// `postgres.insecure_transport`: allows `sslmode=disable` or `require` (no verified
+    /// certificate) to a server off loopback, for a private network the operator trusts.
+    /// Default false: such a URL is refused at start, since the store's password and
+    /// sealed rows would cross the network unprotected or to an unverified peer.
+    var insecureTransport = false
 
     static let keys = ["postgres", "seal_keys", "revocation_poll_seconds", "required_for_readiness"]
-    static let postgresKeys = ["url", "ca_file", "max_connections"]
+    static let postgresKeys = ["url", "ca_file", "max_connections", "insecure_transport"]
     static let defaultPoll: Duration = .seconds(5)
 }

@@ -38,8 +38,8 @@ extension FleetStore {
         let leaseSeconds = Double(lease.components.seconds) + 1
         let holder = replicaID
         do {
-            return try await call("lease") { client, logger in
-                let rows = try await client.query(
+            return try await writeCall("lease") { connection, logger in
+                let rows = try await connection.query(
                     "SELECT sealed, extract(epoch FROM expires_at)::bigint FROM tokengate_credentials WHERE key = \(key)", logger: logger
                 )
                 var sealed: String?
@@ -52,7 +52,7 @@ extension FleetStore {
                 // about to expire does not count as newer: it is replaced, not waited for.
                 let unusable = sealed != nil ? Int(clamping: storedExpiry ?? 0) : 0
                 let threshold = Double(max(holding ?? 0, unusable))
-                let taken = try await client.query("""
+                let taken = try await connection.query("""
                     INSERT INTO tokengate_credentials (key, lease_holder, lease_until) VALUES (\(key), \(holder), now() + make_interval(secs => \(leaseSeconds)))
                     ON CONFLICT (key) DO UPDATE SET lease_holder = excluded.lease_holder, lease_until = excluded.lease_until
                     WHERE (tokengate_credentials.lease_until IS NULL OR tokengate_credentials.lease_until < now() OR tokengate_credentials.lease_holder = excluded.lease_holder)
@@ -85,8 +85,8 @@ extension FleetStore {
         let record = SharedRecord(accessToken: token.accessToken.revealed, tokenType: token.tokenType, scope: token.scope, expiresAt: expiresAt)
         guard let json = try? JSONEncoder().encode(record), let sealed = sealer.seal(Array(json), cookieName: "credential:" + key) else { return }
         let holder = replicaID
-        _ = try? await call("publish") { client, logger in
-            try await client.query("""
+        _ = try? await writeCall("publish") { connection, logger in
+            try await connection.query("""
                 UPDATE tokengate_credentials SET sealed = \(sealed), expires_at = to_timestamp(\(Double(expiresAt))), obtained_at = now(),
                     lease_holder = NULL, lease_until = NULL
                 WHERE key = \(key) AND lease_holder = \(holder)
@@ -97,8 +97,8 @@ extension FleetStore {
     /// Ends this replica's lease without a token (its fetch failed): another may try.
     func release(_ key: String) async {
         let holder = replicaID
-        _ = try? await call("release") { client, logger in
-            try await client.query("UPDATE tokengate_credentials SET lease_holder = NULL, lease_until = NULL WHERE key = \(key) AND lease_holder = \(holder)", logger: logger)
+        _ = try? await writeCall("release") { connection, logger in
+            try await connection.query("UPDATE tokengate_credentials SET lease_holder = NULL, lease_until = NULL WHERE key = \(key) AND lease_holder = \(holder)", logger: logger)
         }
     }
 }

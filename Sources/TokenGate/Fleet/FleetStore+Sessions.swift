@@ -49,8 +49,8 @@ extension FleetStore {
     func storeSession(_ key: String, _ session: LoginSession) async -> Bool {
         guard takesWrites, let sealed = sealSession(session, key: key) else { return false }
         do {
-            _ = try await call("session_write") { client, logger in
-                try await client.query("""
+            _ = try await writeCall("session_write") { connection, logger in
+                try await connection.query("""
                     INSERT INTO tokengate_sessions (key, sealed, expires_at, seen_at) VALUES (\(key), \(sealed), to_timestamp(\(Double(session.expiresAt))), \(session.seenAt))
                     ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed, expires_at = excluded.expires_at, seen_at = excluded.seen_at, ended = false
                     """, logger: logger)
@@ -86,8 +86,8 @@ extension FleetStore {
     /// latest use on any replica).
     func touchSession(_ key: String, seenAt: Int) async {
         guard takesWrites else { return }
-        _ = try? await call("session_touch") { client, logger in
-            try await client.query(
+        _ = try? await writeCall("session_touch") { connection, logger in
+            try await connection.query(
                 "UPDATE tokengate_sessions SET seen_at = greatest(coalesce(seen_at, 0), \(seenAt)) WHERE key = \(key)", logger: logger
             )
         }
@@ -96,8 +96,8 @@ extension FleetStore {
     /// Deletes a session's row (its logout; the revocation row is what ends it everywhere).
     func forgetSession(_ key: String) async {
         guard takesWrites else { return }
-        _ = try? await call("session_delete") { client, logger in
-            try await client.query("DELETE FROM tokengate_sessions WHERE key = \(key)", logger: logger)
+        _ = try? await writeCall("session_delete") { connection, logger in
+            try await connection.query("DELETE FROM tokengate_sessions WHERE key = \(key)", logger: logger)
         }
     }
 
@@ -110,8 +110,8 @@ extension FleetStore {
         let holder = replicaID
         let leaseSeconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
         do {
-            return try await call("session_lease") { client, logger in
-                let rows = try await client.query("""
+            return try await writeCall("session_lease") { connection, logger in
+                let rows = try await connection.query("""
                     SELECT sealed, version, spent, ended, extract(epoch FROM now() - refreshed_at)::bigint,
                         coalesce(lease_until > now() AND lease_holder <> \(holder), false)
                     FROM tokengate_sessions WHERE key = \(key)
@@ -132,7 +132,7 @@ extension FleetStore {
                 }
                 if row?.leasedByOther == true { return .wait }
                 let seen = row?.version ?? -1
-                let taken = try await client.query("""
+                let taken = try await connection.query("""
                     INSERT INTO tokengate_sessions (key, expires_at, lease_holder, lease_until)
                     VALUES (\(key), to_timestamp(\(Double(base.expiresAt))), \(holder), now() + make_interval(secs => \(leaseSeconds)))
                     ON CONFLICT (key) DO UPDATE SET lease_holder = excluded.lease_holder, lease_until = excluded.lease_until
@@ -157,8 +157,8 @@ extension FleetStore {
         let holder = replicaID
         let leaseSeconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
         do {
-            return try await call("session_lease") { client, logger in
-                let rows = try await client.query("""
+            return try await writeCall("session_lease") { connection, logger in
+                let rows = try await connection.query("""
                     UPDATE tokengate_sessions SET lease_until = now() + make_interval(secs => \(leaseSeconds))
                     WHERE key = \(key) AND lease_holder = \(holder) RETURNING key
                     """, logger: logger)
@@ -182,8 +182,8 @@ extension FleetStore {
         let ended = refreshed == nil
         let expiresAt = Double((refreshed ?? spent).expiresAt)
         do {
-            return try await call("session_publish") { client, logger in
-                let rows = try await client.query("""
+            return try await writeCall("session_publish") { connection, logger in
+                let rows = try await connection.query("""
                     UPDATE tokengate_sessions SET sealed = \(sealed), spent = \(digests), ended = \(ended), refreshed_at = now(),
                         version = version + 1, expires_at = to_timestamp(\(expiresAt)), lease_holder = NULL, lease_until = NULL
                     WHERE key = \(key) AND lease_holder = \(holder) RETURNING key
@@ -200,8 +200,8 @@ extension FleetStore {
     /// Ends this replica's lease without a result (the provider could not be asked).
     func releaseSessionLease(_ key: String) async {
         let holder = replicaID
-        _ = try? await call("session_release") { client, logger in
-            try await client.query(
+        _ = try? await writeCall("session_release") { connection, logger in
+            try await connection.query(
                 "UPDATE tokengate_sessions SET lease_holder = NULL, lease_until = NULL WHERE key = \(key) AND lease_holder = \(holder)", logger: logger
             )
         }

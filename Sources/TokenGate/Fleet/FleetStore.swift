@@ -36,6 +36,10 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
         /// Revocations to write, each with its place in the order they were made.
         var pending = CircularBuffer<(number: Int, revocation: FleetRevocation)>()
         var nextNumber = 0
+        /// Back-channel logout tokens this replica accepted while the store could not say
+        /// whether another had (key → until): claimed once it is back, so a later replay
+        /// anywhere is refused.
+        var pendingClaims: [String: Int] = [:]
         var up = false
         var readOnly = false
         var schemaVersion: Int?
@@ -50,6 +54,8 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
     /// The most revocations kept for writing while the store is away (each some 150
     /// bytes); past it the oldest unwritten one is dropped and counted.
     static let maxPending = 100_000
+    /// The most logout-token claims kept for writing while the store is away.
+    static let maxPendingClaims = 10_000
     /// The notification channel.
     static let channel = "tokengate_revocations"
 
@@ -86,11 +92,11 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
         switch url.tls {
         case .disable:
             tls = .disable
-        case .require:
+        case .require where config.caFile == nil:
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.certificateVerification = .none
             tls = .require(configuration)
-        case .verifyFull:
+        case .require, .verifyFull:
             var configuration = TLSConfiguration.makeClientConfiguration()
             if let caFile = config.caFile { configuration.trustRoots = .file(caFile) }
             tls = .require(configuration)
@@ -136,9 +142,26 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
         }
         switch StoreURL.parse(text) {
         case .success(let url):
+            if let refusal = transportRefusal(url, config) { return .failure(StoreSetupError(issue: ConfigIssue(.error, path, refusal))) }
             return .success(FleetStore(config, url: url, sealKeys: keys, group: group, logger: logger, metrics: metrics))
         case .failure(let problem):
             return .failure(StoreSetupError(issue: ConfigIssue(.error, path, "the store URL \(problem)")))
+        }
+    }
+
+    /// Why `url` may not be used as it stands, or nil: off loopback the store's password and
+    /// sealed rows cross the network, so only a verified TLS connection is accepted unless
+    /// `insecure_transport` says the network is trusted. A `require` with a `ca_file` is
+    /// verified (a CA file is only there to verify).
+    static func transportRefusal(_ url: StoreURL, _ config: StoreConfig) -> String? {
+        guard !url.isLoopback, !config.insecureTransport else { return nil }
+        switch url.tls {
+        case .verifyFull: return nil
+        case .require where config.caFile != nil: return nil
+        case .require, .disable:
+            return "the store URL asks for sslmode=\(url.tls.rawValue) to a server that is not on loopback: its password and rows would "
+                + "cross the network \(url.tls == .disable ? "in clear" : "to an unverified server"); use sslmode=verify-full (with "
+                + "store.postgres.ca_file for a private CA), or set store.postgres.insecure_transport: true on a network you trust"
         }
     }
 
@@ -198,24 +221,62 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
     /// replica used it before, false when one did, nil when the store cannot say (the
     /// caller falls back to what it knows itself).
     func claimLogoutToken(_ key: String, until: Int) async -> Bool? {
-        guard takesWrites else { return nil }
+        guard takesWrites else {
+            queueClaim(key, until: until)
+            return nil
+        }
         do {
-            let claimed = try await call("claim") { client, logger in
-                try await client.withConnection { connection in
-                    let rows = try await connection.query(
-                        """
-                        INSERT INTO tokengate_logout_tokens (key, until) VALUES (\(key), to_timestamp(\(Double(until))))
-                        ON CONFLICT (key) DO NOTHING RETURNING key
-                        """, logger: logger)
-                    var inserted = false
-                    for try await _ in rows { inserted = true }
-                    return inserted
-                }
+            let claimed = try await writeCall("claim") { connection, logger in
+                let rows = try await connection.query(
+                    """
+                    INSERT INTO tokengate_logout_tokens (key, until) VALUES (\(key), to_timestamp(\(Double(until))))
+                    ON CONFLICT (key) DO NOTHING RETURNING key
+                    """, logger: logger)
+                var inserted = false
+                for try await _ in rows { inserted = true }
+                return inserted
             }
             return claimed
         } catch {
+            queueClaim(key, until: until)
             return nil
         }
+    }
+
+    /// Keeps a logout token's claim for the writer (bounded; past the bound it is counted
+    /// as dropped and only this replica remembers the token).
+    private func queueClaim(_ key: String, until: Int) {
+        let kept = state.withLockedValue { state -> Bool in
+            guard state.pendingClaims.count < Self.maxPendingClaims || state.pendingClaims[key] != nil else { return false }
+            state.pendingClaims[key] = until
+            return true
+        }
+        if !kept { metrics.operation("claim", outcome: "dropped") }
+        writeSignal.signal()
+    }
+
+    /// Writes up to 100 queued logout-token claims (one statement; a key another replica
+    /// claimed meanwhile stays its). False when the store refused them.
+    private func writeClaims() async -> Bool {
+        let claims = state.withLockedValue { Array($0.pendingClaims.prefix(100)) }
+        guard !claims.isEmpty else { return true }
+        let keys = claims.map(\.key)
+        let untils = claims.map { Double($0.value) }
+        do {
+            try await writeCall("claim") { connection, logger in
+                try await connection.query("""
+                    INSERT INTO tokengate_logout_tokens (key, until)
+                    SELECT key, to_timestamp(until) FROM unnest(\(keys)::text[], \(untils)::float8[]) AS t(key, until)
+                    ON CONFLICT (key) DO NOTHING
+                    """, logger: logger)
+            }
+        } catch {
+            return false
+        }
+        state.withLockedValue { state in
+            for key in keys { state.pendingClaims[key] = nil }
+        }
+        return true
     }
 
     func run() async {
@@ -276,10 +337,17 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
         if !readOnly && !wasUsable { writeSignal.signal() }
         let now = WallClock.secondsSinceEpoch()
         if !readOnly, state.withLockedValue({ $0.lastExpiry + 60 <= now }) {
-            try await call("expire") { client, logger in
-                try await client.query("DELETE FROM tokengate_revocations WHERE until < now() - interval '1 minute'", logger: logger)
-                try await client.query("DELETE FROM tokengate_logout_tokens WHERE until < now() - interval '1 minute'", logger: logger)
-                try await client.query("DELETE FROM tokengate_sessions WHERE expires_at < now() - interval '1 minute'", logger: logger)
+            try await writeCall("expire") { connection, logger in
+                try await connection.query("DELETE FROM tokengate_revocations WHERE until < now() - interval '1 minute'", logger: logger)
+                try await connection.query("DELETE FROM tokengate_logout_tokens WHERE until < now() - interval '1 minute'", logger: logger)
+                try await connection.query("DELETE FROM tokengate_sessions WHERE expires_at < now() - interval '1 minute'", logger: logger)
+                // A credential no replica refreshes any more (its profile renamed or gone):
+                // kept a day after its token expired, for a replica still starting up.
+                try await connection.query(
+                    """
+                    DELETE FROM tokengate_credentials WHERE coalesce(expires_at, obtained_at) < now() - interval '1 day'
+                    AND (lease_until IS NULL OR lease_until < now())
+                    """, logger: logger)
             }
             state.withLockedValue { $0.lastExpiry = now }
         }
@@ -394,18 +462,20 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
     private func writeLoop() async {
         var backoff = StoreBackoff()
         while !Task.isCancelled {
-            let batch = state.withLockedValue { state -> [(number: Int, revocation: FleetRevocation)] in
-                guard state.up, !state.readOnly, state.schemaVersion != nil else { return [] }
-                return Array(state.pending.prefix(100))
+            let (batch, claims) = state.withLockedValue { state -> ([(number: Int, revocation: FleetRevocation)], Bool) in
+                guard state.up, !state.readOnly, state.schemaVersion != nil else { return ([], false) }
+                return (Array(state.pending.prefix(100)), !state.pendingClaims.isEmpty)
+            }
+            if claims, !(await writeClaims()) {
+                await writeSignal.wait(until: .now + backoff.next())
+                continue
             }
             guard !batch.isEmpty else {
-                await writeSignal.wait(until: .now + .seconds(60))
+                if !claims { await writeSignal.wait(until: .now + .seconds(60)) }
                 continue
             }
             do {
-                try await call("write") { client, logger in
-                    try await client.withConnection { connection in
-                        guard try await !Self.isReadOnly(connection, logger: logger) else { throw StoreProblem.readOnly }
+                try await writeCall("write") { connection, logger in
                         // One transaction: a batch cut off half-way is written again
                         // whole, never twice in part; the notification goes out at commit.
                         // One statement for the batch (a round trip per row could outlast the
@@ -429,7 +499,6 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
                             _ = try? await connection.query("ROLLBACK", logger: logger)
                             throw error
                         }
-                    }
                 }
                 let last = batch[batch.count - 1].number
                 state.withLockedValue { state in
@@ -479,6 +548,33 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
         } catch {
             metrics.operation(operation, outcome: "error", took: ContinuousClock.now - started)
             throw error
+        }
+    }
+
+    /// A call that writes, on one connection whose `transaction_read_only` is read first:
+    /// a write never reaches a read-only server (a standby, a primary failed over to
+    /// replica, a reconnect to either), whatever the last sync saw. A read-only server
+    /// marks the store read-only until a sync finds it writable, and throws `.readOnly`.
+    func writeCall<Result: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await call(operation) { client, logger in
+                try await client.withConnection { connection in
+                    guard try await !Self.isReadOnly(connection, logger: logger) else { throw StoreProblem.readOnly }
+                    return try await body(connection, logger)
+                }
+            }
+        } catch StoreProblem.readOnly {
+            let changed = state.withLockedValue { state -> Bool in
+                defer {
+                    state.readOnly = true
+                    state.problem = .readOnly
+                }
+                return !state.readOnly
+            }
+            if changed { logger.warning("store is read-only; writes wait for a writable server", metadata: ["operation": "\(operation)"]) }
+            throw StoreProblem.readOnly
         }
     }
 

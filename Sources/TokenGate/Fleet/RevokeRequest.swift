@@ -55,8 +55,9 @@ struct RevokeRequest: Sendable {
 
     /// The revocation this asks for. A session, `sid` or `sub` lasts `sessionLifetime`
     /// (every session it could name has ended by then); a token until `expires_in`, else
-    /// its JWT `exp`, else a day.
-    func revocation(now: Int, nowMilliseconds: Int, sessionLifetime: Int) -> FleetRevocation {
+    /// its JWT `exp`, else `knownExpiry` (what an introspection cache learnt of an opaque
+    /// token), else a day. Past the token's expiry no gateway would take it anyway.
+    func revocation(now: Int, nowMilliseconds: Int, sessionLifetime: Int, knownExpiry: Int? = nil) -> FleetRevocation {
         let cap = now + Gateway.maxRevocationLifetime
         switch kind {
         case .session:
@@ -72,6 +73,8 @@ struct RevokeRequest: Sendable {
                       expiry.isFinite, expiry > 0, expiry < Double(cap) {
                 // Unverified, so only ever a shorter keep within the cap; the clock skew on top.
                 until = max(now + 60, Int(expiry) + 300)
+            } else if let knownExpiry, knownExpiry < cap {
+                until = max(now + 60, knownExpiry + 300)
             }
             return .token(value, at: nowMilliseconds, until: min(until, cap))
         }

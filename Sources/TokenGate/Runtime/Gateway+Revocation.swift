@@ -36,7 +36,8 @@ extension Gateway {
     /// `POST /revoke` (the admin listener, from this host only): a JSON object naming one
     /// of `session` (a login session id), `sid`, `sub` or `token`, with `profile` (a
     /// login profile; default every one) and, for a token, `expires_in` (seconds; default
-    /// the JWT's `exp`, else a day). Applied here at once, and queued for the fleet.
+    /// the JWT's `exp`, else the `exp` an introspection cache here knows, else a day).
+    /// Applied here at once, and queued for the fleet.
     func revoke(_ body: [UInt8]) -> AdminRoutes.Answer {
         switch RevokeRequest.parse(body) {
         case .failure(let problem):
@@ -47,7 +48,13 @@ extension Gateway {
                 return AdminRoutes.Answer(GatewayAnswer(.invalidRequest, detail: "there is no login profile \"\(name)\""))
             }
             let now = WallClock.secondsSinceEpoch()
-            let revocation = request.revocation(now: now, nowMilliseconds: WallClock.millisecondsSinceEpoch(), sessionLifetime: sessionLifetime(request.profile, profiles))
+            // An opaque token's expiry, when an introspection cache here holds its answer.
+            let knownExpiry = request.kind == .token
+                ? profiles.introspection.values.compactMap { $0.cached(key: TokenCacheKey(token: request.value))?.expiresAt }.max()
+                : nil
+            let revocation = request.revocation(
+                now: now, nowMilliseconds: WallClock.millisecondsSinceEpoch(), sessionLifetime: sessionLifetime(request.profile, profiles), knownExpiry: knownExpiry
+            )
             if revocation.kind == .token {
                 guard let key = TokenCacheKey(hex: revocation.key), tokenRevocations.insert(key, until: revocation.until, now: now) else {
                     return AdminRoutes.Answer(GatewayAnswer(.internalError, detail: "the list of revoked tokens is full; nothing was recorded"))

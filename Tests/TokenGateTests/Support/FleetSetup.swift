@@ -32,6 +32,8 @@ struct FleetSetup {
         /// The provider's access-token lifetime in seconds (below the 60 s refresh-ahead,
         /// a session is due for refresh as soon as it is made).
         var tokenLifetime = 300
+        /// The replicas (by index) whose `/readyz` needs the store (`required_for_readiness`).
+        var readinessNeedsStore: Set<Int> = []
     }
 
     static let sealKey = "fleet-seal-key-0123456789abcdef0123456789"
@@ -49,8 +51,8 @@ struct FleetSetup {
         )
         let environment = environment(store: store)
         var replicas: [FleetReplica] = []
-        for (main, admin) in ports {
-            let config = configuration(options, dot: dot, echo: echo, port: main, adminPort: admin)
+        for (index, (main, admin)) in ports.enumerated() {
+            let config = configuration(options, dot: dot, echo: echo, port: main, adminPort: admin, needsStore: options.readinessNeedsStore.contains(index))
             replicas.append(try await FleetReplica.start(config: config, environment: environment, port: main, adminPort: admin, issuer: dot.issuer))
         }
         return FleetSetup(store: store, dot: dot, echo: echo, replicas: replicas, alicePK: registration.userPK)
@@ -66,7 +68,7 @@ struct FleetSetup {
     }
 
     /// One replica's `gateway.json`.
-    static func configuration(_ options: Options, dot: DjangoOAuthToolkit, echo: EchoUpstream, port: Int, adminPort: Int) -> String {
+    static func configuration(_ options: Options, dot: DjangoOAuthToolkit, echo: EchoUpstream, port: Int, adminPort: Int, needsStore: Bool = false) -> String {
         let upstream = "http://127.0.0.1:\(echo.port)/"
         let credentials = options.credential ? """
           "credentials": { "billing": { "grant": "client_credentials", "token_url": "\(dot.tokenURL)", "client_id": "\(DjangoOAuthToolkit.billingClient.id)",
@@ -77,7 +79,7 @@ struct FleetSetup {
         """ : ""
         return """
         { "listeners": { "main": { "address": "127.0.0.1:\(port)" } }, "admin": { "address": "127.0.0.1:\(adminPort)" },
-          "store": { "postgres": { "url": { "env": "STORE_URL" } }, "revocation_poll_seconds": \(options.poll),
+          "store": { "postgres": { "url": { "env": "STORE_URL" } }, "revocation_poll_seconds": \(options.poll), "required_for_readiness": \(needsStore),
                      "seal_keys": [ { "id": "s1", "secret": { "env": "SEAL_KEY" } } ] },
           "login": { "portal": { "issuer": "\(dot.issuer)", "client_id": "\(DjangoOAuthToolkit.portal.id)", "client_secret": { "env": "PORTAL_SECRET" },
                                  "cookie_keys": [ { "id": "k1", "secret": { "env": "COOKIE_KEY" } } ], "external_url": "http://127.0.0.1:\(port)",
@@ -111,6 +113,24 @@ struct FleetSetup {
         let landed = try await browser.request(callback)
         #expect(landed.response.status == 302 && landed.location == path, "back where the login started")
         return try #require(browser.cookies(at: replica.origin)[replica.sessionCookie], "a session cookie from \(replica.base)")
+    }
+
+    /// A back-channel logout token for alice, signed with the provider's own key, with a jti of its own.
+    func logoutToken() async throws -> String {
+        let now = Int(Date().timeIntervalSince1970)
+        return try await dot.mintJWT(header: ["typ": "logout+jwt"], claims: [
+            "iss": dot.issuer, "aud": DjangoOAuthToolkit.portal.id, "iat": now, "exp": now + 120, "jti": UUID().uuidString,
+            "sub": String(alicePK), "events": ["http://schemas.openid.net/event/backchannel-logout": [String: Any]()],
+        ])
+    }
+
+    /// Posts a back-channel logout token to a replica, as the provider would.
+    func postLogoutToken(_ token: String, to replica: FleetReplica) async throws -> TestResponse {
+        let body = "logout_token=" + FormEncoding.escape(token)
+        return try #require(try await RawHTTPConnection.roundTrip(
+            port: replica.port,
+            "POST /.tokengate/backchannel-logout HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        ))
     }
 
     /// A bearer token for the `/api/` routes: opaque, introspected at the provider.
