@@ -165,10 +165,14 @@ http://127.0.0.1:{CADDY} {{
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "caddy.log"), "w"))
 
 
+# The fleet store's URL for `--store-url` (set once the store runs are reached).
+STORE_URL = [""]
+
+
 def instructions(url, command, header=None):
     """User-space instructions per request under callgrind (Benchmarks/instr-per-request.sh)."""
     env = dict(os.environ, AB_HEADER=header or "", BENCH_CLIENT_SECRET="demo-billing-secret",
-               BENCH_RS_SECRET="demo-introspection-secret")
+               BENCH_RS_SECRET="demo-introspection-secret", BENCH_STORE_URL=STORE_URL[0])
     run = subprocess.run([INSTR_TOOL, url, "--"] + command, capture_output=True, text=True, env=env, timeout=900)
     # The count is the last line; the exit status can be the target's (stopped by a signal) once it was printed.
     last = (run.stdout.strip().splitlines() or [""])[-1]
@@ -199,10 +203,23 @@ def count_instructions(args, work, gateway_config, bearer, jwt_bearer):
     with open(os.path.join(work, "instr-gateway.json"), "w") as f:
         json.dump(config, f)
     command = [stripped, "run", "--config", os.path.join(work, "instr-gateway.json"), "--no-watch"]
-    for name, path, header in (("tokengate", "/bench/x", None), ("tokengate_inject", "/inject/x", None),
-                               ("tokengate_validate", "/validate/x", bearer), ("tokengate_jwt", "/jwt/x", jwt_bearer)):
+    paths = (("tokengate", "/bench/x", None), ("tokengate_inject", "/inject/x", None),
+             ("tokengate_validate", "/validate/x", bearer), ("tokengate_jwt", "/jwt/x", jwt_bearer))
+    for name, path, header in paths:
         results[name] = instructions(f"http://127.0.0.1:{INSTR_GATEWAY}{path}", command, header)
         print(f"  {name:<28} {results[name]} instructions/request", flush=True)
+    if args.store_url:
+        # The same paths with a fleet store joined and nothing revoked: the revocation
+        # snapshot's cost on requests that need no store (issue 24: within 2 %).
+        STORE_URL[0] = args.store_url
+        config["store"] = {"postgres": {"url": {"env": "BENCH_STORE_URL"}}, "revocation_poll_seconds": 5}
+        with open(os.path.join(work, "instr-gateway-store.json"), "w") as f:
+            json.dump(config, f)
+        command = [stripped, "run", "--config", os.path.join(work, "instr-gateway-store.json"), "--no-watch"]
+        for name, path, header in paths:
+            results[name + "_store"] = instructions(f"http://127.0.0.1:{INSTR_GATEWAY}{path}", command, header)
+            change = (results[name + "_store"] / results[name] - 1) * 100 if results[name] and results[name + "_store"] else float("nan")
+            print(f"  {name + '_store':<28} {results[name + '_store']} instructions/request ({change:+.2f} %)", flush=True)
     return results
 
 
@@ -290,6 +307,7 @@ def main():
     parser.add_argument("--baseline", help="another tokengate binary (an earlier build) measured in the same interleaved rounds")
     parser.add_argument("--no-instructions", dest="instructions", action="store_false",
                         help="skip the callgrind instruction counts (about five minutes)")
+    parser.add_argument("--store-url", help="a PostgreSQL URL (loopback): also count the instructions of every path with a fleet store joined and nothing revoked")
     parser.add_argument("--only-instructions", action="store_true",
                         help="only the callgrind instruction counts: no wrk rounds, no streaming")
     args = parser.parse_args()
