@@ -476,29 +476,29 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
             }
             do {
                 try await writeCall("write") { connection, logger in
-                        // One transaction: a batch cut off half-way is written again
-                        // whole, never twice in part; the notification goes out at commit.
-                        // One statement for the batch (a round trip per row could outlast the
-                        // deadline on a distant server).
-                        let rows = batch.map(\.revocation)
-                        let kinds = rows.map(\.kind.rawValue)
-                        let keys = rows.map(\.key)
-                        let profiles = rows.map { $0.profile ?? "" }
-                        let ats = rows.map { Int64($0.at) }
-                        let untils = rows.map { Double($0.until) }
-                        try await connection.query("BEGIN", logger: logger)
-                        do {
-                            try await connection.query("""
-                                INSERT INTO tokengate_revocations (kind, key, profile, at_ms, until)
-                                SELECT kind, key, NULLIF(profile, ''), at_ms, to_timestamp(until)
-                                FROM unnest(\(kinds)::text[], \(keys)::text[], \(profiles)::text[], \(ats)::int8[], \(untils)::float8[]) AS t(kind, key, profile, at_ms, until)
-                                """, logger: logger)
-                            try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
-                            try await connection.query("COMMIT", logger: logger)
-                        } catch {
-                            _ = try? await connection.query("ROLLBACK", logger: logger)
-                            throw error
-                        }
+                    // One transaction: a batch cut off half-way is written again
+                    // whole, never twice in part; the notification goes out at commit.
+                    // One statement for the batch (a round trip per row could outlast the
+                    // deadline on a distant server).
+                    let rows = batch.map(\.revocation)
+                    let kinds = rows.map(\.kind.rawValue)
+                    let keys = rows.map(\.key)
+                    let profiles = rows.map { $0.profile ?? "" }
+                    let ats = rows.map { Int64($0.at) }
+                    let untils = rows.map { Double($0.until) }
+                    try await connection.query("BEGIN", logger: logger)
+                    do {
+                        try await connection.query("""
+                            INSERT INTO tokengate_revocations (kind, key, profile, at_ms, until)
+                            SELECT kind, key, NULLIF(profile, ''), at_ms, to_timestamp(until)
+                            FROM unnest(\(kinds)::text[], \(keys)::text[], \(profiles)::text[], \(ats)::int8[], \(untils)::float8[]) AS t(kind, key, profile, at_ms, until)
+                            """, logger: logger)
+                        try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
+                        try await connection.query("COMMIT", logger: logger)
+                    } catch {
+                        _ = try? await connection.query("ROLLBACK", logger: logger)
+                        throw error
+                    }
                 }
                 let last = batch[batch.count - 1].number
                 state.withLockedValue { state in
