@@ -17,10 +17,10 @@ struct FleetTests {
         #expect(try await b.status(withSession: cookie) == 200, "a cookie session opens on every replica")
         #expect(try await c.status(withSession: cookie) == 200)
         _ = try await browser.request(a.base + "/.tokengate/logout")
-        let withinASecond = ContinuousClock.now + .seconds(1)
+        let withinASecond = ContinuousClock.now + Duration.seconds(1).scaledForRun
         #expect(try await a.status(withSession: cookie) == 302)
-        #expect(try await eventually(within: withinASecond - .now) { try await b.status(withSession: cookie) == 302 }, "B refuses the logged-out copy within a second of the logout")
-        #expect(try await eventually(within: withinASecond - .now) { try await c.status(withSession: cookie) == 302 }, "so does C, within the same second")
+        #expect(try await eventually(within: max(.zero, withinASecond - .now) / TestTime.scale) { try await b.status(withSession: cookie) == 302 }, "B refuses the logged-out copy within a second of the logout")
+        #expect(try await eventually(within: max(.zero, withinASecond - .now) / TestTime.scale) { try await c.status(withSession: cookie) == 302 }, "so does C, within the same second")
 
         // Back-channel logout: the provider tells one replica; the others hear of it. The
         // logout token is signed with the provider's own OpenID Connect key.
@@ -52,10 +52,10 @@ struct FleetTests {
         #expect(revoked.status == 0, "\(revoked.stderr)")
         #expect(revoked.stdout.contains(#""revoked":"token""#) && revoked.stdout.contains("queued for the fleet"))
         LeakWatch.expectNoLeaks(in: revoked.stdout + revoked.stderr, "tokengate revoke's output")
-        let withinASecond = ContinuousClock.now + .seconds(1)
+        let withinASecond = ContinuousClock.now + Duration.seconds(1).scaledForRun
         #expect(try await a.bearerStatus(token) == 401, "refused at once where it was revoked")
-        #expect(try await eventually(within: withinASecond - .now) { try await b.bearerStatus(token) == 401 }, "B refuses it within a second, although its cache said active")
-        #expect(try await eventually(within: withinASecond - .now) { try await c.bearerStatus(token) == 401 }, "so does C, within the same second")
+        #expect(try await eventually(within: max(.zero, withinASecond - .now) / TestTime.scale) { try await b.bearerStatus(token) == 401 }, "B refuses it within a second, although its cache said active")
+        #expect(try await eventually(within: max(.zero, withinASecond - .now) / TestTime.scale) { try await c.bearerStatus(token) == 401 }, "so does C, within the same second")
         #expect(try await fleet.dot.introspect(token)["active"] as? Bool == true, "the provider still thinks it active: only the revocation refuses it")
         let table = try await runTokenGate(["status", "--admin", a.adminURL])
         #expect(table.stdout.contains("STORE") && table.stdout.contains("REVOKED TOKENS"), "\(table.stdout)")

@@ -96,7 +96,15 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.certificateVerification = .none
             tls = .require(configuration)
-        case .require, .verifyFull:
+        case .require:
+            // A CA file with `require`: the chain is verified, not the host name (libpq's
+            // verify-ca), so a server reached by an address its certificate does not name
+            // still connects.
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = .noHostnameVerification
+            if let caFile = config.caFile { configuration.trustRoots = .file(caFile) }
+            tls = .require(configuration)
+        case .verifyFull:
             var configuration = TLSConfiguration.makeClientConfiguration()
             if let caFile = config.caFile { configuration.trustRoots = .file(caFile) }
             tls = .require(configuration)
@@ -211,7 +219,7 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
     /// takes writes: a gateway shutting down hands its last revocations to the fleet.
     func flush(within limit: Duration) async {
         let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline, state.withLockedValue({ !$0.pending.isEmpty && $0.up && !$0.readOnly }) {
+        while ContinuousClock.now < deadline, state.withLockedValue({ !($0.pending.isEmpty && $0.pendingClaims.isEmpty) && $0.up && !$0.readOnly }) {
             writeSignal.signal()
             await writtenSignal.wait(until: deadline)
         }
@@ -276,6 +284,7 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
         state.withLockedValue { state in
             for key in keys { state.pendingClaims[key] = nil }
         }
+        writtenSignal.signal()
         return true
     }
 
@@ -345,7 +354,7 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
                 // kept a day after its token expired, for a replica still starting up.
                 try await connection.query(
                     """
-                    DELETE FROM tokengate_credentials WHERE coalesce(expires_at, obtained_at) < now() - interval '1 day'
+                    DELETE FROM tokengate_credentials WHERE coalesce(expires_at, obtained_at, lease_until) < now() - interval '1 day'
                     AND (lease_until IS NULL OR lease_until < now())
                     """, logger: logger)
             }
@@ -466,12 +475,16 @@ final class FleetStore: Service, CustomStringConvertible, Sendable {
                 guard state.up, !state.readOnly, state.schemaVersion != nil else { return ([], false) }
                 return (Array(state.pending.prefix(100)), !state.pendingClaims.isEmpty)
             }
-            if claims, !(await writeClaims()) {
-                await writeSignal.wait(until: .now + backoff.next())
-                continue
-            }
+            // Claims first, but a failing claim never holds revocations back.
+            let claimsFailed = claims ? !(await writeClaims()) : false
             guard !batch.isEmpty else {
-                if !claims { await writeSignal.wait(until: .now + .seconds(60)) }
+                if claimsFailed {
+                    await writeSignal.wait(until: .now + backoff.next())
+                } else if !claims {
+                    await writeSignal.wait(until: .now + .seconds(60))
+                } else {
+                    backoff.reset()
+                }
                 continue
             }
             do {
